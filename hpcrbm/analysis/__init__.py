@@ -1,0 +1,1 @@
+"""Analysis stage and the statistics every stage shares."""

@@ -1,0 +1,131 @@
+"""The ``hpcrbm`` command line (also ``python -m hpcrbm``).
+
+Exit status: 0 done; 2 bad input (one line on stderr naming the key or file, no
+traceback, no output written); 1 anything else, with the failing rank named.
+"""
+import argparse
+import json
+import sys
+import traceback
+
+from . import __version__
+from .errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        print(f"hpcrbm: error: {message} (see hpcrbm {self.prog.split()[-1]} --help)"
+              if " " in self.prog else f"hpcrbm: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _load_config(args):
+    from .config import load
+    overrides = list(args.set or [])
+    if getattr(args, "out", None):
+        overrides.append(f"run.out={json.dumps(args.out)}")
+    return load(args.config, overrides)
+
+
+def _world(args):
+    from .log import setup_logging
+    from .parallel import Communicator
+    comm = Communicator.world()
+    setup_logging(comm, quiet=getattr(args, "quiet", False))
+    return comm
+
+
+def cmd_simulate(args, comm):
+    from .backend import select_backend
+    from .montecarlo.simulate import simulate
+    cfg = _load_config(args)
+    backend = select_backend(cfg.run.backend)
+    path = simulate(cfg, comm, backend, quiet=args.quiet)
+    if comm.is_root:
+        print(path)
+    return 0
+
+
+def cmd_info(args, comm):
+    from .io.inspect import describe, format_description
+    info = describe(args.file)
+    if comm.is_root:
+        print(json.dumps(info, indent=2, default=str) if args.json else format_description(info))
+    return 0
+
+
+def cmd_validate(args, comm):
+    from .validate import format_table, run_checks
+    if not comm.is_root:
+        return 0
+    checks = run_checks(quick=args.quick)
+    print(format_table(checks))
+    return 0 if all(c.passed for c in checks) else 1
+
+
+def cmd_bench(args, comm):
+    from .backend import select_backend
+    from .bench import bench_mc
+    backend = select_backend(args.backend)
+    result = bench_mc(comm, backend, L=args.L, dim=args.dim, temperature=args.T, replicas=args.replicas,
+                      sweeps=args.sweeps)
+    if comm.is_root:
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"Ising {result['dim']}D L={result['L']} x {result['replicas']} replicas, {result['sweeps']} "
+                  f"sweeps on {result['ranks']} rank(s), {result['device']}: "
+                  f"{result['flips_per_ns']:.4f} flips/ns")
+    return 0
+
+
+def build_parser():
+    parser = _Parser(prog="hpcrbm", description="Monte Carlo spin models, RBMs and RBM flows.")
+    parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("simulate", help="Monte Carlo stage: writes samples.h5")
+    p.add_argument("config", help="TOML config file")
+    p.add_argument("--out", help="run directory (overrides run.out)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("validate", help="check Monte Carlo against exact results")
+    p.add_argument("--quick", action="store_true", help="seconds instead of about a minute")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bench", help="throughput benchmarks")
+    p.add_argument("what", choices=["mc"])
+    p.add_argument("--L", type=int, default=1024, help="linear lattice size")
+    p.add_argument("--dim", type=int, choices=[1, 2], default=2)
+    p.add_argument("--T", type=float, default=2.269, help="temperature")
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips)")
+    p.add_argument("--backend", choices=["auto", "cpu", "gpu"], default="auto")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    comm = _world(args)
+    try:
+        return args.func(args, comm)
+    except InputError as exc:
+        if comm.is_root:
+            print(f"hpcrbm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - report, name the rank, and stop the other ranks
+        print(f"hpcrbm: rank {comm.rank} of {comm.size} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        traceback.print_exc()
+        comm.abort(1)
+        return 1

@@ -1,0 +1,301 @@
+"""TOML config -> frozen dataclasses: defaults, ``--set`` overrides, validation.
+
+Every section is a frozen dataclass; unknown keys, wrong types and bad values raise
+:class:`InputError` naming the dotted key and what is allowed. ``to_toml`` writes the
+resolved config (defaults filled in) that every output file carries.
+"""
+import dataclasses
+import math
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    name: str = "hpcrbm"
+    seed: int = 20180120
+    backend: str = "auto"  # "auto" | "cpu" | "gpu"
+    out: str = ""  # run directory; "" means runs/NAME
+    checkpoint_interval: float = 60.0  # seconds of wall time between checkpoints
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    kind: str = "ising"  # "ising" | "potts" | "clock"
+    dim: int = 2
+    L: int = 10
+    q: int = 2
+    J: float = 1.0
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperatures: tuple[float, ...] = (1.0, 2.0, 2.269, 3.0, 4.0)
+    fields: tuple[float, ...] = (0.0,)
+    algorithm: str = "metropolis"
+    thermalize: int = 1000  # sweeps before the first stored sample
+    samples: int = 1000  # stored per (T, H) point
+    interval: int = 10  # sweeps between stored samples of one replica
+    replicas: int = 0  # independent chains per point; 0 = auto (see docs/config.md)
+    start: str = "ordered"  # "ordered" (all +1 or all -1 per replica) | "random" | "up"
+    tempering: bool = False
+    exchange_every: int = 10
+
+
+@dataclass(frozen=True)
+class RBMConfig:
+    hidden: tuple[int, ...] = (16, 36, 64, 100)
+    visible: str = "bernoulli"  # "bernoulli" | "categorical"
+    method: str = "pcd"  # "cd" | "pcd"
+    k: int = 1
+    learning_rate: float = 0.01
+    batch_size: int = 100
+    epochs: int = 100
+
+
+@dataclass(frozen=True)
+class ThermometerConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    steps: int = 20
+    mode: str = "mean-field"  # "mean-field" | "sample"
+    starts: tuple[str, ...] = ("mc",)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    pass
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    rbm: RBMConfig = field(default_factory=RBMConfig)
+    thermometer: ThermometerConfig = field(default_factory=ThermometerConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.run.out or f"runs/{self.run.name}")
+
+    @property
+    def replicas(self) -> int:
+        """Chains per point: the configured value, or "auto": the largest divisor of
+        ``samples`` such that thermalising the chains costs no more sweeps than sampling
+        (R * thermalize <= samples * interval) and R lattices hold at most 2**20 spins."""
+        s = self.sampling
+        if s.replicas:
+            return s.replicas
+        n_sites = self.model.L ** self.model.dim
+        cap = min(s.samples, (1 << 20) // n_sites, s.samples * s.interval // max(s.thermalize, 1))
+        cap = max(1, cap)
+        return max(r for r in range(1, cap + 1) if s.samples % r == 0)
+
+
+_SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
+_CHOICES = {
+    "run.backend": ("auto", "cpu", "gpu"),
+    "model.kind": ("ising", "potts", "clock"),
+    "model.dim": (1, 2),
+    "sampling.algorithm": ("metropolis",),
+    "sampling.start": ("ordered", "random", "up"),
+    "rbm.visible": ("bernoulli", "categorical"),
+    "rbm.method": ("cd", "pcd"),
+    "flow.mode": ("mean-field", "sample"),
+}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
+
+
+def _coerce(key, value, typ):
+    """Check ``value`` against the annotation ``typ``; return it in canonical form."""
+    origin = typing.get_origin(typ)
+    if origin is tuple:
+        item = typing.get_args(typ)[0]
+        if not isinstance(value, (list, tuple)) or not value:
+            raise InputError(f"config key {key}: expected a non-empty list of {_TYPE_NAMES[item][2:]}s")
+        return tuple(_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value))
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, typ) or (typ is not bool and isinstance(value, bool)):
+        raise InputError(f"config key {key}: expected {_TYPE_NAMES[typ]}, got {value!r}")
+    if typ is float and not math.isfinite(value):
+        raise InputError(f"config key {key}: expected a finite number, got {value!r}")
+    return value
+
+
+def _temperature_range(key, spec):
+    """{start, stop, step} -> tuple, stop included (to within step / 1000)."""
+    if set(spec) != {"start", "stop", "step"}:
+        raise InputError(f"config key {key}: a table needs exactly the keys start, stop, step")
+    start, stop, step = (_coerce(f"{key}.{k}", spec[k], float) for k in ("start", "stop", "step"))
+    if step <= 0 or stop < start:
+        raise InputError(f"config key {key}: need step > 0 and stop >= start")
+    n = int(math.floor((stop - start) / step + 1e-3)) + 1
+    if n > 100000:
+        raise InputError(f"config key {key}: more than 100000 temperatures")
+    return tuple(round(start + i * step, 12) for i in range(n))
+
+
+def _section(name, cls, table):
+    if not isinstance(table, dict):
+        raise InputError(f"config section [{name}]: expected a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in table.items():
+        dotted = f"{name}.{key}"
+        if key not in known:
+            allowed = ", ".join(known) or "none"
+            raise InputError(f"config key {dotted}: unknown key (allowed in [{name}]: {allowed})")
+        if dotted == "sampling.temperatures" and isinstance(value, dict):
+            values[key] = _temperature_range(dotted, value)
+            continue
+        values[key] = _coerce(dotted, value, known[key].type)
+    return cls(**values)
+
+
+def _check_values(cfg: Config):
+    def bad(key, allowed):
+        raise InputError(f"config key {key}: {allowed}")
+
+    for key, choices in _CHOICES.items():
+        section, name = key.split(".")
+        value = getattr(getattr(cfg, section), name)
+        if value not in choices:
+            bad(key, f"{value!r} is not one of {', '.join(map(repr, choices))}")
+    m, s, r = cfg.model, cfg.sampling, cfg.rbm
+    if not 0 <= cfg.run.seed < 2**64:
+        bad("run.seed", "must be an integer in [0, 2**64)")
+    if cfg.run.checkpoint_interval <= 0:
+        bad("run.checkpoint_interval", "must be > 0 seconds")
+    if m.L < 2:
+        bad("model.L", f"must be >= 2, got {m.L}")
+    if m.dim == 2 and m.L % 2:
+        bad("model.L", f"must be even for the 2D checkerboard update, got {m.L}")
+    if m.L**m.dim > 2**32:
+        bad("model.L", "at most 2**32 sites")
+    if m.kind == "ising" and m.q != 2:
+        bad("model.q", "must be 2 for the Ising model")
+    if m.kind in ("potts", "clock"):
+        bad("model.kind", "'potts' and 'clock' are not available yet; use 'ising'")
+    if any(t <= 0 for t in s.temperatures):
+        bad("sampling.temperatures", "every temperature must be > 0")
+    if len(set(s.temperatures)) != len(s.temperatures) or len(set(s.fields)) != len(s.fields):
+        bad("sampling.temperatures", "temperatures and fields must not repeat")
+    if len(s.temperatures) * len(s.fields) > 2**24:
+        bad("sampling.temperatures", "at most 2**24 (T, H) points")
+    for key in ("thermalize",):
+        if getattr(s, key) < 0:
+            bad(f"sampling.{key}", "must be >= 0")
+    for key in ("samples", "interval", "exchange_every"):
+        if getattr(s, key) < 1:
+            bad(f"sampling.{key}", f"must be >= 1, got {getattr(s, key)}")
+    if s.replicas < 0 or (s.replicas and s.samples % s.replicas):
+        bad("sampling.replicas", "must be 0 (auto) or a positive divisor of sampling.samples")
+    if s.tempering:
+        bad("sampling.tempering", "parallel tempering is not available yet; use false")
+    if any(n < 1 for n in r.hidden):
+        bad("rbm.hidden", "every number of hidden units must be >= 1")
+    if r.learning_rate <= 0:
+        bad("rbm.learning_rate", "must be > 0")
+    for key in ("k", "batch_size", "epochs"):
+        if getattr(r, key) < 1:
+            bad(f"rbm.{key}", "must be >= 1")
+    if cfg.flow.steps < 0:
+        bad("flow.steps", "must be >= 0")
+    if any(st not in ("mc", "up", "random") for st in cfg.flow.starts):
+        bad("flow.starts", "each start must be 'mc', 'up' or 'random'")
+
+
+def _parse_override(item):
+    """'section.key=VALUE' -> (section, key, value); VALUE is TOML, else a bare string."""
+    if "=" not in item:
+        raise InputError(f"--set {item}: expected KEY=VALUE, e.g. --set model.L=16")
+    key, text = item.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) != 2 or parts[0] not in _SECTIONS:
+        raise InputError(f"--set {key}: expected SECTION.KEY with SECTION one of {', '.join(_SECTIONS)}")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return parts[0], parts[1], value
+
+
+def from_dict(data: dict, overrides=()) -> Config:
+    """Build and validate a Config from parsed TOML plus ``--set`` overrides."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for item in overrides:
+        section, key, value = _parse_override(item)
+        data.setdefault(section, {})[key] = value
+    for name in data:
+        if name not in _SECTIONS:
+            raise InputError(f"config section [{name}]: unknown (allowed: {', '.join(_SECTIONS)})")
+    cfg = Config(**{name: _section(name, _SECTIONS[name], table) for name, table in data.items()})
+    _check_values(cfg)
+    return cfg
+
+
+def load(path, overrides=()) -> Config:
+    """Read a TOML config file; every problem is an InputError naming the file or key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"config file {path}: cannot be read ({exc.strerror or exc})") from None
+    return loads(text, overrides, source=str(path))
+
+
+def loads(text, overrides=(), source="config") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {source}: malformed TOML ({exc})") from None
+    return from_dict(data, overrides)
+
+
+def _toml_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved config as TOML text; ``loads(to_toml(c)) == c``."""
+    lines = []
+    for name in _SECTIONS:
+        lines.append(f"[{name}]")
+        section = getattr(cfg, name)
+        for f in dataclasses.fields(section):
+            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def fingerprint(cfg: Config, keys) -> str:
+    """Canonical TOML of the sections or dotted keys that a stage's results depend on.
+
+    A stage's output and checkpoints carry it (attribute ``inputs``); a different
+    fingerprint means different results, equal fingerprints mean the stage can be
+    skipped or resumed (run.out, run.backend and run.checkpoint_interval never matter).
+    """
+    lines = []
+    for key in keys:
+        section, _, name = key.partition(".")
+        part = getattr(cfg, section)
+        names = [name] if name else [f.name for f in dataclasses.fields(part)]
+        lines += [f"{section}.{n} = {_toml_value(getattr(part, n))}" for n in names]
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""HDF5 files: the per-point parallel writer, provenance attributes, inspection."""

@@ -1,0 +1,133 @@
+"""Writing one HDF5 file from many ranks, each owning some (T, H) grid points.
+
+Two strategies behind one interface (:class:`GridFile`):
+
+- ``mpio``: every rank opens the file with h5py's ``mpio`` driver; datasets and attributes
+  are created collectively, and each rank writes its own points (independent I/O).
+- ``root``: where h5py has no MPI support (stock GPU images, laptops), rank 0 alone opens
+  the file and writes its points, then receives every other rank's points over MPI
+  (buffer sends, no pickle) and writes them. Same file, same bytes of data.
+
+A file is written under a temporary name and renamed into place by :meth:`GridFile.commit`,
+so a file under its final name is always complete.
+"""
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..log import get_logger
+
+_TAG_COUNT, _TAG_HEADER, _TAG_DATA = 71, 72, 73
+_warned = False
+
+
+def mpio_available():
+    return bool(h5py.get_config().mpi)
+
+
+def choose_strategy(comm):
+    """'mpio' for several ranks when h5py has MPI, else 'root' (one warning per process)."""
+    global _warned
+    if comm.size == 1:
+        return "root"
+    if mpio_available():
+        return "mpio"
+    if not _warned and comm.is_root:
+        get_logger().warning("h5py has no MPI support: rank 0 gathers and writes all output "
+                             "(see docs/io.md)")
+    _warned = True
+    return "root"
+
+
+class GridFile:
+    """An HDF5 file whose per-point datasets have leading axes (nT, nH).
+
+    Every method is collective: all ranks call it, in the same order.
+    ``items`` passed to :meth:`write_points` are (iT, iH, start, stop, array): the block
+    ``dset[iT, iH, start:stop]`` (or ``dset[iT, iH]`` when start is None).
+    """
+
+    def __init__(self, path, comm, mode="w"):
+        self.path = Path(path)
+        self.comm = comm
+        self.strategy = choose_strategy(comm)
+        self.h5 = None
+        if self.strategy == "mpio":
+            self.h5 = h5py.File(self.path, mode, driver="mpio", comm=comm.mpi)
+        elif comm.is_root:
+            self.h5 = h5py.File(self.path, mode)
+        comm.barrier()
+
+    @property
+    def writes(self):
+        """Whether this rank holds the file open."""
+        return self.h5 is not None
+
+    def create(self, name, shape, dtype):
+        if self.writes:
+            self.h5.create_dataset(name, shape=tuple(shape), dtype=dtype)
+
+    def set_attrs(self, attrs, node="/"):
+        """Attributes with values identical on every rank."""
+        if self.writes:
+            target = self.h5[node]
+            for key, value in attrs.items():
+                target.attrs[key] = value
+
+    def write_global(self, name, array):
+        """A dataset whose whole value every rank knows: rank 0 writes it."""
+        if self.writes and self.comm.is_root:
+            self.h5[name][...] = array
+
+    def write_points(self, name, items):
+        if self.strategy == "mpio":
+            for item in items:
+                self._write(name, *item)
+            return
+        if self.comm.is_root:
+            for item in items:
+                self._write(name, *item)
+            dset = self.h5[name]
+            for source in range(1, self.comm.size):
+                count = int(self.comm.recv_array((1,), np.int64, source, _TAG_COUNT)[0])
+                for _ in range(count):
+                    iT, iH, start, stop = self.comm.recv_array((4,), np.int64, source, _TAG_HEADER)
+                    shape = dset.shape[2:] if start < 0 else (stop - start,) + dset.shape[3:]
+                    data = self.comm.recv_array(shape, dset.dtype, source, _TAG_DATA)
+                    self._write(name, iT, iH, None if start < 0 else start, stop, data)
+        else:
+            self.comm.send_array(np.array([len(items)], np.int64), 0, _TAG_COUNT)
+            for iT, iH, start, stop, array in items:
+                header = [iT, iH, -1, -1] if start is None else [iT, iH, start, stop]
+                self.comm.send_array(np.array(header, np.int64), 0, _TAG_HEADER)
+                self.comm.send_array(array, 0, _TAG_DATA)
+
+    def _write(self, name, iT, iH, start, stop, array):
+        dset = self.h5[name]
+        if start is None:
+            dset[iT, iH] = array
+        else:
+            dset[iT, iH, start:stop] = array
+
+    def close(self):
+        if self.h5 is not None:
+            self.h5.close()
+            self.h5 = None
+        self.comm.barrier()
+
+    def commit(self, final_path):
+        """Close and atomically rename to ``final_path`` (rank 0), then synchronise."""
+        self.close()
+        if self.comm.is_root:
+            os.replace(self.path, final_path)
+        self.comm.barrier()
+
+
+def read_points(path, name, points, grid_shape):
+    """Read dset[iT, iH] for flat point indices ``points`` (each rank reads its own)."""
+    with h5py.File(path, "r") as h5:
+        dset = h5[name]
+        return np.stack([dset[np.unravel_index(p, grid_shape)] for p in points]) if len(points) else \
+            np.empty((0,) + dset.shape[2:], dset.dtype)

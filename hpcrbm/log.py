@@ -1,0 +1,19 @@
+"""Rank-aware logging: lines carry [rank/size]; ranks other than 0 log warnings only."""
+import logging
+import sys
+
+
+def setup_logging(comm, quiet=False):
+    logger = logging.getLogger("hpcrbm")
+    logger.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"hpcrbm [{comm.rank}/{comm.size}] %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
+    level = logging.INFO if comm.is_root and not quiet else logging.WARNING
+    logger.setLevel(level)
+    logger.propagate = False
+    return logger
+
+
+def get_logger():
+    return logging.getLogger("hpcrbm")

@@ -1,0 +1,1 @@
+"""Monte Carlo stage: spin models, their update kernels, observables and the simulate driver."""

@@ -1,0 +1,154 @@
+"""Checkerboard Metropolis for Ising spins (int8, +-1): numba CPU kernels.
+
+The update rule and random-number layout are shared with the NumPy reference
+(``ising_reference.py``) and the CUDA kernel, and documented in docs/rng.md:
+
+- A sweep is one pass over every colour class in order (2D: (x + y) % 2 = 0, then 1;
+  1D ring: even sites, odd sites, and for odd N the last site on its own).
+- The half-sweep counter is ``t = sweep * n_colours + colour``.
+- Sites of a colour are numbered in row-major order, ``k = 0 .. n_c - 1``; site k draws
+  word ``k % 4`` of Philox(counter = (k // 4, t, replica, point * 256 + METROPOLIS)).
+- A flip is accepted when ``word < threshold[(s + 1) // 2, (sum of neighbours + z) // 2]``
+  (uint64 table, 2**32 = always), so no floating point is evaluated in the kernel.
+"""
+import numba
+import numpy as np
+
+from ...rng.philox import philox4x32
+from ...rng.streams import Purpose
+
+_METROPOLIS = int(Purpose.METROPOLIS)
+
+
+@numba.njit(inline="always", cache=True)
+def fill_words(buf, n_words, step, replica, c3, k0, k1):
+    """buf[k] = word k % 4 of Philox((k // 4, step, replica, c3)), k < n_words (rounded up to 4)."""
+    st = np.uint64(step)
+    rp = np.uint64(replica)
+    for b in range((n_words + 3) // 4):
+        w0, w1, w2, w3 = philox4x32(np.uint64(b), st, rp, c3, k0, k1)
+        buf[4 * b] = np.uint32(w0)
+        buf[4 * b + 1] = np.uint32(w1)
+        buf[4 * b + 2] = np.uint32(w2)
+        buf[4 * b + 3] = np.uint32(w3)
+
+
+@numba.njit(inline="always", cache=True)
+def _update_site(s, row, up, down, x, left, right, word, thr):
+    """Metropolis update of s[row + x] (flat indices, neighbours given), branch-free."""
+    si = s[row + x]
+    nb = np.int32(s[up + x]) + np.int32(s[down + x]) + np.int32(s[row + left]) + np.int32(s[row + right])
+    accept = np.int8(np.uint64(word) < thr[np.uint64(((si + 1) >> 1) * 5 + ((nb + 4) >> 1))])
+    s[row + x] = si - 2 * si * accept
+
+
+@numba.njit(cache=True, nogil=True)
+def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
+    """Advance every replica of one grid point by ``n_sweeps`` sweeps.
+
+    spins: int8 (R, L, L), +-1, updated in place; thresholds: uint64 (2, 5);
+    k0, k1: Philox key; point: global flat grid index; sweep_start: sweeps done so far.
+    Indices are unsigned so that numba emits no negative-index wrap-around checks.
+    """
+    n_rep, L, _ = spins.shape
+    half = L // 2
+    n_words = L * half
+    buf = np.empty(((n_words + 3) // 4) * 4, dtype=np.uint32)
+    thr = thresholds.ravel()
+    c3 = np.uint64(point * 256 + _METROPOLIS)
+    kk0 = np.uint64(k0)
+    kk1 = np.uint64(k1)
+    one, two = np.uint64(1), np.uint64(2)
+    for r in range(n_rep):
+        s = spins[r].ravel()
+        for sweep in range(sweep_start, sweep_start + n_sweeps):
+            for colour in range(2):
+                fill_words(buf, n_words, sweep * 2 + colour, r, c3, kk0, kk1)
+                for y in range(L):
+                    row = np.uint64(y * L)
+                    up = np.uint64(((y + L - 1) % L) * L)
+                    down = np.uint64(((y + 1) % L) * L)
+                    x0 = np.uint64((y + colour) & 1)
+                    kb = np.uint64(y * half)
+                    for i in range(one, np.uint64(half - 1)):  # interior: no wrap
+                        x = x0 + two * i
+                        _update_site(s, row, up, down, x, x - one, x + one, buf[kb + i], thr)
+                    last = x0 + two * np.uint64(half - 1)
+                    _update_site(s, row, up, down, x0, np.uint64((x0 + L - 1) % L), np.uint64((x0 + 1) % L), buf[kb], thr)
+                    if half > 1:
+                        _update_site(s, row, up, down, last, last - one, np.uint64((last + 1) % L),
+                                     buf[kb + np.uint64(half - 1)], thr)
+
+
+@numba.njit(cache=True, nogil=True)
+def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
+    """1D ring twin of :func:`metropolis_2d`: spins int8 (R, N), thresholds uint64 (2, 3).
+
+    Colours: even sites below N - N % 2, odd sites, and for odd N the last site alone.
+    """
+    n_rep, n = spins.shape
+    n_colours = 2 + (n & 1)
+    buf = np.empty(((n + 1) // 2 + 3) // 4 * 4, dtype=np.uint32)
+    c3 = np.uint64(point * 256 + _METROPOLIS)
+    kk0 = np.uint64(k0)
+    kk1 = np.uint64(k1)
+    for r in range(n_rep):
+        s = spins[r]
+        for sweep in range(sweep_start, sweep_start + n_sweeps):
+            for colour in range(n_colours):
+                if colour == 2:
+                    start, stop = n - 1, n
+                else:
+                    start, stop = colour, n - (n & 1) * (1 - colour)
+                count = (stop - start + 1) // 2
+                fill_words(buf, count, sweep * n_colours + colour, r, c3, kk0, kk1)
+                for k in range(count):
+                    i = start + 2 * k
+                    left = s[i - 1] if i > 0 else s[n - 1]
+                    right = s[i + 1] if i < n - 1 else s[0]
+                    si = s[i]
+                    nb = np.int32(left) + np.int32(right)
+                    if np.uint64(buf[k]) < thresholds[(si + 1) >> 1, (nb + 2) >> 1]:
+                        s[i] = -si
+
+
+@numba.njit(cache=True, nogil=True)
+def ising_sums(spins):
+    """2D: per replica (sum over bonds of s_i s_j, sum of s_i), int64 arrays (R,).
+
+    spins int8 (R, L, L); each periodic bond is counted once (2 L^2 bonds).
+    """
+    n_rep, L, _ = spins.shape
+    bonds = np.zeros(n_rep, dtype=np.int64)
+    total = np.zeros(n_rep, dtype=np.int64)
+    for r in range(n_rep):
+        b = 0
+        m = 0
+        for y in range(L):
+            yd = y + 1 if y < L - 1 else 0
+            for x in range(L):
+                xr = x + 1 if x < L - 1 else 0
+                si = np.int64(spins[r, y, x])
+                b += si * (spins[r, y, xr] + spins[r, yd, x])
+                m += si
+        bonds[r] = b
+        total[r] = m
+    return bonds, total
+
+
+@numba.njit(cache=True, nogil=True)
+def ising_sums_1d(spins):
+    """1D ring: per replica (sum over bonds s_i s_{i+1}, sum of s_i), int64 arrays (R,)."""
+    n_rep, n = spins.shape
+    bonds = np.zeros(n_rep, dtype=np.int64)
+    total = np.zeros(n_rep, dtype=np.int64)
+    for r in range(n_rep):
+        b = 0
+        m = 0
+        for i in range(n):
+            si = np.int64(spins[r, i])
+            b += si * spins[r, i + 1 if i < n - 1 else 0]
+            m += si
+        bonds[r] = b
+        total[r] = m
+    return bonds, total

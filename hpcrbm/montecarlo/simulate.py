@@ -1,0 +1,235 @@
+"""The Monte Carlo stage: sample every (T, H) grid point of a config into ``samples.h5``.
+
+Each rank owns a contiguous slice of the flat grid (``Communicator.slice``). Samples are
+streamed into ``samples.h5.partial`` at checkpoints, together with an atomically replaced
+checkpoint (``checkpoints/samples.h5``: every point's spins, observables so far and the
+step counter); the finished file is renamed to ``samples.h5``. Checkpoints are per grid
+point, so a run may even resume on a different number of ranks.
+"""
+import os
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..analysis.statistics import SUMMARY_NAMES, point_summary
+from ..config import fingerprint, to_toml
+from ..errors import InputError
+from ..io.hdf5 import GridFile, read_points
+from ..io.provenance import now, provenance
+from ..log import get_logger
+from .grid import Grid, Schedule
+from .ising import IsingModel
+
+SAMPLES = "samples.h5"
+STAGE_SECTIONS = ("run.seed", "model", "sampling")
+
+
+class SimulationPlan:
+    """Everything fixed before the first sweep: model, grid, schedule, this rank's points."""
+
+    def __init__(self, cfg, comm):
+        self.cfg = cfg
+        self.comm = comm
+        self.model = IsingModel(cfg.model.dim, cfg.model.L, cfg.model.J)
+        s = cfg.sampling
+        self.grid = Grid(s.temperatures, s.fields)
+        self.replicas = cfg.replicas
+        self.samples = s.samples
+        self.schedule = Schedule(s.thermalize, s.interval, s.samples // self.replicas)
+        self.points = range(*comm.slice(self.grid.size))
+        self.inputs = fingerprint(cfg, STAGE_SECTIONS)
+        self.out = cfg.out_dir
+        self.final = self.out / SAMPLES
+        self.partial = self.out / (SAMPLES + ".partial")
+        self.checkpoint = self.out / "checkpoints" / SAMPLES
+
+
+class ChainState:
+    """This rank's mutable state: spins of each local point and the observables so far."""
+
+    def __init__(self, spins, energy, magnetization, steps_done):
+        self.spins = spins  # list of int8 (R, *lattice), one per local point
+        self.energy = energy  # float64 (n_local, samples), NaN where not yet sampled
+        self.magnetization = magnetization
+        self.steps_done = steps_done
+        self.pending = []  # (local index, first sample, int8 (R, *lattice)) not yet on disk
+
+
+def completed_file_status(path, inputs):
+    """True when ``path`` is a complete output of the same inputs; InputError when it is
+    an output of different inputs; False when absent."""
+    if not path.exists():
+        return False
+    try:
+        with h5py.File(path, "r") as h5:
+            same = h5.attrs.get("inputs") == inputs and bool(h5.attrs.get("complete", False))
+    except OSError:
+        raise InputError(f"{path}: exists but is not a readable HDF5 file; remove it") from None
+    if not same:
+        raise InputError(f"{path}: exists and was made from a different [model]/[sampling]/seed; "
+                         "use another run.out (--out) or remove it")
+    return True
+
+
+def _fresh_state(plan):
+    cfg, model = plan.cfg, plan.model
+    spins = [model.initial_state(cfg.run.seed, p, plan.replicas, cfg.sampling.start) for p in plan.points]
+    n = len(plan.points)
+    nan = np.full((n, plan.samples), np.nan)
+    return ChainState(spins, nan, nan.copy(), 0)
+
+
+def _load_checkpoint(plan):
+    """ChainState from the checkpoint, or None if there is none usable (same inputs)."""
+    try:
+        with h5py.File(plan.checkpoint, "r") as h5:
+            if h5.attrs.get("inputs") != plan.inputs:
+                return None
+            steps_done = int(h5.attrs["steps_done"])
+        with h5py.File(plan.partial, "r"):
+            pass
+        pts = list(plan.points)
+        shape = plan.grid.shape
+        spins = list(read_points(plan.checkpoint, "spins", pts, shape))
+        energy = read_points(plan.checkpoint, "energy", pts, shape)
+        magnetization = read_points(plan.checkpoint, "magnetization", pts, shape)
+    except (OSError, KeyError):
+        return None
+    return ChainState(spins, energy, magnetization, steps_done)
+
+
+def _create_partial(plan, backend, start_time):
+    cfg, model, (nT, nH) = plan.cfg, plan.model, plan.grid.shape
+    f = GridFile(plan.partial, plan.comm, "w")
+    temperatures, fields = plan.grid.arrays()
+    for name, values in (("temperatures", temperatures), ("fields", fields)):
+        f.create(name, values.shape, np.float64)
+        f.write_global(name, values)
+    f.create("configs", (nT, nH, plan.samples) + model.lattice_shape, np.int8)
+    for name in ("energy", "magnetization"):
+        f.create(f"observables/{name}", (nT, nH, plan.samples), np.float64)
+    for name in SUMMARY_NAMES:
+        f.create(f"summary/{name}", (nT, nH), np.float64)
+        f.create(f"summary/{name}_err", (nT, nH), np.float64)
+    f.create("summary/tau_int", (nT, nH), np.float64)
+    attrs = provenance(plan.comm, backend, cfg.run.seed, start_time, f.strategy)
+    attrs.update(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
+                 config=to_toml(cfg), inputs=plan.inputs, complete=False, stage="simulate",
+                 replicas=plan.replicas, sample_order="sample j = round * replicas + replica",
+                 algorithm=cfg.sampling.algorithm)
+    f.set_attrs(attrs)
+    f.set_attrs({"units": "per site", "definition": "E / N including -h sum s; m = sum s / N (signed)"},
+                "observables")
+    f.set_attrs({"tau_int_units": f"stored samples of one replica ({cfg.sampling.interval} sweeps)",
+                 "errors": "jackknife over independent replica groups or round segments"}, "summary")
+    f.close()
+
+
+def _flush(plan, state):
+    """Write pending samples and observables into the partial file (collective)."""
+    items, energy, magnet = [], [], []
+    for li, j0, configs in state.pending:
+        iT, iH = plan.grid.index(plan.points[li])
+        j1 = j0 + len(configs)
+        items.append((iT, iH, j0, j1, configs))
+        energy.append((iT, iH, j0, j1, state.energy[li, j0:j1]))
+        magnet.append((iT, iH, j0, j1, state.magnetization[li, j0:j1]))
+    f = GridFile(plan.partial, plan.comm, "r+")
+    f.write_points("configs", items)
+    f.write_points("observables/energy", energy)
+    f.write_points("observables/magnetization", magnet)
+    f.close()
+    state.pending = []
+
+
+def _write_checkpoint(plan, state):
+    """Every point's spins and observables so far, then an atomic rename (collective)."""
+    (nT, nH), R = plan.grid.shape, plan.replicas
+    tmp = plan.checkpoint.with_name(plan.checkpoint.name + ".tmp")
+    f = GridFile(tmp, plan.comm, "w")
+    f.create("spins", (nT, nH, R) + plan.model.lattice_shape, np.int8)
+    f.create("energy", (nT, nH, plan.samples), np.float64)
+    f.create("magnetization", (nT, nH, plan.samples), np.float64)
+    for name, rows in (("spins", state.spins), ("energy", state.energy),
+                       ("magnetization", state.magnetization)):
+        f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
+    f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done})
+    f.commit(plan.checkpoint)
+
+
+def _finish(plan, state):
+    """Summaries, the complete flag, and the atomic rename to samples.h5 (collective)."""
+    rounds, R, N = plan.schedule.rounds, plan.replicas, plan.model.n_sites
+    items = {name: [] for name in SUMMARY_NAMES + tuple(f"{n}_err" for n in SUMMARY_NAMES) + ("tau_int",)}
+    for li, p in enumerate(plan.points):
+        iT, iH = plan.grid.index(p)
+        T, _ = plan.grid.values(p)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            stats = point_summary(state.energy[li].reshape(rounds, R),
+                                  state.magnetization[li].reshape(rounds, R), N, T)
+        for name in SUMMARY_NAMES:
+            items[name].append((iT, iH, None, None, stats[name][0]))
+            items[f"{name}_err"].append((iT, iH, None, None, stats[name][1]))
+        items["tau_int"].append((iT, iH, None, None, stats["tau_int"]))
+    f = GridFile(plan.partial, plan.comm, "r+")
+    for name, values in items.items():
+        f.write_points(f"summary/{name}", values)
+    f.set_attrs({"end_time": now(), "complete": True})
+    f.commit(plan.final)
+    if plan.comm.is_root and plan.checkpoint.exists():
+        os.remove(plan.checkpoint)
+
+
+def simulate(cfg, comm, backend, quiet=False):
+    """Run the Monte Carlo stage (collective over ``comm``); returns the path of samples.h5."""
+    log = get_logger()
+    plan = SimulationPlan(cfg, comm)
+    if completed_file_status(plan.final, plan.inputs):
+        log.info("%s is complete for this config; nothing to do", plan.final)
+        return plan.final
+    if comm.is_root:
+        plan.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    comm.barrier()
+
+    state = _load_checkpoint(plan)
+    if comm.all_true(state is not None):
+        log.info("resuming from %s at step %d of %d", plan.checkpoint, state.steps_done, plan.schedule.steps)
+    else:
+        state = _fresh_state(plan)
+        _create_partial(plan, backend, now())
+
+    model, grid, schedule, seed = plan.model, plan.grid, plan.schedule, cfg.run.seed
+    tables = [model.thresholds(*grid.values(p)) for p in plan.points]
+    show = comm.is_root and not quiet and sys.stderr.isatty()
+    from tqdm import tqdm
+    bar = tqdm(total=schedule.steps, initial=state.steps_done, disable=not show, desc="simulate", unit="step")
+    last_checkpoint = time.monotonic()
+    for step in range(state.steps_done, schedule.steps):
+        sweep_start = schedule.target(step - 1) if step > 0 else 0
+        n_sweeps = schedule.target(step) - sweep_start
+        rnd = schedule.round_of(step)
+        for li, p in enumerate(plan.points):
+            spins = state.spins[li]
+            model.sweep(spins, tables[li], seed, p, sweep_start, n_sweeps)
+            if rnd >= 0:
+                j0 = rnd * plan.replicas
+                e, m = model.measure(spins, grid.values(p)[1])
+                state.energy[li, j0:j0 + plan.replicas] = e
+                state.magnetization[li, j0:j0 + plan.replicas] = m
+                state.pending.append((li, j0, spins.copy()))
+        state.steps_done = step + 1
+        bar.update(1)
+        if step + 1 < schedule.steps:
+            due = time.monotonic() - last_checkpoint >= cfg.run.checkpoint_interval
+            if comm.bcast_number(due):
+                _flush(plan, state)
+                _write_checkpoint(plan, state)
+                last_checkpoint = time.monotonic()
+    bar.close()
+    _flush(plan, state)
+    _finish(plan, state)
+    log.info("wrote %s", plan.final)
+    return Path(plan.final)

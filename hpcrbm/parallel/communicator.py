@@ -1,0 +1,95 @@
+"""One owner of the MPI communicator, passed along to everything that communicates.
+
+``Communicator.world()`` wraps MPI_COMM_WORLD when mpi4py is importable (a plain
+``hpcrbm simulate`` without mpiexec is then a singleton MPI run), and a serial stand-in
+with the same methods otherwise. Nothing in hpcrbm touches COMM_WORLD at import time.
+"""
+import numpy as np
+
+
+def block_range(n_items, size, rank):
+    """Balanced contiguous slice [start, stop) of ``n_items`` for ``rank`` of ``size``.
+
+    The first ``n_items % size`` ranks get one item more; ranks beyond ``n_items`` get none.
+    """
+    base, extra = divmod(n_items, size)
+    start = rank * base + min(rank, extra)
+    return start, start + base + (rank < extra)
+
+
+class Communicator:
+    """Thin wrapper over an mpi4py communicator (or none, for one process)."""
+
+    def __init__(self, comm=None):
+        self.comm = comm
+        self.rank = comm.Get_rank() if comm is not None else 0
+        self.size = comm.Get_size() if comm is not None else 1
+
+    @classmethod
+    def world(cls):
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            return cls(None)
+        return cls(MPI.COMM_WORLD)
+
+    @property
+    def is_root(self):
+        return self.rank == 0
+
+    @property
+    def mpi(self):
+        """The mpi4py communicator for h5py's mpio driver, or None when serial."""
+        return self.comm
+
+    def slice(self, n_items):
+        """This rank's [start, stop) of ``n_items`` (see :func:`block_range`)."""
+        return block_range(n_items, self.size, self.rank)
+
+    def owner(self, item, n_items):
+        """The rank whose slice of ``n_items`` holds ``item``."""
+        return next(r for r in range(self.size) if item < block_range(n_items, self.size, r)[1])
+
+    def barrier(self):
+        if self.comm is not None:
+            self.comm.Barrier()
+
+    def bcast_number(self, value, root=0):
+        """Broadcast one number from ``root`` (buffer-based: no pickle on the wire)."""
+        buf = np.array([value], dtype=np.float64)
+        if self.comm is not None:
+            self.comm.Bcast(buf, root=root)
+        return buf[0]
+
+    def all_true(self, flag):
+        """Logical AND over ranks: combine per-rank checks so no rank raises alone."""
+        return bool(self.allreduce_sum(np.array([0 if flag else 1]))[0] == 0)
+
+    def allreduce_sum(self, array):
+        """Elementwise sum over ranks of a NumPy array (returns a new array)."""
+        array = np.ascontiguousarray(array)
+        if self.comm is None:
+            return array.copy()
+        out = np.empty_like(array)
+        from mpi4py import MPI
+        self.comm.Allreduce(array, out, op=MPI.SUM)
+        return out
+
+    def send_array(self, array, dest, tag=0):
+        self.comm.Send(np.ascontiguousarray(array), dest=dest, tag=tag)
+
+    def recv_array(self, shape, dtype, source, tag=0):
+        out = np.empty(shape, dtype=dtype)
+        self.comm.Recv(out, source=source, tag=tag)
+        return out
+
+    def abort(self, code=1):
+        if self.comm is not None and self.size > 1:
+            self.comm.Abort(code)
+
+    def describe(self):
+        """MPI library version string, or 'serial'."""
+        if self.comm is None:
+            return "serial (no mpi4py)"
+        from mpi4py import MPI
+        return MPI.Get_library_version().replace("\x00", "").strip().splitlines()[0]

@@ -1,0 +1,100 @@
+"""``hpcrbm validate``: this installation's Monte Carlo against exact results, as a table.
+
+Each check compares a Monte Carlo estimate with its exact value by z-score
+(|z| < Z_MAX passes) with fixed seeds; exact-vs-exact checks pass within a tolerance.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis.statistics import block_labels, jackknife
+from .exact import kaufman_observables, ring_observables
+from .exact.enumeration import enumerated_observables, ising2d_energies
+from .montecarlo.ising import IsingModel
+from .montecarlo.sample import sample_point
+from .rng.philox import philox4x32_numpy
+
+Z_MAX = 4.0
+SEED = 20231105
+
+
+@dataclass
+class Check:
+    name: str
+    value: float
+    error: float
+    exact: float
+
+    @property
+    def z(self):
+        return (self.value - self.exact) / self.error if self.error > 0 else 0.0
+
+    @property
+    def passed(self):
+        if self.error > 0:
+            return abs(self.z) < Z_MAX
+        return abs(self.value - self.exact) <= 1e-6 * max(1.0, abs(self.exact))
+
+
+def _philox_check():
+    """Random123's known-answer vector for Philox4x32-10: 1.0 when all four words match."""
+    got = philox4x32_numpy(0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344, 0xA4093822, 0x299F31D0)
+    want = (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)
+    return Check("Philox4x32-10 known-answer vector", float(tuple(map(int, got)) == want), 0.0, 1.0)
+
+
+def _mc_checks_2d(L, temperatures, replicas, rounds, interval, thermalize):
+    model = IsingModel(2, L)
+    checks = []
+    for i, T in enumerate(temperatures):
+        e, _ = sample_point(model, T, 0.0, SEED, i, replicas, thermalize, rounds, interval)
+        u_exact, c_exact = kaufman_observables(T, L)
+        labels = block_labels(*e.shape)
+        u = jackknife(lambda a: a, [e], labels)
+        c = jackknife(lambda a, b: model.n_sites * (b - a * a) / T**2, [e, e * e], labels)
+        checks.append(Check(f"2D Ising L={L} T={T:g}: u vs Kaufman", *u, u_exact[0]))
+        checks.append(Check(f"2D Ising L={L} T={T:g}: c vs Kaufman", *c, c_exact[0]))
+    return checks
+
+
+def _mc_checks_1d(N, points, replicas, rounds, interval, thermalize):
+    model = IsingModel(1, N)
+    checks = []
+    for i, (T, H) in enumerate(points):
+        e, m = sample_point(model, T, H, SEED, 100 + i, replicas, thermalize, rounds, interval)
+        u_exact, m_exact, _, _ = ring_observables(T, H, N)
+        labels = block_labels(*e.shape)
+        checks.append(Check(f"1D ring N={N} T={T:g} H={H:g}: u vs transfer matrix",
+                            *jackknife(lambda a: a, [e], labels), u_exact))
+        checks.append(Check(f"1D ring N={N} T={T:g} H={H:g}: m vs transfer matrix",
+                            *jackknife(lambda a: a, [m], labels), m_exact))
+    return checks
+
+
+def run_checks(quick=True):
+    """All checks, quick (seconds) or thorough (about a minute)."""
+    energies = ising2d_energies(4)
+    checks = [_philox_check()]
+    for T in (1.5, 2.269, 3.5):
+        u_enum, c_enum = enumerated_observables(energies, 16, T)
+        u_k, c_k = kaufman_observables(T, 4)
+        checks.append(Check(f"Kaufman L=4 T={T:g}: u vs enumeration", u_k[0], 0.0, u_enum))
+        checks.append(Check(f"Kaufman L=4 T={T:g}: c vs enumeration", c_k[0], 0.0, c_enum))
+    scale = 1 if quick else 4
+    checks += _mc_checks_2d(8, (1.8, 2.269, 3.0), 64, 250 * scale, 4, 1000)
+    if not quick:
+        checks += _mc_checks_2d(16, (2.0, 2.4), 64, 1000, 8, 4000)
+    checks += _mc_checks_1d(15, ((1.0, 0.3), (2.0, -0.5)), 64, 200 * scale, 2, 500)
+    return checks
+
+
+def format_table(checks):
+    width = max(len(c.name) for c in checks)
+    lines = [f"{'check':{width}s}  {'value':>12s}  {'error':>9s}  {'exact':>12s}  {'z':>6s}  result"]
+    for c in checks:
+        z = f"{c.z:6.2f}" if c.error > 0 else "     -"
+        lines.append(f"{c.name:{width}s}  {c.value:12.6f}  {c.error:9.2e}  {c.exact:12.6f}  {z}  "
+                     f"{'pass' if c.passed else 'FAIL'}")
+    n_pass = sum(c.passed for c in checks)
+    lines.append(f"{n_pass} passed, {len(checks) - n_pass} failed")
+    return "\n".join(lines)
