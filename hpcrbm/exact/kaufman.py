@@ -30,7 +30,7 @@ def kaufman_log_partition(beta, L, J=1.0):
     odd, even = gamma[1::2] * L / 2, gamma[0::2] * L / 2
     logs = [np.sum(_log_2cosh(odd)), np.sum(_log_abs_2sinh(odd)),
             np.sum(_log_2cosh(even)), np.sum(_log_abs_2sinh(even)) if gamma[0] != 0 else -np.inf]
-    signs = [1.0, 1.0, 1.0, np.sign(gamma[0]) ** L]
+    signs = [1.0, 1.0, 1.0, np.sign(gamma[0])]  # only the l = 0 factor of Z4 can be negative
     top = max(logs)
     total = sum(s * np.exp(v - top) for s, v in zip(signs, logs))
     return -np.log(2) + 0.5 * L * L * np.log(2 * np.sinh(2 * K)) + top + np.log(total)
