@@ -13,9 +13,11 @@ def ising2d_critical_temperature(J=1.0):
 def onsager_energy(T, J=1.0):
     """Energy per site u(T) = -J coth(2K) [1 + (2/pi)(2 tanh^2(2K) - 1) K(k)], K = J/T."""
     K = J / np.asarray(T, dtype=float)
-    k = 2.0 * np.sinh(2 * K) / np.cosh(2 * K) ** 2
-    elliptic = ellipk(np.minimum(k * k, 1.0 - 1e-300))
-    return -J / np.tanh(2 * K) * (1 + (2 / np.pi) * (2 * np.tanh(2 * K) ** 2 - 1) * elliptic)
+    k2 = (2.0 * np.sinh(2 * K) / np.cosh(2 * K) ** 2) ** 2
+    prefactor = 2 * np.tanh(2 * K) ** 2 - 1  # vanishes at Tc, where K(k = 1) diverges
+    with np.errstate(invalid="ignore"):
+        term = np.where(k2 < 1.0, prefactor * ellipk(np.minimum(k2, 1.0)), 0.0)
+    return -J / np.tanh(2 * K) * (1 + (2 / np.pi) * term)
 
 
 def onsager_specific_heat(T, J=1.0):

@@ -1,0 +1,78 @@
+"""The numba kernels against the readable NumPy reference, bit for bit."""
+import numpy as np
+import pytest
+
+from hpcrbm.montecarlo.ising import TWO32, IsingModel
+from hpcrbm.montecarlo.kernels.ising_reference import colour_classes, metropolis_reference
+
+
+@pytest.mark.parametrize("dim,L", [(2, 2), (2, 4), (2, 6), (2, 10), (2, 16), (1, 2), (1, 3), (1, 9), (1, 16)])
+@pytest.mark.parametrize("T,H", [(1.3, 0.0), (2.4, -0.7)])
+def test_kernel_equals_reference(dim, L, T, H):
+    model = IsingModel(dim, L)
+    seed = 2**40 + 17
+    spins = model.initial_state(seed, 3, 4, "random")
+    table = model.thresholds(T, H)
+    fast, slow = spins.copy(), spins.copy()
+    model.sweep(fast, table, seed, 3, 11, 5)
+    metropolis_reference(slow, table, seed, 3, 11, 5)
+    assert np.array_equal(fast, slow)
+    assert not np.array_equal(fast, spins)
+
+
+def test_sweeps_compose():
+    """n sweeps at once equal n single sweeps with the running sweep counter."""
+    model = IsingModel(2, 8)
+    table = model.thresholds(2.0, 0.1)
+    a = model.initial_state(5, 0, 2, "random")
+    b = a.copy()
+    model.sweep(a, table, 5, 0, 0, 6)
+    for t in range(6):
+        model.sweep(b, table, 5, 0, t, 1)
+    assert np.array_equal(a, b)
+
+
+def test_thresholds_are_metropolis_probabilities():
+    model = IsingModel(2, 4, J=1.0)
+    T, H = 1.7, 0.3
+    table = model.thresholds(T, H)
+    for si, s in enumerate((-1, 1)):
+        for ni, nb in enumerate(range(-4, 5, 2)):
+            dE = 2 * s * (nb + H)
+            expected = TWO32 if dE <= 0 else np.floor(np.exp(-dE / T) * TWO32)
+            assert table[si, ni] == expected
+
+
+def test_colour_classes_partition_lattice_and_do_not_touch():
+    for shape in [(6, 6), (7,), (8,)]:
+        classes = colour_classes(shape)
+        assert np.array_equal(sum(c.astype(int) for c in classes), np.ones(shape, int))
+        for c in classes:  # no two sites of a class are neighbours
+            for axis in range(len(shape)):
+                assert not np.any(c & np.roll(c, 1, axis))
+
+
+def test_initial_states():
+    model = IsingModel(2, 6)
+    up = model.initial_state(1, 0, 3, "up")
+    assert (up == 1).all()
+    ordered = model.initial_state(1, 0, 64, "ordered")
+    per_replica = ordered.reshape(64, -1)
+    assert (per_replica == per_replica[:, :1]).all()
+    assert 10 < (per_replica[:, 0] == 1).sum() < 54
+    rnd = model.initial_state(1, 0, 2, "random")
+    assert abs(rnd.mean()) < 0.3 and not np.array_equal(rnd[0], rnd[1])
+
+
+def test_measure_energy_and_magnetization():
+    model = IsingModel(2, 4)
+    spins = np.ones((2, 4, 4), np.int8)
+    spins[1, 0, 0] = -1
+    e, m = model.measure(spins, 0.5)
+    assert e[0] == pytest.approx(-2 - 0.5)
+    assert e[1] == pytest.approx((-(32 - 8) - 0.5 * 14) / 16)
+    assert m[1] == pytest.approx(14 / 16)
+    ring = IsingModel(1, 5)
+    e, m = ring.measure(np.array([[1, 1, -1, 1, 1]], np.int8), -1.0)
+    assert e[0] == pytest.approx((-(5 - 4) + 3) / 5)
+    assert m[0] == pytest.approx(3 / 5)

@@ -1,0 +1,113 @@
+"""The command line as users meet it: exit statuses, one-line errors, no half-written output."""
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from .conftest import run_hpcrbm
+
+TINY = """
+[run]
+seed = 5
+[model]
+dim = 2
+L = 4
+[sampling]
+temperatures = [1.5, 3.0]
+fields = [0.0]
+thermalize = 20
+samples = 8
+interval = 2
+"""
+
+
+def assert_bad_input(result, needle):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[model]\nLL = 4", "model.LL"),
+    ("[model]\nL = 'four'", "model.L"),
+    ("[sampling]\ntemperatures = [0.0, 1.0]", "sampling.temperatures"),
+    ("[model]\nL = 5", "model.L"),
+    ("[model]\ndim = 1\nL = 1", "model.L"),
+    ("[sampling]\nsamples = 0", "sampling.samples"),
+    ("[model\nL = 4", "malformed TOML"),
+])
+def test_simulate_rejects_bad_config_without_output(tmp_path, write_config, text, needle):
+    out = tmp_path / "run"
+    result = run_hpcrbm(["simulate", write_config(text), "--out", out], timeout=120)
+    assert_bad_input(result, needle)
+    assert not out.exists()
+
+
+def test_simulate_rejects_bad_override_and_missing_config(tmp_path, write_config):
+    out = tmp_path / "run"
+    assert_bad_input(run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--set", "model.L=7"]), "model.L")
+    assert_bad_input(run_hpcrbm(["simulate", tmp_path / "nope.toml", "--out", out]), "nope.toml")
+    assert not out.exists()
+
+
+def test_info_rejects_missing_truncated_and_foreign_files(tmp_path, write_config):
+    assert_bad_input(run_hpcrbm(["info", tmp_path / "missing.h5"]), "missing.h5")
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5 at all\n")
+    assert_bad_input(run_hpcrbm(["info", text]), "not an HDF5 file")
+    out = tmp_path / "run"
+    assert run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"]).returncode == 0
+    data = (out / "samples.h5").read_bytes()
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(data[: len(data) // 3])
+    assert_bad_input(run_hpcrbm(["info", truncated]), "truncated.h5")
+
+
+def test_simulate_then_info(tmp_path, write_config):
+    out = tmp_path / "run"
+    result = run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"])
+    assert result.returncode == 0, result.stderr
+    info = run_hpcrbm(["info", out / "samples.h5", "--json"])
+    assert info.returncode == 0
+    desc = json.loads(info.stdout)
+    assert desc["complete"] is True
+    assert desc["datasets"]["configs"] == {"shape": [2, 1, 8, 4, 4], "dtype": "int8"}
+    attrs = desc["attributes"]
+    for key in ("model", "dim", "L", "q", "seed", "hpcrbm_version", "config", "complete", "ranks", "backend",
+                "h5py_version", "hdf5_version", "mpi_version", "start_time", "end_time"):
+        assert key in attrs, key
+    with h5py.File(out / "samples.h5") as h5:
+        configs = h5["configs"][:]
+        assert set(np.unique(configs)) <= {-1, 1}
+        assert h5["observables/energy"].shape == (2, 1, 8)
+        for name in ("energy", "abs_magnetization", "specific_heat", "susceptibility", "binder"):
+            assert h5[f"summary/{name}"].shape == (2, 1) and h5[f"summary/{name}_err"].shape == (2, 1)
+        assert h5["summary/tau_int"].shape == (2, 1)
+    assert not (out / "samples.h5.partial").exists() and not (out / "checkpoints" / "samples.h5").exists()
+    again = run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"])
+    assert again.returncode == 0
+
+
+def test_existing_output_of_other_inputs_is_refused(tmp_path, write_config):
+    out = tmp_path / "run"
+    assert run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"]).returncode == 0
+    before = (out / "samples.h5").read_bytes()
+    result = run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--set", "run.seed=6"])
+    assert_bad_input(result, "samples.h5")
+    assert (out / "samples.h5").read_bytes() == before
+
+
+def test_validate_quick_passes():
+    result = run_hpcrbm(["validate", "--quick"], timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 failed" in result.stdout and "Kaufman" in result.stdout
+
+
+def test_bench_mc_prints_json():
+    result = run_hpcrbm(["bench", "mc", "--L", "64", "--sweeps", "20", "--json"])
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["flips_per_ns"] > 0 and data["L"] == 64

@@ -1,0 +1,87 @@
+import pytest
+
+from hpcrbm.config import Config, fingerprint, load, loads, to_toml
+from hpcrbm.errors import InputError
+
+from .conftest import ROOT
+
+
+def test_defaults_and_resolved_round_trip():
+    cfg = loads("")
+    assert cfg == Config()
+    assert loads(to_toml(cfg)) == cfg
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_load_and_round_trip(path):
+    cfg = load(path)
+    assert loads(to_toml(cfg)) == cfg
+
+
+def test_temperature_range_includes_stop():
+    cfg = loads("[sampling]\ntemperatures = {start = 0.25, stop = 6.0, step = 0.25}")
+    assert cfg.sampling.temperatures[0] == 0.25 and cfg.sampling.temperatures[-1] == 6.0
+    assert len(cfg.sampling.temperatures) == 24
+
+
+def test_overrides():
+    cfg = loads("[model]\nL = 10", ["model.L=16", "rbm.hidden=[16,64]", "run.name=abc", "sampling.fields=[0, 0.5]"])
+    assert cfg.model.L == 16 and cfg.rbm.hidden == (16, 64) and cfg.run.name == "abc"
+    assert cfg.sampling.fields == (0.0, 0.5)
+
+
+def test_auto_replicas():
+    cfg = loads("[model]\nL = 10\n[sampling]\nsamples = 1000\ninterval = 10\nthermalize = 1000")
+    assert cfg.replicas == 10
+    cfg = loads("[model]\nL = 10\n[sampling]\nsamples = 1000\nreplicas = 250")
+    assert cfg.replicas == 250
+    big = loads("[model]\nL = 2048\n[sampling]\nsamples = 10\ninterval = 1000\nthermalize = 10")
+    assert big.replicas == 1
+
+
+def test_fingerprint_ignores_where_and_how_but_not_what():
+    a = loads("[run]\nout = 'x'\nbackend = 'cpu'\ncheckpoint_interval = 5")
+    b = loads("[run]\nout = 'y'")
+    keys = ("run.seed", "model", "sampling")
+    assert fingerprint(a, keys) == fingerprint(b, keys)
+    assert fingerprint(loads("[model]\nL = 12"), keys) != fingerprint(b, keys)
+
+
+BAD = [
+    ("[model]\nLL = 10", "model.LL"),
+    ("[modle]\nL = 10", "[modle]"),
+    ("[model]\nL = 'ten'", "model.L"),
+    ("[model]\nL = 10.0", "model.L"),
+    ("[model]\nL = 11", "model.L"),
+    ("[model]\ndim = 1\nL = 1", "model.L"),
+    ("[model]\ndim = 3", "model.dim"),
+    ("[sampling]\ntemperatures = [1.0, 0.0]", "sampling.temperatures"),
+    ("[sampling]\ntemperatures = [-1.0]", "sampling.temperatures"),
+    ("[sampling]\ntemperatures = []", "sampling.temperatures"),
+    ("[sampling]\nsamples = 0", "sampling.samples"),
+    ("[sampling]\ninterval = 0", "sampling.interval"),
+    ("[sampling]\nsamples = 10\nreplicas = 3", "sampling.replicas"),
+    ("[sampling]\ntemperatures = {start = 1, stop = 2}", "sampling.temperatures"),
+    ("[sampling]\ntempering = 'yes'", "sampling.tempering"),
+    ("[run]\nseed = -1", "run.seed"),
+    ("[run]\nbackend = 'tpu'", "run.backend"),
+    ("[rbm]\nhidden = [0]", "rbm.hidden"),
+    ("[rbm]\nlearning_rate = 0", "rbm.learning_rate"),
+    ("[rbm]\nvisible = 'gaussian'", "rbm.visible"),
+    ("[model]\nL = [", "malformed TOML"),
+]
+
+
+@pytest.mark.parametrize("text,needle", BAD)
+def test_bad_config_names_the_key(text, needle):
+    with pytest.raises(InputError) as info:
+        loads(text)
+    assert needle in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_override():
+    with pytest.raises(InputError, match="model.L"):
+        loads("", ["model.L=3"])
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        loads("", ["model.L"])
