@@ -61,6 +61,16 @@ class Communicator:
             self.comm.Bcast(buf, root=root)
         return buf[0]
 
+    def bcast_text(self, text, root=0):
+        """Broadcast a str from ``root`` as UTF-8 bytes (buffer-based)."""
+        if self.comm is None:
+            return text
+        data = np.frombuffer(text.encode(), np.uint8) if self.rank == root else None
+        n = int(self.bcast_number(len(data) if data is not None else 0, root))
+        buf = data.copy() if data is not None else np.empty(n, np.uint8)
+        self.comm.Bcast(buf, root=root)
+        return buf.tobytes().decode()
+
     def all_true(self, flag):
         """Logical AND over ranks: combine per-rank checks so no rank raises alone."""
         return bool(self.allreduce_sum(np.array([0 if flag else 1]))[0] == 0)

@@ -1,0 +1,36 @@
+# hpcrbm: `make demo` and `make test` set everything up from nothing (see tools/setup_env.sh).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RANKS ?= 2
+# Open MPI as root (containers, CI) and more ranks than cores.
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+export PYTHONUNBUFFERED := 1
+MPIEXEC := mpiexec --oversubscribe
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: setup demo test test-serial test-mpi bench clean
+
+setup:
+	bash tools/setup_env.sh
+
+demo: setup
+	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm simulate configs/demo.toml
+	@echo "demo: samples in runs/demo/samples.h5 (inspect: $(PY) -m hpcrbm info runs/demo/samples.h5)"
+
+test: setup test-serial test-mpi
+
+test-serial:
+	timeout 1800 $(PYTEST) -q --timeout 600 tests
+
+test-mpi:
+	timeout 600 $(MPIEXEC) -n 2 $(PYTEST) --with-mpi -m mpi -q --timeout 300 tests/mpi
+	timeout 600 $(MPIEXEC) -n 3 $(PYTEST) --with-mpi -m mpi -q --timeout 300 tests/mpi
+
+bench: setup
+	bash benchmarks/bench_mc.sh
+
+clean:
+	rm -rf runs build *.egg-info

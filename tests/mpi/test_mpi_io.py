@@ -1,0 +1,108 @@
+"""Run under ``mpiexec -n 2|3 python -m pytest --with-mpi -m mpi tests/mpi``.
+
+Every assertion is first combined over ranks (``comm.all_true``), so one failing rank
+cannot leave the others waiting in a collective call.
+"""
+import shutil
+import tempfile
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcrbm.config import loads
+from hpcrbm.io.hdf5 import GridFile, read_points
+from hpcrbm.montecarlo.simulate import simulate
+from hpcrbm.backend import select_backend
+from hpcrbm.parallel import Communicator
+
+pytestmark = pytest.mark.mpi
+
+
+@pytest.fixture(scope="module")
+def comm():
+    return Communicator.world()
+
+
+@pytest.fixture
+def shared_dir(comm):
+    """A directory all ranks see: made by rank 0, its name broadcast."""
+    path = Path(comm.bcast_text(tempfile.mkdtemp(prefix="hpcrbm-mpi-") if comm.is_root else ""))
+    yield path
+    comm.barrier()
+    if comm.is_root:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_slices_cover_grid_once(comm):
+    n = 17
+    counts = np.zeros(n, np.int64)
+    counts[slice(*comm.slice(n))] = 1
+    total = comm.allreduce_sum(counts)
+    assert comm.all_true(np.all(total == 1))
+    assert comm.all_true(all(comm.owner(p, n) == comm.rank for p in range(*comm.slice(n))))
+
+
+@pytest.mark.parametrize("strategy", ["mpio", "root"])
+def test_grid_file_gathers_every_rank_points(comm, shared_dir, monkeypatch, strategy):
+    if strategy == "root":
+        monkeypatch.setenv("HPCRBM_WRITER", "root")
+    nT, nH, S = 5, 2, 6
+    path = shared_dir / f"grid-{strategy}.h5"
+    f = GridFile(path, comm, "w")
+    f.create("values", (nT, nH, S, 3), np.int8)
+    f.create("scalar", (nT, nH), np.float64)
+    f.set_attrs({"complete": False})
+    items, scalars = [], []
+    for p in range(*comm.slice(nT * nH)):
+        iT, iH = divmod(p, nH)
+        items.append((iT, iH, 0, 4, np.full((4, 3), p, np.int8)))
+        items.append((iT, iH, 4, 6, np.full((2, 3), -p, np.int8)))
+        scalars.append((iT, iH, None, None, p * 0.5))
+    f.write_points("values", items)
+    f.write_points("scalar", scalars)
+    final = shared_dir / f"final-{strategy}.h5"
+    f.commit(final)
+    with h5py.File(final) as h5:
+        values, scalar = h5["values"][:], h5["scalar"][:]
+    expected = np.arange(nT * nH).reshape(nT, nH)
+    ok = np.array_equal(values[:, :, :4, 0], np.repeat(expected[:, :, None], 4, 2))
+    ok &= np.array_equal(values[:, :, 4:, 0], -np.repeat(expected[:, :, None], 2, 2))
+    ok &= np.array_equal(scalar, expected * 0.5) and not path.exists()
+    mine = list(range(*comm.slice(nT * nH)))
+    back = read_points(final, "scalar", mine, (nT, nH))
+    ok &= np.array_equal(back, np.array(mine) * 0.5)
+    assert comm.all_true(ok)
+
+
+def test_in_process_simulate_matches_serial_point_sampling(comm, shared_dir):
+    """simulate() under MPI stores exactly what sample_point() gives for each point."""
+    from hpcrbm.montecarlo.ising import IsingModel
+    from hpcrbm.montecarlo.sample import sample_point
+    cfg = loads(f"""
+[run]
+seed = 11
+out = "{shared_dir / 'run'}"
+[model]
+dim = 2
+L = 4
+[sampling]
+temperatures = [1.0, 2.0, 3.0]
+fields = [0.0, 0.5]
+thermalize = 30
+samples = 12
+interval = 2
+replicas = 4
+""")
+    path = simulate(cfg, comm, select_backend("cpu"), quiet=True)
+    model = IsingModel(2, 4)
+    ok = True
+    with h5py.File(path) as h5:
+        energy = h5["observables/energy"][:]
+        ok &= bool(h5.attrs["complete"]) and int(h5.attrs["ranks"]) == comm.size
+    for p in range(*comm.slice(6)):
+        iT, iH = divmod(p, 2)
+        e, _ = sample_point(model, cfg.sampling.temperatures[iT], cfg.sampling.fields[iH], 11, p, 4, 30, 3, 2)
+        ok &= np.array_equal(e.reshape(-1), energy[iT, iH])
+    assert comm.all_true(ok)
