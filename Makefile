@@ -9,7 +9,7 @@ export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 export PYTHONUNBUFFERED := 1
 MPIEXEC := mpiexec --oversubscribe
-PYTEST := $(PY) -m pytest -p no:cacheprovider
+PYTEST := $(PY) -m pytest -p no:cacheprovider --color=no
 
 .PHONY: setup demo test test-serial test-mpi bench clean
 

@@ -72,7 +72,7 @@ def _mc_checks_1d(N, points, replicas, rounds, interval, thermalize):
 
 
 def run_checks(quick=True):
-    """All checks, quick (seconds) or thorough (about a minute)."""
+    """All checks: quick (a few seconds) or thorough (larger lattices, more statistics)."""
     energies = ising2d_energies(4)
     checks = [_philox_check()]
     for T in (1.5, 2.269, 3.5):
@@ -83,8 +83,9 @@ def run_checks(quick=True):
     scale = 1 if quick else 4
     checks += _mc_checks_2d(8, (1.8, 2.269, 3.0), 64, 250 * scale, 4, 1000)
     if not quick:
-        checks += _mc_checks_2d(16, (2.0, 2.4), 64, 1000, 8, 4000)
-    checks += _mc_checks_1d(15, ((1.0, 0.3), (2.0, -0.5)), 64, 200 * scale, 2, 500)
+        checks += _mc_checks_2d(16, (2.0, 2.269, 2.4), 64, 1000, 8, 4000)
+        checks += _mc_checks_2d(32, (2.269,), 64, 500, 8, 5000)
+    checks += _mc_checks_1d(15, ((1.0, 0.3), (2.0, -0.5)), 128, 200 * scale, 2, 500)
     return checks
 
 
