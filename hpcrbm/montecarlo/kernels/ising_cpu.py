@@ -80,6 +80,15 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                                      buf[kb + np.uint64(half - 1)], thr)
 
 
+@numba.njit(inline="always", cache=True)
+def _update_ring_site(s, i, left, right, word, thr):
+    """Metropolis update of ring site i with neighbours ``left`` and ``right``, branch-free."""
+    si = s[i]
+    nb = np.int32(s[left]) + np.int32(s[right])
+    accept = np.int8(np.uint64(word) < thr[np.uint64(((si + 1) >> 1) * 3 + ((nb + 2) >> 1))])
+    s[i] = si - 2 * si * accept
+
+
 @numba.njit(cache=True, nogil=True)
 def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
     """1D ring twin of :func:`metropolis_2d`: spins int8 (R, N), thresholds uint64 (2, 3).
@@ -89,9 +98,12 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
     n_rep, n = spins.shape
     n_colours = 2 + (n & 1)
     buf = np.empty(((n + 1) // 2 + 3) // 4 * 4, dtype=np.uint32)
+    thr = thresholds.ravel()
     c3 = np.uint64(point * 256 + _METROPOLIS)
     kk0 = np.uint64(k0)
     kk1 = np.uint64(k1)
+    one, two = np.uint64(1), np.uint64(2)
+    last = np.uint64(n - 1)
     for r in range(n_rep):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
@@ -102,14 +114,17 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                     start, stop = colour, n - (n & 1) * (1 - colour)
                 count = (stop - start + 1) // 2
                 fill_words(buf, count, sweep * n_colours + colour, r, c3, kk0, kk1)
-                for k in range(count):
-                    i = start + 2 * k
-                    left = s[i - 1] if i > 0 else s[n - 1]
-                    right = s[i + 1] if i < n - 1 else s[0]
-                    si = s[i]
-                    nb = np.int32(left) + np.int32(right)
-                    if np.uint64(buf[k]) < thresholds[(si + 1) >> 1, (nb + 2) >> 1]:
-                        s[i] = -si
+                first = np.uint64(start)
+                for k in range(one, np.uint64(count - 1)):  # interior: no wrap
+                    i = first + two * k
+                    _update_ring_site(s, i, i - one, i + one, buf[k], thr)
+                ends = 2 if count > 1 else 1
+                for e in range(ends):  # the two ends of the class, which may wrap
+                    k = e * (count - 1)
+                    i = first + two * np.uint64(k)
+                    left = i - one if i > 0 else last
+                    right = i + one if i < last else np.uint64(0)
+                    _update_ring_site(s, i, left, right, buf[k], thr)
 
 
 @numba.njit(cache=True, nogil=True)
