@@ -111,3 +111,9 @@ def test_bench_mc_prints_json():
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["flips_per_ns"] > 0 and data["L"] == 64
+
+
+def test_unwritable_run_directory_is_bad_input(tmp_path, write_config):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the run directory should go")
+    assert_bad_input(run_hpcrbm(["simulate", write_config(TINY), "--out", blocker / "run"]), "run.out")

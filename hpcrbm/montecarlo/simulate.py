@@ -190,9 +190,14 @@ def simulate(cfg, comm, backend, quiet=False):
     if completed_file_status(plan.final, plan.inputs):
         log.info("%s is complete for this config; nothing to do", plan.final)
         return plan.final
+    made = True
     if comm.is_root:
-        plan.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-    comm.barrier()
+        try:
+            plan.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            made = False
+    if not comm.all_true(made):
+        raise InputError(f"run.out: cannot create the run directory {plan.out}")
 
     state = _load_checkpoint(plan)
     if comm.all_true(state is not None):
