@@ -107,12 +107,13 @@ _CHOICES = {
     "run.backend": ("auto", "cpu", "gpu"),
     "model.kind": ("ising", "potts", "clock"),
     "model.dim": (1, 2),
-    "sampling.algorithm": ("metropolis",),
+    "sampling.algorithm": ("metropolis", "wolff", "swendsen-wang"),
     "sampling.start": ("ordered", "random", "up"),
     "rbm.visible": ("bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
     "flow.mode": ("mean-field", "sample"),
 }
+MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
 
@@ -185,8 +186,17 @@ def _check_values(cfg: Config):
         bad("model.L", "at most 2**32 sites")
     if m.kind == "ising" and m.q != 2:
         bad("model.q", "must be 2 for the Ising model")
-    if m.kind in ("potts", "clock"):
-        bad("model.kind", "'potts' and 'clock' are not available yet; use 'ising'")
+    if m.kind in ("potts", "clock") and not 2 <= m.q <= MAX_Q:
+        bad("model.q", f"must be in 2..{MAX_Q} for the {m.kind} model, got {m.q}")
+    if s.algorithm != "metropolis":
+        if m.kind == "clock":
+            bad("sampling.algorithm", f"{s.algorithm!r} is for Ising and Potts models; use 'metropolis' for clock")
+        if any(h != 0 for h in s.fields):
+            bad("sampling.fields", f"cluster updates ({s.algorithm!r}) need every field to be 0")
+        if m.J <= 0:
+            bad("model.J", f"cluster updates ({s.algorithm!r}) need a ferromagnetic J > 0")
+        if s.algorithm == "wolff" and s.thermalize < 1:
+            bad("sampling.thermalize", "must be >= 1 for 'wolff' (it sets the clusters per sweep)")
     if any(t <= 0 for t in s.temperatures):
         bad("sampling.temperatures", "every temperature must be > 0")
     if len(set(s.temperatures)) != len(s.temperatures) or len(set(s.fields)) != len(s.fields):
@@ -201,8 +211,8 @@ def _check_values(cfg: Config):
             bad(f"sampling.{key}", f"must be >= 1, got {getattr(s, key)}")
     if s.replicas < 0 or (s.replicas and s.samples % s.replicas):
         bad("sampling.replicas", "must be 0 (auto) or a positive divisor of sampling.samples")
-    if s.tempering:
-        bad("sampling.tempering", "parallel tempering is not available yet; use false")
+    if s.tempering and len(s.temperatures) < 2:
+        bad("sampling.tempering", "needs at least two temperatures")
     if any(n < 1 for n in r.hidden):
         bad("rbm.hidden", "every number of hidden units must be >= 1")
     if r.learning_rate <= 0:

@@ -21,7 +21,8 @@ from ..io.hdf5 import GridFile, read_points
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from .grid import Grid, Schedule
-from .ising import IsingModel
+from .models import make_model, make_updater
+from .tempering import Tempering, swap_lattices
 
 SAMPLES = "samples.h5"
 STAGE_SECTIONS = ("run.seed", "model", "sampling")
@@ -33,7 +34,8 @@ class SimulationPlan:
     def __init__(self, cfg, comm):
         self.cfg = cfg
         self.comm = comm
-        self.model = IsingModel(cfg.model.dim, cfg.model.L, cfg.model.J)
+        self.model = make_model(cfg.model)
+        self.updater = make_updater(cfg.sampling.algorithm, self.model)
         s = cfg.sampling
         self.grid = Grid(s.temperatures, s.fields)
         self.replicas = cfg.replicas
@@ -50,11 +52,13 @@ class SimulationPlan:
 class ChainState:
     """This rank's mutable state: spins of each local point and the observables so far."""
 
-    def __init__(self, spins, energy, magnetization, steps_done):
+    def __init__(self, spins, energy, magnetization, tuning, steps_done, tempering=None):
         self.spins = spins  # list of int8 (R, *lattice), one per local point
         self.energy = energy  # float64 (n_local, samples), NaN where not yet sampled
         self.magnetization = magnetization
+        self.tuning = tuning  # int64 (n_local, n_tuning): updater settings found while thermalising
         self.steps_done = steps_done
+        self.tempering = tempering  # Tempering bookkeeping (identical on all ranks) or None
         self.pending = []  # (local index, first sample, int8 (R, *lattice)) not yet on disk
 
 
@@ -79,7 +83,9 @@ def _fresh_state(plan):
     spins = [model.initial_state(cfg.run.seed, p, plan.replicas, cfg.sampling.start) for p in plan.points]
     n = len(plan.points)
     nan = np.full((n, plan.samples), np.nan)
-    return ChainState(spins, nan, nan.copy(), 0)
+    tuning = np.zeros((n, plan.updater.n_tuning), dtype=np.int64)
+    tempering = Tempering(plan.grid, plan.replicas) if cfg.sampling.tempering else None
+    return ChainState(spins, nan, nan.copy(), tuning, 0, tempering)
 
 
 def _load_checkpoint(plan):
@@ -96,9 +102,15 @@ def _load_checkpoint(plan):
         spins = list(read_points(plan.checkpoint, "spins", pts, shape))
         energy = read_points(plan.checkpoint, "energy", pts, shape)
         magnetization = read_points(plan.checkpoint, "magnetization", pts, shape)
+        tuning = read_points(plan.checkpoint, "tuning", pts, shape)
+        tempering = None
+        if plan.cfg.sampling.tempering:
+            tempering = Tempering(plan.grid, plan.replicas)
+            with h5py.File(plan.checkpoint, "r") as h5:
+                tempering.restore({name: h5[f"tempering/{name}"][...] for name in tempering.arrays()})
     except (OSError, KeyError):
         return None
-    return ChainState(spins, energy, magnetization, steps_done)
+    return ChainState(spins, energy, magnetization, tuning, steps_done, tempering)
 
 
 def _create_partial(plan, backend, start_time):
@@ -115,6 +127,10 @@ def _create_partial(plan, backend, start_time):
         f.create(f"summary/{name}", (nT, nH), np.float64)
         f.create(f"summary/{name}_err", (nT, nH), np.float64)
     f.create("summary/tau_int", (nT, nH), np.float64)
+    if cfg.sampling.tempering:
+        for name, value in Tempering(plan.grid, plan.replicas).arrays().items():
+            f.create(f"tempering/{name}", value.shape, value.dtype)
+        f.create("tempering/acceptance", (max(nT - 1, 0), nH), np.float64)
     attrs = provenance(plan.comm, backend, cfg.run.seed, start_time, f.strategy)
     attrs.update(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
                  config=to_toml(cfg), inputs=plan.inputs, complete=False, stage="simulate",
@@ -153,11 +169,26 @@ def _write_checkpoint(plan, state):
     f.create("spins", (nT, nH, R) + plan.model.lattice_shape, np.int8)
     f.create("energy", (nT, nH, plan.samples), np.float64)
     f.create("magnetization", (nT, nH, plan.samples), np.float64)
+    f.create("tuning", (nT, nH, plan.updater.n_tuning), np.int64)
     for name, rows in (("spins", state.spins), ("energy", state.energy),
-                       ("magnetization", state.magnetization)):
+                       ("magnetization", state.magnetization), ("tuning", state.tuning)):
         f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
+    _write_tempering(f, state.tempering)
     f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done})
     f.commit(plan.checkpoint)
+
+
+def _write_tempering(f, tempering, with_acceptance=False):
+    """Tempering bookkeeping (identical on all ranks) into an open GridFile, by rank 0."""
+    if tempering is None:
+        return
+    for name, value in tempering.arrays().items():
+        if not with_acceptance:
+            f.create(f"tempering/{name}", value.shape, value.dtype)
+        f.write_global(f"tempering/{name}", value)
+    if with_acceptance:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f.write_global("tempering/acceptance", tempering.accepted / tempering.attempts)
 
 
 def _finish(plan, state):
@@ -177,10 +208,41 @@ def _finish(plan, state):
     f = GridFile(plan.partial, plan.comm, "r+")
     for name, values in items.items():
         f.write_points(f"summary/{name}", values)
+    _write_tempering(f, state.tempering, with_acceptance=True)
     f.set_attrs({"end_time": now(), "complete": True})
     f.commit(plan.final)
     if plan.comm.is_root and plan.checkpoint.exists():
         os.remove(plan.checkpoint)
+
+
+def _advance(plan, state, params, sweep_from, sweep_to):
+    """Sweep every local point from ``sweep_from`` to ``sweep_to``, stopping for replica
+    exchanges at multiples of ``exchange_every`` when tempering (collective then)."""
+    cfg, seed = plan.cfg, plan.cfg.run.seed
+    every = cfg.sampling.exchange_every if state.tempering is not None else 0
+    stops = list(range((sweep_from // every + 1) * every, sweep_to + 1, every)) if every else []
+    if not stops or stops[-1] != sweep_to:
+        stops.append(sweep_to)
+    start = sweep_from
+    for stop in stops:
+        thermalizing = stop <= cfg.sampling.thermalize
+        for li, p in enumerate(plan.points):
+            plan.updater.sweep(state.spins[li], params[li], state.tuning[li], seed, p, start, stop - start,
+                               thermalizing)
+        if every and stop % every == 0:
+            _exchange(plan, state, stop // every - 1, counted=not thermalizing)
+        start = stop
+
+
+def _exchange(plan, state, exchange, counted):
+    """One round of replica exchanges: gather energies, decide everywhere, swap lattices."""
+    grid, model = plan.grid, plan.model
+    local = np.array([model.measure(spins, grid.values(p)[1])[0] * model.n_sites
+                      for spins, p in zip(state.spins, plan.points)]).reshape(len(plan.points), plan.replicas)
+    energies = plan.comm.allgather_slices(local, grid.size).reshape(grid.shape + (plan.replicas,))
+    decisions = state.tempering.decide(plan.cfg.run.seed, exchange, energies)
+    swap_lattices(decisions, grid, plan.points, state.spins, plan.comm)
+    state.tempering.record(decisions, counted)
 
 
 def simulate(cfg, comm, backend, quiet=False):
@@ -206,25 +268,22 @@ def simulate(cfg, comm, backend, quiet=False):
         state = _fresh_state(plan)
         _create_partial(plan, backend, now())
 
-    model, grid, schedule, seed = plan.model, plan.grid, plan.schedule, cfg.run.seed
-    tables = [model.thresholds(*grid.values(p)) for p in plan.points]
+    schedule = plan.schedule
+    params = [plan.updater.prepare(*plan.grid.values(p)) for p in plan.points]
     show = comm.is_root and not quiet and sys.stderr.isatty()
     from tqdm import tqdm
     bar = tqdm(total=schedule.steps, initial=state.steps_done, disable=not show, desc="simulate", unit="step")
     last_checkpoint = time.monotonic()
     for step in range(state.steps_done, schedule.steps):
-        sweep_start = schedule.target(step - 1) if step > 0 else 0
-        n_sweeps = schedule.target(step) - sweep_start
+        _advance(plan, state, params, schedule.target(step - 1) if step > 0 else 0, schedule.target(step))
         rnd = schedule.round_of(step)
-        for li, p in enumerate(plan.points):
-            spins = state.spins[li]
-            model.sweep(spins, tables[li], seed, p, sweep_start, n_sweeps)
-            if rnd >= 0:
-                j0 = rnd * plan.replicas
-                e, m = model.measure(spins, grid.values(p)[1])
+        if rnd >= 0:
+            j0 = rnd * plan.replicas
+            for li, p in enumerate(plan.points):
+                e, m = plan.model.measure(state.spins[li], plan.grid.values(p)[1])
                 state.energy[li, j0:j0 + plan.replicas] = e
                 state.magnetization[li, j0:j0 + plan.replicas] = m
-                state.pending.append((li, j0, spins.copy()))
+                state.pending.append((li, j0, state.spins[li].copy()))
         state.steps_done = step + 1
         bar.update(1)
         if step + 1 < schedule.steps:

@@ -85,6 +85,21 @@ class Communicator:
         self.comm.Allreduce(array, out, op=MPI.SUM)
         return out
 
+    def allgather_slices(self, local, n_items):
+        """Concatenate every rank's slice (rows ``self.slice(n_items)``) into the full array.
+
+        ``local`` has shape (stop - start, *rest) on each rank; returns (n_items, *rest).
+        """
+        local = np.ascontiguousarray(local)
+        if self.comm is None:
+            return local.copy()
+        rest = local.shape[1:]
+        row = int(np.prod(rest, dtype=np.int64))
+        counts = [(b - a) * row for a, b in (block_range(n_items, self.size, r) for r in range(self.size))]
+        out = np.empty((n_items,) + rest, dtype=local.dtype)
+        self.comm.Allgatherv(local, [out, counts])
+        return out
+
     def send_array(self, array, dest, tag=0):
         self.comm.Send(np.ascontiguousarray(array), dest=dest, tag=tag)
 

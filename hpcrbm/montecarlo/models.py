@@ -1,0 +1,83 @@
+"""Model and update-algorithm factories: the one place that maps config names to classes."""
+import numpy as np
+
+from .ising import TWO32, IsingModel
+from .kernels import cluster_cpu
+from .qstate import QStateModel
+
+
+def make_model(model_cfg):
+    """IsingModel or QStateModel from a ModelConfig."""
+    if model_cfg.kind == "ising":
+        return IsingModel(model_cfg.dim, model_cfg.L, model_cfg.J)
+    return QStateModel(model_cfg.kind, model_cfg.dim, model_cfg.L, model_cfg.q, model_cfg.J)
+
+
+def neighbour_table(shape):
+    """int64 (N, z) flat neighbour indices of a periodic lattice; forward neighbours first
+    (2D: right, down, left, up; 1D: right, left)."""
+    index = np.arange(int(np.prod(shape))).reshape(shape)
+    if len(shape) == 1:
+        columns = [np.roll(index, -1), np.roll(index, 1)]
+    else:
+        columns = [np.roll(index, -1, 1), np.roll(index, -1, 0), np.roll(index, 1, 1), np.roll(index, 1, 0)]
+    return np.stack([c.reshape(-1) for c in columns], axis=1)
+
+
+class Metropolis:
+    """Checkerboard Metropolis: the model's own kernel and threshold table.
+
+    Updaters share one interface: ``prepare(T, H)`` gives the per-point parameters (computed
+    on the host, identical on every device); ``sweep(spins, params, tuning, ...)`` advances
+    all replicas; ``tuning`` is a small int64 array per point that the updater may set while
+    ``thermalizing`` and that checkpoints carry (Wolff's clusters per sweep).
+    """
+
+    n_tuning = 1
+
+    def __init__(self, model):
+        self.model = model
+
+    def prepare(self, temperature, field):
+        return self.model.thresholds(temperature, field)
+
+    def sweep(self, spins, params, tuning, seed, point, sweep_start, n_sweeps, thermalizing=False):
+        self.model.sweep(spins, params, seed, point, sweep_start, n_sweeps)
+
+
+class ClusterUpdate:
+    """Wolff or Swendsen-Wang at zero field, for Ising and Potts models."""
+
+    n_tuning = 1
+
+    def __init__(self, model, algorithm):
+        self.model = model
+        self.kernel = cluster_cpu.wolff if algorithm == "wolff" else cluster_cpu.swendsen_wang
+        self.neighbours = neighbour_table(model.lattice_shape)
+        self.ising = isinstance(model, IsingModel)
+
+    def prepare(self, temperature, field):
+        """uint64 bond-activation threshold floor(2**32 p_add)."""
+        coupling = 2.0 * self.model.J if self.ising else self.model.J
+        p_add = -np.expm1(-coupling / temperature)
+        return np.uint64(min(np.floor(p_add * TWO32), TWO32))
+
+    def sweep(self, spins, params, tuning, seed, point, sweep_start, n_sweeps, thermalizing=False):
+        q = 2 if self.ising else self.model.q
+        flat = spins.reshape(spins.shape[0], -1)
+        args = (flat, self.neighbours, params, q, self.ising, seed & 0xFFFFFFFF, seed >> 32, point,
+                sweep_start, n_sweeps)
+        if self.kernel is cluster_cpu.swendsen_wang:
+            self.kernel(*args)
+            return
+        if thermalizing or tuning[0] == 0:
+            clusters, flipped = self.kernel(*args, 0)
+            tuning[0] = max(1, int(round(self.model.n_sites * clusters / flipped)))
+        else:
+            self.kernel(*args, int(tuning[0]))
+
+
+def make_updater(algorithm, model):
+    if algorithm == "metropolis":
+        return Metropolis(model)
+    return ClusterUpdate(model, algorithm)

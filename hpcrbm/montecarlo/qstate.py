@@ -1,0 +1,103 @@
+"""q-state Potts and clock models on the 2D square lattice (L x L) and the 1D ring.
+
+Potts: H = -J sum_<ij> delta(s_i, s_j) - h sum_i delta(s_i, 0).
+Clock: H = -J sum_<ij> cos(2 pi (s_i - s_j) / q) - h sum_i cos(2 pi s_i / q).
+States are int8 0..q-1, spins arrays (R, *lattice). Both models are one mechanism: a bond
+energy e(d) of the relative state d = (s_i - s_j) mod q and a site energy f(s).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..rng.streams import Purpose, counter_words
+from .ising import TWO32
+from .kernels import qstate_cpu
+
+MAX_TABLE = 1 << 22  # entries of the Metropolis threshold table
+
+
+@dataclass(frozen=True)
+class QStateModel:
+    kind: str  # "potts" | "clock"
+    dim: int
+    L: int
+    q: int
+    J: float = 1.0
+
+    @property
+    def lattice_shape(self):
+        return (self.L,) * self.dim
+
+    @property
+    def n_sites(self):
+        return self.L**self.dim
+
+    @property
+    def coordination(self):
+        return 2 * self.dim
+
+    def bond_energy(self):
+        """e(d), d = 0..q-1: energy of one bond whose states differ by d (mod q)."""
+        d = np.arange(self.q)
+        if self.kind == "potts":
+            return -self.J * (d == 0)
+        return -self.J * np.cos(2 * np.pi * d / self.q)
+
+    def site_energy(self, field):
+        """f(s), s = 0..q-1: field energy of one site in state s."""
+        s = np.arange(self.q)
+        if self.kind == "potts":
+            return -field * (s == 0)
+        return -field * np.cos(2 * np.pi * s / self.q)
+
+    def thresholds(self, temperature, field):
+        """uint64 table of acceptance thresholds indexed as in kernels/qstate_cpu.py."""
+        q, z = self.q, self.coordination
+        e, f = self.bond_energy(), self.site_energy(field)
+        axes = [np.arange(q), np.arange(1, q)] + [np.arange(q)] * z  # s, delta, d_1 .. d_z
+        s, delta, *ds = np.meshgrid(*axes, indexing="ij", sparse=True)
+        dE = f[(s + delta) % q] - f[s]
+        for d in ds:
+            dE = dE + e[(d + delta) % q] - e[d]
+        with np.errstate(over="ignore"):
+            p = np.exp(-dE / temperature)
+        table = np.where(dE <= 0, float(TWO32), np.floor(np.minimum(p, 1.0) * TWO32))
+        return np.minimum(table, TWO32).astype(np.uint64).reshape(-1)
+
+    def initial_state(self, seed, point, replicas, start="ordered"):
+        """int8 (R, *lattice): "up" all 0; "random" (word * q) >> 32 per site; "ordered" each
+        replica uniform in the "random" value of its site 0 (INITIAL_STATE stream, step 0)."""
+        shape = (replicas,) + self.lattice_shape
+        if start == "up":
+            return np.zeros(shape, dtype=np.int8)
+        spins = np.empty(shape, dtype=np.int8)
+        sites = np.arange(1 if start == "ordered" else self.n_sites)
+        for r in range(replicas):
+            words = counter_words(seed, point, r, 0, sites, Purpose.INITIAL_STATE)
+            states = ((words.astype(np.uint64) * np.uint64(self.q)) >> np.uint64(32)).astype(np.int8)
+            spins[r] = states[0] if start == "ordered" else states.reshape(self.lattice_shape)
+        return spins
+
+    def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
+        k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+        kernel = qstate_cpu.metropolis_q_2d if self.dim == 2 else qstate_cpu.metropolis_q_1d
+        kernel(spins, thresholds, self.q, k0, k1, point, sweep_start, n_sweeps)
+
+    def histograms(self, spins):
+        """(bond histogram over d, state histogram), int64 (R, q) each."""
+        return qstate_cpu.qstate_histograms(spins.reshape(spins.shape[0], -1, self.L), self.q)
+
+    def measure(self, spins, field):
+        """Per replica: energy per site and order parameter m.
+
+        Potts m = (q max_k n_k / N - 1) / (q - 1); clock m = |sum_i exp(2 pi i s_i / q)| / N.
+        """
+        bonds, states = self.histograms(spins)
+        n = self.n_sites
+        energy = (bonds @ self.bond_energy() + states @ self.site_energy(field)) / n
+        if self.kind == "potts":
+            m = (self.q * states.max(axis=1) / n - 1) / (self.q - 1)
+        else:
+            angle = 2 * np.pi * np.arange(self.q) / self.q
+            m = np.hypot(states @ np.cos(angle), states @ np.sin(angle)) / n
+        return energy, m
