@@ -11,6 +11,7 @@ from .analysis.statistics import block_labels, jackknife
 from .exact import kaufman_observables, ring_observables
 from .exact.enumeration import enumerated_observables, ising2d_energies
 from .montecarlo.ising import IsingModel
+from .montecarlo.qstate import QStateModel
 from .montecarlo.sample import sample_point
 from .rng.philox import philox4x32_numpy
 
@@ -43,18 +44,27 @@ def _philox_check():
     return Check("Philox4x32-10 known-answer vector", float(tuple(map(int, got)) == want), 0.0, 1.0)
 
 
-def _mc_checks_2d(L, temperatures, replicas, rounds, interval, thermalize):
-    model = IsingModel(2, L)
+def _mc_checks_2d(model, label, temperatures, exact, replicas, rounds, interval, thermalize,
+                  algorithm="metropolis"):
+    """u and c of ``model`` against ``exact(T) -> (u, c)`` at each temperature."""
     checks = []
     for i, T in enumerate(temperatures):
-        e, _ = sample_point(model, T, 0.0, SEED, i, replicas, thermalize, rounds, interval)
-        u_exact, c_exact = kaufman_observables(T, L)
+        e, _ = sample_point(model, T, 0.0, SEED, i, replicas, thermalize, rounds, interval, algorithm=algorithm)
+        u_exact, c_exact = exact(T)
         labels = block_labels(*e.shape)
         u = jackknife(lambda a: a, [e], labels)
         c = jackknife(lambda a, b: model.n_sites * (b - a * a) / T**2, [e, e * e], labels)
-        checks.append(Check(f"2D Ising L={L} T={T:g}: u vs Kaufman", *u, u_exact[0]))
-        checks.append(Check(f"2D Ising L={L} T={T:g}: c vs Kaufman", *c, c_exact[0]))
+        checks.append(Check(f"{label} T={T:g}: u", *u, u_exact))
+        checks.append(Check(f"{label} T={T:g}: c", *c, c_exact))
     return checks
+
+
+def _kaufman(L, scale_T=1.0, shift=0.0, scale_u=1.0, scale_c=1.0):
+    """Exact (u, c) of a model that maps onto the L x L Ising model: u = shift + scale_u u_I(scale_T T)."""
+    def exact(T):
+        u, c = kaufman_observables(scale_T * T, L)
+        return shift + scale_u * u[0], scale_c * c[0]
+    return exact
 
 
 def _mc_checks_1d(N, points, replicas, rounds, interval, thermalize):
@@ -81,10 +91,22 @@ def run_checks(quick=True):
         checks.append(Check(f"Kaufman L=4 T={T:g}: u vs enumeration", u_k[0], 0.0, u_enum))
         checks.append(Check(f"Kaufman L=4 T={T:g}: c vs enumeration", c_k[0], 0.0, c_enum))
     scale = 1 if quick else 4
-    checks += _mc_checks_2d(8, (1.8, 2.269, 3.0), 64, 250 * scale, 4, 1000)
+    checks += _mc_checks_2d(IsingModel(2, 8), "2D Ising L=8 vs Kaufman", (1.8, 2.269, 3.0), _kaufman(8),
+                            64, 250 * scale, 4, 1000)
+    checks += _mc_checks_2d(IsingModel(2, 8), "2D Ising L=8 Wolff vs Kaufman", (2.269,), _kaufman(8),
+                            64, 100 * scale, 1, 100, algorithm="wolff")
+    # q = 2 Potts: u = -1 + u_I(2T) / 2, c = c_I(2T); q = 4 clock: u = u_I(2T), c = 2 c_I(2T)
+    checks += _mc_checks_2d(QStateModel("potts", 2, 8, 2), "2D Potts q=2 L=8 vs Kaufman", (1.1345,),
+                            _kaufman(8, 2.0, -1.0, 0.5, 1.0), 64, 250 * scale, 4, 1000)
+    checks += _mc_checks_2d(QStateModel("potts", 2, 8, 2), "2D Potts q=2 L=8 SW vs Kaufman", (1.1345,),
+                            _kaufman(8, 2.0, -1.0, 0.5, 1.0), 64, 100 * scale, 1, 100, algorithm="swendsen-wang")
+    checks += _mc_checks_2d(QStateModel("clock", 2, 8, 4), "2D clock q=4 L=8 vs Kaufman", (1.1345,),
+                            _kaufman(8, 2.0, 0.0, 1.0, 2.0), 64, 250 * scale, 4, 1000)
     if not quick:
-        checks += _mc_checks_2d(16, (2.0, 2.269, 2.4), 64, 1000, 8, 4000)
-        checks += _mc_checks_2d(32, (2.269,), 64, 500, 8, 5000)
+        checks += _mc_checks_2d(IsingModel(2, 16), "2D Ising L=16 vs Kaufman", (2.0, 2.269, 2.4), _kaufman(16),
+                                64, 1000, 8, 4000)
+        checks += _mc_checks_2d(IsingModel(2, 32), "2D Ising L=32 SW vs Kaufman", (2.269,), _kaufman(32),
+                                64, 500, 1, 200, algorithm="swendsen-wang")
     checks += _mc_checks_1d(15, ((1.0, 0.3), (2.0, -0.5)), 128, 200 * scale, 2, 500)
     return checks
 

@@ -69,6 +69,15 @@ BAD = [
     ("[rbm]\nlearning_rate = 0", "rbm.learning_rate"),
     ("[rbm]\nvisible = 'gaussian'", "rbm.visible"),
     ("[model]\nL = [", "malformed TOML"),
+    ("[model]\nkind = 'potts'\nq = 1", "model.q"),
+    ("[model]\nkind = 'clock'\nq = 13", "model.q"),
+    ("[model]\nkind = 'ising'\nq = 3", "model.q"),
+    ("[model]\nkind = 'clock'\nq = 4\n[sampling]\nalgorithm = 'wolff'", "sampling.algorithm"),
+    ("[sampling]\nalgorithm = 'wolff'\nfields = [0.0, 0.5]", "sampling.fields"),
+    ("[sampling]\nalgorithm = 'swendsen-wang'\n[model]\nJ = -1.0", "model.J"),
+    ("[sampling]\nalgorithm = 'heat-bath'", "sampling.algorithm"),
+    ("[sampling]\ntempering = true\ntemperatures = [1.0]", "sampling.tempering"),
+    ("[sampling]\nexchange_every = 0", "sampling.exchange_every"),
 ]
 
 

@@ -97,10 +97,31 @@ def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120):
     return alive
 
 
+TEMPERING_POTTS = """
+[model]
+kind = "potts"
+q = 3
+[sampling]
+tempering = true
+exchange_every = 10
+temperatures = [0.8, 0.9, 0.995, 1.1, 1.3]
+"""
+
+
+def merge(base, extra):
+    """TOML text with the keys of ``extra`` replacing those of ``base``, section by section."""
+    import tomllib
+    from hpcrbm.config import from_dict, to_toml
+    data = tomllib.loads(base)
+    for section, table in tomllib.loads(extra).items():
+        data.setdefault(section, {}).update(table)
+    return to_toml(from_dict(data))
+
+
 @needs_mpiexec
-@pytest.mark.parametrize("ranks", [None, 2])
-def test_kill_and_resume_gives_identical_results(tmp_path, write_config, ranks):
-    config = write_config(SLOW_CONFIG)
+@pytest.mark.parametrize("ranks,variant", [(None, ""), (2, ""), (2, TEMPERING_POTTS)])
+def test_kill_and_resume_gives_identical_results(tmp_path, write_config, ranks, variant):
+    config = write_config(merge(SLOW_CONFIG, variant))
     reference = tmp_path / "reference"
     res = run_hpcrbm(["simulate", config, "--out", reference, "--quiet"], ranks=ranks)
     assert res.returncode == 0, res.stderr
