@@ -68,12 +68,13 @@ def cmd_bench(args, comm):
     from .bench import bench_mc
     backend = select_backend(args.backend)
     result = bench_mc(comm, backend, L=args.L, dim=args.dim, temperature=args.T, replicas=args.replicas,
-                      sweeps=args.sweeps)
+                      sweeps=args.sweeps, kind=args.model, q=args.q, algorithm=args.algorithm)
     if comm.is_root:
         if args.json:
             print(json.dumps(result))
         else:
-            print(f"Ising {result['dim']}D L={result['L']} x {result['replicas']} replicas, {result['sweeps']} "
+            print(f"{result['model']} q={result['q']} {result['algorithm']} {result['dim']}D L={result['L']} x "
+                  f"{result['replicas']} replicas, {result['sweeps']} "
                   f"sweeps on {result['ranks']} rank(s), {result['device']}: "
                   f"{result['flips_per_ns']:.4f} flips/ns")
     return 0
@@ -104,6 +105,9 @@ def build_parser():
     p.add_argument("what", choices=["mc"])
     p.add_argument("--L", type=int, default=1024, help="linear lattice size")
     p.add_argument("--dim", type=int, choices=[1, 2], default=2)
+    p.add_argument("--model", choices=["ising", "potts", "clock"], default="ising")
+    p.add_argument("--q", type=int, default=2, help="states of the Potts or clock model")
+    p.add_argument("--algorithm", choices=["metropolis", "wolff", "swendsen-wang"], default="metropolis")
     p.add_argument("--T", type=float, default=2.269, help="temperature")
     p.add_argument("--replicas", type=int, default=1)
     p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips)")
