@@ -62,3 +62,17 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
         k0 = (k0 + w0) & mask
         k1 = (k1 + w1) & mask
     return c0, c1, c2, c3
+
+
+@numba.njit(inline="always", cache=True)
+def fill_words(buf, first_block, n_words, step, replica, c3, k0, k1):
+    """buf[k] = word k % 4 of Philox((first_block + k // 4, step, replica, c3)), k < n_words (rounded up)."""
+    st = np.uint64(step)
+    rp = np.uint64(replica)
+    fb = np.uint64(first_block)
+    for b in range((n_words + 3) // 4):
+        w0, w1, w2, w3 = philox4x32(fb + np.uint64(b), st, rp, c3, k0, k1)
+        buf[4 * b] = np.uint32(w0)
+        buf[4 * b + 1] = np.uint32(w1)
+        buf[4 * b + 2] = np.uint32(w2)
+        buf[4 * b + 3] = np.uint32(w3)

@@ -20,9 +20,8 @@ Random words (docs/rng.md, purpose CLUSTER):
 import numba
 import numpy as np
 
-from ...rng.philox import philox4x32
+from ...rng.philox import fill_words, philox4x32
 from ...rng.streams import Purpose
-from .ising_cpu import fill_words
 
 _CLUSTER = int(Purpose.CLUSTER)
 
@@ -113,8 +112,8 @@ def swendsen_wang(spins, neighbours, p_add, q, ising, k0, k1, point, sweep_start
     for r in range(n_rep):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
-            fill_words(bond_words, n * forward, 2 * sweep, r, c3, kk0, kk1)
-            fill_words(site_words, n, 2 * sweep + 1, r, c3, kk0, kk1)
+            fill_words(bond_words, 0, n * forward, 2 * sweep, r, c3, kk0, kk1)
+            fill_words(site_words, 0, n, 2 * sweep + 1, r, c3, kk0, kk1)
             for i in range(n):
                 parent[i] = i
             for i in range(n):

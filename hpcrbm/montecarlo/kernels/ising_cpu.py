@@ -14,23 +14,10 @@ The update rule and random-number layout are shared with the NumPy reference
 import numba
 import numpy as np
 
-from ...rng.philox import philox4x32
+from ...rng.philox import fill_words
 from ...rng.streams import Purpose
 
 _METROPOLIS = int(Purpose.METROPOLIS)
-
-
-@numba.njit(inline="always", cache=True)
-def fill_words(buf, n_words, step, replica, c3, k0, k1):
-    """buf[k] = word k % 4 of Philox((k // 4, step, replica, c3)), k < n_words (rounded up to 4)."""
-    st = np.uint64(step)
-    rp = np.uint64(replica)
-    for b in range((n_words + 3) // 4):
-        w0, w1, w2, w3 = philox4x32(np.uint64(b), st, rp, c3, k0, k1)
-        buf[4 * b] = np.uint32(w0)
-        buf[4 * b + 1] = np.uint32(w1)
-        buf[4 * b + 2] = np.uint32(w2)
-        buf[4 * b + 3] = np.uint32(w3)
 
 
 @numba.njit(inline="always", cache=True)
@@ -63,7 +50,7 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
         s = spins[r].ravel()
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
-                fill_words(buf, n_words, sweep * 2 + colour, r, c3, kk0, kk1)
+                fill_words(buf, 0, n_words, sweep * 2 + colour, r, c3, kk0, kk1)
                 for y in range(L):
                     row = np.uint64(y * L)
                     up = np.uint64(((y + L - 1) % L) * L)
@@ -113,7 +100,7 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                 else:
                     start, stop = colour, n - (n & 1) * (1 - colour)
                 count = (stop - start + 1) // 2
-                fill_words(buf, count, sweep * n_colours + colour, r, c3, kk0, kk1)
+                fill_words(buf, 0, count, sweep * n_colours + colour, r, c3, kk0, kk1)
                 first = np.uint64(start)
                 for k in range(one, np.uint64(count - 1)):  # interior: no wrap
                     i = first + two * k

@@ -15,8 +15,8 @@ class draws word 2k (the proposal) and word 2k + 1 (the acceptance).
 import numba
 import numpy as np
 
+from ...rng.philox import fill_words
 from ...rng.streams import Purpose
-from .ising_cpu import fill_words
 
 _METROPOLIS = int(Purpose.METROPOLIS)
 
@@ -56,7 +56,7 @@ def metropolis_q_2d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
         s = spins[r].ravel()
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
-                fill_words(buf, n_words, sweep * 2 + colour, r, c3, kk0, kk1)
+                fill_words(buf, 0, n_words, sweep * 2 + colour, r, c3, kk0, kk1)
                 for y in range(L):
                     row = np.uint64(y * L)
                     up = np.uint64(((y + L - 1) % L) * L)
@@ -96,7 +96,7 @@ def metropolis_q_1d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
                 else:
                     start, stop = colour, n - (n & 1) * (1 - colour)
                 count = (stop - start + 1) // 2
-                fill_words(buf, 2 * count, sweep * n_colours + colour, r, c3, kk0, kk1)
+                fill_words(buf, 0, 2 * count, sweep * n_colours + colour, r, c3, kk0, kk1)
                 for k in range(count):
                     i = start + 2 * k
                     _update_q_site(s, i, ((i + n - 1) % n, (i + 1) % n), buf[2 * k], buf[2 * k + 1], table, q, qz)

@@ -1,0 +1,1 @@
+"""RBM stage: restricted Boltzmann machines with Bernoulli or categorical (one-hot) visibles."""

@@ -1,0 +1,36 @@
+"""Uniform floats in (0, 1) from the Philox streams, for RBM sampling and flows.
+
+Row i of ``out`` (one chain or sample) holds, at column u, word ``offset + u`` (offset a
+multiple of 4) of the stream
+(counter ((offset + u) // 4, step, ids[i], c3)), mapped to ((word >> 8) + 0.5) * 2**-24:
+24 random bits, exactly representable in float32 and float64 alike, never 0 or 1.
+"""
+import numba
+import numpy as np
+
+from .philox import fill_words, seed_key
+
+
+SCALE = 2.0**-24
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_uniforms(out, ids, step, c3, k0, k1, first_block):
+    n, m = out.shape
+    words = np.empty(((m + 3) // 4) * 4, dtype=np.uint32)
+    kk0, kk1, cc3 = np.uint64(k0), np.uint64(k1), np.uint64(c3)
+    for i in range(n):
+        fill_words(words, first_block, m, step, ids[i], cc3, kk0, kk1)
+        for u in range(m):
+            out[i, u] = ((words[u] >> np.uint32(8)) + 0.5) * SCALE
+
+
+def uniforms(shape, dtype, seed, ids, step, point, purpose, offset=0):
+    """float array ``shape`` = (len(ids), m) of uniforms; see the module docstring."""
+    if offset % 4:
+        raise ValueError("offset must be a multiple of 4")
+    out = np.empty(shape, dtype=dtype)
+    k0, k1 = seed_key(seed)
+    _fill_uniforms(out, np.asarray(ids, dtype=np.int64), int(step), int(point) * 256 + int(purpose), k0, k1,
+                   int(offset) // 4)
+    return out
