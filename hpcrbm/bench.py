@@ -40,3 +40,37 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
         "temperature": temperature, "ranks": comm.size, "backend": backend.name, "device": backend.device,
         "seconds": seconds, "flips_per_ns": total_rate, "flips_per_ns_per_rank": total_rate / comm.size,
     }
+
+
+def ising_training_data(L=10, temperatures=(1.5, 2.0, 2.27, 2.5, 3.0, 4.0), per_temperature=2000, seed=7):
+    """Visible vectors v = (1 + s) / 2 of 2D Ising configurations, float32 (n, L * L)."""
+    from .montecarlo.ising import IsingModel
+    from .rbm.model import encode
+    model = IsingModel(2, L)
+    configs = []
+    for point, T in enumerate(temperatures):
+        spins = model.initial_state(seed, point, per_temperature)
+        model.sweep(spins, model.thresholds(T, 0.0), seed, point, 0, 200)
+        configs.append(spins)
+    return encode(np.concatenate(configs), "bernoulli", 2, np.float32)
+
+
+def bench_rbm(comm, backend, n_hidden=64, batch_size=100, epochs=3, dtype="float32", method="pcd", seed=1):
+    """PCD-1 throughput on Ising L = 10 data (Nv = 100): ``samples_per_s`` (all ranks together)."""
+    from .rbm.training import Trainer, TrainingSettings
+    data = ising_training_data()
+    lo, hi = comm.slice(len(data))
+    settings = TrainingSettings(n_hidden=n_hidden, method=method, batch_size=batch_size, dtype=dtype, seed=seed,
+                                learning_rate=0.01)
+    trainer = Trainer(settings, data[lo:hi], lo, len(data), comm, data.shape[1])
+    state = trainer.initial_state()
+    trainer.epoch(state)  # compile and warm up
+    comm.barrier()
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        trainer.epoch(state)
+    seconds = time.perf_counter() - t0
+    samples = epochs * trainer.batches * batch_size
+    return {"benchmark": "rbm", "method": method, "k": 1, "n_visible": data.shape[1], "n_hidden": n_hidden,
+            "batch_size": batch_size, "dtype": dtype, "samples": samples, "ranks": comm.size, "seconds": seconds,
+            "samples_per_s": samples / seconds, "backend": backend.name, "device": backend.device}

@@ -46,6 +46,15 @@ def cmd_simulate(args, comm):
     return 0
 
 
+def cmd_train(args, comm):
+    from .backend import select_backend
+    from .rbm.train import train
+    path = train(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
+    if comm.is_root:
+        print(path)
+    return 0
+
+
 def cmd_info(args, comm):
     from .io.inspect import describe, format_description
     info = describe(args.file)
@@ -65,8 +74,16 @@ def cmd_validate(args, comm):
 
 def cmd_bench(args, comm):
     from .backend import select_backend
-    from .bench import bench_mc
+    from .bench import bench_mc, bench_rbm
     backend = select_backend(args.backend)
+    if args.what == "rbm":
+        result = bench_rbm(comm, backend, n_hidden=args.hidden, batch_size=args.batch_size, epochs=args.epochs,
+                           dtype=args.dtype)
+        if comm.is_root:
+            print(json.dumps(result) if args.json else
+                  f"RBM PCD-1 Nv={result['n_visible']} Nh={result['n_hidden']} batch {result['batch_size']} "
+                  f"{result['dtype']} on {result['ranks']} rank(s): {result['samples_per_s']:.0f} samples/s")
+        return 0
     result = bench_mc(comm, backend, L=args.L, dim=args.dim, temperature=args.T, replicas=args.replicas,
                       sweeps=args.sweeps, kind=args.model, q=args.q, algorithm=args.algorithm)
     if comm.is_root:
@@ -92,6 +109,12 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("train", help="RBM stage: trains one RBM per rbm.hidden, writes rbm.h5")
+    p.add_argument("run_dir", help="run directory holding a complete samples.h5")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. rbm.epochs=5)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
@@ -102,7 +125,7 @@ def build_parser():
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("bench", help="throughput benchmarks")
-    p.add_argument("what", choices=["mc"])
+    p.add_argument("what", choices=["mc", "rbm"])
     p.add_argument("--L", type=int, default=1024, help="linear lattice size")
     p.add_argument("--dim", type=int, choices=[1, 2], default=2)
     p.add_argument("--model", choices=["ising", "potts", "clock"], default="ising")
@@ -111,6 +134,10 @@ def build_parser():
     p.add_argument("--T", type=float, default=2.269, help="temperature")
     p.add_argument("--replicas", type=int, default=1)
     p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips)")
+    p.add_argument("--hidden", type=int, default=64, help="rbm: hidden units")
+    p.add_argument("--batch-size", type=int, default=100, help="rbm: minibatch size")
+    p.add_argument("--epochs", type=int, default=3, help="rbm: timed epochs")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="rbm: precision")
     p.add_argument("--backend", choices=["auto", "cpu", "gpu"], default="auto")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)

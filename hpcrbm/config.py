@@ -49,12 +49,17 @@ class SamplingConfig:
 @dataclass(frozen=True)
 class RBMConfig:
     hidden: tuple[int, ...] = (16, 36, 64, 100)
-    visible: str = "bernoulli"  # "bernoulli" | "categorical"
+    visible: str = "auto"  # "bernoulli" | "categorical"; "auto": bernoulli for Ising, else categorical
     method: str = "pcd"  # "cd" | "pcd"
     k: int = 1
     learning_rate: float = 0.01
     batch_size: int = 100
     epochs: int = 100
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    dtype: str = "float32"  # "float32" | "float64"
+    ais_chains: int = 100  # AIS estimate of log Z when Nh > 20
+    ais_steps: int = 1000
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,9 @@ _CHOICES = {
     "model.dim": (1, 2),
     "sampling.algorithm": ("metropolis", "wolff", "swendsen-wang"),
     "sampling.start": ("ordered", "random", "up"),
-    "rbm.visible": ("bernoulli", "categorical"),
+    "rbm.visible": ("auto", "bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
+    "rbm.dtype": ("float32", "float64"),
     "flow.mode": ("mean-field", "sample"),
 }
 MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
@@ -217,9 +223,15 @@ def _check_values(cfg: Config):
         bad("rbm.hidden", "every number of hidden units must be >= 1")
     if r.learning_rate <= 0:
         bad("rbm.learning_rate", "must be > 0")
-    for key in ("k", "batch_size", "epochs"):
+    for key in ("k", "batch_size", "epochs", "ais_chains", "ais_steps"):
         if getattr(r, key) < 1:
             bad(f"rbm.{key}", "must be >= 1")
+    if not 0 <= r.momentum < 1:
+        bad("rbm.momentum", "must be in [0, 1)")
+    if r.weight_decay < 0:
+        bad("rbm.weight_decay", "must be >= 0")
+    if r.visible == "bernoulli" and m.kind != "ising":
+        bad("rbm.visible", f"'bernoulli' is for Ising spins; use 'categorical' for the {m.kind} model")
     if cfg.flow.steps < 0:
         bad("flow.steps", "must be >= 0")
     if any(st not in ("mc", "up", "random") for st in cfg.flow.starts):
@@ -252,6 +264,9 @@ def from_dict(data: dict, overrides=()) -> Config:
             raise InputError(f"config section [{name}]: unknown (allowed: {', '.join(_SECTIONS)})")
     cfg = Config(**{name: _section(name, _SECTIONS[name], table) for name, table in data.items()})
     _check_values(cfg)
+    if cfg.rbm.visible == "auto":
+        visible = "bernoulli" if cfg.model.kind == "ising" else "categorical"
+        cfg = dataclasses.replace(cfg, rbm=dataclasses.replace(cfg.rbm, visible=visible))
     return cfg
 
 

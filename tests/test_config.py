@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from hpcrbm.config import Config, fingerprint, load, loads, to_toml
@@ -8,7 +10,9 @@ from .conftest import ROOT
 
 def test_defaults_and_resolved_round_trip():
     cfg = loads("")
-    assert cfg == Config()
+    assert dataclasses.replace(cfg, rbm=dataclasses.replace(cfg.rbm, visible="auto")) == Config()
+    assert cfg.rbm.visible == "bernoulli"  # "auto" resolves by model kind
+    assert loads("[model]\nkind = 'potts'\nq = 3").rbm.visible == "categorical"
     assert loads(to_toml(cfg)) == cfg
 
 
@@ -68,6 +72,9 @@ BAD = [
     ("[rbm]\nhidden = [0]", "rbm.hidden"),
     ("[rbm]\nlearning_rate = 0", "rbm.learning_rate"),
     ("[rbm]\nvisible = 'gaussian'", "rbm.visible"),
+    ("[model]\nkind = 'potts'\nq = 3\n[rbm]\nvisible = 'bernoulli'", "rbm.visible"),
+    ("[rbm]\nmomentum = 1.0", "rbm.momentum"),
+    ("[rbm]\ndtype = 'float16'", "rbm.dtype"),
     ("[model]\nL = [", "malformed TOML"),
     ("[model]\nkind = 'potts'\nq = 1", "model.q"),
     ("[model]\nkind = 'clock'\nq = 13", "model.q"),

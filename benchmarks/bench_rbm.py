@@ -1,0 +1,75 @@
+"""RBM training throughput and quality: hpcrbm's PCD-1 beside scikit-learn's BernoulliRBM.
+
+Same data (2D Ising L = 10, v = (1 + s) / 2, 12000 configurations at six temperatures), same
+hyperparameters (PCD-1, Nh = 64, batch 100, learning rate 0.01, float32), measured in the same
+process, alternating, best of ``--repeats``. Then, at small Nh, both models' exact held-out
+log-likelihood after the same number of epochs. Prints Markdown for docs/benchmarks.md.
+Needs scikit-learn (a benchmark-only dependency: pip install scikit-learn).
+"""
+import argparse
+import subprocess
+import time
+
+import numpy as np
+from sklearn.neural_network import BernoulliRBM
+
+from hpcrbm.bench import bench_rbm, ising_training_data
+from hpcrbm.backend import select_backend
+from hpcrbm.parallel import Communicator
+from hpcrbm.rbm.api import RBM
+from hpcrbm.rbm.likelihood import exact_log_partition, mean_log_likelihood
+from hpcrbm.rbm.model import RBMParams
+
+
+def sklearn_rate(data, n_hidden, epochs, dtype):
+    X = data.astype(dtype)
+    BernoulliRBM(n_components=n_hidden, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(X[:1000])
+    t0 = time.perf_counter()
+    BernoulliRBM(n_components=n_hidden, learning_rate=0.01, batch_size=100, n_iter=epochs, random_state=0).fit(X)
+    return epochs * len(X) / (time.perf_counter() - t0)
+
+
+def held_out_log_likelihood(train, test, n_hidden, epochs, learning_rate):
+    ours = RBM(n_hidden=n_hidden, batch_size=100, epochs=epochs, learning_rate=learning_rate, seed=3).fit(train)
+    ll_ours = mean_log_likelihood(ours.params, test, exact_log_partition(ours.params))
+    sk = BernoulliRBM(n_components=n_hidden, learning_rate=learning_rate, batch_size=100, n_iter=epochs,
+                      random_state=3).fit(train)
+    p = RBMParams(sk.components_, sk.intercept_visible_, sk.intercept_hidden_)
+    return ll_ours, mean_log_likelihood(p, test, exact_log_partition(p))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    data = ising_training_data()
+    comm, backend = Communicator(None), select_backend("cpu")
+    ours, theirs32, theirs64 = [], [], []
+    for _ in range(args.repeats):
+        ours.append(bench_rbm(comm, backend, epochs=args.epochs)["samples_per_s"])
+        theirs32.append(sklearn_rate(data, 64, args.epochs, np.float32))
+        theirs64.append(sklearn_rate(data, 64, args.epochs, np.float64))
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"PCD-1, Nv = 100, Nh = 64, batch 100, {args.epochs} epochs of {len(data)} samples, best of "
+          f"{args.repeats}; commit {commit}, {time.strftime('%Y-%m-%d')}")
+    print("| code | dtype | samples/s | hpcrbm / this |")
+    print("|---|---|---|---|")
+    best = max(ours)
+    print(f"| hpcrbm | float32 | {best:,.0f} | 1.00 |")
+    print(f"| scikit-learn BernoulliRBM | float32 | {max(theirs32):,.0f} | {best / max(theirs32):.2f} |")
+    print(f"| scikit-learn BernoulliRBM | float64 | {max(theirs64):,.0f} | {best / max(theirs64):.2f} |")
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(data))
+    train, test = data[order[:10000]], data[order[10000:]]
+    print("\nExact held-out log-likelihood per sample (2000 held-out configurations), same epochs and learning rate:")
+    print("| Nh | epochs | hpcrbm | scikit-learn |")
+    print("|---|---|---|---|")
+    for n_hidden in (8, 16):
+        for epochs in (5, 20):
+            a, b = held_out_log_likelihood(train, test, n_hidden, epochs, 0.05)
+            print(f"| {n_hidden} | {epochs} | {a:.3f} | {b:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+"""The RBM stage: ``hpcrbm train RUN_DIR`` trains one RBM per Nh in ``rbm.hidden`` on every
+configuration of samples.h5 (all (T, H) points together; the RBM is never told T or H).
+
+Output ``rbm.h5``: ``/rbm/nh{Nh}/`` with W, b, c and ``history/`` (epoch,
+reconstruction_error, pseudo_likelihood, log_likelihood: exact when Nh <= 20, else NaN per
+epoch and an AIS estimate at the end, attributes log_likelihood_method and log_partition).
+Checkpoints ``checkpoints/rbm_nh{Nh}.h5`` (written by rank 0: every rank holds the same
+weights) make a killed training resume with identical results.
+"""
+import os
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..config import fingerprint, loads, to_toml
+from ..errors import InputError
+from ..io.hdf5 import read_points
+from ..io.provenance import now, provenance
+from ..log import get_logger
+from ..montecarlo.grid import Grid
+from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
+from .model import RBMParams, encode
+from .training import Trainer, TrainingSettings, TrainingState
+
+RBM_FILE = "rbm.h5"
+STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm")
+
+
+def load_run_config(run_dir, overrides=()):
+    """The resolved config stored in RUN_DIR/samples.h5, with ``--set`` overrides."""
+    samples = Path(run_dir) / "samples.h5"
+    try:
+        with h5py.File(samples, "r") as h5:
+            if not h5.attrs.get("complete", False):
+                raise InputError(f"{samples}: the simulate stage has not completed; run hpcrbm simulate first")
+            text = h5.attrs["config"]
+    except (OSError, KeyError):
+        raise InputError(f"{samples}: missing or not a complete hpcrbm samples file") from None
+    cfg = loads(text, overrides, source=str(samples))
+    return cfg
+
+
+def settings_for(cfg, n_hidden):
+    r = cfg.rbm
+    return TrainingSettings(n_hidden=n_hidden, q=cfg.model.q if r.visible == "categorical" else 0,
+                            method=r.method, k=r.k, learning_rate=r.learning_rate, batch_size=r.batch_size,
+                            momentum=r.momentum, weight_decay=r.weight_decay, dtype=r.dtype, seed=cfg.run.seed)
+
+
+def load_visible_data(samples, cfg, comm):
+    """This rank's visible vectors (its grid slice, all samples) and its first global index."""
+    grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
+    lo, hi = comm.slice(grid.size)
+    configs = read_points(samples, "configs", list(range(lo, hi)), grid.shape)
+    S = cfg.sampling.samples
+    configs = configs.reshape((-1,) + configs.shape[2:]) if len(configs) else \
+        np.empty((0,) + (cfg.model.L,) * cfg.model.dim, np.int8)
+    data = encode(configs, cfg.rbm.visible, cfg.model.q, np.dtype(cfg.rbm.dtype))
+    return data, lo * S, grid.size * S
+
+
+def _save_checkpoint(path, state, inputs, done):
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as h5:
+        p = state.params
+        for name, value in (("W", p.W), ("b", p.b), ("c", p.c), ("vW", state.velocity[0]),
+                            ("vb", state.velocity[1]), ("vc", state.velocity[2]), ("chains", state.chains)):
+            h5[name] = value
+        for name, values in state.history.items():
+            h5[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+        h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path, inputs):
+    try:
+        with h5py.File(path, "r") as h5:
+            if h5.attrs.get("inputs") != inputs:
+                return None, False
+            a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
+            history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
+            state = TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
+                                  a["chains"], int(h5.attrs["epoch"]), history)
+            return state, bool(h5.attrs["done"])
+    except (OSError, KeyError):
+        return None, False
+
+
+def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, quiet):
+    """Train (or resume) the RBM with ``n_hidden`` hidden units; returns (state, log Z info)."""
+    log = get_logger()
+    trainer = Trainer(settings_for(cfg, n_hidden), data, first, n_total, comm,
+                      cfg.model.L ** cfg.model.dim)
+    state, done = _load_checkpoint(checkpoint, inputs)
+    ok = comm.all_true(state is not None)
+    if ok:
+        log.info("Nh=%d: resuming at epoch %d", n_hidden, state.epoch)
+    else:
+        state, done = trainer.initial_state(), False
+    show = comm.is_root and not quiet and sys.stderr.isatty()
+    from tqdm import tqdm
+    bar = tqdm(total=cfg.rbm.epochs, initial=state.epoch, disable=not show, desc=f"train Nh={n_hidden}", unit="epoch")
+    last = time.monotonic()
+    while state.epoch < cfg.rbm.epochs:
+        trainer.epoch(state)
+        rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
+        ll = float("nan")
+        if n_hidden <= MAX_EXACT_HIDDEN:
+            ll = trainer.mean_free_energy(state.params) - exact_log_partition(state.params)
+        for name, value in (("epoch", state.epoch), ("reconstruction_error", rec), ("pseudo_likelihood", pl),
+                            ("log_likelihood", ll)):
+            state.history[name].append(value)
+        bar.update(1)
+        due = comm.bcast_number(time.monotonic() - last >= cfg.run.checkpoint_interval)
+        if due and state.epoch < cfg.rbm.epochs and comm.is_root:
+            _save_checkpoint(checkpoint, state, inputs, False)
+        if due:
+            last = time.monotonic()
+            comm.barrier()
+    bar.close()
+    if n_hidden <= MAX_EXACT_HIDDEN:
+        log_z, log_z_err, method = exact_log_partition(state.params), 0.0, "exact"
+    else:
+        base = np.log(np.clip(comm.allreduce_sum(data.sum(0, dtype=np.float64)) / n_total, 1e-3, 1 - 1e-3))
+        if not cfg.rbm.visible == "categorical":
+            base = base - np.log1p(-np.exp(base))
+        log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps)
+                            if comm.is_root else (0.0, 0.0))
+        log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
+    final_ll = trainer.mean_free_energy(state.params) - log_z
+    if comm.is_root:
+        _save_checkpoint(checkpoint, state, inputs, True)
+    comm.barrier()
+    return state, {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
+                   "final_log_likelihood": final_ll}
+
+
+def train(run_dir, comm, backend, overrides=(), quiet=False):
+    """Run the RBM stage on RUN_DIR (collective); returns the path of rbm.h5."""
+    log = get_logger()
+    run_dir = Path(run_dir)
+    cfg = load_run_config(run_dir, overrides)
+    inputs = fingerprint(cfg, STAGE_SECTIONS)
+    final = run_dir / RBM_FILE
+    if final.exists():
+        with h5py.File(final, "r") as h5:
+            if h5.attrs.get("inputs") == inputs and h5.attrs.get("complete", False):
+                log.info("%s is complete for this config; nothing to do", final)
+                return final
+    data, first, n_total = load_visible_data(run_dir / "samples.h5", cfg, comm)
+    if cfg.rbm.batch_size > n_total:
+        raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the data "
+                         f"({n_total} samples)")
+    (run_dir / "checkpoints").mkdir(exist_ok=True) if comm.is_root else None
+    comm.barrier()
+    start = now()
+    results = {}
+    for nh in cfg.rbm.hidden:
+        results[nh] = train_one(cfg, nh, data, first, n_total, comm, run_dir / "checkpoints" / f"rbm_nh{nh}.h5",
+                                inputs + f"\nnh = {nh}", quiet)
+    if comm.is_root:
+        tmp = final.with_name(final.name + ".partial")
+        with h5py.File(tmp, "w") as h5:
+            for nh, (state, info) in results.items():
+                g = h5.create_group(f"rbm/nh{nh}")
+                p = state.params
+                g["W"], g["b"], g["c"] = p.W, p.b, p.c
+                for name, values in state.history.items():
+                    g[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+                g.attrs.update(n_hidden=nh, n_visible=p.n_visible, q=p.q, **info)
+            attrs = provenance(comm, backend, cfg.run.seed, start, "root")
+            attrs.update(stage="train", config=to_toml(cfg), inputs=inputs, model=cfg.model.kind, dim=cfg.model.dim,
+                         L=cfg.model.L, q=cfg.model.q, visible=cfg.rbm.visible, method=cfg.rbm.method,
+                         end_time=now(), complete=True,
+                         conventions="E(v,h) = -b.v - c.h - h W v; Ising v = (1 + s) / 2; categorical: one-hot, "
+                                     "zero-sum gauge over q")
+            h5.attrs.update(attrs)
+        os.replace(tmp, final)
+        for nh in cfg.rbm.hidden:
+            (run_dir / "checkpoints" / f"rbm_nh{nh}.h5").unlink(missing_ok=True)
+    comm.barrier()
+    log.info("wrote %s", final)
+    return final

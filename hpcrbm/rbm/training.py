@@ -1,0 +1,206 @@
+"""Data-parallel RBM training (CD-k and persistent CD) over MPI ranks.
+
+Every rank holds the visible vectors of its own grid slice: global sample index
+``i = point * samples + j``, rows ``[first, first + n_local)`` on this rank. The global
+minibatch sequence does not depend on the rank count: epoch e visits the samples in the order
+of argsort(word i of the TRAINING stream, step e) and cuts it into batches of ``batch_size``
+(the last, incomplete batch is dropped). Each rank computes the gradient sums of the batch
+rows it owns; one allreduce (sum) per update combines them, and every rank applies the same
+update, so 1, 2 or 3 ranks give the same weights up to floating-point summation order.
+
+Random numbers (purpose TRAINING + g, point = Nh, docs/rng.md):
+  g = 0: epoch permutations (replica 0, step = epoch, index = sample);
+  g = 1: initial weights and persistent chains (replica = row, step 0);
+  g = 2: Gibbs sampling (replica = chain id, step = update, index = half-step * stride + unit).
+CD-k chains are keyed by their data sample's global index, PCD chains by their chain index.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..parallel.communicator import block_range
+from ..rng.streams import Purpose, counter_words
+from ..rng.uniform import uniforms
+from .model import (RBMParams, apply_gauge, free_energy, hidden_probs, sample_bernoulli, sample_categorical,
+                    visible_probs)
+
+MONITOR_SAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    n_hidden: int
+    q: int = 0  # 0: Bernoulli visibles; else categories per site
+    method: str = "pcd"
+    k: int = 1
+    learning_rate: float = 0.01
+    batch_size: int = 100
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    dtype: str = "float32"
+    seed: int = 0
+
+
+@dataclass
+class TrainingState:
+    params: RBMParams
+    velocity: list  # momentum buffers for W, b, c
+    chains: np.ndarray  # PCD chains (batch_size, units), identical on every rank
+    epoch: int = 0
+    history: dict = field(default_factory=lambda: {"epoch": [], "reconstruction_error": [],
+                                                   "pseudo_likelihood": [], "log_likelihood": []})
+
+
+class Trainer:
+    """Trains one RBM on the distributed data set; ``comm`` is the run's Communicator."""
+
+    def __init__(self, settings, data, first, n_total, comm, n_visible):
+        self.s = settings
+        self.dtype = np.dtype(settings.dtype)
+        self.data = np.asarray(data, dtype=self.dtype)
+        self.first, self.n_total, self.comm = first, n_total, comm
+        self.n_visible = n_visible
+        self.units = n_visible * max(settings.q, 1)
+        self.sites = n_visible if settings.q else self.units
+        self.stride = ((max(self.units, settings.n_hidden) + 3) // 4) * 4
+        self.batches = n_total // settings.batch_size
+
+    # -- random streams ---------------------------------------------------------------
+    def _purpose(self, g):
+        return int(Purpose.TRAINING) + g
+
+    def _uniforms(self, ids, step, part, width):
+        return uniforms((len(ids), width), self.dtype, self.s.seed, ids, step, self.s.n_hidden,
+                        self._purpose(2), offset=part * self.stride)
+
+    def permutation(self, epoch):
+        words = counter_words(self.s.seed, self.s.n_hidden, 0, epoch, np.arange(self.n_total), self._purpose(0))
+        return np.argsort(words, kind="stable")
+
+    # -- state --------------------------------------------------------------------------
+    def initial_state(self):
+        """W ~ 0.01 N(0, 1) (Box-Muller on the g = 1 stream), b from the data's unit means, c = 0."""
+        nh, q = self.s.n_hidden, self.s.q
+        u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, nh, self._purpose(1))
+        normal = np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+        means = self.comm.allreduce_sum(self.data.sum(axis=0, dtype=np.float64)) / self.n_total
+        means = np.clip(means, 1e-3, 1 - 1e-3)
+        b = np.log(means) if q else np.log(means / (1 - means))
+        shape_W = (nh, self.n_visible, q) if q else (nh, self.n_visible)
+        params = RBMParams((0.01 * normal).reshape(shape_W).astype(self.dtype),
+                           b.reshape(shape_W[1:]).astype(self.dtype), np.zeros(nh, self.dtype), q)
+        apply_gauge(np, params)
+        chains = self._random_visible(np.arange(self.s.batch_size))
+        return TrainingState(params, [np.zeros_like(params.W), np.zeros_like(params.b), np.zeros_like(params.c)],
+                             chains)
+
+    def _random_visible(self, ids):
+        """Uniformly random visible states for chains ``ids`` (g = 1 stream, step 1)."""
+        u = uniforms((len(ids), self.sites), self.dtype, self.s.seed, ids, 1, self.s.n_hidden, self._purpose(1))
+        if self.s.q:
+            flat = np.full((len(ids), self.units), 1.0 / self.s.q, self.dtype)
+            return sample_categorical(np, flat, u, self.s.q)
+        return (u < 0.5).astype(self.dtype)
+
+    # -- one update ---------------------------------------------------------------------
+    def _gibbs(self, params, v, ids, update, ph=None):
+        """k steps v -> h -> v from ``v`` for chains ``ids``; returns the last v.
+
+        ``ph``: p(h | v) of the starting ``v`` when the caller already has it.
+        """
+        for g in range(self.s.k):
+            if ph is None or g > 0:
+                ph = hidden_probs(np, params, v)
+            h = sample_bernoulli(np, ph, self._uniforms(ids, update, 2 * g, self.s.n_hidden))
+            probs = visible_probs(np, params, h)
+            u = self._uniforms(ids, update, 2 * g + 1, self.sites)
+            v = sample_categorical(np, probs, u, self.s.q) if self.s.q else sample_bernoulli(np, probs, u)
+        return v
+
+    def update(self, state, batch, update):
+        """One SGD step on the global batch (global sample indices); all ranks call it."""
+        p, s = state.params, self.s
+        mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
+        v0 = self.data[mine - self.first]
+        if s.method == "pcd":
+            lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
+            start = state.chains[lo:hi]
+            both = hidden_probs(np, p, np.concatenate([v0, start]))  # one matrix product for both
+            ph0, ph_start = both[:len(v0)], both[len(v0):]
+            vk = self._gibbs(p, start, np.arange(lo, hi), update, ph_start)
+        else:
+            ph0 = hidden_probs(np, p, v0)
+            vk = self._gibbs(p, v0, mine, update, ph0)
+        phk = hidden_probs(np, p, vk)
+        nW, nb = p.W.size, p.b.size
+        grad = np.empty(nW + nb + p.c.size, dtype=np.float64 if self.comm.size > 1 else self.dtype)
+        # positive minus negative phase in one product: [ph0, -phk]^T [v0; vk]
+        grad[:nW] = (np.concatenate([ph0, -phk]).T @ np.concatenate([v0, vk])).reshape(-1)
+        grad[nW:nW + nb] = v0.sum(0) - vk.sum(0)
+        grad[nW + nb:] = ph0.sum(0) - phk.sum(0)
+        grad = self.comm.allreduce_sum(grad) if self.comm.size > 1 else grad
+        grad /= s.batch_size
+        if s.method == "pcd":
+            state.chains = self.comm.allgather_slices(vk, s.batch_size) if self.comm.size > 1 else vk
+        parts = (grad[:nW].reshape(p.W.shape), grad[nW:nW + nb].reshape(p.b.shape), grad[nW + nb:])
+        for param, vel, g in zip((p.W, p.b, p.c), state.velocity, parts):
+            if s.momentum:
+                vel *= s.momentum
+                vel += s.learning_rate * g
+            else:
+                vel[...] = s.learning_rate * g
+            if s.weight_decay and param is p.W:
+                vel -= s.learning_rate * s.weight_decay * param
+            param += vel
+        apply_gauge(np, p)
+
+    def epoch(self, state):
+        """One pass over the data set; increments ``state.epoch``."""
+        order = self.permutation(state.epoch)
+        bs = self.s.batch_size
+        for bi in range(self.batches):
+            self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi)
+        state.epoch += 1
+
+    # -- monitoring -----------------------------------------------------------------------
+    def monitor_rows(self):
+        """Local rows of a fixed, strided global subset of at most MONITOR_SAMPLES samples."""
+        n = min(MONITOR_SAMPLES, self.n_total)
+        chosen = np.arange(n) * self.n_total // n
+        mine = chosen[(chosen >= self.first) & (chosen < self.first + len(self.data))]
+        return mine, n
+
+    def reconstruction_and_pseudo_likelihood(self, params, epoch):
+        """Mean squared mean-field reconstruction error per unit and mean pseudo-log-likelihood
+        (N_sites log p(site | rest) for one site per sample, site = (index + epoch) mod N_sites)."""
+        rows, n = self.monitor_rows()
+        v = self.data[rows - self.first].astype(np.float64)
+        p64 = RBMParams(*(a.astype(np.float64) for a in (params.W, params.b, params.c)), params.q)
+        rec = visible_probs(np, p64, hidden_probs(np, p64, v))
+        err = float(((v - rec) ** 2).sum()) / self.units
+        site = (rows + epoch) % self.n_visible
+        f0 = free_energy(np, p64, v)
+        if not self.s.q:
+            flipped = v.copy()
+            flipped[np.arange(len(v)), site] = 1 - flipped[np.arange(len(v)), site]
+            log_p = -np.logaddexp(0, -(free_energy(np, p64, flipped) - f0))
+        else:
+            q = self.s.q
+            alternatives = []
+            for a in range(q):
+                va = v.reshape(len(v), self.n_visible, q).copy()
+                va[np.arange(len(v)), site] = np.eye(q)[a]
+                alternatives.append(-free_energy(np, p64, va.reshape(len(v), -1)))
+            alternatives = np.stack(alternatives, axis=1) if len(v) else np.empty((0, q))
+            top = alternatives.max(axis=1, initial=0.0) if len(v) else 0.0
+            log_p = -f0 - (top + np.log(np.exp(alternatives - np.atleast_1d(top)[:, None]).sum(axis=1)))
+        sums = self.comm.allreduce_sum(np.array([err, float(np.sum(log_p)) * self.n_visible]))
+        return sums[0] / n, sums[1] / n
+
+    def mean_free_energy(self, params):
+        """-<F(v)> over the whole global data set (float64, allreduced)."""
+        p64 = RBMParams(*(a.astype(np.float64) for a in (params.W, params.b, params.c)), params.q)
+        local = 0.0
+        for start in range(0, len(self.data), 4096):
+            local += float(-free_energy(np, p64, self.data[start:start + 4096].astype(np.float64)).sum())
+        return self.comm.allreduce_sum(np.array([local]))[0] / self.n_total
