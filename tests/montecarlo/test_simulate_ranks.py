@@ -74,11 +74,12 @@ replicas = 2
 """
 
 
-def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120):
-    """Start cmd in its own process group, SIGKILL the whole group once checkpoints exist."""
+def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120, checkpoint=None):
+    """Start cmd in its own process group, SIGKILL the whole group once ``min_checkpoints``
+    versions of ``checkpoint`` (default: the simulate checkpoint) have appeared."""
     proc = subprocess.Popen(cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    checkpoint = out / "checkpoints" / "samples.h5"
+    checkpoint = checkpoint or out / "checkpoints" / "samples.h5"
     seen, last, deadline = 0, None, time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if checkpoint.exists():

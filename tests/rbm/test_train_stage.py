@@ -1,0 +1,123 @@
+"""``hpcrbm train RUN_DIR`` end to end: rbm.h5, rank-count invariance, kill and resume, bad input."""
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from ..conftest import hpcrbm_command, needs_mpiexec, run_hpcrbm
+from ..montecarlo.test_simulate_ranks import kill_after_checkpoint
+
+CONFIG = """
+[run]
+seed = 8
+checkpoint_interval = 0.2
+[model]
+dim = 2
+L = 4
+[sampling]
+temperatures = [1.5, 2.0, 2.5, 3.0, 4.0]
+fields = [0.0]
+thermalize = 100
+samples = 200
+interval = 2
+[rbm]
+hidden = [4, 24]
+batch_size = 40
+epochs = 6
+learning_rate = 0.05
+dtype = "float64"
+ais_chains = 20
+ais_steps = 100
+"""
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    config = root / "config.toml"
+    config.write_text(CONFIG)
+    result = run_hpcrbm(["simulate", config, "--out", root / "run", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    return root / "run"
+
+
+def fresh_copy(simulated, tmp_path, name):
+    target = tmp_path / name
+    target.mkdir()
+    shutil.copy(simulated / "samples.h5", target / "samples.h5")
+    return target
+
+
+def weights(path):
+    with h5py.File(path) as h5:
+        assert h5.attrs["complete"]
+        return {f"{nh}/{k}": h5[f"rbm/{nh}/{k}"][:] for nh in h5["rbm"] for k in ("W", "b", "c")}
+
+
+def test_rbm_file_layout_and_history(simulated, tmp_path):
+    run = fresh_copy(simulated, tmp_path, "layout")
+    result = run_hpcrbm(["train", run, "--quiet"])
+    assert result.returncode == 0, result.stderr
+    with h5py.File(run / "rbm.h5") as h5:
+        assert h5["rbm/nh4/W"].shape == (4, 16) and h5["rbm/nh4/b"].shape == (16,) and h5["rbm/nh4/c"].shape == (4,)
+        history = h5["rbm/nh4/history"]
+        ll = history["log_likelihood"][:]
+        assert len(ll) == 6 and ll[-1] > ll[0]
+        assert np.all(np.isfinite(history["pseudo_likelihood"][:]))
+        assert h5["rbm/nh4"].attrs["log_likelihood_method"] == "exact"
+        big = h5["rbm/nh24"].attrs
+        assert big["log_likelihood_method"] == "ais" and big["log_partition_err"] > 0
+        assert h5.attrs["stage"] == "train" and "config" in h5.attrs
+    assert not (run / "checkpoints" / "rbm_nh4.h5").exists()
+
+
+@needs_mpiexec
+def test_weights_do_not_depend_on_rank_count(simulated, tmp_path):
+    results = {}
+    for ranks in (None, 2, 3):
+        run = fresh_copy(simulated, tmp_path, f"ranks{ranks}")
+        result = run_hpcrbm(["train", run, "--quiet"], ranks=ranks)
+        assert result.returncode == 0, result.stderr
+        results[ranks] = weights(run / "rbm.h5")
+    for ranks in (2, 3):
+        for name, value in results[None].items():
+            assert np.allclose(results[ranks][name], value, rtol=1e-9, atol=1e-12), (ranks, name)
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("ranks", [None, 2])
+def test_kill_and_resume_training(simulated, tmp_path, ranks):
+    overrides = ["--set", "rbm.epochs=400", "--set", "rbm.hidden=[6]"]
+    reference = fresh_copy(simulated, tmp_path, "reference")
+    assert run_hpcrbm(["train", reference, "--quiet", *overrides], ranks=ranks).returncode == 0
+    run = fresh_copy(simulated, tmp_path, "killed")
+    cmd = hpcrbm_command(["train", run, "--quiet", *overrides], ranks)
+    assert kill_after_checkpoint(cmd, run, checkpoint=run / "checkpoints" / "rbm_nh6.h5")
+    assert not (run / "rbm.h5").exists()
+    result = run_hpcrbm(["train", run, *overrides], ranks=ranks)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stderr
+    a, b = weights(reference / "rbm.h5"), weights(run / "rbm.h5")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("override,needle", [
+    ("rbm.hidden=[0]", "rbm.hidden"),
+    ("rbm.learning_rate=0", "rbm.learning_rate"),
+    ("rbm.learning_rate=-0.1", "rbm.learning_rate"),
+    ("rbm.batch_size=100000", "rbm.batch_size"),
+    ("rbm.visible='gaussian'", "rbm.visible"),
+])
+def test_bad_rbm_values_exit_2_without_output(simulated, tmp_path, override, needle):
+    run = fresh_copy(simulated, tmp_path, "bad")
+    result = run_hpcrbm(["train", run, "--set", override])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
+    assert not (run / "rbm.h5").exists()
+
+
+def test_train_without_samples_is_bad_input(tmp_path):
+    result = run_hpcrbm(["train", tmp_path])
+    assert result.returncode == 2 and "samples.h5" in result.stderr
