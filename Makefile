@@ -18,7 +18,9 @@ setup:
 
 demo: setup
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm simulate configs/demo.toml
-	@echo "demo: samples in runs/demo/samples.h5 (inspect: $(PY) -m hpcrbm info runs/demo/samples.h5)"
+	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm train runs/demo
+	@echo "demo: Monte Carlo samples in runs/demo/samples.h5, RBMs in runs/demo/rbm.h5"
+	@echo "      inspect with: $(PY) -m hpcrbm info runs/demo/rbm.h5"
 
 test: setup test-serial test-mpi
 
