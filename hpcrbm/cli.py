@@ -55,6 +55,15 @@ def cmd_train(args, comm):
     return 0
 
 
+def cmd_flow(args, comm):
+    from .backend import select_backend
+    from .flow.stage import run_flows
+    path = run_flows(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
+    if comm.is_root:
+        print(path)
+    return 0
+
+
 def cmd_info(args, comm):
     from .io.inspect import describe, format_description
     info = describe(args.file)
@@ -114,6 +123,12 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. rbm.epochs=5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("flow", help="flow stage: iterates the trained RBMs, writes flow.h5")
+    p.add_argument("run_dir", help="run directory holding complete samples.h5 and rbm.h5")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. flow.steps=10)")
+    p.add_argument("--quiet", action="store_true", help="no info messages")
+    p.set_defaults(func=cmd_flow)
 
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
     p.add_argument("file")

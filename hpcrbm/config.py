@@ -70,8 +70,9 @@ class ThermometerConfig:
 @dataclass(frozen=True)
 class FlowConfig:
     steps: int = 20
-    mode: str = "mean-field"  # "mean-field" | "sample"
-    starts: tuple[str, ...] = ("mc",)
+    mode: str = "both"  # "mean-field" | "sample" | "both"
+    starts: tuple[str, ...] = ("mc", "up", "random")
+    samples: int = 200  # chains per start (MC starts: the first samples of each (T, H))
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ _CHOICES = {
     "rbm.visible": ("auto", "bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
     "rbm.dtype": ("float32", "float64"),
-    "flow.mode": ("mean-field", "sample"),
+    "flow.mode": ("mean-field", "sample", "both"),
 }
 MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
@@ -234,6 +235,8 @@ def _check_values(cfg: Config):
         bad("rbm.visible", f"'bernoulli' is for Ising spins; use 'categorical' for the {m.kind} model")
     if cfg.flow.steps < 0:
         bad("flow.steps", "must be >= 0")
+    if cfg.flow.samples < 2 or cfg.flow.samples > s.samples:
+        bad("flow.samples", f"must be in 2..sampling.samples ({s.samples})")
     if any(st not in ("mc", "up", "random") for st in cfg.flow.starts):
         bad("flow.starts", "each start must be 'mc', 'up' or 'random'")
 

@@ -1,0 +1,1 @@
+"""Flow stage: iterate trained RBMs (v -> h -> v ...) and measure where the flows go."""

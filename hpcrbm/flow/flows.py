@@ -1,0 +1,90 @@
+"""RBM flows v0 -> h1 -> v1 -> ... in mean-field or sampled mode, and the spins they carry.
+
+Mean-field (as written in the talk): h = sigmoid(W v + c), v = p(v | h) (sigmoid, or softmax per
+site for categorical visibles), probabilities all the way. Sampled (Iso et al., Veiga et al.):
+h and v are drawn at every half step. Either way, each step's ensemble is measured on spins drawn
+from the visible probabilities ("sampled spins") and, for mean-field flows, also directly on the
+probabilities ("probabilities").
+
+Random words: purpose FLOW, point = Nh, replica = chain id (unique per start and sample),
+step = flow step, index = half-step * stride + unit (docs/rng.md).
+"""
+import numpy as np
+
+from ..rbm.model import hidden_probs, sample_bernoulli, sample_categorical, visible_probs
+from ..rng.streams import Purpose
+from ..rng.uniform import uniforms
+
+
+def _stride(params):
+    return ((max(params.units, params.n_hidden) + 3) // 4) * 4
+
+
+def _sample_visible(params, probs, u):
+    if params.categorical:
+        return sample_categorical(np, probs, u, params.q)
+    return sample_bernoulli(np, probs, u)
+
+
+def flow(params, v0, steps, mode, seed, chain_ids):
+    """Yield (step, visible probabilities or None, visible sample) for step = 0 .. steps.
+
+    v0: flat visible states (n, units), float64. Step 0 is the start itself.
+    """
+    v = np.asarray(v0, dtype=np.float64)
+    sites = params.n_visible if params.categorical else params.units
+    stride = _stride(params)
+    purpose = int(Purpose.FLOW)
+    draw = lambda step, part, width: uniforms((len(v), width), np.float64, seed, chain_ids, step,  # noqa: E731
+                                              params.n_hidden, purpose, offset=part * stride)
+    yield 0, None, v
+    for step in range(1, steps + 1):
+        ph = hidden_probs(np, params, v)
+        if mode == "sample":
+            h = sample_bernoulli(np, ph, draw(step, 0, params.n_hidden))
+            v = _sample_visible(params, visible_probs(np, params, h), draw(step, 1, sites))
+            yield step, None, v
+        else:
+            v = visible_probs(np, params, ph)
+            yield step, v, _sample_visible(params, v, draw(step, 2, sites))
+
+
+def spins_from_visible(v, params, lattice_shape, ising):
+    """Flat visible states (n, units) -> spins (n, *lattice): Ising +-1, else states 0..q-1."""
+    n = len(v)
+    if not params.categorical:
+        return (2 * np.rint(v) - 1).astype(np.int8).reshape((n,) + lattice_shape)
+    states = v.reshape(n, params.n_visible, params.q).argmax(axis=2)
+    if ising:
+        states = 2 * states - 1
+    return states.astype(np.int8).reshape((n,) + lattice_shape)
+
+
+def probability_observables(probs, q, model, lattice_shape, field):
+    """Mean-field observables of visible probabilities, per sample: (energy per site, |m|).
+
+    Ising (Bernoulli): spins as <s> = 2p - 1, energy (-J sum <s_i><s_j> - h sum <s_i>) / N,
+    m = mean <s>. Categorical: expected bond energy sum_ab p_ia p_jb e(a - b) plus the expected
+    field energy, order parameter from the mean state probabilities.
+    """
+    n = len(probs)
+    if q and not hasattr(model, "bond_energy"):  # Ising spins with categorical visibles: p(s = +1)
+        probs, q = probs.reshape(n, -1, q)[..., 1], 0
+    if not q:
+        s = (2 * probs - 1).reshape((n,) + lattice_shape)
+        bonds = sum((s * np.roll(s, -1, axis=a)).reshape(n, -1).sum(1) for a in range(1, s.ndim))
+        mean_s = s.reshape(n, -1).mean(1)
+        return -model.J * bonds / s[0].size - field * mean_s, np.abs(mean_s)
+    p = probs.reshape((n,) + lattice_shape + (q,))
+    e = model.bond_energy()
+    table = e[(np.arange(q)[:, None] - np.arange(q)[None, :]) % q]
+    bond = sum(np.einsum("...a,ab,...b->...", p, table, np.roll(p, -1, axis=a)).reshape(n, -1).sum(1)
+               for a in range(1, p.ndim - 1))
+    frac = p.reshape(n, -1, q).mean(1)
+    bond = bond + p[0, ..., 0].size * (frac @ model.site_energy(field))
+    if model.kind == "potts":
+        m = (q * frac.max(1) - 1) / (q - 1)
+    else:
+        angle = 2 * np.pi * np.arange(q) / q
+        m = np.hypot(frac @ np.cos(angle), frac @ np.sin(angle))
+    return bond / p[0, ..., 0].size, m
