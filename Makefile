@@ -19,8 +19,10 @@ setup:
 demo: setup
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm simulate configs/demo.toml
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm train runs/demo
-	@echo "demo: Monte Carlo samples in runs/demo/samples.h5, RBMs in runs/demo/rbm.h5"
-	@echo "      inspect with: $(PY) -m hpcrbm info runs/demo/rbm.h5"
+	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm flow runs/demo
+	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm analyze runs/demo
+	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
+	@echo "      files: samples.h5 rbm.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
 
 test: setup test-serial test-mpi
 

@@ -64,6 +64,14 @@ def cmd_flow(args, comm):
     return 0
 
 
+def cmd_analyze(args, comm):
+    from .analysis.stage import analyze
+    path = analyze(args.run_dir, comm, overrides=args.set or [])
+    if comm.is_root:
+        print(path)
+    return 0
+
+
 def cmd_info(args, comm):
     from .io.inspect import describe, format_description
     info = describe(args.file)
@@ -129,6 +137,11 @@ def build_parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. flow.steps=10)")
     p.add_argument("--quiet", action="store_true", help="no info messages")
     p.set_defaults(func=cmd_flow)
+
+    p = sub.add_parser("analyze", help="analysis stage: analysis.h5, summary.json, figures/*.png")
+    p.add_argument("run_dir", help="run directory holding complete samples.h5, rbm.h5 and flow.h5")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    p.set_defaults(func=cmd_analyze)
 
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
     p.add_argument("file")

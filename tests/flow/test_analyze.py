@@ -1,0 +1,42 @@
+"""``hpcrbm analyze RUN_DIR``: summary.json structure, analysis.h5, figures."""
+import json
+import shutil
+
+import h5py
+import numpy as np
+
+from ..conftest import run_hpcrbm
+from .test_flow_stage import trained  # noqa: F401 - module fixture
+
+
+def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa: F811
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    for stage in ("flow", "analyze"):
+        result = run_hpcrbm([stage, run, "--quiet"] if stage == "flow" else [stage, run])
+        assert result.returncode == 0, result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["tc"] == np.float64(2 / np.log(1 + np.sqrt(2)))
+    flows = summary["flows"]
+    assert {(f["nh"], f["field"], f["mode"]) for f in flows} == {(4, h, m) for h in (0.0, 0.5)
+                                                                  for m in ("mean-field", "sample")}
+    for f in flows:
+        for label in ("energy", "magnetization"):
+            point = f["fixed_point"][label]
+            assert 0 < point["T"] < 20 and point["err"] >= 0
+        assert "nn" in f["fixed_point"] and f["specific_heat_peak"]["T"] > 0
+    zero = [f for f in flows if f["field"] == 0.0][0]
+    assert zero["specific_heat_peak"]["source"] == "kaufman"
+    assert "monte_carlo" in summary["exponents"]
+    assert summary["rg"]["block_spin"]["2"][0]["T"] == 1.5
+    assert abs(summary["rg"]["talk_recursion_fixed_point_K"] - 0.507) < 1e-3
+    with h5py.File(run / "analysis.h5") as h5:
+        assert h5.attrs["complete"] and len(h5["fixed_points/nh"]) == 4
+    figures = sorted(p.name for p in (run / "figures").glob("*.png"))
+    assert {"mc_observables.png", "flow_temperatures.png", "fixed_points_vs_nh.png",
+            "fixed_points_vs_field.png", "rbm_flow_vs_rg.png"} <= set(figures)
+
+
+def test_analyze_without_flow_is_bad_input(tmp_path):
+    result = run_hpcrbm(["analyze", tmp_path])
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
