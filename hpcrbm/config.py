@@ -72,7 +72,7 @@ class FlowConfig:
     steps: int = 20
     mode: str = "both"  # "mean-field" | "sample" | "both"
     starts: tuple[str, ...] = ("mc", "up", "random")
-    samples: int = 200  # chains per start (MC starts: the first samples of each (T, H))
+    samples: int = 0  # chains per start (MC starts: the first samples of each (T, H)); 0: min(200, samples)
 
 
 @dataclass(frozen=True)
@@ -235,8 +235,8 @@ def _check_values(cfg: Config):
         bad("rbm.visible", f"'bernoulli' is for Ising spins; use 'categorical' for the {m.kind} model")
     if cfg.flow.steps < 0:
         bad("flow.steps", "must be >= 0")
-    if cfg.flow.samples < 2 or cfg.flow.samples > s.samples:
-        bad("flow.samples", f"must be in 2..sampling.samples ({s.samples})")
+    if cfg.flow.samples and not 1 <= cfg.flow.samples <= s.samples:
+        bad("flow.samples", f"must be 0 (auto) or in 1..sampling.samples ({s.samples})")
     if any(st not in ("mc", "up", "random") for st in cfg.flow.starts):
         bad("flow.starts", "each start must be 'mc', 'up' or 'random'")
 
@@ -267,9 +267,17 @@ def from_dict(data: dict, overrides=()) -> Config:
             raise InputError(f"config section [{name}]: unknown (allowed: {', '.join(_SECTIONS)})")
     cfg = Config(**{name: _section(name, _SECTIONS[name], table) for name, table in data.items()})
     _check_values(cfg)
+    return _resolve_automatic(cfg)
+
+
+def _resolve_automatic(cfg):
+    """Replace the "auto" values (rbm.visible, flow.samples = 0) by what they resolve to."""
     if cfg.rbm.visible == "auto":
         visible = "bernoulli" if cfg.model.kind == "ising" else "categorical"
         cfg = dataclasses.replace(cfg, rbm=dataclasses.replace(cfg.rbm, visible=visible))
+    if cfg.flow.samples == 0:
+        chains = min(200, cfg.sampling.samples)
+        cfg = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, samples=chains))
     return cfg
 
 

@@ -10,7 +10,10 @@ from .conftest import ROOT
 
 def test_defaults_and_resolved_round_trip():
     cfg = loads("")
-    assert dataclasses.replace(cfg, rbm=dataclasses.replace(cfg.rbm, visible="auto")) == Config()
+    automatic = dataclasses.replace(cfg, rbm=dataclasses.replace(cfg.rbm, visible="auto"),
+                                    flow=dataclasses.replace(cfg.flow, samples=0))
+    assert automatic == Config()
+    assert cfg.flow.samples == 200 and loads("[sampling]\nsamples = 10").flow.samples == 10
     assert cfg.rbm.visible == "bernoulli"  # "auto" resolves by model kind
     assert loads("[model]\nkind = 'potts'\nq = 3").rbm.visible == "categorical"
     assert loads(to_toml(cfg)) == cfg
@@ -74,6 +77,7 @@ BAD = [
     ("[rbm]\nvisible = 'gaussian'", "rbm.visible"),
     ("[model]\nkind = 'potts'\nq = 3\n[rbm]\nvisible = 'bernoulli'", "rbm.visible"),
     ("[rbm]\nmomentum = 1.0", "rbm.momentum"),
+    ("[sampling]\nsamples = 10\n[flow]\nsamples = 20", "flow.samples"),
     ("[rbm]\ndtype = 'float16'", "rbm.dtype"),
     ("[model]\nL = [", "malformed TOML"),
     ("[model]\nkind = 'potts'\nq = 1", "model.q"),
