@@ -46,27 +46,23 @@ def cmd_simulate(args, comm):
     return 0
 
 
-def cmd_train(args, comm):
-    from .backend import select_backend
-    from .rbm.train import train
-    path = train(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
-    if comm.is_root:
-        print(path)
-    return 0
-
-
-def cmd_flow(args, comm):
-    from .backend import select_backend
-    from .flow.stage import run_flows
-    path = run_flows(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
-    if comm.is_root:
-        print(path)
-    return 0
-
-
-def cmd_analyze(args, comm):
+def _stage_function(name):
+    """The stage entry point (imported lazily: CPU-only commands never load what they don't use)."""
+    if name == "train":
+        from .rbm.train import train
+        return train
+    if name == "flow":
+        from .flow.stage import run_flows
+        return run_flows
     from .analysis.stage import analyze
-    path = analyze(args.run_dir, comm, overrides=args.set or [])
+    return analyze
+
+
+def cmd_stage(args, comm):
+    """train / flow / analyze RUN_DIR: run the stage, print the file it wrote."""
+    from .backend import select_backend
+    stage = _stage_function(args.command)
+    path = stage(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0
@@ -126,22 +122,15 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("train", help="RBM stage: trains one RBM per rbm.hidden, writes rbm.h5")
-    p.add_argument("run_dir", help="run directory holding a complete samples.h5")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. rbm.epochs=5)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("flow", help="flow stage: iterates the trained RBMs, writes flow.h5")
-    p.add_argument("run_dir", help="run directory holding complete samples.h5 and rbm.h5")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. flow.steps=10)")
-    p.add_argument("--quiet", action="store_true", help="no info messages")
-    p.set_defaults(func=cmd_flow)
-
-    p = sub.add_parser("analyze", help="analysis stage: analysis.h5, summary.json, figures/*.png")
-    p.add_argument("run_dir", help="run directory holding complete samples.h5, rbm.h5 and flow.h5")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
-    p.set_defaults(func=cmd_analyze)
+    for name, help_text, needs in (
+            ("train", "RBM stage: trains one RBM per rbm.hidden, writes rbm.h5", "samples.h5"),
+            ("flow", "flow stage: iterates the trained RBMs, writes flow.h5", "samples.h5 and rbm.h5"),
+            ("analyze", "analysis stage: analysis.h5, summary.json, figures/*.png", "samples.h5, rbm.h5, flow.h5")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("run_dir", help=f"run directory holding complete {needs}")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. rbm.epochs=5)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+        p.set_defaults(func=cmd_stage)
 
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
     p.add_argument("file")

@@ -135,8 +135,11 @@ def write_analysis_file(path, summary):
     os.replace(tmp, path)
 
 
-def analyze(run_dir, comm, overrides=()):
-    """The analysis stage (rank 0 works, the others wait); returns the path of summary.json."""
+def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
+    """The analysis stage (rank 0 works, the others wait); returns the path of summary.json.
+
+    Same signature as the other stages; ``backend`` and ``quiet`` are not used here.
+    """
     log = get_logger()
     run_dir = Path(run_dir)
     cfg = load_run_config(run_dir, overrides)

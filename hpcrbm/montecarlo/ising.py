@@ -7,29 +7,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rng.streams import Purpose, counter_words
 from .kernels import ising_cpu
+from .lattice import PeriodicLattice
 
 TWO32 = 2**32
 
 
 @dataclass(frozen=True)
-class IsingModel:
+class IsingModel(PeriodicLattice):
     dim: int
     L: int
     J: float = 1.0
 
-    @property
-    def lattice_shape(self):
-        return (self.L,) * self.dim
+    up_state = 1
 
-    @property
-    def n_sites(self):
-        return self.L**self.dim
-
-    @property
-    def coordination(self):
-        return 2 * self.dim
+    @staticmethod
+    def states_from_words(words):
+        """+1 iff word < 2**31."""
+        return np.where(words < 2**31, 1, -1).astype(np.int8)
 
     def thresholds(self, temperature, field):
         """uint64 (2, z + 1): accept a flip of s with neighbour sum nb iff word < table[(s+1)/2, (nb+z)/2].
@@ -45,25 +40,6 @@ class IsingModel:
             p = np.exp(-delta / temperature)
         table = np.where(delta <= 0, float(TWO32), np.floor(np.minimum(p, 1.0) * TWO32))
         return np.minimum(table, TWO32).astype(np.uint64)
-
-    def initial_state(self, seed, point, replicas, start="ordered"):
-        """int8 (R, *lattice) initial spins.
-
-        "up": all +1. "random": s = +1 iff word(site) < 2**31. "ordered": every spin of a
-        replica equals the "random" value of its site 0 (half the replicas all up, half
-        all down: an ordered start that avoids Metropolis' frozen stripes at low T).
-        Words come from the INITIAL_STATE stream at step 0, index = site.
-        """
-        shape = (replicas,) + self.lattice_shape
-        if start == "up":
-            return np.ones(shape, dtype=np.int8)
-        spins = np.empty(shape, dtype=np.int8)
-        sites = np.arange(1 if start == "ordered" else self.n_sites)
-        for r in range(replicas):
-            words = counter_words(seed, point, r, 0, sites, Purpose.INITIAL_STATE)
-            signs = np.where(words < 2**31, 1, -1).astype(np.int8)
-            spins[r] = signs[0] if start == "ordered" else signs.reshape(self.lattice_shape)
-        return spins
 
     def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
         """Advance all replicas by ``n_sweeps`` checkerboard Metropolis sweeps (in place)."""

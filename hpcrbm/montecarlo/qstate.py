@@ -9,32 +9,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..rng.streams import Purpose, counter_words
 from .ising import TWO32
 from .kernels import qstate_cpu
+from .lattice import PeriodicLattice
 
 MAX_TABLE = 1 << 22  # entries of the Metropolis threshold table
 
 
 @dataclass(frozen=True)
-class QStateModel:
+class QStateModel(PeriodicLattice):
     kind: str  # "potts" | "clock"
     dim: int
     L: int
     q: int
     J: float = 1.0
 
-    @property
-    def lattice_shape(self):
-        return (self.L,) * self.dim
+    up_state = 0
 
-    @property
-    def n_sites(self):
-        return self.L**self.dim
-
-    @property
-    def coordination(self):
-        return 2 * self.dim
+    def states_from_words(self, words):
+        """(word * q) >> 32: uniform over 0..q-1."""
+        return ((words.astype(np.uint64) * np.uint64(self.q)) >> np.uint64(32)).astype(np.int8)
 
     def bond_energy(self):
         """e(d), d = 0..q-1: energy of one bond whose states differ by d (mod q)."""
@@ -63,20 +57,6 @@ class QStateModel:
             p = np.exp(-dE / temperature)
         table = np.where(dE <= 0, float(TWO32), np.floor(np.minimum(p, 1.0) * TWO32))
         return np.minimum(table, TWO32).astype(np.uint64).reshape(-1)
-
-    def initial_state(self, seed, point, replicas, start="ordered"):
-        """int8 (R, *lattice): "up" all 0; "random" (word * q) >> 32 per site; "ordered" each
-        replica uniform in the "random" value of its site 0 (INITIAL_STATE stream, step 0)."""
-        shape = (replicas,) + self.lattice_shape
-        if start == "up":
-            return np.zeros(shape, dtype=np.int8)
-        spins = np.empty(shape, dtype=np.int8)
-        sites = np.arange(1 if start == "ordered" else self.n_sites)
-        for r in range(replicas):
-            words = counter_words(seed, point, r, 0, sites, Purpose.INITIAL_STATE)
-            states = ((words.astype(np.uint64) * np.uint64(self.q)) >> np.uint64(32)).astype(np.int8)
-            spins[r] = states[0] if start == "ordered" else states.reshape(self.lattice_shape)
-        return spins
 
     def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
         k0, k1 = seed & 0xFFFFFFFF, seed >> 32
