@@ -116,41 +116,26 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
 
 @numba.njit(cache=True, nogil=True)
 def ising_sums(spins):
-    """2D: per replica (sum over bonds of s_i s_j, sum of s_i), int64 arrays (R,).
+    """Per replica (sum over bonds of s_i s_j, sum of s_i), int64 arrays (R,).
 
-    spins int8 (R, L, L); each periodic bond is counted once (2 L^2 bonds).
+    spins int8 (R, L, L), or (R, 1, N) for rings; each periodic bond is counted once
+    (bonds to the right, and down in 2D).
     """
-    n_rep, L, _ = spins.shape
+    n_rep, ly, lx = spins.shape
     bonds = np.zeros(n_rep, dtype=np.int64)
     total = np.zeros(n_rep, dtype=np.int64)
     for r in range(n_rep):
         b = 0
         m = 0
-        for y in range(L):
-            yd = y + 1 if y < L - 1 else 0
-            for x in range(L):
-                xr = x + 1 if x < L - 1 else 0
+        for y in range(ly):
+            yd = y + 1 if y < ly - 1 else 0
+            for x in range(lx):
+                xr = x + 1 if x < lx - 1 else 0
                 si = np.int64(spins[r, y, x])
-                b += si * (spins[r, y, xr] + spins[r, yd, x])
+                b += si * spins[r, y, xr]
+                if ly > 1:
+                    b += si * spins[r, yd, x]
                 m += si
-        bonds[r] = b
-        total[r] = m
-    return bonds, total
-
-
-@numba.njit(cache=True, nogil=True)
-def ising_sums_1d(spins):
-    """1D ring: per replica (sum over bonds s_i s_{i+1}, sum of s_i), int64 arrays (R,)."""
-    n_rep, n = spins.shape
-    bonds = np.zeros(n_rep, dtype=np.int64)
-    total = np.zeros(n_rep, dtype=np.int64)
-    for r in range(n_rep):
-        b = 0
-        m = 0
-        for i in range(n):
-            si = np.int64(spins[r, i])
-            b += si * spins[r, i + 1 if i < n - 1 else 0]
-            m += si
         bonds[r] = b
         total[r] = m
     return bonds, total
