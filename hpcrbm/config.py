@@ -64,7 +64,11 @@ class RBMConfig:
 
 @dataclass(frozen=True)
 class ThermometerConfig:
-    pass
+    hidden: int = 64  # units of the classifier's hidden (ReLU) layer
+    epochs: int = 20
+    learning_rate: float = 1e-3  # Adam
+    batch_size: int = 100
+    holdout: float = 0.2  # fraction of each temperature's samples kept for calibration
 
 
 @dataclass(frozen=True)
@@ -233,6 +237,14 @@ def _check_values(cfg: Config):
         bad("rbm.weight_decay", "must be >= 0")
     if r.visible == "bernoulli" and m.kind != "ising":
         bad("rbm.visible", f"'bernoulli' is for Ising spins; use 'categorical' for the {m.kind} model")
+    t = cfg.thermometer
+    for key in ("hidden", "epochs", "batch_size"):
+        if getattr(t, key) < 1:
+            bad(f"thermometer.{key}", "must be >= 1")
+    if t.learning_rate <= 0:
+        bad("thermometer.learning_rate", "must be > 0")
+    if not 0 < t.holdout < 1:
+        bad("thermometer.holdout", "must be in (0, 1)")
     if cfg.flow.steps < 0:
         bad("flow.steps", "must be >= 0")
     if cfg.flow.samples and not 1 <= cfg.flow.samples <= s.samples:

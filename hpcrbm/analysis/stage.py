@@ -68,8 +68,8 @@ def fixed_points(cfg, flow_h5):
             g = flow_h5[f"flow/{nh_key}/{mode}"]
             for iH, H in enumerate(cfg.sampling.fields):
                 sel = (kinds == "mc") & (field_index == iH)
-                entry = {"nh": int(nh_key[2:]), "field": float(H), "mode": mode, "fixed_point": {"nn": None}}
-                for label in ("energy", "magnetization"):
+                entry = {"nh": int(nh_key[2:]), "field": float(H), "mode": mode, "fixed_point": {}}
+                for label in ("nn", "energy", "magnetization"):
                     t = g[f"temperature_{label}"][sel, -1]
                     dt = g[f"temperature_{label}_err"][sel, -1]
                     err = math.sqrt(np.std(t) ** 2 / max(len(t), 1) + np.mean(dt**2) / max(len(t), 1))
@@ -116,6 +116,16 @@ def rg_flow(cfg, samples_h5, n_configs=200):
     return out
 
 
+def nn_summary(run_dir):
+    """Held-out accuracy and calibration (mean, spread of predicted T per true T) per field."""
+    with h5py.File(run_dir / "thermometer.h5", "r") as h5:
+        return [{"field": float(g.attrs["field"]), "accuracy": float(g.attrs["accuracy"]),
+                 "calibration": {"T": h5["temperatures"][:].tolist(),
+                                 "predicted_mean": g["calibration/predicted_mean"][:].tolist(),
+                                 "predicted_std": g["calibration/predicted_std"][:].tolist()}}
+                for g in (h5[f"thermometer/{k}"] for k in sorted(h5["thermometer"], key=lambda k: int(k[5:])))]
+
+
 def write_analysis_file(path, summary):
     """analysis.h5: the fixed points as a table and the RG flow, written atomically."""
     tmp = path.with_name(path.name + ".partial")
@@ -124,7 +134,7 @@ def write_analysis_file(path, summary):
         h5["fixed_points/nh"] = np.array([f["nh"] for f in fps])
         h5["fixed_points/field"] = np.array([f["field"] for f in fps])
         h5["fixed_points/mode"] = np.array([f["mode"] for f in fps], dtype=h5py.string_dtype())
-        for label in ("energy", "magnetization"):
+        for label in ("nn", "energy", "magnetization"):
             h5[f"fixed_points/T_{label}"] = np.array([f["fixed_point"][label]["T"] for f in fps])
             h5[f"fixed_points/T_{label}_err"] = np.array([f["fixed_point"][label]["err"] for f in fps])
         for b, rows in summary["rg"]["block_spin"].items():
@@ -182,7 +192,7 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
                                               for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
                        "talk_recursion_fixed_point_K": talk_fixed_point(),
                        "talk_recursion_fixed_point_T": 1 / talk_fixed_point()},
-                "controls": None, "nn_thermometer": None, "created": now(),
+                "controls": None, "nn_thermometer": nn_summary(run_dir), "created": now(),
             }
             from .figures import draw_all
             draw_all(run_dir, cfg, samples, flows, summary)

@@ -10,7 +10,9 @@ flow.h5: ``/starts/kind`` ("mc", "up", "random"), ``/starts/temperature`` (NaN u
 ``/starts/field_index``; per Nh and mode ``/flow/nh{Nh}/{mode}/NAME`` (n_starts, steps + 1):
 energy, abs_magnetization, binder (+ ``_err``) of the sampled spins; for mean-field flows also
 probability_energy, probability_abs_magnetization (+ ``_err``) of the probabilities;
-temperature_energy, temperature_magnetization (+ ``_err``): the physics thermometers' readings
+temperature_energy, temperature_magnetization (+ ``_err``): the physics thermometers' readings;
+temperature_nn (+ ``_err``), the neural thermometer's mean prediction, and nn_histogram
+(n_starts, steps + 1, nT), the counts of its predictions
 (energy: Kaufman's exact u(T) of the same L for the Ising model at H = 0, else the Monte Carlo
 u(T) of samples.h5 at that field; |m|: the Monte Carlo |m|(T)).
 """
@@ -31,6 +33,7 @@ from ..montecarlo.models import make_model
 from ..rbm.model import RBMParams, encode
 from ..rbm.train import load_run_config
 from .flows import flow, probability_observables, spins_from_visible
+from .nn_thermometer import MLP, read_temperature
 from .thermometers import CurveThermometer
 
 FLOW_FILE = "flow.h5"
@@ -79,12 +82,13 @@ def start_visible(cfg, kind, iT, iH, samples_path, model, start_index):
 def flow_names(mode):
     """Names of the per-step arrays of one flow, in file order."""
     base = list(MEASURES) + (["probability_energy", "probability_abs_magnetization"] if mode == "mean-field" else [])
-    base += ["temperature_energy", "temperature_magnetization"]
+    base += ["temperature_energy", "temperature_magnetization", "temperature_nn"]
     return sorted(base + [f"{n}_err" for n in base])
 
 
-def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo):
-    """Observables and thermometer readings of one start's flow: name -> (steps + 1,) array."""
+def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
+    """Observables and thermometer readings of one start's flow: name -> (steps + 1,) array,
+    plus "nn_histogram" (steps + 1, nT): counts of the neural thermometer's predictions."""
     shape, N = model.lattice_shape, model.n_sites
     ising = cfg.model.kind == "ising"
     rows = {}
@@ -104,6 +108,9 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo):
                                                                           "abs_magnetization")):
             t, dt, _ = thermometer.read(values[key], values[f"{key}_err"])
             values[f"temperature_{label}"], values[f"temperature_{label}_err"] = float(t), float(dt)
+        t, dt, histogram = read_temperature(nn, v, cfg.sampling.temperatures)
+        values["temperature_nn"], values["temperature_nn_err"] = t, dt
+        rows.setdefault("nn_histogram", []).append(histogram)
         for name, value in values.items():
             rows.setdefault(name, []).append(value)
     return {name: np.asarray(v) for name, v in rows.items()}
@@ -128,6 +135,12 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
     missing = [nh for nh in cfg.rbm.hidden if nh not in stored]
     if missing:
         raise InputError(f"{rbm_path}: has no RBM for rbm.hidden entries {missing}; rerun hpcrbm train")
+    try:
+        with h5py.File(run_dir / "thermometer.h5", "r") as h5:
+            nn = [MLP(*(h5[f"thermometer/field{iH}/{n}"][...] for n in ("W1", "b1", "W2", "b2")))
+                  for iH in range(len(cfg.sampling.fields))]
+    except (OSError, KeyError):
+        raise InputError(f"{run_dir / 'thermometer.h5'}: missing or incomplete; rerun hpcrbm train") from None
     inputs = fingerprint(cfg, STAGE_SECTIONS)
     model = make_model(cfg.model)
     thermo = thermometers(cfg, samples_path)
@@ -142,12 +155,16 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
                 kind, iT, iH = starts[s]
                 v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)
                 ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
-                local.append(flow_start(cfg, stored[nh], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH]))
+                local.append(flow_start(cfg, stored[nh], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
+                                        nn[iH]))
             names = flow_names(mode)
             stacked = np.array([[r[n] for n in names] for r in local]).reshape(hi - lo, len(names),
                                                                              cfg.flow.steps + 1)
             full = comm.allgather_slices(stacked, len(starts))
             results[(nh, mode)] = {n: full[:, i] for i, n in enumerate(names)}
+            histograms = np.array([r["nn_histogram"] for r in local], dtype=np.int64).reshape(
+                hi - lo, cfg.flow.steps + 1, len(cfg.sampling.temperatures))
+            results[(nh, mode)]["nn_histogram"] = comm.allgather_slices(histograms, len(starts))
         log.info("flowed Nh=%d from %d starts", nh, len(starts))
     if comm.is_root:
         tmp = final.with_name(final.name + ".partial")

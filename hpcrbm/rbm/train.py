@@ -26,7 +26,8 @@ from .model import RBMParams, encode
 from .training import Trainer, TrainingSettings, TrainingState
 
 RBM_FILE = "rbm.h5"
-STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm")
+THERMOMETER_FILE = "thermometer.h5"
+STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm", "thermometer")
 
 
 def load_run_config(run_dir, overrides=()):
@@ -138,6 +139,53 @@ def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, qui
                    "final_log_likelihood": final_ll}
 
 
+def train_thermometers(cfg, data, comm):
+    """One neural thermometer per field, trained data-parallel; returns a list of
+    (MLP, calibration mean (nT,), calibration std (nT,), held-out accuracy)."""
+    from ..flow.nn_thermometer import calibration, train_classifier
+    grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
+    nT, nH = grid.shape
+    S = cfg.sampling.samples
+    n_train = max(1, int(round((1 - cfg.thermometer.holdout) * S)))
+    lo, hi = comm.slice(grid.size)
+    out = []
+    for iH in range(nH):
+        X_train, y_train, rows, X_test, y_test = [], [], [], [], []
+        for p in range(lo, hi):
+            iT, h = grid.index(p)
+            if h != iH:
+                continue
+            block = data[(p - lo) * S:(p - lo + 1) * S].astype(np.float64)
+            X_train.append(block[:n_train])
+            X_test.append(block[n_train:])
+            y_train += [iT] * n_train
+            y_test += [iT] * (S - n_train)
+            rows.append(iT * n_train + np.arange(n_train))
+        width = data.shape[1]
+        stack = lambda parts: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
+        rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
+        mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,
+                               cfg.thermometer, cfg.run.seed, iH, comm)
+        mean, std, accuracy = calibration(mlp, stack(X_test), np.array(y_test, np.int64), grid.temperatures, comm)
+        out.append((mlp, mean, std, accuracy))
+    return out
+
+
+def write_thermometers(path, cfg, thermometers, attrs):
+    tmp = path.with_name(path.name + ".partial")
+    with h5py.File(tmp, "w") as h5:
+        h5["temperatures"] = np.asarray(cfg.sampling.temperatures, float)
+        h5["fields"] = np.asarray(cfg.sampling.fields, float)
+        for iH, (mlp, mean, std, accuracy) in enumerate(thermometers):
+            g = h5.create_group(f"thermometer/field{iH}")
+            for name, value in zip(("W1", "b1", "W2", "b2"), mlp.arrays()):
+                g[name] = value
+            g["calibration/predicted_mean"], g["calibration/predicted_std"] = mean, std
+            g.attrs.update(accuracy=accuracy, field=cfg.sampling.fields[iH])
+        h5.attrs.update(attrs)
+    os.replace(tmp, path)
+
+
 def train(run_dir, comm, backend, overrides=(), quiet=False):
     """Run the RBM stage on RUN_DIR (collective); returns the path of rbm.h5."""
     log = get_logger()
@@ -161,6 +209,7 @@ def train(run_dir, comm, backend, overrides=(), quiet=False):
     for nh in cfg.rbm.hidden:
         results[nh] = train_one(cfg, nh, data, first, n_total, comm, run_dir / "checkpoints" / f"rbm_nh{nh}.h5",
                                 inputs + f"\nnh = {nh}", quiet)
+    thermometers = train_thermometers(cfg, data, comm)
     if comm.is_root:
         tmp = final.with_name(final.name + ".partial")
         with h5py.File(tmp, "w") as h5:
@@ -178,6 +227,9 @@ def train(run_dir, comm, backend, overrides=(), quiet=False):
                          conventions="E(v,h) = -b.v - c.h - h W v; Ising v = (1 + s) / 2; categorical: one-hot, "
                                      "zero-sum gauge over q")
             h5.attrs.update(attrs)
+        write_thermometers(run_dir / THERMOMETER_FILE, cfg, thermometers,
+                           {**attrs, "stage": "train (thermometer)",
+                            "model_description": "MLP: ReLU hidden layer, softmax over the training temperatures"})
         os.replace(tmp, final)
         for nh in cfg.rbm.hidden:
             (run_dir / "checkpoints" / f"rbm_nh{nh}.h5").unlink(missing_ok=True)

@@ -70,6 +70,11 @@ def test_rbm_file_layout_and_history(simulated, tmp_path):
         assert big["log_likelihood_method"] == "ais" and big["log_partition_err"] > 0
         assert h5.attrs["stage"] == "train" and "config" in h5.attrs
     assert not (run / "checkpoints" / "rbm_nh4.h5").exists()
+    with h5py.File(run / "thermometer.h5") as h5:
+        g = h5["thermometer/field0"]
+        assert g["W2"].shape == (5, 64) and 0.2 < g.attrs["accuracy"] <= 1  # 5 temperatures: chance is 0.2
+        mean = g["calibration/predicted_mean"][:]
+        assert mean[-1] > mean[0]  # hotter configurations read hotter
 
 
 @needs_mpiexec
