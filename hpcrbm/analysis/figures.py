@@ -21,7 +21,8 @@ def draw_all(run_dir, cfg, samples, flows, summary):
     paths = []
     for name, fn in (("mc_observables", mc_observables), ("flow_temperatures", flow_temperatures),
                      ("fixed_points_vs_nh", fixed_points_vs_nh), ("fixed_points_vs_field", fixed_points_vs_field),
-                     ("exponent_fit", exponent_fit), ("rbm_flow_vs_rg", rbm_flow_vs_rg)):
+                     ("exponent_fit", exponent_fit), ("rbm_flow_vs_rg", rbm_flow_vs_rg),
+                     ("thermometer_calibration", thermometer_calibration), ("nn_histograms", nn_histograms)):
         fig = fn(plt, cfg, samples, flows, summary)
         if fig is not None:
             fig.tight_layout()
@@ -30,6 +31,11 @@ def draw_all(run_dir, cfg, samples, flows, summary):
             plt.close(fig)
             paths.append(path)
     return paths
+
+
+def nh_keys(flows):
+    """The trained RBMs' groups in flow.h5 ("nh16", ...), by N_h."""
+    return sorted((k for k in flows["flow"] if k.startswith("nh")), key=lambda k: int(k[2:]))
 
 
 def _tc_line(ax, summary, axis="x"):
@@ -65,19 +71,19 @@ def flow_temperatures(plt, cfg, samples, flows, summary):
     kinds = flows["starts/kind"][:].astype(str)
     field_index = flows["starts/field_index"][:]
     starts_T = flows["starts/temperature"][:]
-    nh_keys = sorted(flows["flow"], key=lambda k: int(k[2:]))
-    modes = sorted(flows[f"flow/{nh_keys[0]}"])
-    fig, axes = plt.subplots(len(modes), len(nh_keys), figsize=(3.2 * len(nh_keys), 3 * len(modes)), squeeze=False)
+    keys = nh_keys(flows) + sorted(k for k in flows["flow"] if k.startswith("control_"))
+    modes = sorted(flows[f"flow/{keys[0]}"])
+    fig, axes = plt.subplots(len(modes), len(keys), figsize=(3.2 * len(keys), 3 * len(modes)), squeeze=False)
     sel = (kinds == "mc") & (field_index == 0)
     colours = plt.cm.viridis(np.linspace(0, 1, sel.sum()))
     for i, mode in enumerate(modes):
-        for j, key in enumerate(nh_keys):
+        for j, key in enumerate(keys):
             ax = axes[i, j]
             t = flows[f"flow/{key}/{mode}/temperature_energy"][sel]
             for row, colour in zip(t, colours):
                 ax.plot(np.arange(len(row)), row, color=colour, lw=1)
             _tc_line(ax, summary, axis="y")
-            ax.set_title(f"N_h = {key[2:]}, {mode}", fontsize=9)
+            ax.set_title(f"{'N_h = ' + key[2:] if key.startswith('nh') else key}, {mode}", fontsize=9)
             ax.set_xlabel("flow step")
             ax.set_ylabel("T (energy thermometer)")
             ax.set_ylim(0, min(np.nanmax(starts_T[sel]) * 1.2, 12))
@@ -150,7 +156,7 @@ def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
                     label=f"block spin b = {b}")
     kinds = flows["starts/kind"][:].astype(str)
     sel = (kinds == "mc") & (flows["starts/field_index"][:] == list(cfg.sampling.fields).index(0.0))
-    key = sorted(flows["flow"], key=lambda k: int(k[2:]))[-1]
+    key = nh_keys(flows)[-1]
     for mode in flows[f"flow/{key}"]:
         ax.plot(flows["starts/temperature"][sel], flows[f"flow/{key}/{mode}/temperature_energy"][sel, 1], "o-", ms=3,
                 label=f"RBM one step, N_h = {key[2:]}, {mode}")
@@ -160,5 +166,43 @@ def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
     ax.set_xlabel("T before the step")
     ax.set_ylabel("T after one step (energy thermometer)")
     ax.set_ylim(0, lim[1] * 1.3)
+    ax.legend(fontsize=7)
+    return fig
+
+
+def thermometer_calibration(plt, cfg, samples, flows, summary):
+    """Predicted vs true temperature of the neural thermometer on held-out data, with spread."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for entry in summary["nn_thermometer"]:
+        cal = entry["calibration"]
+        ax.errorbar(cal["T"], cal["predicted_mean"], cal["predicted_std"], fmt="o-", ms=3,
+                    label=f"H = {entry['field']:g}, accuracy {entry['accuracy']:.2f}")
+    lim = [0, max(cfg.sampling.temperatures)]
+    ax.plot(lim, lim, "k-", lw=0.5)
+    _tc_line(ax, summary)
+    ax.set_xlabel("true T (held-out Monte Carlo)")
+    ax.set_ylabel("neural thermometer: predicted T")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def nn_histograms(plt, cfg, samples, flows, summary):
+    """Histograms of the neural thermometer's predictions at several flow steps (largest N_h,
+    first mode, all Monte Carlo starts at the first field together)."""
+    key = nh_keys(flows)[-1]
+    mode = sorted(flows[f"flow/{key}"])[0]
+    counts = flows[f"flow/{key}/{mode}/nn_histogram"]
+    kinds = flows["starts/kind"][:].astype(str)
+    sel = (kinds == "mc") & (flows["starts/field_index"][:] == 0)
+    T = np.asarray(cfg.sampling.temperatures)
+    steps = counts.shape[1] - 1
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for step in sorted({0, 1, steps // 4, steps // 2, steps}):
+        total = counts[sel, step].sum(axis=0)
+        ax.step(T, total / max(total.sum(), 1), where="mid", label=f"step {step}")
+    _tc_line(ax, summary)
+    ax.set_xlabel("predicted T")
+    ax.set_ylabel("fraction of flowed configurations")
+    ax.set_title(f"N_h = {key[2:]}, {mode}", fontsize=9)
     ax.legend(fontsize=7)
     return fig

@@ -58,17 +58,20 @@ def specific_heat_peak(cfg, T, c, iH):
     return float(T[np.nanargmax(c[:, iH])]), "monte carlo"
 
 
-def fixed_points(cfg, flow_h5):
-    """List of dicts (nh, field, mode, fixed_point{energy, magnetization})."""
+def fixed_points(cfg, flow_h5, controls=False):
+    """List of dicts (nh or control, field, mode, fixed_point{nn, energy, magnetization})."""
     kinds = flow_h5["starts/kind"][:].astype(str)
     field_index = flow_h5["starts/field_index"][:]
     out = []
-    for nh_key in flow_h5["flow"]:
-        for mode in flow_h5[f"flow/{nh_key}"]:
-            g = flow_h5[f"flow/{nh_key}/{mode}"]
+    for key in flow_h5["flow"]:
+        if key.startswith("control_") != controls:
+            continue
+        for mode in flow_h5[f"flow/{key}"]:
+            g = flow_h5[f"flow/{key}/{mode}"]
             for iH, H in enumerate(cfg.sampling.fields):
                 sel = (kinds == "mc") & (field_index == iH)
-                entry = {"nh": int(nh_key[2:]), "field": float(H), "mode": mode, "fixed_point": {}}
+                label_key = {"control": key[8:]} if controls else {"nh": int(key[2:])}
+                entry = {**label_key, "field": float(H), "mode": mode, "fixed_point": {}}
                 for label in ("nn", "energy", "magnetization"):
                     t = g[f"temperature_{label}"][sel, -1]
                     dt = g[f"temperature_{label}_err"][sel, -1]
@@ -178,7 +181,7 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
                     exponents["exact_same_points"] = fit_beta(T, exact_m, np.full(len(T), 1e-3), tc)
                 kinds = flows["starts/kind"][:].astype(str)
                 sel = (kinds == "mc") & (flows["starts/field_index"][:] == iH)
-                for nh_key in flows["flow"]:
+                for nh_key in (k for k in flows["flow"] if k.startswith("nh")):
                     for mode in flows[f"flow/{nh_key}"]:
                         g = flows[f"flow/{nh_key}/{mode}"]
                         exponents[f"reconstruction_{nh_key}_{mode}"] = fit_beta(
@@ -192,7 +195,7 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
                                               for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
                        "talk_recursion_fixed_point_K": talk_fixed_point(),
                        "talk_recursion_fixed_point_T": 1 / talk_fixed_point()},
-                "controls": None, "nn_thermometer": nn_summary(run_dir), "created": now(),
+                "controls": fixed_points(cfg, flows, controls=True), "nn_thermometer": nn_summary(run_dir), "created": now(),
             }
             from .figures import draw_all
             draw_all(run_dir, cfg, samples, flows, summary)

@@ -7,7 +7,8 @@ configurations, one start per field. Start s, chain i has the global chain id
 s * flow.samples + i, so the flows do not depend on the rank count (ranks split the starts).
 
 flow.h5: ``/starts/kind`` ("mc", "up", "random"), ``/starts/temperature`` (NaN unless "mc"),
-``/starts/field_index``; per Nh and mode ``/flow/nh{Nh}/{mode}/NAME`` (n_starts, steps + 1):
+``/starts/field_index``; per RBM and mode ``/flow/{nh{Nh}, control_random, control_extremes}/{mode}/NAME``
+(n_starts, steps + 1):
 energy, abs_magnetization, binder (+ ``_err``) of the sampled spins; for mean-field flows also
 probability_energy, probability_abs_magnetization (+ ``_err``) of the probabilities;
 temperature_energy, temperature_magnetization (+ ``_err``): the physics thermometers' readings;
@@ -126,13 +127,14 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
         with h5py.File(rbm_path, "r") as h5:
             if not h5.attrs.get("complete", False):
                 raise OSError
-            stored = {int(k[2:]): RBMParams(h5[f"rbm/{k}/W"][...].astype(np.float64),
-                                            h5[f"rbm/{k}/b"][...].astype(np.float64),
-                                            h5[f"rbm/{k}/c"][...].astype(np.float64), int(h5[f"rbm/{k}"].attrs["q"]))
-                      for k in h5["rbm"]}
+            def params(group):
+                return RBMParams(*(group[n][...].astype(np.float64) for n in ("W", "b", "c")),
+                                 int(group.attrs["q"]))
+            stored = {k: params(h5[f"rbm/{k}"]) for k in h5["rbm"]}
+            stored.update({f"control_{k}": params(h5[f"controls/{k}"]) for k in h5.get("controls", {})})
     except (OSError, KeyError):
         raise InputError(f"{rbm_path}: missing or incomplete; run hpcrbm train first") from None
-    missing = [nh for nh in cfg.rbm.hidden if nh not in stored]
+    missing = [nh for nh in cfg.rbm.hidden if f"nh{nh}" not in stored]
     if missing:
         raise InputError(f"{rbm_path}: has no RBM for rbm.hidden entries {missing}; rerun hpcrbm train")
     try:
@@ -148,24 +150,24 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
     results = {}
-    for nh in cfg.rbm.hidden:
+    for key in [f"nh{nh}" for nh in cfg.rbm.hidden] + sorted(k for k in stored if k.startswith("control_")):
         for mode in modes:
             local = []
             for s in range(lo, hi):
                 kind, iT, iH = starts[s]
                 v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)
                 ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
-                local.append(flow_start(cfg, stored[nh], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
+                local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
                                         nn[iH]))
             names = flow_names(mode)
             stacked = np.array([[r[n] for n in names] for r in local]).reshape(hi - lo, len(names),
                                                                              cfg.flow.steps + 1)
             full = comm.allgather_slices(stacked, len(starts))
-            results[(nh, mode)] = {n: full[:, i] for i, n in enumerate(names)}
+            results[(key, mode)] = {n: full[:, i] for i, n in enumerate(names)}
             histograms = np.array([r["nn_histogram"] for r in local], dtype=np.int64).reshape(
                 hi - lo, cfg.flow.steps + 1, len(cfg.sampling.temperatures))
-            results[(nh, mode)]["nn_histogram"] = comm.allgather_slices(histograms, len(starts))
-        log.info("flowed Nh=%d from %d starts", nh, len(starts))
+            results[(key, mode)]["nn_histogram"] = comm.allgather_slices(histograms, len(starts))
+        log.info("flowed %s from %d starts", key, len(starts))
     if comm.is_root:
         tmp = final.with_name(final.name + ".partial")
         with h5py.File(tmp, "w") as h5:
@@ -174,9 +176,9 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
                                                  for _, t, _ in starts])
             h5["starts/field_index"] = np.array([f for _, _, f in starts])
             h5["fields"] = np.asarray(cfg.sampling.fields, float)
-            for (nh, mode), arrays in results.items():
+            for (key, mode), arrays in results.items():
                 for name, value in arrays.items():
-                    h5[f"flow/nh{nh}/{mode}/{name}"] = value
+                    h5[f"flow/{key}/{mode}/{name}"] = value
             attrs = provenance(comm, backend, cfg.run.seed, now(), "root")
             attrs.update(stage="flow", config=to_toml(cfg), inputs=inputs, steps=cfg.flow.steps,
                          chains_per_start=cfg.flow.samples, end_time=now(), complete=True)

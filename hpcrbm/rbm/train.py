@@ -3,7 +3,9 @@ configuration of samples.h5 (all (T, H) points together; the RBM is never told T
 
 Output ``rbm.h5``: ``/rbm/nh{Nh}/`` with W, b, c and ``history/`` (epoch,
 reconstruction_error, pseudo_likelihood, log_likelihood: exact when Nh <= 20, else NaN per
-epoch and an AIS estimate at the end, attributes log_likelihood_method and log_partition).
+epoch and an AIS estimate at the end, attributes log_likelihood_method and log_partition);
+``/controls/random`` and ``/controls/extremes`` (see :func:`train_controls`). Also writes
+``thermometer.h5`` (the neural thermometer).
 Checkpoints ``checkpoints/rbm_nh{Nh}.h5`` (written by rank 0: every rank holds the same
 weights) make a killed training resume with identical results.
 """
@@ -21,6 +23,7 @@ from ..io.hdf5 import read_points
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from ..montecarlo.grid import Grid
+from ..rng.streams import Purpose
 from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from .model import RBMParams, encode
 from .training import Trainer, TrainingSettings, TrainingState
@@ -171,6 +174,37 @@ def train_thermometers(cfg, data, comm):
     return out
 
 
+def train_controls(cfg, data, first, n_total, comm, results, run_dir, inputs, quiet):
+    """The critique's controls (Veiga and Vicente), with Nh = max(rbm.hidden):
+    "random": W drawn as N(0, sigma^2) with sigma the standard deviation of the trained RBM's W
+    (Philox, purpose TRAINING + 1, step 2), b = c = 0; "extremes": an RBM trained the same way
+    on the lowest and highest temperatures only. Returns {name: (params, history or None)}."""
+    from ..rng.uniform import uniforms
+    nh = max(cfg.rbm.hidden)
+    trained = results[nh][0].params
+    sigma = float(np.std(trained.W))
+    rows = trained.W.reshape(nh, -1).shape[1]
+    u = uniforms((nh, 2 * rows), np.float64, cfg.run.seed, np.arange(nh), 2, nh, int(Purpose.TRAINING) + 1)
+    W = sigma * np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+    controls = {"random": (RBMParams(W.reshape(trained.W.shape).astype(trained.W.dtype), np.zeros_like(trained.b),
+                                     np.zeros_like(trained.c), trained.q), None)}
+    grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
+    nT, nH = grid.shape
+    S = cfg.sampling.samples
+    lo, hi = comm.slice(grid.size)
+    chosen = [p for p in range(grid.size) if grid.index(p)[0] in (0, nT - 1)]
+    mine = [p for p in chosen if lo <= p < hi]
+    subset = np.concatenate([data[(p - lo) * S:(p - lo + 1) * S] for p in mine]) if mine else data[:0]
+    sub_first, sub_total = S * sum(p < lo for p in chosen), S * len(chosen)
+    if nT < 2 or cfg.rbm.batch_size > sub_total:
+        get_logger().warning("control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
+        return controls
+    state, info = train_one(cfg, nh, subset, sub_first, sub_total, comm,
+                            run_dir / "checkpoints" / "rbm_control_extremes.h5", inputs + "\ncontrol = extremes", quiet)
+    controls["extremes"] = (state.params, state.history)
+    return controls
+
+
 def write_thermometers(path, cfg, thermometers, attrs):
     tmp = path.with_name(path.name + ".partial")
     with h5py.File(tmp, "w") as h5:
@@ -210,6 +244,7 @@ def train(run_dir, comm, backend, overrides=(), quiet=False):
         results[nh] = train_one(cfg, nh, data, first, n_total, comm, run_dir / "checkpoints" / f"rbm_nh{nh}.h5",
                                 inputs + f"\nnh = {nh}", quiet)
     thermometers = train_thermometers(cfg, data, comm)
+    controls = train_controls(cfg, data, first, n_total, comm, results, run_dir, inputs, quiet)
     if comm.is_root:
         tmp = final.with_name(final.name + ".partial")
         with h5py.File(tmp, "w") as h5:
@@ -220,6 +255,12 @@ def train(run_dir, comm, backend, overrides=(), quiet=False):
                 for name, values in state.history.items():
                     g[f"history/{name}"] = np.asarray(values, dtype=np.float64)
                 g.attrs.update(n_hidden=nh, n_visible=p.n_visible, q=p.q, **info)
+            for name, (p, history) in controls.items():
+                g = h5.create_group(f"controls/{name}")
+                g["W"], g["b"], g["c"] = p.W, p.b, p.c
+                for key, values in (history or {}).items():
+                    g[f"history/{key}"] = np.asarray(values, dtype=np.float64)
+                g.attrs.update(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q)
             attrs = provenance(comm, backend, cfg.run.seed, start, "root")
             attrs.update(stage="train", config=to_toml(cfg), inputs=inputs, model=cfg.model.kind, dim=cfg.model.dim,
                          L=cfg.model.L, q=cfg.model.q, visible=cfg.rbm.visible, method=cfg.rbm.method,
@@ -231,8 +272,8 @@ def train(run_dir, comm, backend, overrides=(), quiet=False):
                            {**attrs, "stage": "train (thermometer)",
                             "model_description": "MLP: ReLU hidden layer, softmax over the training temperatures"})
         os.replace(tmp, final)
-        for nh in cfg.rbm.hidden:
-            (run_dir / "checkpoints" / f"rbm_nh{nh}.h5").unlink(missing_ok=True)
+        for name in [f"rbm_nh{nh}" for nh in cfg.rbm.hidden] + ["rbm_control_extremes"]:
+            (run_dir / "checkpoints" / f"{name}.h5").unlink(missing_ok=True)
     comm.barrier()
     log.info("wrote %s", final)
     return final

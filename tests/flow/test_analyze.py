@@ -28,13 +28,17 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
     zero = [f for f in flows if f["field"] == 0.0][0]
     assert zero["specific_heat_peak"]["source"] == "kaufman"
     assert "monte_carlo" in summary["exponents"]
+    assert {c["control"] for c in summary["controls"]} == {"random", "extremes"}
+    assert all(0 < c["fixed_point"]["nn"]["T"] < 10 for c in summary["controls"])
+    assert 0 <= summary["nn_thermometer"][0]["accuracy"] <= 1
     assert summary["rg"]["block_spin"]["2"][0]["T"] == 1.5
     assert abs(summary["rg"]["talk_recursion_fixed_point_K"] - 0.507) < 1e-3
     with h5py.File(run / "analysis.h5") as h5:
         assert h5.attrs["complete"] and len(h5["fixed_points/nh"]) == 4
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert {"mc_observables.png", "flow_temperatures.png", "fixed_points_vs_nh.png",
-            "fixed_points_vs_field.png", "rbm_flow_vs_rg.png"} <= set(figures)
+            "fixed_points_vs_field.png", "rbm_flow_vs_rg.png", "thermometer_calibration.png",
+            "nn_histograms.png"} <= set(figures)
 
 
 def test_analyze_without_flow_is_bad_input(tmp_path):

@@ -77,3 +77,22 @@ def test_flow_without_rbm_is_bad_input(trained, tmp_path):
     (run / "rbm.h5").unlink()
     result = run_hpcrbm(["flow", run])
     assert result.returncode == 2 and "rbm.h5" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind,q", [("potts", 3), ("clock", 4)])
+def test_categorical_pipeline_for_potts_and_clock(tmp_path, kind, q):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG.replace("[model]\n", f"[model]\nkind = '{kind}'\nq = {q}\n")
+                      .replace("temperatures = [1.5, 2.27, 3.5]", "temperatures = [0.6, 1.0, 2.0]")
+                      .replace("fields = [0.0, 0.5]", "fields = [0.0]"))
+    run = tmp_path / "run"
+    for args in (["simulate", config, "--out", run, "--quiet"], ["train", run, "--quiet"], ["flow", run, "--quiet"],
+                 ["analyze", run]):
+        result = run_hpcrbm(args)
+        assert result.returncode == 0, (args[0], result.stderr)
+    with h5py.File(run / "rbm.h5") as h5:
+        assert h5["rbm/nh4/W"].shape == (4, 16, q) and np.allclose(h5["rbm/nh4/W"][:].sum(axis=2), 0, atol=1e-5)
+    with h5py.File(run / "flow.h5") as h5:
+        m = h5["flow/nh4/sample/abs_magnetization"][:]
+        assert np.all((m >= 0) & (m <= 1))
+        assert np.all(np.isfinite(h5["flow/nh4/mean-field/probability_energy"][:]))

@@ -69,6 +69,8 @@ def test_rbm_file_layout_and_history(simulated, tmp_path):
         big = h5["rbm/nh24"].attrs
         assert big["log_likelihood_method"] == "ais" and big["log_partition_err"] > 0
         assert h5.attrs["stage"] == "train" and "config" in h5.attrs
+        assert h5["controls/random/W"].shape == (24, 16) and not np.any(h5["controls/random/b"][:])
+        assert h5["controls/extremes/W"].shape == (24, 16) and len(h5["controls/extremes/history/epoch"]) == 6
     assert not (run / "checkpoints" / "rbm_nh4.h5").exists()
     with h5py.File(run / "thermometer.h5") as h5:
         g = h5["thermometer/field0"]
