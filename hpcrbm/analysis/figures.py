@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ..exact import kaufman_observables, onsager_magnetization
+from ..flow.rg import talk_recursion
 
 
 def _plt():
@@ -162,6 +163,8 @@ def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
                 label=f"RBM one step, N_h = {key[2:]}, {mode}")
     lim = [0, float(samples["temperatures"][:].max())]
     ax.plot(lim, lim, "k-", lw=0.5)
+    T = np.linspace(0.5, lim[1], 200)
+    ax.plot(T, 1 / talk_recursion(1 / T), "k--", lw=1, label="talk: K' = (3/8) ln cosh 4K")
     _tc_line(ax, summary)
     ax.set_xlabel("T before the step")
     ax.set_ylabel("T after one step (energy thermometer)")
