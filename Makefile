@@ -17,10 +17,7 @@ setup:
 	bash tools/setup_env.sh
 
 demo: setup
-	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm simulate configs/demo.toml
-	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm train runs/demo
-	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm flow runs/demo
-	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm analyze runs/demo
+	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm run configs/demo.toml
 	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
 	@echo "      files: samples.h5 rbm.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
 

@@ -68,6 +68,55 @@ def cmd_stage(args, comm):
     return 0
 
 
+def cmd_run(args, comm):
+    from .backend import select_backend
+    from .pipeline import run_all
+    cfg = _load_config(args)
+    path = run_all(cfg, comm, select_backend(cfg.run.backend), quiet=args.quiet)
+    if comm.is_root:
+        print(path)
+    return 0
+
+
+def cmd_campaign(args, comm):
+    from .campaign import format_status, load_campaign, status, status_json
+    campaign = load_campaign(args.file)
+    runs = campaign.runs()
+    if args.action == "status":
+        if comm.is_root:
+            rows = status(campaign)
+            print(status_json(rows) if args.json else format_status(rows))
+        return 0
+    if args.action == "list":
+        if comm.is_root:
+            for i, (name, overrides) in enumerate(runs):
+                print(i, name, " ".join(overrides))
+        return 0
+    from .backend import select_backend
+    from .pipeline import run_all
+    indices = range(len(runs)) if args.index is None else [args.index]
+    if args.index is not None and not 0 <= args.index < len(runs):
+        raise InputError(f"--index {args.index}: the campaign has runs 0..{len(runs) - 1}")
+    for i in indices:
+        cfg = campaign.config(i)
+        run_all(cfg, comm, select_backend(cfg.run.backend), quiet=args.quiet)
+    return 0
+
+
+def cmd_posthoc(args, comm):
+    from . import posthoc
+    if not comm.is_root:
+        return 0
+    if args.command == "merge":
+        print(f"{posthoc.merge(args.run_dirs, args.csv)} rows -> {args.csv}")
+    elif args.command == "export":
+        print(f"{posthoc.export(args.run_dir, args.csv)} rows -> {args.csv}")
+    else:
+        for path in posthoc.redraw(args.run_dir):
+            print(path)
+    return 0
+
+
 def cmd_info(args, comm):
     from .io.inspect import describe, format_description
     info = describe(args.file)
@@ -114,6 +163,35 @@ def build_parser():
     parser = _Parser(prog="hpcrbm", description="Monte Carlo spin models, RBMs and RBM flows.")
     parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("run", help="every stage in order (simulate, train, flow, analyze); resumable")
+    p.add_argument("config", help="TOML config file")
+    p.add_argument("--out", help="run directory (overrides run.out)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)")
+    p.add_argument("action", choices=["run", "status", "list"])
+    p.add_argument("file", help="campaign TOML file")
+    p.add_argument("--index", type=int, help="run: only this run (e.g. $SLURM_ARRAY_TASK_ID)")
+    p.add_argument("--json", action="store_true", help="status: as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+    p.set_defaults(func=cmd_campaign)
+
+    p = sub.add_parser("merge", help="merge the summary.json of many runs into one CSV table")
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--csv", required=True, help="output CSV file")
+    p.set_defaults(func=cmd_posthoc)
+
+    p = sub.add_parser("export", help="export a run's Monte Carlo summary to CSV")
+    p.add_argument("run_dir")
+    p.add_argument("--csv", required=True, help="output CSV file")
+    p.set_defaults(func=cmd_posthoc)
+
+    p = sub.add_parser("redraw", help="redraw a run's figures from its files alone")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_posthoc)
 
     p = sub.add_parser("simulate", help="Monte Carlo stage: writes samples.h5")
     p.add_argument("config", help="TOML config file")

@@ -20,10 +20,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..config import ModelConfig
+from ..config import ModelConfig, fingerprint
 from ..errors import InputError
 from ..exact import ising2d_critical_temperature, kaufman_observables, onsager_magnetization
 from ..flow.rg import block_spin, talk_fixed_point
+from ..flow.stage import is_complete
 from ..flow.thermometers import CurveThermometer
 from ..io.provenance import now
 from ..log import get_logger
@@ -31,6 +32,7 @@ from ..montecarlo.models import make_model
 from ..rbm.train import load_run_config
 
 ANALYSIS_FILE = "analysis.h5"
+ANALYSIS_SECTIONS = ("run.seed", "model", "sampling", "rbm", "thermometer", "flow", "analysis")
 
 
 def critical_temperature(cfg):
@@ -129,7 +131,7 @@ def nn_summary(run_dir):
                 for g in (h5[f"thermometer/{k}"] for k in sorted(h5["thermometer"], key=lambda k: int(k[5:])))]
 
 
-def write_analysis_file(path, summary):
+def write_analysis_file(path, summary, inputs):
     """analysis.h5: the fixed points as a table and the RG flow, written atomically."""
     tmp = path.with_name(path.name + ".partial")
     fps = summary["flows"]
@@ -144,22 +146,27 @@ def write_analysis_file(path, summary):
             h5[f"rg/b{b}/temperature"] = np.array([r["T"] for r in rows])
             h5[f"rg/b{b}/temperature_blocked"] = np.array([r["T_blocked"] for r in rows])
             h5[f"rg/b{b}/temperature_blocked_err"] = np.array([r["err"] for r in rows])
-        h5.attrs.update(stage="analyze", summary=json.dumps(summary, allow_nan=True), complete=True, tc=summary["tc"])
+        h5.attrs.update(stage="analyze", summary=json.dumps(summary, allow_nan=True), inputs=inputs, complete=True,
+                        tc=summary["tc"])
     os.replace(tmp, path)
 
 
-def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
+def analyze(run_dir, comm, backend=None, overrides=(), quiet=False, cfg=None):
     """The analysis stage (rank 0 works, the others wait); returns the path of summary.json.
 
     Same signature as the other stages; ``backend`` and ``quiet`` are not used here.
     """
     log = get_logger()
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir, overrides)
+    cfg = cfg or load_run_config(run_dir, overrides)
     flow_path = run_dir / "flow.h5"
     if not flow_path.exists():
         raise InputError(f"{flow_path}: missing; run hpcrbm flow first")
     summary_path = run_dir / "summary.json"
+    inputs = fingerprint(cfg, ANALYSIS_SECTIONS)
+    if summary_path.exists() and is_complete(run_dir / ANALYSIS_FILE, inputs):
+        log.info("%s is complete for this config; nothing to do", summary_path)
+        return summary_path
     if comm.is_root:
         with h5py.File(run_dir / "samples.h5", "r") as samples, h5py.File(flow_path, "r") as flows:
             T = samples["temperatures"][:]
@@ -199,7 +206,7 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False):
             }
             from .figures import draw_all
             draw_all(run_dir, cfg, samples, flows, summary)
-        write_analysis_file(run_dir / ANALYSIS_FILE, summary)
+        write_analysis_file(run_dir / ANALYSIS_FILE, summary, inputs)
         tmp = summary_path.with_name(summary_path.name + ".tmp")
         tmp.write_text(json.dumps(summary, indent=2, allow_nan=True))
         os.replace(tmp, summary_path)

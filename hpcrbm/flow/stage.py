@@ -42,6 +42,15 @@ STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm", "flow")
 MEASURES = ("energy", "abs_magnetization", "binder")
 
 
+def is_complete(path, inputs):
+    """Whether ``path`` is a complete stage file made from the same inputs."""
+    try:
+        with h5py.File(path, "r") as h5:
+            return bool(h5.attrs.get("complete", False)) and h5.attrs.get("inputs") == inputs
+    except OSError:
+        return False
+
+
 def starts_table(cfg):
     """List of (kind, iT or -1, iH) in start order."""
     nT, nH = len(cfg.sampling.temperatures), len(cfg.sampling.fields)
@@ -117,12 +126,16 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
     return {name: np.asarray(v) for name, v in rows.items()}
 
 
-def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
-    """The flow stage (collective); returns the path of flow.h5."""
+def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
+    """The flow stage (collective); returns the path of flow.h5. ``cfg`` as for train()."""
     log = get_logger()
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir, overrides)
+    cfg = cfg or load_run_config(run_dir, overrides)
     samples_path, rbm_path, final = run_dir / "samples.h5", run_dir / "rbm.h5", run_dir / FLOW_FILE
+    inputs = fingerprint(cfg, STAGE_SECTIONS)
+    if is_complete(final, inputs):
+        log.info("%s is complete for this config; nothing to do", final)
+        return final
     try:
         with h5py.File(rbm_path, "r") as h5:
             if not h5.attrs.get("complete", False):
@@ -143,7 +156,6 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False):
                   for iH in range(len(cfg.sampling.fields))]
     except (OSError, KeyError):
         raise InputError(f"{run_dir / 'thermometer.h5'}: missing or incomplete; rerun hpcrbm train") from None
-    inputs = fingerprint(cfg, STAGE_SECTIONS)
     model = make_model(cfg.model)
     thermo = thermometers(cfg, samples_path)
     starts = starts_table(cfg)

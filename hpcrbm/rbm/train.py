@@ -220,11 +220,14 @@ def write_thermometers(path, cfg, thermometers, attrs):
     os.replace(tmp, path)
 
 
-def train(run_dir, comm, backend, overrides=(), quiet=False):
-    """Run the RBM stage on RUN_DIR (collective); returns the path of rbm.h5."""
+def train(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
+    """Run the RBM stage on RUN_DIR (collective); returns the path of rbm.h5.
+
+    ``cfg``: the run's config (``hpcrbm run``); by default the one stored in samples.h5.
+    """
     log = get_logger()
     run_dir = Path(run_dir)
-    cfg = load_run_config(run_dir, overrides)
+    cfg = cfg or load_run_config(run_dir, overrides)
     inputs = fingerprint(cfg, STAGE_SECTIONS)
     final = run_dir / RBM_FILE
     if final.exists():

@@ -1,0 +1,115 @@
+"""Campaigns: one TOML file expands into many runs (a sweep over config keys).
+
+    [campaign]
+    name = "potts-q"
+    base = "../configs/potts3.toml"      # relative to the campaign file
+    out = "runs/campaigns/potts-q"       # each run goes to OUT/NAME
+    [sweep]
+    "model.q" = [2, 3, 4]
+    "run.seed" = [1, 2]
+
+Runs are the Cartesian product of the sweep lists, in the order the keys are written; run i can
+be run alone (``hpcrbm campaign run FILE --index i``, one Slurm array task per run) or all of
+them one after another. Every run is an ordinary ``hpcrbm run``: skipped when complete, resumed
+when interrupted.
+"""
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import _toml_value, load
+from .errors import InputError
+
+STAGE_FILES = ("samples.h5", "rbm.h5", "flow.h5", "analysis.h5")
+
+
+@dataclass(frozen=True)
+class Campaign:
+    name: str
+    base: Path
+    out: Path
+    sweep: tuple  # ((dotted key, (values...)), ...)
+
+    def runs(self):
+        """[(run name, [--set overrides])] in index order."""
+        keys = [k for k, _ in self.sweep]
+        out = []
+        for combo in itertools.product(*(values for _, values in self.sweep)):
+            name = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in zip(keys, combo)) or "run"
+            overrides = [f"{k}={_toml_value(v)}" for k, v in zip(keys, combo)]
+            overrides.append(f"run.out={_toml_value(str(self.out / name))}")
+            overrides.append(f"run.name={_toml_value(f'{self.name}-{name}')}")
+            out.append((name, overrides))
+        return out
+
+    def config(self, index):
+        """The validated config of run ``index``."""
+        return load(self.base, self.runs()[index][1])
+
+
+def _label(value):
+    if isinstance(value, (list, tuple)):
+        return "-".join(map(_label, value))
+    return str(value).replace("/", "-").replace(" ", "")
+
+
+def load_campaign(path):
+    """Read and validate a campaign file; every run's config is checked before anything runs."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"campaign file {path}: cannot be read ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"campaign file {path}: malformed TOML ({exc})") from None
+    unknown = set(data) - {"campaign", "sweep"}
+    if unknown:
+        raise InputError(f"campaign file {path}: unknown section [{sorted(unknown)[0]}] (allowed: campaign, sweep)")
+    head = data.get("campaign", {})
+    extra = set(head) - {"name", "base", "out"}
+    if extra or not isinstance(head.get("base"), str):
+        raise InputError(f"campaign file {path}: [campaign] needs base (a config path) and allows name, out"
+                         + (f"; unknown key {sorted(extra)[0]}" if extra else ""))
+    sweep = data.get("sweep", {})
+    for key, values in sweep.items():
+        if not isinstance(values, list) or not values:
+            raise InputError(f"campaign file {path}: sweep key {key} needs a non-empty list of values")
+    name = str(head.get("name", path.stem))
+    campaign = Campaign(name, (path.parent / head["base"]).resolve(), Path(head.get("out", f"runs/campaigns/{name}")),
+                        tuple((k, tuple(v)) for k, v in sweep.items()))
+    for i in range(len(campaign.runs())):
+        campaign.config(i)  # raises InputError naming the bad key
+    return campaign
+
+
+def status(campaign):
+    """[{"index", "name", "out", stage file: complete?, "done"}] for every run."""
+    import h5py
+    rows = []
+    for i, (name, _) in enumerate(campaign.runs()):
+        out = campaign.out / name
+        row = {"index": i, "name": name, "out": str(out)}
+        for f in STAGE_FILES:
+            try:
+                with h5py.File(out / f, "r") as h5:
+                    row[f] = bool(h5.attrs.get("complete", False))
+            except OSError:
+                row[f] = False
+        row["done"] = all(row[f] for f in STAGE_FILES) and (out / "summary.json").exists()
+        rows.append(row)
+    return rows
+
+
+def format_status(rows):
+    lines = [f"{'index':>5}  {'run':30s}  " + "  ".join(f"{f:11s}" for f in STAGE_FILES) + "  done"]
+    for r in rows:
+        lines.append(f"{r['index']:>5}  {r['name']:30s}  " + "  ".join(f"{'yes' if r[f] else '-':11s}" for f in STAGE_FILES)
+                     + f"  {'yes' if r['done'] else 'no'}")
+    lines.append(f"{sum(r['done'] for r in rows)} of {len(rows)} runs done")
+    return "\n".join(lines)
+
+
+def status_json(rows):
+    return json.dumps(rows, indent=2)

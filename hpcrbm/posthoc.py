@@ -1,0 +1,78 @@
+"""Post-hoc tools that need only the files of finished runs: merge summaries into one CSV table,
+export Monte Carlo observables to CSV, redraw every figure."""
+import csv
+import json
+from pathlib import Path
+
+import h5py
+
+from .analysis.statistics import SUMMARY_NAMES
+from .errors import InputError
+
+MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode", "T_nn", "T_nn_err", "T_energy",
+                 "T_energy_err", "T_magnetization", "T_magnetization_err", "tc", "specific_heat_peak")
+
+
+def _summary(run_dir):
+    path = Path(run_dir) / "summary.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise InputError(f"{path}: missing or not a summary; run hpcrbm analyze first") from None
+
+
+def merge(run_dirs, out_csv):
+    """One row per (run, RBM or control, field, mode) of every run's summary.json."""
+    rows = []
+    for run_dir in run_dirs:
+        s = _summary(run_dir)
+        for entry in s["flows"] + (s.get("controls") or []):
+            fp = entry["fixed_point"]
+            row = {"run": str(run_dir), "model": s["model"], "L": s["L"], "q": s["q"], "nh": entry.get("nh", ""),
+                   "control": entry.get("control", ""), "field": entry["field"], "mode": entry["mode"], "tc": s["tc"],
+                   "specific_heat_peak": entry.get("specific_heat_peak", {}).get("T", "")}
+            for label in ("nn", "energy", "magnetization"):
+                row[f"T_{label}"], row[f"T_{label}_err"] = fp[label]["T"], fp[label]["err"]
+            rows.append(row)
+    _write_csv(out_csv, MERGE_COLUMNS, rows)
+    return len(rows)
+
+
+def export(run_dir, out_csv):
+    """samples.h5's per-point summary: T, H, each observable with its error, tau_int."""
+    path = Path(run_dir) / "samples.h5"
+    try:
+        with h5py.File(path, "r") as h5:
+            T, H = h5["temperatures"][:], h5["fields"][:]
+            data = {name: h5[f"summary/{name}"][:] for name in
+                    [n for base in SUMMARY_NAMES for n in (base, f"{base}_err")] + ["tau_int"]}
+    except (OSError, KeyError):
+        raise InputError(f"{path}: missing or not a complete samples file") from None
+    columns = ("temperature", "field") + tuple(data)
+    rows = [{"temperature": T[i], "field": H[j], **{k: v[i, j] for k, v in data.items()}}
+            for i in range(len(T)) for j in range(len(H))]
+    _write_csv(out_csv, columns, rows)
+    return len(rows)
+
+
+def redraw(run_dir):
+    """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
+    from .analysis.figures import draw_all
+    from .rbm.train import load_run_config
+    run_dir = Path(run_dir)
+    cfg, summary = load_run_config(run_dir), _summary(run_dir)
+    try:
+        with h5py.File(run_dir / "samples.h5", "r") as samples, h5py.File(run_dir / "flow.h5", "r") as flows:
+            return draw_all(run_dir, cfg, samples, flows, summary)
+    except OSError:
+        raise InputError(f"{run_dir / 'flow.h5'}: missing; run hpcrbm flow first") from None
+
+
+def _write_csv(path, columns, rows):
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(columns))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
