@@ -19,10 +19,13 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
     For cluster algorithms "flips" counts N spins per sweep (one sweep flips about N spins).
     """
     model = make_model(ModelConfig(kind=kind, dim=dim, L=L, q=q))
-    updater = make_updater(algorithm, model)
+    updater = make_updater(algorithm, model, backend)
     if sweeps <= 0:  # about 2e8 flip attempts per rank, at least 5 sweeps
         sweeps = max(5, int(2e8 // (model.n_sites * replicas)))
     spins = model.initial_state(seed, comm.rank, replicas, "random")
+    gpu = backend.name == "gpu" and algorithm == "metropolis"
+    if gpu:  # keep the spins on the device: time the kernels, not the copies
+        spins = backend.xp.asarray(spins)
     params = updater.prepare(temperature, 0.0)
     tuning = np.zeros(updater.n_tuning, dtype=np.int64)
     warm = 1 if algorithm == "metropolis" else 20  # compile, warm up; then tune Wolff near equilibrium
@@ -31,6 +34,8 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
     comm.barrier()
     t0 = time.perf_counter()
     updater.sweep(spins, params, tuning, seed, comm.rank, 2 * warm, sweeps)
+    if gpu:
+        backend.xp.cuda.Device().synchronize()
     seconds = time.perf_counter() - t0
     comm.barrier()
     flips = model.n_sites * replicas * sweeps

@@ -39,7 +39,7 @@ def cmd_simulate(args, comm):
     from .backend import select_backend
     from .montecarlo.simulate import simulate
     cfg = _load_config(args)
-    backend = select_backend(cfg.run.backend)
+    backend = select_backend(cfg.run.backend, comm)
     path = simulate(cfg, comm, backend, quiet=args.quiet)
     if comm.is_root:
         print(path)
@@ -72,7 +72,7 @@ def cmd_run(args, comm):
     from .backend import select_backend
     from .pipeline import run_all
     cfg = _load_config(args)
-    path = run_all(cfg, comm, select_backend(cfg.run.backend), quiet=args.quiet)
+    path = run_all(cfg, comm, select_backend(cfg.run.backend, comm), quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0
@@ -99,7 +99,7 @@ def cmd_campaign(args, comm):
         raise InputError(f"--index {args.index}: the campaign has runs 0..{len(runs) - 1}")
     for i in indices:
         cfg = campaign.config(i)
-        run_all(cfg, comm, select_backend(cfg.run.backend), quiet=args.quiet)
+        run_all(cfg, comm, select_backend(cfg.run.backend, comm), quiet=args.quiet)
     return 0
 
 
@@ -137,7 +137,7 @@ def cmd_validate(args, comm):
 def cmd_bench(args, comm):
     from .backend import select_backend
     from .bench import bench_mc, bench_rbm
-    backend = select_backend(args.backend)
+    backend = select_backend(args.backend, comm)
     if args.what == "rbm":
         result = bench_rbm(comm, backend, n_hidden=args.hidden, batch_size=args.batch_size, epochs=args.epochs,
                            dtype=args.dtype)

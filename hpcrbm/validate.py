@@ -5,8 +5,6 @@ Each check compares a Monte Carlo estimate with its exact value by z-score
 """
 from dataclasses import dataclass
 
-import numpy as np
-
 from .analysis.statistics import block_labels, jackknife
 from .exact import kaufman_observables, ring_observables
 from .exact.enumeration import enumerated_observables, ising2d_energies

@@ -8,7 +8,8 @@ from hpcrbm.cli import build_parser
 
 from .conftest import ROOT
 
-SCRIPTS = sorted((ROOT / "jobs").glob("*")) + sorted((ROOT / "benchmarks").glob("*.sh"))
+SCRIPTS = sorted((ROOT / "jobs").glob("*")) + sorted((ROOT / "benchmarks").glob("*.sh")) + \
+    sorted((ROOT / "tools").glob("*.sh"))
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)

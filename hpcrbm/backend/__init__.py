@@ -1,8 +1,9 @@
 """Array backend chosen once per run and passed along as ``xp``.
 
-CPU-only machines never import CuPy; "auto" picks the GPU only when CuPy imports and sees
-a device. The Monte Carlo GPU kernels are a later stage: today "gpu" is refused with a
-clear message and "auto" resolves to the CPU.
+CPU-only machines without CuPy never import it; "auto" picks the GPU only when CuPy imports
+and sees a device. Each rank takes device ``local_rank % device_count`` (local rank from a
+shared-memory split of the communicator). The GPU runs the Metropolis kernels; the RBM,
+flows and cluster updates run on the CPU.
 """
 from dataclasses import dataclass
 
@@ -18,15 +19,31 @@ class Backend:
     device: str  # human-readable device description
 
 
-def select_backend(name: str) -> Backend:
-    """Resolve "auto" | "cpu" | "gpu" to a Backend."""
+def _gpu_backend(comm):
+    """A GPU Backend for this rank (device local_rank % device_count), or None."""
+    try:
+        import cupy
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no CuPy, no driver, no device: no GPU
+        return None
+    if count < 1:
+        return None
+    device = (comm.local_rank() if comm is not None else 0) % count
+    cupy.cuda.Device(device).use()
+    props = cupy.cuda.runtime.getDeviceProperties(device)
+    name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    return Backend("gpu", cupy, f"gpu {device} of {count}: {name}")
+
+
+def select_backend(name, comm=None):
+    """Resolve "auto" | "cpu" | "gpu" to a Backend; "auto" takes a GPU when CuPy sees one."""
     import platform
     cpu = Backend("cpu", np, f"cpu ({platform.processor() or platform.machine()})")
     if name == "cpu":
         return cpu
-    if name in ("auto", "gpu"):
-        if name == "gpu":
-            raise InputError("config key run.backend: 'gpu' Monte Carlo kernels are not available yet; "
-                             "use 'cpu' or 'auto'")
-        return cpu
-    raise InputError(f"config key run.backend: {name!r} is not one of 'auto', 'cpu', 'gpu'")
+    if name not in ("auto", "gpu"):
+        raise InputError(f"config key run.backend: {name!r} is not one of 'auto', 'cpu', 'gpu'")
+    gpu = _gpu_backend(comm)
+    if gpu is None and name == "gpu":
+        raise InputError("config key run.backend: 'gpu' needs CuPy and a CUDA device; none found (use 'auto' or 'cpu')")
+    return gpu or cpu

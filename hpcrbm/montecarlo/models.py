@@ -45,6 +45,14 @@ class Metropolis:
         self.model.sweep(spins, params, seed, point, sweep_start, n_sweeps)
 
 
+class GpuMetropolis(Metropolis):
+    """Checkerboard Metropolis on the GPU (CUDA twins of the CPU kernels, bit-identical)."""
+
+    def sweep(self, spins, params, tuning, seed, point, sweep_start, n_sweeps, thermalizing=False):
+        from .kernels.gpu import metropolis_gpu
+        metropolis_gpu(self.model, spins, params, seed, point, sweep_start, n_sweeps)
+
+
 class ClusterUpdate:
     """Wolff or Swendsen-Wang at zero field, for Ising and Potts models."""
 
@@ -77,7 +85,9 @@ class ClusterUpdate:
             self.kernel(*args, int(tuning[0]))
 
 
-def make_updater(algorithm, model):
+def make_updater(algorithm, model, backend=None):
+    """The update algorithm for ``model``; Metropolis runs on the GPU when ``backend`` is one
+    (cluster updates are CPU-only)."""
     if algorithm == "metropolis":
-        return Metropolis(model)
+        return GpuMetropolis(model) if backend is not None and backend.name == "gpu" else Metropolis(model)
     return ClusterUpdate(model, algorithm)

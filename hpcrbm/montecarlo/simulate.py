@@ -31,11 +31,11 @@ STAGE_SECTIONS = ("run.seed", "model", "sampling")
 class SimulationPlan:
     """Everything fixed before the first sweep: model, grid, schedule, this rank's points."""
 
-    def __init__(self, cfg, comm):
+    def __init__(self, cfg, comm, backend=None):
         self.cfg = cfg
         self.comm = comm
         self.model = make_model(cfg.model)
-        self.updater = make_updater(cfg.sampling.algorithm, self.model)
+        self.updater = make_updater(cfg.sampling.algorithm, self.model, backend)
         s = cfg.sampling
         self.grid = Grid(s.temperatures, s.fields)
         self.replicas = cfg.replicas
@@ -248,7 +248,7 @@ def _exchange(plan, state, exchange, counted):
 def simulate(cfg, comm, backend, quiet=False):
     """Run the Monte Carlo stage (collective over ``comm``); returns the path of samples.h5."""
     log = get_logger()
-    plan = SimulationPlan(cfg, comm)
+    plan = SimulationPlan(cfg, comm, backend)
     if completed_file_status(plan.final, plan.inputs):
         log.info("%s is complete for this config; nothing to do", plan.final)
         return plan.final

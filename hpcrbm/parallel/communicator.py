@@ -42,6 +42,16 @@ class Communicator:
         """The mpi4py communicator for h5py's mpio driver, or None when serial."""
         return self.comm
 
+    def local_rank(self):
+        """Rank among the processes of this node (shared-memory split of the communicator)."""
+        if self.comm is None:
+            return 0
+        from mpi4py import MPI
+        node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+        rank = node.Get_rank()
+        node.Free()
+        return rank
+
     def slice(self, n_items):
         """This rank's [start, stop) of ``n_items`` (see :func:`block_range`)."""
         return block_range(n_items, self.size, self.rank)

@@ -80,17 +80,18 @@ def _save_checkpoint(path, state, inputs, done):
 
 
 def _load_checkpoint(path, inputs):
+    """The TrainingState saved in ``path`` for the same inputs, or None."""
     try:
         with h5py.File(path, "r") as h5:
             if h5.attrs.get("inputs") != inputs:
-                return None, False
+                return None
             a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
             history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
             state = TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
                                   a["chains"], int(h5.attrs["epoch"]), history)
-            return state, bool(h5.attrs["done"])
+            return state
     except (OSError, KeyError):
-        return None, False
+        return None
 
 
 def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, quiet):
@@ -98,12 +99,11 @@ def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, qui
     log = get_logger()
     trainer = Trainer(settings_for(cfg, n_hidden), data, first, n_total, comm,
                       cfg.model.L ** cfg.model.dim)
-    state, done = _load_checkpoint(checkpoint, inputs)
-    ok = comm.all_true(state is not None)
-    if ok:
+    state = _load_checkpoint(checkpoint, inputs)
+    if comm.all_true(state is not None):
         log.info("Nh=%d: resuming at epoch %d", n_hidden, state.epoch)
     else:
-        state, done = trainer.initial_state(), False
+        state = trainer.initial_state()
     show = comm.is_root and not quiet and sys.stderr.isatty()
     from tqdm import tqdm
     bar = tqdm(total=cfg.rbm.epochs, initial=state.epoch, disable=not show, desc=f"train Nh={n_hidden}", unit="epoch")

@@ -1,5 +1,4 @@
 """Monte Carlo against exact results, by z-score with fixed seeds."""
-import numpy as np
 import pytest
 
 from hpcrbm.analysis.statistics import block_labels, jackknife

@@ -15,7 +15,6 @@ def neighbour_states(s):
 def metropolis_q_reference(spins, table, q, seed, point, sweep_start, n_sweeps):
     """Same contract as the numba kernels: spins int8 (R, *lattice), states 0..q-1."""
     classes = colour_classes(spins.shape[1:])
-    z = 2 * (spins.ndim - 1)
     for r in range(spins.shape[0]):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
