@@ -164,12 +164,15 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    p = sub.add_parser("run", help="every stage in order (simulate, train, flow, analyze); resumable")
-    p.add_argument("config", help="TOML config file")
-    p.add_argument("--out", help="run directory (overrides run.out)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
-    p.set_defaults(func=cmd_run)
+    for name, help_text, func in (
+            ("run", "every stage in order (simulate, train, flow, analyze); resumable", cmd_run),
+            ("simulate", "Monte Carlo stage: writes samples.h5", cmd_simulate)):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("config", help="TOML config file")
+        p.add_argument("--out", help="run directory (overrides run.out)")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
+        p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)")
     p.add_argument("action", choices=["run", "status", "list"])
@@ -192,13 +195,6 @@ def build_parser():
     p = sub.add_parser("redraw", help="redraw a run's figures from its files alone")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_posthoc)
-
-    p = sub.add_parser("simulate", help="Monte Carlo stage: writes samples.h5")
-    p.add_argument("config", help="TOML config file")
-    p.add_argument("--out", help="run directory (overrides run.out)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
-    p.set_defaults(func=cmd_simulate)
 
     for name, help_text, needs in (
             ("train", "RBM stage: trains one RBM per rbm.hidden, writes rbm.h5", "samples.h5"),
