@@ -8,6 +8,7 @@ What it computes (docs/results.md discusses the numbers):
   Monte Carlo maximum at that field);
 - the exponent beta from |m| = A (Tc - T)^beta below Tc, for the Monte Carlo data and for the
   one-step reconstructions of the flow (step 1 of every Monte Carlo start);
+- validation: the run's Monte Carlo u and c against exact results where they exist, by z-score;
 - the block-spin RG flow (b = 2, 3 where L allows): the temperature of majority-rule blocked
   configurations read by the exact energy thermometer of the blocked size, beside the talk's
   recursion K' = (3/8) ln cosh 4K.
@@ -96,6 +97,51 @@ def fit_beta(T, m, m_err, tc, window=(0.05, 0.4)):
                                sigma=sigma, absolute_sigma=True, maxfev=10000)
     return {**result, "beta": float(beta), "beta_err": float(np.sqrt(cov[1, 1])), "amplitude": float(A),
             "amplitude_err": float(np.sqrt(cov[0, 0]))}
+
+
+def exact_reference(cfg, T, H):
+    """Exact (u, c) per site for this run's model and size at (T, H), or None where unknown:
+    2D Ising at H = 0 (Kaufman), q = 2 Potts and q = 4 clock (mapped onto it), 1D Ising rings
+    (transfer matrix, any field)."""
+    from ..exact import ring_observables
+    kind, q, L, J, dim = cfg.model.kind, cfg.model.q, cfg.model.L, cfg.model.J, cfg.model.dim
+    if dim == 1 and kind == "ising":
+        u, _, c, _ = ring_observables(T, H, L, J)
+        return u, c
+    if dim != 2 or H != 0 or J != 1.0:
+        return None
+    if kind == "ising":
+        u, c = kaufman_observables(T, L)
+        return u[0], c[0]
+    if (kind, q) == ("potts", 2):
+        u, c = kaufman_observables(2 * T, L)
+        return -1 + u[0] / 2, c[0]
+    if (kind, q) == ("clock", 4):
+        u, c = kaufman_observables(2 * T, L)
+        return u[0], 2 * c[0]
+    return None
+
+
+def validation(cfg, samples_h5, z_max=4.0):
+    """This run's Monte Carlo averages against exact results, by z-score."""
+    T, fields = samples_h5["temperatures"][:], samples_h5["fields"][:]
+    checks = []
+    for iH, H in enumerate(fields):
+        for iT, t in enumerate(T):
+            exact = exact_reference(cfg, float(t), float(H))
+            if exact is None:
+                continue
+            for name, value in zip(("energy", "specific_heat"), exact):
+                mean = float(samples_h5[f"summary/{name}"][iT, iH])
+                err = float(samples_h5[f"summary/{name}_err"][iT, iH])
+                z = (mean - value) / err if err > 0 else float("nan")
+                checks.append({"T": float(t), "H": float(H), "observable": name, "value": mean, "err": err,
+                               "exact": float(value), "z": z})
+    judged = [c for c in checks if math.isfinite(c["z"])]
+    return {"z_max": z_max, "checks": checks, "passed": int(sum(abs(c["z"]) < z_max for c in judged)),
+            "failed": int(sum(abs(c["z"]) >= z_max for c in judged)), "not_judged": len(checks) - len(judged),
+            "note": "no exact result for this model, size or field" if not checks else
+                    "errors of zero (frozen samples) are not judged"}
 
 
 def rg_flow(cfg, samples_h5, n_configs=200):
@@ -202,6 +248,7 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False, cfg=None):
                                               for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
                        "talk_recursion_fixed_point_K": talk_fixed_point(),
                        "talk_recursion_fixed_point_T": 1 / talk_fixed_point()},
+                "validation": validation(cfg, samples),
                 "controls": fixed_points(cfg, flows, controls=True), "nn_thermometer": nn_summary(run_dir), "created": now(),
             }
             from .figures import draw_all

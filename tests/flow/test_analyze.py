@@ -28,6 +28,9 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
     zero = [f for f in flows if f["field"] == 0.0][0]
     assert zero["specific_heat_peak"]["source"] == "kaufman"
     assert "monte_carlo" in summary["exponents"]
+    check = summary["validation"]
+    assert len(check["checks"]) == 6 and check["failed"] == 0  # 3 temperatures at H = 0, u and c vs Kaufman
+    assert all(c["H"] == 0.0 for c in check["checks"])
     assert {c["control"] for c in summary["controls"]} == {"random", "extremes"}
     assert all(0 < c["fixed_point"]["nn"]["T"] < 10 for c in summary["controls"])
     assert 0 <= summary["nn_thermometer"][0]["accuracy"] <= 1
