@@ -14,7 +14,8 @@ from ..parallel import Communicator
 from ..rng.streams import Purpose
 from ..rng.uniform import uniforms
 from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
-from .model import free_energy, hidden_probs, one_hot, sample_bernoulli, sample_categorical, visible_probs
+from .model import (RBMParams, free_energy, hidden_probs, one_hot, sample_bernoulli, sample_categorical,
+                    visible_probs)
 from .training import Trainer, TrainingSettings
 
 
@@ -94,6 +95,5 @@ class RBM:
         """log p(v) of each sample (float64)."""
         V = self._encode(X).astype(np.float64)
         p = self.params
-        from .model import RBMParams
         p64 = RBMParams(*(np.asarray(a, np.float64) for a in (p.W, p.b, p.c)), p.q)
         return -free_energy(np, p64, V) - self.log_partition()

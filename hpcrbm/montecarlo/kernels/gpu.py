@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from ...rng.streams import Purpose
+from .ising_cpu import ring_colour_class
 
-SOURCES = ("philox.cu", "ising.cu", "qstate.cu")
+SOURCES = ("philox.cu", "lattice.cu", "ising.cu", "qstate.cu")
 THREADS = 256
 _module = None
 
@@ -44,14 +45,12 @@ def metropolis_gpu(model, spins, table, seed, point, sweep_start, n_sweeps):
     name = f"{'qstate' if qstate else 'ising'}{model.dim}d_half_sweep"
     kernel = module().get_function(name)
     n_rep, L = s.shape[0], model.L
+    per_block = 2 if qstate else 4  # sites per Philox block (two words per q-state site)
     if model.dim == 2:
-        colours = 2
-        per_block = 2 if qstate else 4
-        sites = [L * (L // 2)] * 2
+        colours, sites = 2, [L * (L // 2)] * 2
     else:
         colours = 2 + (L & 1)
-        per_block = 2 if qstate else 4
-        sites = [(L - (L & 1) + 1) // 2, L // 2, 1][:colours]
+        sites = [ring_colour_class(L, colour)[1] for colour in range(colours)]
     k0, k1 = np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32)
     c3 = np.uint32(point * 256 + int(Purpose.METROPOLIS))
     for sweep in range(sweep_start, sweep_start + n_sweeps):

@@ -10,11 +10,9 @@ extern "C" __global__ void ising2d_half_sweep(signed char* spins, const unsigned
 {
     const int half = L / 2;
     const long long n_words = (long long)L * half;
-    const long long per_replica = (n_words + 3) / 4;
-    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= per_replica * n_rep) return;
-    const int r = (int)(t / per_replica);
-    const long long b = t % per_replica;
+    int r;
+    long long b;
+    if (!replica_block((n_words + 3) / 4, n_rep, &r, &b)) return;
     unsigned int w[4];
     philox_block(w, (unsigned int)b, step, (unsigned int)r, c3, k0, k1);
     signed char* s = spins + (long long)r * L * L;
@@ -36,14 +34,10 @@ extern "C" __global__ void ising1d_half_sweep(signed char* spins, const unsigned
                                               unsigned int k0, unsigned int k1, unsigned int c3, unsigned int step,
                                               int colour)
 {
-    const int start = colour == 2 ? n - 1 : colour;
-    const int stop = colour == 2 ? n : n - (n & 1) * (1 - colour);
-    const int count = (stop - start + 1) / 2;
-    const long long per_replica = (count + 3) / 4;
-    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= per_replica * n_rep) return;
-    const int r = (int)(t / per_replica);
-    const int b = (int)(t % per_replica);
+    int start, count, r;
+    long long b;
+    ring_colour_class(n, colour, &start, &count);
+    if (!replica_block((count + 3) / 4, n_rep, &r, &b)) return;
     unsigned int w[4];
     philox_block(w, (unsigned int)b, step, (unsigned int)r, c3, k0, k1);
     signed char* s = spins + (long long)r * n;

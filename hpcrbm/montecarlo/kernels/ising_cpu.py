@@ -76,6 +76,18 @@ def _update_ring_site(s, i, left, right, word, thr):
     s[i] = si - 2 * si * accept
 
 
+@numba.njit(inline="always", cache=True)
+def ring_colour_class(n, colour):
+    """(start, count) of colour class ``colour`` of an n-site ring: sites start, start + 2, ...
+
+    Colour 0: even sites below n - n % 2; colour 1: odd sites; colour 2 (odd n only): site n - 1.
+    """
+    if colour == 2:
+        return n - 1, 1
+    stop = n - (n & 1) * (1 - colour)
+    return colour, (stop - colour + 1) // 2
+
+
 @numba.njit(cache=True, nogil=True)
 def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
     """1D ring twin of :func:`metropolis_2d`: spins int8 (R, N), thresholds uint64 (2, 3).
@@ -95,11 +107,7 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(n_colours):
-                if colour == 2:
-                    start, stop = n - 1, n
-                else:
-                    start, stop = colour, n - (n & 1) * (1 - colour)
-                count = (stop - start + 1) // 2
+                start, count = ring_colour_class(n, colour)
                 fill_words(buf, 0, count, sweep * n_colours + colour, r, c3, kk0, kk1)
                 first = np.uint64(start)
                 for k in range(one, np.uint64(count - 1)):  # interior: no wrap

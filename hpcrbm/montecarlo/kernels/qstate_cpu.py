@@ -17,6 +17,7 @@ import numpy as np
 
 from ...rng.philox import fill_words
 from ...rng.streams import Purpose
+from .ising_cpu import ring_colour_class
 
 _METROPOLIS = int(Purpose.METROPOLIS)
 
@@ -91,11 +92,7 @@ def metropolis_q_1d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(n_colours):
-                if colour == 2:
-                    start, stop = n - 1, n
-                else:
-                    start, stop = colour, n - (n & 1) * (1 - colour)
-                count = (stop - start + 1) // 2
+                start, count = ring_colour_class(n, colour)
                 fill_words(buf, 0, 2 * count, sweep * n_colours + colour, r, c3, kk0, kk1)
                 for k in range(count):
                     i = start + 2 * k
