@@ -147,7 +147,8 @@ def cmd_bench(args, comm):
                   f"{result['dtype']} on {result['ranks']} rank(s): {result['samples_per_s']:.0f} samples/s")
         return 0
     result = bench_mc(comm, backend, L=args.L, dim=args.dim, temperature=args.T, replicas=args.replicas,
-                      sweeps=args.sweeps, kind=args.model, q=args.q, algorithm=args.algorithm)
+                      sweeps=args.sweeps, kind=args.model, q=args.q, algorithm=args.algorithm,
+                      path=args.path)
     if comm.is_root:
         if args.json:
             print(json.dumps(result))
@@ -224,7 +225,9 @@ def build_parser():
     p.add_argument("--algorithm", choices=["metropolis", "wolff", "swendsen-wang"], default="metropolis")
     p.add_argument("--T", type=float, default=2.269, help="temperature")
     p.add_argument("--replicas", type=int, default=1)
-    p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips)")
+    p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips, 2e10 on a GPU)")
+    p.add_argument("--path", choices=["auto", "shared", "compact", "global"], default="auto",
+                   help="GPU launch shape (docs/gpu.md)")
     p.add_argument("--hidden", type=int, default=64, help="rbm: hidden units")
     p.add_argument("--batch-size", type=int, default=100, help="rbm: minibatch size")
     p.add_argument("--epochs", type=int, default=3, help="rbm: timed epochs")

@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
-# One short run on a GPU node: the GPU tests (Philox and every Metropolis kernel bit-identical to
-# the CPU), then `hpcrbm bench mc --backend gpu` for the issue's shapes, printed as a table.
-# Needs on the node: CuPy, numpy, numba, scipy, h5py, mpi4py, tqdm, pytest (carry missing wheels).
-# Usage: bash tools/gpu_check.sh [OUTDIR]     (results also written to OUTDIR/gpu_check.md)
+# One short run on a GPU node: the GPU tests (Philox, every Metropolis launch shape and the whole
+# simulate stage bit-identical to the CPU), then `hpcrbm bench mc --backend gpu` for the issue's
+# shapes, printed as a Markdown table for docs/benchmarks.md. Nothing is installed: the node needs
+# CuPy, numpy, numba, scipy, h5py (serial is enough), mpi4py, tqdm and pytest.
+# Usage: bash tools/gpu_check.sh [OUTDIR]   (writes OUTDIR/gpu_check.md, OUTDIR/bench.jsonl, logs)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-.}
 PY=${PY:-python3}
-export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HPCRBM_WRITER=root
 mkdir -p "$OUT"
+: > "$OUT/bench.jsonl"
+bench() {  # model q dim L replicas T sweeps path
+  timeout 240 "$PY" -m hpcrbm bench mc --backend gpu --model "$1" --q "$2" --dim "$3" --L "$4" --replicas "$5" \
+    --T "$6" --sweeps "$7" --path "$8" --json 2>>"$OUT/bench.err" | tail -n 1 | tee -a "$OUT/bench.jsonl" >/dev/null
+}
 {
   echo "# GPU check, $(date -u +%Y-%m-%d), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null
+  echo
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>/dev/null
+  "$PY" -c 'import sys, numpy, cupy, numba, h5py; print("python", sys.version.split()[0], "numpy", numpy.__version__,
+"cupy", cupy.__version__, "numba", numba.__version__, "h5py", h5py.__version__, "mpi" if h5py.get_config().mpi else "serial")'
   echo
   echo '```'
-  timeout 300 "$PY" -m pytest -q -p no:cacheprovider tests/montecarlo/test_gpu_kernels.py tests/rng/test_philox.py 2>&1 | tail -n 15
+  timeout 600 "$PY" -m pytest -q -p no:cacheprovider -rs tests/montecarlo/test_gpu_kernels.py tests/rng/test_philox.py \
+    2>&1 | tail -n 25
   echo '```'
   echo
-  echo "| model | L | replicas | T | flips/ns |"
-  echo "|---|---|---|---|---|"
-  for spec in "ising 2 32768 1 2.269" "ising 2 10 200000 2.269" "ising 2 1024 64 2.269" \
-              "potts 3 16384 1 0.995" "clock 4 16384 1 1.1345"; do
-    set -- $spec
-    rate=$(timeout 120 "$PY" -m hpcrbm bench mc --backend gpu --model "$1" --q "$2" --L "$3" --replicas "$4" \
-           --T "$5" --sweeps 50 --json 2>/dev/null | "$PY" -c 'import json,sys; print(f"{json.load(sys.stdin)[\"flips_per_ns\"]:.1f}")' 2>/dev/null)
-    echo "| $1 q=$2 | $3 | $4 | $5 | ${rate:-failed} |"
+  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 10 global" \
+              "ising 2 2 10 200000 2.269 1000 auto" "ising 2 2 10 200000 2.269 100 global" \
+              "ising 2 2 1024 64 2.269 50 auto" "ising 2 2 64 20000 2.269 200 auto" \
+              "ising 2 1 1000 20000 1.0 1000 auto" \
+              "potts 3 2 16384 1 0.995 20 auto" "clock 4 2 16384 1 1.1345 20 auto" \
+              "potts 3 2 10 200000 0.995 500 auto" "clock 4 2 10 200000 1.1345 500 auto" \
+              "ising 2 2 65536 1 2.269 10 auto"; do
+    bench $spec
   done
-} | tee "$OUT/gpu_check.md"
+  "$PY" - "$OUT/bench.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+print("| model | dim | L | lattices | T | path | sweeps | flips/ns | copy GB/s | int8 ceiling flips/ns |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    name = r["model"] + (f" q={r['q']}" if r["model"] != "ising" else "")
+    print(f"| {name} | {r['dim']} | {r['L']} | {r['replicas']} | {r['temperature']} | {r['path']} | {r['sweeps']} "
+          f"| {r['flips_per_ns']:.1f} | {r['copy_bytes_per_ns']:.0f} | {r['int8_ceiling_flips_per_ns']:.0f} |")
+print(f"\n{len(rows)} benchmarks ran; errors (if any) in bench.err")
+PYEOF
+} 2>&1 | tee "$OUT/gpu_check.md"

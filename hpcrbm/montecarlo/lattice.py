@@ -2,7 +2,10 @@
 (dim = 2) or a ring of L sites (dim = 1)."""
 import numpy as np
 
+from ..rng.philox import fill_words, seed_key
 from ..rng.streams import Purpose, counter_words
+
+CHUNK = 1 << 24  # random words per pass when drawing initial states (a multiple of 4)
 
 
 class PeriodicLattice:
@@ -33,8 +36,17 @@ class PeriodicLattice:
         if start == "up":
             return np.full(shape, self.up_state, dtype=np.int8)
         spins = np.empty(shape, dtype=np.int8)
-        sites = np.arange(1 if start == "ordered" else self.n_sites)
+        if start == "ordered":
+            for r in range(replicas):
+                spins[r] = self.states_from_words(counter_words(seed, point, r, 0, [0], Purpose.INITIAL_STATE))[0]
+            return spins
+        k0, k1 = seed_key(seed)
+        c3 = np.uint64(point * 256 + int(Purpose.INITIAL_STATE))
+        words = np.empty(min(CHUNK, -(-self.n_sites // 4) * 4), dtype=np.uint32)
         for r in range(replicas):
-            states = self.states_from_words(counter_words(seed, point, r, 0, sites, Purpose.INITIAL_STATE))
-            spins[r] = states[0] if start == "ordered" else states.reshape(self.lattice_shape)
+            flat = spins[r].reshape(-1)
+            for first in range(0, self.n_sites, CHUNK):  # chunks of words (same words as counter_words)
+                n = min(CHUNK, self.n_sites - first)
+                fill_words(words, first // 4, n, 0, r, c3, np.uint64(k0), np.uint64(k1))
+                flat[first:first + n] = self.states_from_words(words[:n])
         return spins

@@ -24,16 +24,24 @@ def neighbour_table(shape):
     return np.stack([c.reshape(-1) for c in columns], axis=1)
 
 
-class Metropolis:
-    """Checkerboard Metropolis: the model's own kernel and threshold table.
-
-    Updaters share one interface: ``prepare(T, H)`` gives the per-point parameters (computed
+class Updater:
+    """Updaters share one interface: ``prepare(T, H)`` gives the per-point parameters (computed
     on the host, identical on every device); ``sweep(spins, params, tuning, ...)`` advances
-    all replicas; ``tuning`` is a small int64 array per point that the updater may set while
-    ``thermalizing`` and that checkpoints carry (Wolff's clusters per sweep).
+    all replicas of one point; ``tuning`` is a small int64 array per point that the updater
+    may set while ``thermalizing`` and that checkpoints carry (Wolff's clusters per sweep).
+    ``sweep_points`` advances every local point (one batch on the GPU).
     """
 
     n_tuning = 1
+
+    def sweep_points(self, spins, params, tunings, seed, points, sweep_start, n_sweeps, thermalizing=False):
+        """``spins``, ``params``, ``tunings``: one entry per local point; ``points``: global indices."""
+        for s, p, tuning, point in zip(spins, params, tunings, points):
+            self.sweep(s, p, tuning, seed, point, sweep_start, n_sweeps, thermalizing)
+
+
+class Metropolis(Updater):
+    """Checkerboard Metropolis: the model's own kernel and threshold table."""
 
     def __init__(self, model):
         self.model = model
@@ -46,17 +54,29 @@ class Metropolis:
 
 
 class GpuMetropolis(Metropolis):
-    """Checkerboard Metropolis on the GPU (CUDA twins of the CPU kernels, bit-identical)."""
+    """Checkerboard Metropolis on the GPU (CUDA twins of the CPU kernels, bit-identical).
+
+    Spins may be CuPy arrays (updated in place on the device) or NumPy arrays (one copy to the
+    device and back per call: ``sweep_points`` moves all local points in one batch).
+    """
 
     def sweep(self, spins, params, tuning, seed, point, sweep_start, n_sweeps, thermalizing=False):
         from .kernels.gpu import metropolis_gpu
-        metropolis_gpu(self.model, spins, params, seed, point, sweep_start, n_sweeps)
+        metropolis_gpu(self.model, spins, params[None], seed, [point], sweep_start, n_sweeps)
+
+    def sweep_points(self, spins, params, tunings, seed, points, sweep_start, n_sweeps, thermalizing=False):
+        from .kernels.gpu import metropolis_gpu
+        if not spins:
+            return
+        batch = np.stack(spins)
+        metropolis_gpu(self.model, batch.reshape((-1,) + batch.shape[2:]), np.stack(params), seed, list(points),
+                       sweep_start, n_sweeps)
+        for li, s in enumerate(spins):
+            s[...] = batch[li]
 
 
-class ClusterUpdate:
+class ClusterUpdate(Updater):
     """Wolff or Swendsen-Wang at zero field, for Ising and Potts models."""
-
-    n_tuning = 1
 
     def __init__(self, model, algorithm):
         self.model = model

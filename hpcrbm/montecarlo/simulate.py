@@ -226,9 +226,8 @@ def _advance(plan, state, params, sweep_from, sweep_to):
     start = sweep_from
     for stop in stops:
         thermalizing = stop <= cfg.sampling.thermalize
-        for li, p in enumerate(plan.points):
-            plan.updater.sweep(state.spins[li], params[li], state.tuning[li], seed, p, start, stop - start,
-                               thermalizing)
+        plan.updater.sweep_points(state.spins, params, state.tuning, seed, plan.points, start, stop - start,
+                                  thermalizing)
         if every and stop % every == 0:
             _exchange(plan, state, stop // every - 1, counted=not thermalizing)
         start = stop

@@ -1,28 +1,58 @@
 """CUDA kernels: every .cu source compiles with nvcc (CPU machines with nvcc, as in CI), and on
-a GPU they reproduce the CPU kernels bit for bit. GPU tests skip cleanly without CuPy/a device."""
+a GPU every launch shape reproduces the CPU kernels bit for bit, for batches of several grid
+points. GPU tests skip cleanly without CuPy or a device."""
 import shutil
 import subprocess
 
+import h5py
 import numpy as np
 import pytest
 
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.montecarlo.kernels.gpu import cuda_source
+from hpcrbm.montecarlo.kernels.gpu import choose_path, cuda_source, from_planes, to_planes
+from hpcrbm.montecarlo.kernels.ising_cpu import ring_colour_class
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.rng.philox import philox4x32_numpy
 
+from ..conftest import run_hpcrbm
+
+ENTRIES = ("philox_words", "ising_half_sweep", "qstate_half_sweep", "ising_sweeps_shared", "qstate_sweeps_shared",
+           "ising2d_compact_half_sweep")
+
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
-def test_kernels_compile_with_nvcc(tmp_path):
+def test_kernels_compile_with_nvcc_without_local_memory(tmp_path):
     source = tmp_path / "hpcrbm_kernels.cu"
     source.write_text(cuda_source())
-    result = subprocess.run(["nvcc", "-ptx", "-arch=sm_90", str(source), "-o", str(tmp_path / "k.ptx")],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(["nvcc", "-cubin", "-arch=sm_90", "--std=c++14", "-Xptxas", "-v", str(source),
+                             "-o", str(tmp_path / "k.cubin")], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    ptx = (tmp_path / "k.ptx").read_text()
-    for name in ("philox_words", "ising2d_half_sweep", "ising1d_half_sweep", "qstate2d_half_sweep",
-                 "qstate1d_half_sweep"):
-        assert f".entry {name}" in ptx, name
+    report = result.stderr
+    for name in ENTRIES:
+        assert f"Compiling entry function '{name}'" in report, name
+    assert report.count("0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads") == len(ENTRIES), report
+
+
+def test_colour_planes_follow_the_class_numbering():
+    """planes[b, c].ravel()[k] is site k of colour class c (docs/rng.md), and the round trip is exact."""
+    rng = np.random.default_rng(3)
+    spins = rng.integers(-100, 100, size=(3, 8, 8), dtype=np.int8)
+    planes = to_planes(np, spins)
+    assert planes.shape == (3, 2, 8, 4)
+    for colour in (0, 1):
+        for k in range(32):
+            y, i = divmod(k, 4)
+            assert np.array_equal(planes[:, colour].reshape(3, -1)[:, k], spins[:, y, (y + colour) % 2 + 2 * i])
+    assert np.array_equal(from_planes(planes, np.zeros_like(spins)), spins)
+
+
+def test_launch_shapes():
+    assert choose_path(IsingModel(2, 10)) == "shared"
+    assert choose_path(QStateModel("potts", 2, 200, 3)) == "shared"
+    assert choose_path(IsingModel(2, 32768)) == "compact"
+    assert choose_path(IsingModel(2, 250)) == "global"
+    assert choose_path(QStateModel("clock", 2, 16384, 4)) == "global"
+    assert choose_path(IsingModel(1, 100001)) == "global"
 
 
 def gpu_available():
@@ -48,19 +78,71 @@ def test_philox_on_gpu_equals_cpu():
     assert np.array_equal(cupy.asnumpy(out), expected)
 
 
+def batch_on_cpu(model, spins, tables, seed, points, sweep_start, n_sweeps):
+    """The CPU kernels point by point: the reference for a GPU batch (point-major lattices)."""
+    out = spins.copy().reshape((len(points), -1) + spins.shape[1:])
+    for li, point in enumerate(points):
+        model.sweep(out[li], tables[li], seed, point, sweep_start, n_sweeps)
+    return out.reshape(spins.shape)
+
+
+MODELS = [(IsingModel(2, 16), ("shared", "global")), (IsingModel(2, 10), ("shared", "global")),
+          (IsingModel(2, 64), ("shared", "compact", "global")), (IsingModel(1, 17), ("shared", "global")),
+          (IsingModel(1, 64), ("shared", "global")), (QStateModel("potts", 2, 12, 3), ("shared", "global")),
+          (QStateModel("clock", 2, 16, 4), ("shared", "global")), (QStateModel("potts", 1, 9, 3), ("shared", "global")),
+          (QStateModel("clock", 1, 20, 6), ("shared", "global")), (IsingModel(2, 256), ("auto",)),
+          (IsingModel(2, 250), ("auto",)), (QStateModel("potts", 2, 256, 3), ("auto",))]
+
+
 @gpu
-@pytest.mark.parametrize("model", [IsingModel(2, 16), IsingModel(2, 10), IsingModel(1, 17), IsingModel(1, 64),
-                                   QStateModel("potts", 2, 12, 3), QStateModel("clock", 2, 16, 4),
-                                   QStateModel("potts", 1, 9, 3), QStateModel("clock", 1, 20, 6)],
-                         ids=lambda m: f"{getattr(m, 'kind', 'ising')}-{m.dim}d-L{m.L}")
-def test_gpu_equals_cpu_bit_for_bit(model):
+@pytest.mark.parametrize("model,paths", MODELS, ids=lambda m: f"{getattr(m, 'kind', 'ising')}-{m.dim}d-L{m.L}"
+                         if not isinstance(m, tuple) else "-".join(m))
+def test_gpu_equals_cpu_bit_for_bit(model, paths):
+    """Three grid points (different T and h) x 5 replicas in one batch, every launch shape."""
     import cupy
     from hpcrbm.montecarlo.kernels.gpu import metropolis_gpu
-    seed = 2**36 + 5
-    spins = model.initial_state(seed, 7, 8, "random")
-    table = model.thresholds(1.3, 0.1)
-    cpu = spins.copy()
-    model.sweep(cpu, table, seed, 7, 3, 20)
-    device = cupy.asarray(spins)
-    metropolis_gpu(model, device, table, seed, 7, 3, 20)
-    assert np.array_equal(cupy.asnumpy(device), cpu)
+    seed, points = 2**36 + 5, [7, 2, 11]
+    spins = np.concatenate([model.initial_state(seed, p, 5, "random") for p in points])
+    tables = np.stack([model.thresholds(T, h) for T, h in ((1.3, 0.1), (2.2, 0.0), (4.0, -0.3))])
+    sweeps = 3 if model.n_sites > 10000 else 20
+    cpu = batch_on_cpu(model, spins, tables, seed, points, 3, sweeps)
+    assert not np.array_equal(cpu, spins)
+    for path in paths:
+        device = cupy.asarray(spins)
+        metropolis_gpu(model, device, tables, seed, points, 3, sweeps, path)
+        assert np.array_equal(cupy.asnumpy(device), cpu), path
+
+
+SIMULATE = """
+[run]
+seed = 12
+[model]
+kind = "{kind}"
+dim = 2
+L = {L}
+q = {q}
+[sampling]
+temperatures = [0.9, 1.1, 2.3]
+fields = [0.0, 0.2]
+thermalize = 20
+samples = 12
+interval = 2
+replicas = 4
+start = "random"
+"""
+
+
+@gpu
+@pytest.mark.parametrize("kind,L", [("ising", 10), ("potts", 8), ("ising", 256)])
+def test_simulate_on_gpu_writes_the_cpu_samples(tmp_path, write_config, kind, L):
+    """The whole Monte Carlo stage, run.backend gpu vs cpu: identical samples.h5 configs."""
+    config = write_config(SIMULATE.format(kind=kind, L=L, q=2 if kind == "ising" else 3))
+    configs = {}
+    for backend in ("cpu", "gpu"):
+        out = tmp_path / backend
+        res = run_hpcrbm(["simulate", config, "--out", out, "--quiet", "--set", f"run.backend={backend}"],
+                         env={"HPCRBM_WRITER": "root"})
+        assert res.returncode == 0, res.stderr
+        with h5py.File(out / "samples.h5") as h5:
+            configs[backend] = h5["configs"][...]
+    assert np.array_equal(configs["cpu"], configs["gpu"])
