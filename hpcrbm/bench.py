@@ -44,7 +44,7 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
     tuning = np.zeros(updater.n_tuning, dtype=np.int64)
     extra = {}
     if gpu:
-        from .montecarlo.kernels.gpu import choose_path, metropolis_gpu
+        from .montecarlo.kernels.gpu import choose_path, compile_defines, metropolis_gpu
         spins = backend.xp.asarray(spins)
         path = choose_path(model) if path == "auto" else path
 
@@ -52,7 +52,8 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
             metropolis_gpu(model, spins, params[None], seed, [comm.rank], start, n, path)
 
         copy = device_copy_bytes_per_ns(backend.xp)
-        extra = {"path": path, "copy_bytes_per_ns": copy, "int8_ceiling_flips_per_ns": copy / 3}
+        extra = {"path": path, "defines": " ".join(compile_defines()), "copy_bytes_per_ns": copy,
+                 "int8_ceiling_flips_per_ns": copy / 3}
     else:
         def run(start, n, thermalizing=False):
             updater.sweep(spins, params, tuning, seed, comm.rank, start, n, thermalizing)

@@ -11,8 +11,8 @@ PY=${PY:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 HPCRBM_WRITER=root
 mkdir -p "$OUT"
 : > "$OUT/bench.jsonl"
-bench() {  # model q dim L replicas T sweeps path
-  timeout 240 "$PY" -m hpcrbm bench mc --backend gpu --model "$1" --q "$2" --dim "$3" --L "$4" --replicas "$5" \
+bench() {  # model q dim L replicas T sweeps path [compile-time defines, see kernels/gpu.py]
+  HPCRBM_GPU_DEFINES=${9:-} timeout 240 "$PY" -m hpcrbm bench mc --backend gpu --model "$1" --q "$2" --dim "$3" --L "$4" --replicas "$5" \
     --T "$6" --sweeps "$7" --path "$8" --json 2>>"$OUT/bench.err" | tail -n 1 | tee -a "$OUT/bench.jsonl" >/dev/null
 }
 {
@@ -27,23 +27,26 @@ bench() {  # model q dim L replicas T sweeps path
     2>&1 | tail -n 25
   echo '```'
   echo
-  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 10 global" \
-              "ising 2 2 10 200000 2.269 1000 auto" "ising 2 2 10 200000 2.269 100 global" \
-              "ising 2 2 1024 64 2.269 50 auto" "ising 2 2 64 20000 2.269 200 auto" \
-              "ising 2 1 1000 20000 1.0 1000 auto" \
+  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 50 auto COMPACT_MIN_BLOCKS=4" \
+              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=16,COMPACT_MIN_BLOCKS=2" \
+              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=4,COMPACT_MIN_BLOCKS=4" \
+              "ising 2 2 32768 1 2.269 10 global" \
+              "ising 2 2 10 200000 2.269 1000 auto" "ising 2 2 10 200000 2.269 200 shared" \
+              "ising 2 2 32 20000 2.269 500 auto" "ising 2 2 1024 64 2.269 50 auto" \
+              "ising 2 1 1000 20000 1.0 500 auto" \
               "potts 3 2 16384 1 0.995 20 auto" "clock 4 2 16384 1 1.1345 20 auto" \
               "potts 3 2 10 200000 0.995 500 auto" "clock 4 2 10 200000 1.1345 500 auto" \
-              "ising 2 2 65536 1 2.269 10 auto"; do
+              "ising 2 2 65536 1 2.269 20 auto"; do
     bench $spec
   done
   "$PY" - "$OUT/bench.jsonl" <<'PYEOF'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
-print("| model | dim | L | lattices | T | path | sweeps | flips/ns | copy GB/s | int8 ceiling flips/ns |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| model | dim | L | lattices | T | path | defines | sweeps | flips/ns | copy GB/s | int8 ceiling flips/ns |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     name = r["model"] + (f" q={r['q']}" if r["model"] != "ising" else "")
-    print(f"| {name} | {r['dim']} | {r['L']} | {r['replicas']} | {r['temperature']} | {r['path']} | {r['sweeps']} "
+    print(f"| {name} | {r['dim']} | {r['L']} | {r['replicas']} | {r['temperature']} | {r['path']} | {r['defines']} | {r['sweeps']} "
           f"| {r['flips_per_ns']:.1f} | {r['copy_bytes_per_ns']:.0f} | {r['int8_ceiling_flips_per_ns']:.0f} |")
 print(f"\n{len(rows)} benchmarks ran; errors (if any) in bench.err")
 PYEOF

@@ -17,7 +17,7 @@ from hpcrbm.rng.philox import philox4x32_numpy
 from ..conftest import run_hpcrbm
 
 ENTRIES = ("philox_words", "ising_half_sweep", "qstate_half_sweep", "ising_sweeps_shared", "qstate_sweeps_shared",
-           "ising2d_compact_half_sweep")
+           "ising2d_compact_half_sweep", "ising2d_planes", "ising_lanes_shared")
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
@@ -47,7 +47,10 @@ def test_colour_planes_follow_the_class_numbering():
 
 
 def test_launch_shapes():
-    assert choose_path(IsingModel(2, 10)) == "shared"
+    assert choose_path(IsingModel(2, 10)) == "lanes"
+    assert choose_path(IsingModel(1, 3000)) == "lanes"
+    assert choose_path(IsingModel(2, 64)) == "compact"
+    assert choose_path(IsingModel(2, 100)) == "shared"
     assert choose_path(QStateModel("potts", 2, 200, 3)) == "shared"
     assert choose_path(IsingModel(2, 32768)) == "compact"
     assert choose_path(IsingModel(2, 250)) == "global"
@@ -86,9 +89,9 @@ def batch_on_cpu(model, spins, tables, seed, points, sweep_start, n_sweeps):
     return out.reshape(spins.shape)
 
 
-MODELS = [(IsingModel(2, 16), ("shared", "global")), (IsingModel(2, 10), ("shared", "global")),
-          (IsingModel(2, 64), ("shared", "compact", "global")), (IsingModel(1, 17), ("shared", "global")),
-          (IsingModel(1, 64), ("shared", "global")), (QStateModel("potts", 2, 12, 3), ("shared", "global")),
+MODELS = [(IsingModel(2, 16), ("lanes", "shared", "global")), (IsingModel(2, 10), ("lanes", "shared", "global")),
+          (IsingModel(2, 54), ("lanes", "shared")), (IsingModel(2, 64), ("shared", "compact", "global")),
+          (IsingModel(1, 17), ("lanes", "shared", "global")), (IsingModel(1, 64), ("lanes", "shared", "global")), (QStateModel("potts", 2, 12, 3), ("shared", "global")),
           (QStateModel("clock", 2, 16, 4), ("shared", "global")), (QStateModel("potts", 1, 9, 3), ("shared", "global")),
           (QStateModel("clock", 1, 20, 6), ("shared", "global")), (IsingModel(2, 256), ("auto",)),
           (IsingModel(2, 250), ("auto",)), (QStateModel("potts", 2, 256, 3), ("auto",))]
@@ -98,11 +101,13 @@ MODELS = [(IsingModel(2, 16), ("shared", "global")), (IsingModel(2, 10), ("share
 @pytest.mark.parametrize("model,paths", MODELS, ids=lambda m: f"{getattr(m, 'kind', 'ising')}-{m.dim}d-L{m.L}"
                          if not isinstance(m, tuple) else "-".join(m))
 def test_gpu_equals_cpu_bit_for_bit(model, paths):
-    """Three grid points (different T and h) x 5 replicas in one batch, every launch shape."""
+    """Three grid points (different T and h) x R replicas in one batch, every launch shape
+    (R = 5, or 40 for lattices of at most 100 sites: groups of 16 lattices straddle points)."""
     import cupy
     from hpcrbm.montecarlo.kernels.gpu import metropolis_gpu
     seed, points = 2**36 + 5, [7, 2, 11]
-    spins = np.concatenate([model.initial_state(seed, p, 5, "random") for p in points])
+    replicas = 40 if model.n_sites <= 100 else 5
+    spins = np.concatenate([model.initial_state(seed, p, replicas, "random") for p in points])
     tables = np.stack([model.thresholds(T, h) for T, h in ((1.3, 0.1), (2.2, 0.0), (4.0, -0.3))])
     sweeps = 3 if model.n_sites > 10000 else 20
     cpu = batch_on_cpu(model, spins, tables, seed, points, 3, sweeps)
@@ -111,6 +116,17 @@ def test_gpu_equals_cpu_bit_for_bit(model, paths):
         device = cupy.asarray(spins)
         metropolis_gpu(model, device, tables, seed, points, 3, sweeps, path)
         assert np.array_equal(cupy.asnumpy(device), cpu), path
+
+
+@gpu
+def test_planes_kernel_equals_numpy():
+    import cupy
+    from hpcrbm.montecarlo.kernels.gpu import from_planes, to_planes
+    spins = np.random.default_rng(5).integers(-128, 127, size=(3, 64, 64), dtype=np.int8)
+    planes = to_planes(cupy, cupy.asarray(spins))
+    assert np.array_equal(cupy.asnumpy(planes), to_planes(np, spins))
+    back = from_planes(planes, cupy.zeros_like(cupy.asarray(spins)))
+    assert np.array_equal(cupy.asnumpy(back), spins)
 
 
 SIMULATE = """

@@ -3,27 +3,36 @@
 The .cu sources beside this file are concatenated into one module (philox.cu first). CuPy is
 imported only when a GPU kernel is actually used, so CPU-only machines never import it.
 
-Three launch shapes, one update rule per model (``IsingRule``, ``QStateRule``), all
-bit-identical to the CPU kernels (docs/gpu.md):
+Four launch shapes, all bit-identical to the CPU kernels (docs/gpu.md):
 
-- ``shared``: lattices of at most ``SHARED_SITES`` sites; each thread block holds whole
-  lattices in shared memory and runs every sweep in one launch (batches of small lattices).
-- ``compact``: 2D Ising with L % 32 == 0; spins on colour-compacted planes, 16 sites per
-  thread, one launch per half-sweep (single huge lattices).
+- ``lanes`` (Ising, at most ``LANES_SITES`` sites): groups of 16 lattices interleaved by site
+  in shared memory, four lattices per 32-bit operation, every sweep in one launch (batches of
+  small lattices: ising_lanes.cu).
+- ``compact`` (2D Ising, L % 32 == 0): colour-compacted planes, 16 sites x 8 rows per thread,
+  one launch per half-sweep (single huge lattices: ising_compact.cu).
+- ``shared`` (any model, at most ``SHARED_SITES`` sites): whole lattices in shared memory,
+  every sweep in one launch, one update rule per model (``IsingRule``, ``QStateRule``).
 - ``global``: everything else; natural layout, one launch per half-sweep.
 """
+import os
 from pathlib import Path
 
 import numpy as np
 
+from ...errors import InputError
 from ...rng.streams import Purpose
 from .ising_cpu import ring_colour_class
 
-SOURCES = ("philox.cu", "lattice.cu", "ising.cu", "qstate.cu", "sweeps.cu", "ising_compact.cu")
+SOURCES = ("philox.cu", "lattice.cu", "ising.cu", "qstate.cu", "sweeps.cu", "ising_compact.cu", "ising_lanes.cu")
 THREADS = 256
-SHARED_SITES = 48 * 1024  # bytes of shared memory per block (one byte per spin)
-PATHS = ("auto", "shared", "compact", "global")
-_module = None
+SHARED_BYTES = 48 * 1024  # shared memory per block without opting in
+SHARED_SITES = SHARED_BYTES  # one byte per spin
+LANES, LANE_INFO = 16, 16 * 3 * 4  # lattices per group; bytes of per-lattice data per group
+LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
+MAX_GRID_Y = 65535
+PATHS = ("auto", "lanes", "compact", "shared", "global")
+_modules = {}
+TUNABLE = ("COMPACT_ROWS", "COMPACT_MIN_BLOCKS")  # compile-time knobs (HPCRBM_GPU_DEFINES, benchmarks only)
 
 
 def cuda_source():
@@ -32,27 +41,52 @@ def cuda_source():
     return "\n".join((here / name).read_text() for name in SOURCES)
 
 
+def compile_defines():
+    """-D options from HPCRBM_GPU_DEFINES="NAME=int,..." (names from TUNABLE, COMPACT_ROWS a
+    divisor of 32; for benchmarks)."""
+    text = os.environ.get("HPCRBM_GPU_DEFINES", "").strip()
+    defines = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        if name not in TUNABLE or not value.isdigit() or (name == "COMPACT_ROWS" and 32 % max(int(value), 1)):
+            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=integer with NAME in {', '.join(TUNABLE)}")
+        defines.append(f"-D{name}={int(value)}")
+    return tuple(defines)
+
+
 def module():
-    global _module
-    if _module is None:
+    """The compiled module (NVRTC, cached per set of compile-time defines)."""
+    options = ("--std=c++14",) + compile_defines()
+    if options not in _modules:
         import cupy
-        _module = cupy.RawModule(code=cuda_source(), options=("--std=c++14",))
-    return _module
+        _modules[options] = cupy.RawModule(code=cuda_source(), options=options)
+    return _modules[options]
 
 
 def choose_path(model):
     """The launch shape for ``model`` (see the module docstring)."""
-    if model.n_sites <= SHARED_SITES:
-        return "shared"
-    if not hasattr(model, "q") and model.dim == 2 and model.L % 32 == 0:
+    ising = not hasattr(model, "q")
+    if ising and model.n_sites <= LANES_SITES:
+        return "lanes"
+    if ising and model.dim == 2 and model.L % 32 == 0:
         return "compact"
-    return "global"
+    return "shared" if model.n_sites <= SHARED_SITES else "global"
+
+
+def _planes_kernel(spins, planes, to_planes):
+    n, L, _ = spins.shape
+    threads = n * L * (L // 32)
+    module().get_function("ising2d_planes")(((threads + THREADS - 1) // THREADS,), (THREADS,),
+                                           (spins, planes, np.int32(L), np.int32(n), np.int32(to_planes)))
 
 
 def to_planes(xp, spins):
     """int8 (B, L, L) -> colour-compacted (B, 2, L, L // 2): planes[:, c, y, i] = s[:, y, (y + c) % 2 + 2 i]."""
     n, L, _ = spins.shape
     planes = xp.empty((n, 2, L, L // 2), dtype=spins.dtype)
+    if xp is not np and L % 32 == 0 and spins.flags.c_contiguous:
+        _planes_kernel(spins, planes, 1)
+        return planes
     for colour in (0, 1):
         planes[:, colour, 0::2] = spins[:, 0::2, colour::2]
         planes[:, colour, 1::2] = spins[:, 1::2, 1 - colour::2]
@@ -61,6 +95,9 @@ def to_planes(xp, spins):
 
 def from_planes(planes, spins):
     """Inverse of :func:`to_planes`, written into ``spins`` (B, L, L)."""
+    if not isinstance(spins, np.ndarray) and spins.shape[1] % 32 == 0 and spins.flags.c_contiguous:
+        _planes_kernel(spins, planes, 0)
+        return spins
     for colour in (0, 1):
         spins[:, 0::2, colour::2] = planes[:, colour, 0::2]
         spins[:, 1::2, 1 - colour::2] = planes[:, colour, 1::2]
@@ -97,24 +134,33 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     q = (np.int32(model.q),) if qstate else ()
     sizes = _class_sizes(model)
     colours = len(sizes)
-    if path == "shared":
+    dims = (np.int32(model.dim), np.int32(model.L))
+    if path == "lanes":
+        assert not qstate and model.n_sites <= LANES_SITES, f"lanes path: Ising, at most {LANES_SITES} sites"
+        per_group = min(1024, -(-max(sizes) // 4))
+        groups = max(1, min(THREADS // per_group, SHARED_BYTES // (LANES * model.n_sites + LANE_INFO)))
+        module().get_function("ising_lanes_shared")(
+            (-(-n_lattices // (groups * LANES)),), (groups * per_group,),
+            (s,) + batch + dims + (np.int32(per_group), np.uint32(sweep_start), np.int32(n_sweeps)),
+            shared_mem=groups * (LANES * model.n_sites + LANE_INFO))
+    elif path == "shared":
         per_site = 2 if qstate else 4
         threads_per_lattice = min(1024, -(-max(sizes) // per_site))
         per_block = max(1, min(THREADS // threads_per_lattice, SHARED_SITES // model.n_sites))
         kernel = module().get_function(f"{kind}_sweeps_shared")
         kernel((-(-n_lattices // per_block),), (per_block * threads_per_lattice,),
-               (s,) + batch + (np.int32(model.dim), np.int32(model.L)) + q
-               + (np.int32(threads_per_lattice), np.uint32(sweep_start), np.int32(n_sweeps)),
+               (s,) + batch + dims + q + (np.int32(threads_per_lattice), np.uint32(sweep_start), np.int32(n_sweeps)),
                shared_mem=per_block * model.n_sites)
     elif path == "compact":
         assert not qstate and model.dim == 2 and model.L % 32 == 0, "compact path: 2D Ising, L % 32 == 0"
         planes = to_planes(cupy, s)
         kernel = module().get_function("ising2d_compact_half_sweep")
-        threads = n_lattices * model.L * (model.L // 32)
+        threads = (model.L // 32) * (model.L // 8)
+        grid = ((threads + THREADS - 1) // THREADS, min(n_lattices, MAX_GRID_Y))
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
-                kernel(((threads + THREADS - 1) // THREADS,), (THREADS,),
-                       (planes,) + batch + (np.int32(model.L), np.uint32(2 * sweep + colour), np.int32(colour)))
+                kernel(grid, (THREADS,), (planes,) + batch + (np.int32(model.L), np.uint32(2 * sweep + colour),
+                                                           np.int32(colour)))
         from_planes(planes, s)
     else:
         kernel = module().get_function(f"{kind}_half_sweep")
@@ -123,8 +169,7 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
             for colour in range(colours):
                 threads = n_lattices * (-(-sizes[colour] // per_site))
                 kernel(((threads + THREADS - 1) // THREADS,), (THREADS,),
-                       (s,) + batch + (np.int32(model.dim), np.int32(model.L)) + q
-                       + (np.uint32(sweep * colours + colour), np.int32(colour)))
+                       (s,) + batch + dims + q + (np.uint32(sweep * colours + colour), np.int32(colour)))
     if on_host:
         spins[...] = cupy.asnumpy(s)
     return spins

@@ -6,78 +6,125 @@
 // has its up/down neighbours at (y -+ 1, i) of the other plane and its left/right neighbours at
 // (y, i - 1), (y, i) when (y + c) is even, (y, i), (y, i + 1) when odd.
 //
-// One thread updates 16 consecutive sites of one row: 16-byte loads of its own segment and of the
-// other plane's segments above, beside and below it, one extra byte for the segment's edge,
-// four Philox blocks, and one 16-byte store. Neighbour counts are summed four bytes at a time.
+// One thread updates a segment of 16 consecutive sites in COMPACT_ROWS consecutive rows: per row
+// 16-byte loads of its own segment and of the other plane's next row (the rows above and beside
+// stay in registers), one byte for the segment's edge, four Philox blocks and one 16-byte store.
+// Table indices are computed four bytes at a time (bytes_index). Grid: x over segments and row
+// chunks of one lattice, y over lattices (strided when there are more than gridDim.y).
+#ifndef COMPACT_ROWS
+#define COMPACT_ROWS 8  // rows per thread (a divisor of 32)
+#endif
+#ifndef COMPACT_MIN_BLOCKS
+#define COMPACT_MIN_BLOCKS 3  // resident 256-thread blocks per multiprocessor asked of the register allocator
+#endif
 
-__device__ __forceinline__ unsigned int up_bits(unsigned int w)  // byte +1 (0x01) -> 1, -1 (0xFF) -> 0
+// Per byte of four +-1 spins (me) and the sum of their neighbours' bit 1 (down2 = 2 x number of
+// down neighbours): 8 x table index, 8 ((z + 1) (s + 1) / 2 + (neighbour sum + z) / 2).
+__device__ __forceinline__ unsigned int bytes_index(unsigned int me, unsigned int down2, int z)
 {
-    return (~w >> 1) & 0x01010101u;
+    const unsigned int me2 = me & 0x02020202u;  // 2 where s = -1
+    return 0x01010101u * (8u * (2 * z + 1)) - 4u * ((unsigned int)(z + 1) * me2 + down2);
 }
 
-__device__ __forceinline__ unsigned int flip_word(unsigned int me, unsigned int index, const unsigned int w[4],
-                                                  const unsigned long long* thr)
+// me with the bytes flipped whose word w[j] is below the threshold at byte offset index8 >> 8j.
+__device__ __forceinline__ unsigned int flip_bytes(unsigned int me, unsigned int index8, const unsigned int w[4],
+                                                   const unsigned char* table)
 {
     unsigned int flips = 0;
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
-        const unsigned int i = (index >> (8 * j)) & 0xFFu;
-        flips |= (unsigned int)((unsigned long long)w[j] < __ldg(thr + i)) << (8 * j);
+        const unsigned int offset = __byte_perm(index8, 0, 0x4440 + j);
+        if ((unsigned long long)w[j] < *(const unsigned long long*)(table + offset)) flips |= 0xFEu << (8 * j);
     }
-    return me ^ (flips * 0xFEu);  // +1 <-> -1 in the flipped bytes
+    return me ^ flips;  // +1 (0x01) <-> -1 (0xFF) in the flipped bytes
 }
 
-extern "C" __global__ void __launch_bounds__(256) ising2d_compact_half_sweep(
+__device__ __forceinline__ unsigned int down2(unsigned int a, unsigned int b, unsigned int c, unsigned int d)
+{
+    const unsigned int m = 0x02020202u;
+    return (a & m) + (b & m) + (c & m) + (d & m);
+}
+
+extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_compact_half_sweep(
     signed char* planes, HPCRBM_BATCH_ARGS, int L, unsigned int step, int colour)
 {
+    __shared__ unsigned long long table[10];
     const Batch batch = HPCRBM_BATCH;
-    const int half = L >> 1, groups = half >> 4;
-    const long long per_lattice = (long long)L * groups;
-    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
-    if (t >= per_lattice * n_lattices) return;
-    const int b = (int)(t / per_lattice);
-    const long long rest = t % per_lattice;
-    const int y = (int)(rest / groups), g = (int)(rest % groups);
-    const long long plane = (long long)L * half;
-    unsigned char* own = (unsigned char*)planes + (2LL * b + colour) * plane;
-    const unsigned char* other = (const unsigned char*)planes + (2LL * b + 1 - colour) * plane;
-    const long long row = (long long)y * half, up = (long long)(y == 0 ? L - 1 : y - 1) * half,
-                    down = (long long)(y == L - 1 ? 0 : y + 1) * half;
-    const int i0 = 16 * g;
-    const uint4 me = *(const uint4*)(own + row + i0);
-    const uint4 mid = __ldg((const uint4*)(other + row + i0));
-    const uint4 above = __ldg((const uint4*)(other + up + i0));
-    const uint4 below = __ldg((const uint4*)(other + down + i0));
-    uint4 side;  // the neighbour on the side that `mid` does not cover, byte by byte
-    if (((y + colour) & 1) == 0) {  // x = 2i: neighbours i - 1 (side) and i (mid)
-        const unsigned int edge = other[row + (g == 0 ? half - 1 : i0 - 1)];
-        side.x = __funnelshift_l(edge << 24, mid.x, 8);
-        side.y = __funnelshift_l(mid.x, mid.y, 8);
-        side.z = __funnelshift_l(mid.y, mid.z, 8);
-        side.w = __funnelshift_l(mid.z, mid.w, 8);
-    } else {  // x = 2i + 1: neighbours i (mid) and i + 1 (side)
-        const unsigned int edge = other[row + (g == groups - 1 ? 0 : i0 + 16)];
-        side.x = __funnelshift_r(mid.x, mid.y, 8);
-        side.y = __funnelshift_r(mid.y, mid.z, 8);
-        side.z = __funnelshift_r(mid.z, mid.w, 8);
-        side.w = __funnelshift_r(mid.w, edge, 8);
+    const int half = L >> 1, groups = half >> 4, chunks = L / COMPACT_ROWS;
+    const int u = blockIdx.x * blockDim.x + threadIdx.x;
+    const int g = u % groups, y0 = (u / groups) * COMPACT_ROWS, i0 = 16 * g;
+    const unsigned int plane = (unsigned int)L * half;  // < 2^32 for L <= 65536
+    for (int b = blockIdx.y; b < n_lattices; b += gridDim.y) {
+        __syncthreads();
+        if (threadIdx.x < 10) table[threadIdx.x] = batch.table(b)[threadIdx.x];
+        __syncthreads();
+        if (u >= groups * chunks) continue;
+        unsigned char* own = (unsigned char*)planes + (2ULL * b + colour) * plane;
+        const unsigned char* other = (const unsigned char*)planes + (2ULL * b + 1 - colour) * plane;
+        uint4 above = __ldg((const uint4*)(other + (unsigned int)(y0 == 0 ? L - 1 : y0 - 1) * half + i0));
+        uint4 mid = __ldg((const uint4*)(other + (unsigned int)y0 * half + i0));
+#pragma unroll 1
+        for (int y = y0; y < y0 + COMPACT_ROWS; ++y) {
+            const unsigned int row = (unsigned int)y * half;
+            const uint4 below = __ldg((const uint4*)(other + (unsigned int)(y == L - 1 ? 0 : y + 1) * half + i0));
+            const uint4 me = *(const uint4*)(own + row + i0);
+            uint4 side;  // the neighbour on the side that `mid` does not cover, byte by byte
+            if (((y + colour) & 1) == 0) {  // x = 2i: neighbours i - 1 (side) and i (mid)
+                const unsigned int edge = other[row + (g == 0 ? half - 1 : i0 - 1)];
+                side.x = __funnelshift_l(edge << 24, mid.x, 8);
+                side.y = __funnelshift_l(mid.x, mid.y, 8);
+                side.z = __funnelshift_l(mid.y, mid.z, 8);
+                side.w = __funnelshift_l(mid.z, mid.w, 8);
+            } else {  // x = 2i + 1: neighbours i (mid) and i + 1 (side)
+                const unsigned int edge = other[row + (g == groups - 1 ? 0 : i0 + 16)];
+                side.x = __funnelshift_r(mid.x, mid.y, 8);
+                side.y = __funnelshift_r(mid.y, mid.z, 8);
+                side.z = __funnelshift_r(mid.z, mid.w, 8);
+                side.w = __funnelshift_r(mid.w, edge, 8);
+            }
+            const unsigned char* t = (const unsigned char*)table;
+            const unsigned int block = (row + i0) >> 2;
+            unsigned int w[4];
+            uint4 out;
+            batch.words(w, block, step, b);
+            out.x = flip_bytes(me.x, bytes_index(me.x, down2(mid.x, side.x, above.x, below.x), 4), w, t);
+            batch.words(w, block + 1, step, b);
+            out.y = flip_bytes(me.y, bytes_index(me.y, down2(mid.y, side.y, above.y, below.y), 4), w, t);
+            batch.words(w, block + 2, step, b);
+            out.z = flip_bytes(me.z, bytes_index(me.z, down2(mid.z, side.z, above.z, below.z), 4), w, t);
+            batch.words(w, block + 3, step, b);
+            out.w = flip_bytes(me.w, bytes_index(me.w, down2(mid.w, side.w, above.w, below.w), 4), w, t);
+            *(uint4*)(own + row + i0) = out;
+            above = mid;
+            mid = below;
+        }
     }
-    // table index per byte: 5 * (s up) + number of up neighbours
-    const unsigned int ix = up_bits(me.x) * 5u + up_bits(mid.x) + up_bits(side.x) + up_bits(above.x) + up_bits(below.x);
-    const unsigned int iy = up_bits(me.y) * 5u + up_bits(mid.y) + up_bits(side.y) + up_bits(above.y) + up_bits(below.y);
-    const unsigned int iz = up_bits(me.z) * 5u + up_bits(mid.z) + up_bits(side.z) + up_bits(above.z) + up_bits(below.z);
-    const unsigned int iw = up_bits(me.w) * 5u + up_bits(mid.w) + up_bits(side.w) + up_bits(above.w) + up_bits(below.w);
-    const unsigned long long* thr = batch.table(b);
-    const long long block = (row + i0) >> 2;
-    unsigned int w[4];
-    uint4 out;
-    batch.words(w, block, step, b);
-    out.x = flip_word(me.x, ix, w, thr);
-    batch.words(w, block + 1, step, b);
-    out.y = flip_word(me.y, iy, w, thr);
-    batch.words(w, block + 2, step, b);
-    out.z = flip_word(me.z, iz, w, thr);
-    batch.words(w, block + 3, step, b);
-    out.w = flip_word(me.w, iw, w, thr);
-    *(uint4*)(own + row + i0) = out;
+}
+
+// Natural layout <-> colour planes, 32 bytes of a row per thread (L % 32 == 0). Row y's even-x
+// bytes belong to plane y & 1, its odd-x bytes to plane 1 - (y & 1).
+extern "C" __global__ void ising2d_planes(signed char* spins, signed char* planes, int L, int n_lattices, int to_planes)
+{
+    const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+    const int per_row = L >> 5;
+    if (t >= (long long)n_lattices * L * per_row) return;
+    const long long row = t / per_row;  // b * L + y
+    const int y = (int)(row % L), j = (int)(t % per_row);
+    const long long b = row / L, half = L >> 1;
+    uint4* natural = (uint4*)(spins + row * L + 32 * j);
+    uint4* even = (uint4*)(planes + ((2 * b + (y & 1)) * L + y) * half + 16 * j);
+    uint4* odd = (uint4*)(planes + ((2 * b + 1 - (y & 1)) * L + y) * half + 16 * j);
+    if (to_planes) {
+        const uint4 a = natural[0], c = natural[1];
+        *even = make_uint4(__byte_perm(a.x, a.y, 0x6420), __byte_perm(a.z, a.w, 0x6420),
+                           __byte_perm(c.x, c.y, 0x6420), __byte_perm(c.z, c.w, 0x6420));
+        *odd = make_uint4(__byte_perm(a.x, a.y, 0x7531), __byte_perm(a.z, a.w, 0x7531),
+                          __byte_perm(c.x, c.y, 0x7531), __byte_perm(c.z, c.w, 0x7531));
+    } else {
+        const uint4 e = *even, o = *odd;
+        natural[0] = make_uint4(__byte_perm(e.x, o.x, 0x5140), __byte_perm(e.x, o.x, 0x7362),
+                                __byte_perm(e.y, o.y, 0x5140), __byte_perm(e.y, o.y, 0x7362));
+        natural[1] = make_uint4(__byte_perm(e.z, o.z, 0x5140), __byte_perm(e.z, o.z, 0x7362),
+                                __byte_perm(e.w, o.w, 0x5140), __byte_perm(e.w, o.w, 0x7362));
+    }
 }
