@@ -27,9 +27,8 @@ bench() {  # model q dim L replicas T sweeps path [compile-time defines, see ker
     2>&1 | tail -n 25
   echo '```'
   echo
-  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 50 auto COMPACT_MIN_BLOCKS=4" \
-              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=16,COMPACT_MIN_BLOCKS=2" \
-              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=4,COMPACT_MIN_BLOCKS=4" \
+  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=4" \
+              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=16" "ising 2 2 32768 1 2.269 50 auto COMPACT_MIN_BLOCKS=5" \
               "ising 2 2 32768 1 2.269 10 global" \
               "ising 2 2 10 200000 2.269 1000 auto" "ising 2 2 10 200000 2.269 200 shared" \
               "ising 2 2 32 20000 2.269 500 auto" "ising 2 2 1024 64 2.269 50 auto" \

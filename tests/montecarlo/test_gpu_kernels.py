@@ -119,6 +119,22 @@ def test_gpu_equals_cpu_bit_for_bit(model, paths):
 
 
 @gpu
+@pytest.mark.parametrize("defines", ["COMPACT_ROWS=4", "COMPACT_ROWS=32,COMPACT_MIN_BLOCKS=2"])
+def test_compact_knobs_keep_results(monkeypatch, defines):
+    """The benchmark knobs change the work split, never the results."""
+    import cupy
+    from hpcrbm.montecarlo.kernels.gpu import metropolis_gpu
+    model, seed = IsingModel(2, 64), 9
+    spins = model.initial_state(seed, 0, 2, "random")
+    tables = model.thresholds(2.269, 0.05)[None]
+    cpu = batch_on_cpu(model, spins, tables, seed, [4], 0, 5)
+    monkeypatch.setenv("HPCRBM_GPU_DEFINES", defines)
+    device = cupy.asarray(spins)
+    metropolis_gpu(model, device, tables, seed, [4], 0, 5, "compact")
+    assert np.array_equal(cupy.asnumpy(device), cpu)
+
+
+@gpu
 def test_planes_kernel_equals_numpy():
     import cupy
     from hpcrbm.montecarlo.kernels.gpu import from_planes, to_planes

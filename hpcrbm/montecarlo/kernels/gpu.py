@@ -32,7 +32,7 @@ LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
-TUNABLE = ("COMPACT_ROWS", "COMPACT_MIN_BLOCKS")  # compile-time knobs (HPCRBM_GPU_DEFINES, benchmarks only)
+TUNED = {"COMPACT_ROWS": 8, "COMPACT_MIN_BLOCKS": 4}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
 
 
 def cuda_source():
@@ -41,17 +41,21 @@ def cuda_source():
     return "\n".join((here / name).read_text() for name in SOURCES)
 
 
-def compile_defines():
-    """-D options from HPCRBM_GPU_DEFINES="NAME=int,..." (names from TUNABLE, COMPACT_ROWS a
-    divisor of 32; for benchmarks)."""
-    text = os.environ.get("HPCRBM_GPU_DEFINES", "").strip()
-    defines = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
+def tuning():
+    """TUNED, with overrides from HPCRBM_GPU_DEFINES="NAME=int,..." (for benchmarks;
+    COMPACT_ROWS must divide 32)."""
+    values = dict(TUNED)
+    for item in filter(None, (part.strip() for part in os.environ.get("HPCRBM_GPU_DEFINES", "").split(","))):
         name, _, value = item.partition("=")
-        if name not in TUNABLE or not value.isdigit() or (name == "COMPACT_ROWS" and 32 % max(int(value), 1)):
-            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=integer with NAME in {', '.join(TUNABLE)}")
-        defines.append(f"-D{name}={int(value)}")
-    return tuple(defines)
+        if name not in TUNED or not value.isdigit() or (name == "COMPACT_ROWS" and 32 % max(int(value), 1)):
+            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=integer with NAME in {', '.join(TUNED)}")
+        values[name] = int(value)
+    return values
+
+
+def compile_defines():
+    """The -D options of the module: every knob of :func:`tuning`."""
+    return tuple(f"-D{name}={value}" for name, value in sorted(tuning().items()))
 
 
 def module():
@@ -155,7 +159,7 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
         assert not qstate and model.dim == 2 and model.L % 32 == 0, "compact path: 2D Ising, L % 32 == 0"
         planes = to_planes(cupy, s)
         kernel = module().get_function("ising2d_compact_half_sweep")
-        threads = (model.L // 32) * (model.L // 8)
+        threads = (model.L // 32) * (model.L // tuning()["COMPACT_ROWS"])
         grid = ((threads + THREADS - 1) // THREADS, min(n_lattices, MAX_GRID_Y))
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):

@@ -5,15 +5,15 @@
 struct IsingRule {
     static const int SITES = 4;  // sites per Philox block
 
-    __device__ static void update(signed char* s, int dim, int L, int q, int colour, long long block,
-                                  long long count, const unsigned int w[4], const unsigned long long* thr)
+    template <class I>
+    __device__ static void update(signed char* s, int dim, int L, int q, int colour, I block, I count, const unsigned int w[4], const unsigned long long* thr)
     {
         const int z = 2 * dim;
         for (int j = 0; j < 4; ++j) {
-            const long long k = 4 * block + j;
+            const I k = 4 * block + j;
             if (k >= count) break;
-            long long site, nb[4];
-            class_site(dim, L, colour, k, &site, nb);
+            I site, nb[4];
+            class_site<I>(dim, L, colour, k, &site, nb);
             const int si = s[site];
             int sum = s[nb[0]] + s[nb[1]];
             if (dim == 2) sum += s[nb[2]] + s[nb[3]];

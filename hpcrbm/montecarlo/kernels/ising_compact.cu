@@ -11,11 +11,12 @@
 // stay in registers), one byte for the segment's edge, four Philox blocks and one 16-byte store.
 // Table indices are computed four bytes at a time (bytes_index). Grid: x over segments and row
 // chunks of one lattice, y over lattices (strided when there are more than gridDim.y).
+// Compile-time knobs; kernels/gpu.py passes its TUNED values (these defaults are for nvcc alone).
 #ifndef COMPACT_ROWS
 #define COMPACT_ROWS 8  // rows per thread (a divisor of 32)
 #endif
 #ifndef COMPACT_MIN_BLOCKS
-#define COMPACT_MIN_BLOCKS 3  // resident 256-thread blocks per multiprocessor asked of the register allocator
+#define COMPACT_MIN_BLOCKS 4  // resident 256-thread blocks per multiprocessor asked of the register allocator
 #endif
 
 // Per byte of four +-1 spins (me) and the sum of their neighbours' bit 1 (down2 = 2 x number of
@@ -49,16 +50,16 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
     signed char* planes, HPCRBM_BATCH_ARGS, int L, unsigned int step, int colour)
 {
     __shared__ unsigned long long table[10];
-    const Batch batch = HPCRBM_BATCH;
     const int half = L >> 1, groups = half >> 4, chunks = L / COMPACT_ROWS;
     const int u = blockIdx.x * blockDim.x + threadIdx.x;
     const int g = u % groups, y0 = (u / groups) * COMPACT_ROWS, i0 = 16 * g;
     const unsigned int plane = (unsigned int)L * half;  // < 2^32 for L <= 65536
     for (int b = blockIdx.y; b < n_lattices; b += gridDim.y) {
         __syncthreads();
-        if (threadIdx.x < 10) table[threadIdx.x] = batch.table(b)[threadIdx.x];
+        if (threadIdx.x < 10) table[threadIdx.x] = tables[(long long)(b / replicas) * table_size + threadIdx.x];
         __syncthreads();
         if (u >= groups * chunks) continue;
+        const unsigned int replica = b % replicas, c3 = (unsigned int)points[b / replicas] * 256u + purpose;
         unsigned char* own = (unsigned char*)planes + (2ULL * b + colour) * plane;
         const unsigned char* other = (const unsigned char*)planes + (2ULL * b + 1 - colour) * plane;
         uint4 above = __ldg((const uint4*)(other + (unsigned int)(y0 == 0 ? L - 1 : y0 - 1) * half + i0));
@@ -86,13 +87,13 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             const unsigned int block = (row + i0) >> 2;
             unsigned int w[4];
             uint4 out;
-            batch.words(w, block, step, b);
+            philox_block(w, block, step, replica, c3, k0, k1);
             out.x = flip_bytes(me.x, bytes_index(me.x, down2(mid.x, side.x, above.x, below.x), 4), w, t);
-            batch.words(w, block + 1, step, b);
+            philox_block(w, block + 1, step, replica, c3, k0, k1);
             out.y = flip_bytes(me.y, bytes_index(me.y, down2(mid.y, side.y, above.y, below.y), 4), w, t);
-            batch.words(w, block + 2, step, b);
+            philox_block(w, block + 2, step, replica, c3, k0, k1);
             out.z = flip_bytes(me.z, bytes_index(me.z, down2(mid.z, side.z, above.z, below.z), 4), w, t);
-            batch.words(w, block + 3, step, b);
+            philox_block(w, block + 3, step, replica, c3, k0, k1);
             out.w = flip_bytes(me.w, bytes_index(me.w, down2(mid.w, side.w, above.w, below.w), 4), w, t);
             *(uint4*)(own + row + i0) = out;
             above = mid;

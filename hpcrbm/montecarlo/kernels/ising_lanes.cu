@@ -1,4 +1,4 @@
-// Small Ising lattices (1D or 2D, at most LANES_MAX_SITES sites), many at once: the batch path.
+// Small Ising lattices (1D or 2D, at most LANES_SITES sites, kernels/gpu.py), many at once: the batch path.
 //
 // Each thread block holds `groups` groups of 16 lattices in shared memory, interleaved by site:
 // cell[site] is 16 bytes, byte j the spin of lattice 16 group + j, so one 16-byte load gives a
@@ -37,16 +37,16 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
     const int colours = n_colours(dim, L);
     for (int sweep = 0; sweep < n_sweeps; ++sweep) {
         for (int colour = 0; colour < colours; ++colour) {
-            const long long count = class_size(dim, L, colour);
+            const int count = (int)class_size(dim, L, colour);
             const unsigned int step = (sweep_start + sweep) * colours + colour;
-            for (int kb = threadIdx.x % threads_per_group; lanes > 0 && 4LL * kb < count; kb += threads_per_group) {
+            for (int kb = threadIdx.x % threads_per_group; lanes > 0 && 4 * kb < count; kb += threads_per_group) {
                 int sites[4];
                 uint4 index8[4], flips[4];
 #pragma unroll
                 for (int s = 0; s < 4; ++s) {
-                    long long site = 0, nb[4] = {0, 0, 0, 0};
-                    if (4LL * kb + s < count) class_site(dim, L, colour, 4LL * kb + s, &site, nb);
-                    sites[s] = (int)site;
+                    int site = 0, nb[4] = {0, 0, 0, 0};
+                    if (4 * kb + s < count) class_site<int>(dim, L, colour, 4 * kb + s, &site, nb);
+                    sites[s] = site;
                     const uint4 me = cell[site], a = cell[nb[0]], c = cell[nb[1]];
                     const uint4 d = dim == 2 ? cell[nb[2]] : make_uint4(0, 0, 0, 0);
                     const uint4 e = dim == 2 ? cell[nb[3]] : make_uint4(0, 0, 0, 0);
@@ -77,7 +77,7 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
                 }
 #pragma unroll
                 for (int s = 0; s < 4; ++s) {
-                    if (4LL * kb + s >= count) break;
+                    if (4 * kb + s >= count) break;
                     uint4 v = cell[sites[s]];
                     v.x ^= flips[s].x; v.y ^= flips[s].y; v.z ^= flips[s].z; v.w ^= flips[s].w;
                     cell[sites[s]] = v;

@@ -23,17 +23,18 @@ __device__ __forceinline__ long long class_size(int dim, int L, int colour)
 }
 
 // Site k of colour class `colour` (row-major numbering): its flat index and its neighbours
-// (2D: up, down, left, right; 1D: left, right), the order the q-state tables use.
-__device__ __forceinline__ void class_site(int dim, int L, int colour, long long k, long long* site,
-                                           long long nb[4])
+// (2D: up, down, left, right; 1D: left, right), the order the q-state tables use. I: int where
+// the lattice fits in shared memory (32-bit division), long long in global memory.
+template <class I>
+__device__ __forceinline__ void class_site(int dim, int L, int colour, I k, I* site, I nb[4])
 {
     if (dim == 2) {
         const int half = L / 2;
-        const int y = (int)(k / half), x = ((y + colour) & 1) + 2 * (int)(k % half);
-        const long long row = (long long)y * L;
+        const int y = (int)(k / half), x = ((y + colour) & 1) + 2 * (int)(k - (I)y * half);
+        const I row = (I)y * L;
         *site = row + x;
-        nb[0] = (long long)(y == 0 ? L - 1 : y - 1) * L + x;
-        nb[1] = (long long)(y == L - 1 ? 0 : y + 1) * L + x;
+        nb[0] = (I)(y == 0 ? L - 1 : y - 1) * L + x;
+        nb[1] = (I)(y == L - 1 ? 0 : y + 1) * L + x;
         nb[2] = row + (x == 0 ? L - 1 : x - 1);
         nb[3] = row + (x == L - 1 ? 0 : x + 1);
     } else {

@@ -6,15 +6,15 @@
 struct QStateRule {
     static const int SITES = 2;
 
-    __device__ static void update(signed char* s, int dim, int L, int q, int colour, long long block,
-                                  long long count, const unsigned int w[4], const unsigned long long* table)
+    template <class I>
+    __device__ static void update(signed char* s, int dim, int L, int q, int colour, I block, I count, const unsigned int w[4], const unsigned long long* table)
     {
         const int z = 2 * dim;
         for (int j = 0; j < 2; ++j) {
-            const long long k = 2 * block + j;
+            const I k = 2 * block + j;
             if (k >= count) break;
-            long long site, nb[4];
-            class_site(dim, L, colour, k, &site, nb);
+            I site, nb[4];
+            class_site<I>(dim, L, colour, k, &site, nb);
             const int si = s[site];
             long long index = 0, qz = 1;
 #pragma unroll

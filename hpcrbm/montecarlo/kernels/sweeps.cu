@@ -20,7 +20,7 @@ __device__ __forceinline__ void half_sweep(signed char* spins, Batch batch, int 
     unsigned int w[4];
     batch.words(w, block, step, b);
     const long long n_sites = dim == 2 ? (long long)L * L : L;
-    Rule::update(spins + b * n_sites, dim, L, q, colour, block, count, w, batch.table(b));
+    Rule::update(spins + b * n_sites, dim, L, q, colour, block, count, w, batch.table(b));  // long long: any size
 }
 
 template <class Rule>
@@ -42,10 +42,10 @@ __device__ __forceinline__ void sweeps_shared(signed char* spins, Batch batch, i
     const int colours = n_colours(dim, L);
     for (int sweep = 0; sweep < n_sweeps; ++sweep) {
         for (int colour = 0; colour < colours; ++colour) {
-            const long long count = class_size(dim, L, colour);
+            const int count = (int)class_size(dim, L, colour);
             const unsigned int step = (sweep_start + sweep) * colours + colour;
             if (active) {
-                for (long long block = threadIdx.x % threads_per_lattice; block * Rule::SITES < count;
+                for (int block = threadIdx.x % threads_per_lattice; block * Rule::SITES < count;
                      block += threads_per_lattice) {
                     unsigned int w[4];
                     batch.words(w, block, step, b);
