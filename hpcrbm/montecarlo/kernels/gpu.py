@@ -32,7 +32,7 @@ LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
-TUNED = {"COMPACT_ROWS": 8, "COMPACT_MIN_BLOCKS": 4}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
+TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_PREFETCH": 0}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
 
 
 def cuda_source():
