@@ -10,15 +10,16 @@ shift || true
 PY=${PY:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("" "COMPACT_ROWS=8" "COMPACT_ROWS=32" "COMPACT_MIN_BLOCKS=3,COMPACT_PREFETCH=1"
-                                      "COMPACT_ROWS=32,COMPACT_MIN_BLOCKS=3,COMPACT_PREFETCH=1")
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("" "COMPACT_ROWS=4" "COMPACT_ROWS=8" "COMPACT_ROWS=32" "COMPACT_MIN_BLOCKS=5")
 mkdir -p "$OUT"
 for v in "${VARIANTS[@]}"; do
   HPCRBM_GPU_DEFINES=$v timeout 120 "$PY" -m hpcrbm bench mc --backend gpu --L 32768 --T 2.269 --sweeps 50 --json \
     2>>"$OUT/tune.err" | tail -n 1 >> "$OUT/tune.jsonl"
 done
-"$PY" -c '
+"$PY" - "$OUT/tune.jsonl" <<'PYEOF'
 import json, sys
+print("| defines | flips/ns | copy GB/s |\n|---|---|---|")
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    print(f"| {r[\"defines\"]} | {r[\"flips_per_ns\"]:.1f} | {r[\"copy_bytes_per_ns\"]:.0f} |")' "$OUT/tune.jsonl"
+    print(f"| {r['defines']} | {r['flips_per_ns']:.1f} | {r['copy_bytes_per_ns']:.0f} |")
+PYEOF

@@ -8,7 +8,7 @@ Four launch shapes, all bit-identical to the CPU kernels (docs/gpu.md):
 - ``lanes`` (Ising, at most ``LANES_SITES`` sites): groups of 16 lattices interleaved by site
   in shared memory, four lattices per 32-bit operation, every sweep in one launch (batches of
   small lattices: ising_lanes.cu).
-- ``compact`` (2D Ising, L % 32 == 0): colour-compacted planes, 16 sites x 8 rows per thread,
+- ``compact`` (2D Ising, L % 32 == 0): colour-compacted planes, 16 sites x 16 rows per thread,
   one launch per half-sweep (single huge lattices: ising_compact.cu).
 - ``shared`` (any model, at most ``SHARED_SITES`` sites): whole lattices in shared memory,
   every sweep in one launch, one update rule per model (``IsingRule``, ``QStateRule``).
@@ -32,7 +32,7 @@ LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
-TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_PREFETCH": 0}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
+TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
 
 
 def cuda_source():

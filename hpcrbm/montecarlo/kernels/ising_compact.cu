@@ -13,10 +13,7 @@
 // chunks of one lattice, y over lattices (strided when there are more than gridDim.y).
 // Compile-time knobs; kernels/gpu.py passes its TUNED values (these defaults are for nvcc alone).
 #ifndef COMPACT_ROWS
-#define COMPACT_ROWS 8  // rows per thread (a divisor of 32)
-#endif
-#ifndef COMPACT_PREFETCH
-#define COMPACT_PREFETCH 0  // 1: load the next row's segments before updating this one
+#define COMPACT_ROWS 16  // rows per thread (a divisor of 32)
 #endif
 #ifndef COMPACT_MIN_BLOCKS
 #define COMPACT_MIN_BLOCKS 4  // resident 256-thread blocks per multiprocessor asked of the register allocator
@@ -72,13 +69,6 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
 #pragma unroll 1
         for (int y = y0; y < y0 + COMPACT_ROWS; ++y) {
             const unsigned int row = (unsigned int)y * half;
-#if COMPACT_PREFETCH
-            uint4 below_next = below, me_next = me;
-            if (y + 1 < y0 + COMPACT_ROWS) {
-                below_next = __ldg((const uint4*)(other + (unsigned int)(y + 2 >= L ? y + 2 - L : y + 2) * half + i0));
-                me_next = *(const uint4*)(own + row + half + i0);
-            }
-#endif
             uint4 side;  // the neighbour on the side that `mid` does not cover, byte by byte
             if (((y + colour) & 1) == 0) {  // x = 2i: neighbours i - 1 (side) and i (mid)
                 const unsigned int edge = other[row + (g == 0 ? half - 1 : i0 - 1)];
@@ -108,15 +98,10 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             *(uint4*)(own + row + i0) = out;
             above = mid;
             mid = below;
-#if COMPACT_PREFETCH
-            below = below_next;
-            me = me_next;
-#else
-            if (y + 1 < y0 + COMPACT_ROWS) {
+            if (y + 1 < y0 + COMPACT_ROWS) {  // the next row's segments
                 below = __ldg((const uint4*)(other + (unsigned int)(y + 2 >= L ? y + 2 - L : y + 2) * half + i0));
                 me = *(const uint4*)(own + row + half + i0);
             }
-#endif
         }
     }
 }
