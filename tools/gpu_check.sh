@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One short run on a GPU node: the GPU tests (Philox, every Metropolis launch shape and the whole
 # simulate stage bit-identical to the CPU), then `hpcrbm bench mc --backend gpu` for the issue's
-# shapes, printed as a Markdown table for docs/benchmarks.md. Nothing is installed: the node needs
+# shapes, printed as a Markdown table for docs/benchmarks.md (compact-kernel knobs:
+# benchmarks/gpu_compact_tune.sh). Nothing is installed: the node needs
 # CuPy, numpy, numba, scipy, h5py (serial is enough), mpi4py, tqdm and pytest.
 # Usage: bash tools/gpu_check.sh [OUTDIR]   (writes OUTDIR/gpu_check.md, OUTDIR/bench.jsonl, logs)
 set -uo pipefail
@@ -27,9 +28,7 @@ bench() {  # model q dim L replicas T sweeps path [compile-time defines, see ker
     2>&1 | tail -n 25
   echo '```'
   echo
-  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=4" \
-              "ising 2 2 32768 1 2.269 50 auto COMPACT_ROWS=16" "ising 2 2 32768 1 2.269 50 auto COMPACT_MIN_BLOCKS=5" \
-              "ising 2 2 32768 1 2.269 10 global" \
+  for spec in "ising 2 2 32768 1 2.269 50 auto" "ising 2 2 32768 1 2.269 10 global" \
               "ising 2 2 10 200000 2.269 1000 auto" "ising 2 2 10 200000 2.269 200 shared" \
               "ising 2 2 32 20000 2.269 500 auto" "ising 2 2 1024 64 2.269 50 auto" \
               "ising 2 1 1000 20000 1.0 500 auto" \
