@@ -137,11 +137,11 @@ def test_compact_knobs_keep_results(monkeypatch, defines):
 @gpu
 def test_planes_kernel_equals_numpy():
     import cupy
-    from hpcrbm.montecarlo.kernels.gpu import from_planes, to_planes
+    from hpcrbm.montecarlo.kernels.gpu import CupyRunner, from_planes, to_planes
     spins = np.random.default_rng(5).integers(-128, 127, size=(3, 64, 64), dtype=np.int8)
-    planes = to_planes(cupy, cupy.asarray(spins))
+    planes = to_planes(cupy, cupy.asarray(spins), CupyRunner())
     assert np.array_equal(cupy.asnumpy(planes), to_planes(np, spins))
-    back = from_planes(planes, cupy.zeros_like(cupy.asarray(spins)))
+    back = from_planes(planes, cupy.zeros_like(cupy.asarray(spins)), CupyRunner())
     assert np.array_equal(cupy.asnumpy(back), spins)
 
 

@@ -67,6 +67,26 @@ def module():
     return _modules[options]
 
 
+class CupyRunner:
+    """Launches the module's kernels on the current CUDA device; arrays are CuPy arrays.
+
+    metropolis_gpu takes any object with ``xp`` and ``launch`` (tests/montecarlo/cuda_emulator.py
+    runs the same kernels compiled for the CPU through this interface)."""
+
+    @property
+    def xp(self):
+        import cupy
+        return cupy
+
+    def launch(self, name, grid, block, args, shared_mem=0):
+        module().get_function(name)(grid, (block,), args, shared_mem=shared_mem)
+
+
+def blocks(threads):
+    """1D grid of THREADS-thread blocks covering ``threads`` threads."""
+    return (-(-threads // THREADS),)
+
+
 def choose_path(model):
     """The launch shape for ``model`` (see the module docstring)."""
     ising = not hasattr(model, "q")
@@ -77,19 +97,14 @@ def choose_path(model):
     return "shared" if model.n_sites <= SHARED_SITES else "global"
 
 
-def _planes_kernel(spins, planes, to_planes):
-    n, L, _ = spins.shape
-    threads = n * L * (L // 32)
-    module().get_function("ising2d_planes")(((threads + THREADS - 1) // THREADS,), (THREADS,),
-                                           (spins, planes, np.int32(L), np.int32(n), np.int32(to_planes)))
+def to_planes(xp, spins, runner=None):
+    """int8 (B, L, L) -> colour-compacted (B, 2, L, L // 2): planes[:, c, y, i] = s[:, y, (y + c) % 2 + 2 i].
 
-
-def to_planes(xp, spins):
-    """int8 (B, L, L) -> colour-compacted (B, 2, L, L // 2): planes[:, c, y, i] = s[:, y, (y + c) % 2 + 2 i]."""
+    With a ``runner`` (L % 32 == 0) the conversion is one kernel launch, else array slicing."""
     n, L, _ = spins.shape
     planes = xp.empty((n, 2, L, L // 2), dtype=spins.dtype)
-    if xp is not np and L % 32 == 0 and spins.flags.c_contiguous:
-        _planes_kernel(spins, planes, 1)
+    if runner is not None:
+        _planes_kernel(runner, spins, planes, 1)
         return planes
     for colour in (0, 1):
         planes[:, colour, 0::2] = spins[:, 0::2, colour::2]
@@ -97,15 +112,21 @@ def to_planes(xp, spins):
     return planes
 
 
-def from_planes(planes, spins):
+def from_planes(planes, spins, runner=None):
     """Inverse of :func:`to_planes`, written into ``spins`` (B, L, L)."""
-    if not isinstance(spins, np.ndarray) and spins.shape[1] % 32 == 0 and spins.flags.c_contiguous:
-        _planes_kernel(spins, planes, 0)
+    if runner is not None:
+        _planes_kernel(runner, spins, planes, 0)
         return spins
     for colour in (0, 1):
         spins[:, 0::2, colour::2] = planes[:, colour, 0::2]
         spins[:, 1::2, 1 - colour::2] = planes[:, colour, 1::2]
     return spins
+
+
+def _planes_kernel(runner, spins, planes, to_planes):
+    n, L, _ = spins.shape
+    runner.launch("ising2d_planes", blocks(n * L * (L // 32)), THREADS,
+                  (spins, planes, np.int32(L), np.int32(n), np.int32(to_planes)))
 
 
 def _class_sizes(model):
@@ -114,25 +135,28 @@ def _class_sizes(model):
     return [ring_colour_class(model.L, colour)[1] for colour in range(2 + (model.L & 1))]
 
 
-def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, path="auto"):
+def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, path="auto", runner=None):
     """Advance a batch of lattices by ``n_sweeps`` sweeps on the current GPU (in place).
 
     spins: int8 (n_points * R, *lattice), point-major (lattice b is replica b % R of local point
-    b // R), CuPy (updated in place, no copies) or NumPy (copied to the device and back);
-    tables: uint64 (n_points, table size), the model's host threshold tables; points: global
-    grid index of each local point; path: one of PATHS ("auto" = :func:`choose_path`).
+    b // R), a device array (updated in place, no copies) or NumPy (copied to the device and
+    back); tables: uint64 (n_points, table size), the model's host threshold tables; points:
+    global grid index of each local point; path: one of PATHS ("auto" = :func:`choose_path`);
+    runner: what launches the kernels (default :class:`CupyRunner`).
     """
-    import cupy
-    on_host = isinstance(spins, np.ndarray)
-    s = cupy.asarray(spins) if on_host else spins
+    runner = runner or CupyRunner()
+    xp = runner.xp
+    on_host = isinstance(spins, np.ndarray) and xp is not np
+    s = xp.asarray(spins)
     tables = np.asarray(tables, dtype=np.uint64).reshape(len(points), -1)
     n_lattices = s.shape[0]
     replicas = n_lattices // len(points)
-    assert replicas * len(points) == n_lattices and s.dtype == np.int8
+    assert replicas * len(points) == n_lattices and s.dtype == np.int8 and s.flags.c_contiguous
     qstate = hasattr(model, "q")
     kind = "qstate" if qstate else "ising"
+    per_block = 2 if qstate else 4  # sites per Philox block (two words per q-state site)
     path = choose_path(model) if path == "auto" else path
-    batch = (cupy.asarray(tables), cupy.asarray(np.asarray(points, dtype=np.int32)), np.int32(tables.shape[1]),
+    batch = (xp.asarray(tables), xp.asarray(np.asarray(points, dtype=np.int32)), np.int32(tables.shape[1]),
              np.int32(replicas), np.int32(n_lattices), np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32),
              np.uint32(int(Purpose.METROPOLIS)))
     q = (np.int32(model.q),) if qstate else ()
@@ -141,39 +165,32 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     dims = (np.int32(model.dim), np.int32(model.L))
     if path == "lanes":
         assert not qstate and model.n_sites <= LANES_SITES, f"lanes path: Ising, at most {LANES_SITES} sites"
-        per_group = min(1024, -(-max(sizes) // 4))
+        per_group = min(1024, -(-max(sizes) // per_block))
         groups = max(1, min(THREADS // per_group, SHARED_BYTES // (LANES * model.n_sites + LANE_INFO)))
-        module().get_function("ising_lanes_shared")(
-            (-(-n_lattices // (groups * LANES)),), (groups * per_group,),
-            (s,) + batch + dims + (np.int32(per_group), np.uint32(sweep_start), np.int32(n_sweeps)),
-            shared_mem=groups * (LANES * model.n_sites + LANE_INFO))
+        runner.launch("ising_lanes_shared", (-(-n_lattices // (groups * LANES)),), groups * per_group,
+                      (s,) + batch + dims + (np.int32(per_group), np.uint32(sweep_start), np.int32(n_sweeps)),
+                      shared_mem=groups * (LANES * model.n_sites + LANE_INFO))
     elif path == "shared":
-        per_site = 2 if qstate else 4
-        threads_per_lattice = min(1024, -(-max(sizes) // per_site))
-        per_block = max(1, min(THREADS // threads_per_lattice, SHARED_SITES // model.n_sites))
-        kernel = module().get_function(f"{kind}_sweeps_shared")
-        kernel((-(-n_lattices // per_block),), (per_block * threads_per_lattice,),
-               (s,) + batch + dims + q + (np.int32(threads_per_lattice), np.uint32(sweep_start), np.int32(n_sweeps)),
-               shared_mem=per_block * model.n_sites)
+        threads_per_lattice = min(1024, -(-max(sizes) // per_block))
+        per_lattice = max(1, min(THREADS // threads_per_lattice, SHARED_SITES // model.n_sites))
+        runner.launch(f"{kind}_sweeps_shared", (-(-n_lattices // per_lattice),), per_lattice * threads_per_lattice,
+                      (s,) + batch + dims + q + (np.int32(threads_per_lattice), np.uint32(sweep_start),
+                                                 np.int32(n_sweeps)),
+                      shared_mem=per_lattice * model.n_sites)
     elif path == "compact":
         assert not qstate and model.dim == 2 and model.L % 32 == 0, "compact path: 2D Ising, L % 32 == 0"
-        planes = to_planes(cupy, s)
-        kernel = module().get_function("ising2d_compact_half_sweep")
-        threads = (model.L // 32) * (model.L // tuning()["COMPACT_ROWS"])
-        grid = ((threads + THREADS - 1) // THREADS, min(n_lattices, MAX_GRID_Y))
+        planes = to_planes(xp, s, runner)
+        grid = blocks((model.L // 32) * (model.L // tuning()["COMPACT_ROWS"])) + (min(n_lattices, MAX_GRID_Y),)
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
-                kernel(grid, (THREADS,), (planes,) + batch + (np.int32(model.L), np.uint32(2 * sweep + colour),
-                                                           np.int32(colour)))
-        from_planes(planes, s)
+                runner.launch("ising2d_compact_half_sweep", grid, THREADS,
+                              (planes,) + batch + (np.int32(model.L), np.uint32(2 * sweep + colour), np.int32(colour)))
+        from_planes(planes, s, runner)
     else:
-        kernel = module().get_function(f"{kind}_half_sweep")
-        per_site = 2 if qstate else 4
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(colours):
-                threads = n_lattices * (-(-sizes[colour] // per_site))
-                kernel(((threads + THREADS - 1) // THREADS,), (THREADS,),
-                       (s,) + batch + dims + q + (np.uint32(sweep * colours + colour), np.int32(colour)))
+                runner.launch(f"{kind}_half_sweep", blocks(n_lattices * -(-sizes[colour] // per_block)), THREADS,
+                              (s,) + batch + dims + q + (np.uint32(sweep * colours + colour), np.int32(colour)))
     if on_host:
-        spins[...] = cupy.asnumpy(s)
+        spins[...] = xp.asnumpy(s)
     return spins

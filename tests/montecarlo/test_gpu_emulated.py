@@ -1,0 +1,51 @@
+"""The CUDA kernels' logic on the CPU (cuda_emulator.py): every launch shape of metropolis_gpu,
+through the same launch code as on a GPU, equals the numba kernels bit for bit. Runs in CI
+(g++ only); the device tests in test_gpu_kernels.py are the proof on a GPU."""
+import shutil
+
+import numpy as np
+import pytest
+
+from hpcrbm.montecarlo.ising import IsingModel
+from hpcrbm.montecarlo.kernels.gpu import from_planes, metropolis_gpu, to_planes
+from hpcrbm.montecarlo.qstate import QStateModel
+
+from .test_gpu_kernels import batch_on_cpu
+
+pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
+
+
+@pytest.fixture(scope="module")
+def runner(tmp_path_factory):
+    from .cuda_emulator import build
+    return build(tmp_path_factory.mktemp("cuda_emulator"))
+
+
+CASES = [(IsingModel(2, 10), "lanes"), (IsingModel(2, 10), "shared"), (IsingModel(2, 10), "global"),
+         (IsingModel(2, 16), "lanes"), (IsingModel(1, 17), "lanes"), (IsingModel(1, 17), "shared"),
+         (IsingModel(1, 17), "global"), (IsingModel(2, 64), "compact"), (IsingModel(2, 96), "compact"),
+         (QStateModel("potts", 2, 12, 3), "shared"), (QStateModel("potts", 2, 12, 3), "global"),
+         (QStateModel("clock", 1, 9, 6), "shared"), (QStateModel("clock", 1, 9, 6), "global")]
+
+
+@pytest.mark.parametrize("model,path", CASES, ids=lambda x: x if isinstance(x, str)
+                         else f"{getattr(x, 'kind', 'ising')}-{x.dim}d-L{x.L}")
+def test_emulated_kernels_equal_cpu(runner, model, path):
+    """Three grid points (different T and h) in one batch; 18 lattices of at most 100 sites
+    (a group of 16 lattices straddles points in the lanes kernel)."""
+    seed, points = 2**35 + 11, [5, 0, 9]
+    replicas = 6 if model.n_sites <= 100 else 2
+    spins = np.concatenate([model.initial_state(seed, p, replicas, "random") for p in points])
+    tables = np.stack([model.thresholds(T, h) for T, h in ((1.3, 0.1), (2.2, 0.0), (4.0, -0.3))])
+    cpu = batch_on_cpu(model, spins, tables, seed, points, 2, 3)
+    assert not np.array_equal(cpu, spins)
+    emulated = spins.copy()
+    metropolis_gpu(model, emulated, tables, seed, points, 2, 3, path, runner)
+    assert np.array_equal(emulated, cpu)
+
+
+def test_emulated_planes_kernel(runner):
+    spins = np.random.default_rng(2).integers(-128, 127, size=(2, 64, 64), dtype=np.int8)
+    planes = to_planes(np, spins, runner)
+    assert np.array_equal(planes, to_planes(np, spins))
+    assert np.array_equal(from_planes(planes, np.zeros_like(spins), runner), spins)
