@@ -10,7 +10,6 @@ import pytest
 
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.kernels.gpu import choose_path, cuda_source, from_planes, to_planes
-from hpcrbm.montecarlo.kernels.ising_cpu import ring_colour_class
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.rng.philox import philox4x32_numpy
 
