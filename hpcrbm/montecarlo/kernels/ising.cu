@@ -1,23 +1,18 @@
 // Checkerboard Metropolis for Ising spins (signed char, +-1): the CUDA twins of ising_cpu.py.
 // Same colour classes, Philox layout and integer thresholds (docs/rng.md): bit-identical results.
 // One Philox block (four words) updates four consecutive sites k = 4 block .. 4 block + 3 of the
-// colour class; table index ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2.
+// colour class, site j of the block with word j; table index ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2.
 struct IsingRule {
     static const int SITES = 4;  // sites per Philox block
 
     template <class I>
-    __device__ static void update(signed char* s, int dim, int L, int q, int colour, I block, I count, const unsigned int w[4], const unsigned long long* thr)
+    __device__ static void update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
+                                  const unsigned long long* thr)
     {
         const int z = 2 * dim;
-        for (int j = 0; j < 4; ++j) {
-            const I k = 4 * block + j;
-            if (k >= count) break;
-            I site, nb[4];
-            class_site<I>(dim, L, colour, k, &site, nb);
-            const int si = s[site];
-            int sum = s[nb[0]] + s[nb[1]];
-            if (dim == 2) sum += s[nb[2]] + s[nb[3]];
-            if ((unsigned long long)w[j] < thr[((si + 1) >> 1) * (z + 1) + ((sum + z) >> 1)]) s[site] = (signed char)-si;
-        }
+        const int si = s[site];
+        int sum = s[nb[0]] + s[nb[1]];
+        if (dim == 2) sum += s[nb[2]] + s[nb[3]];
+        if ((unsigned long long)w[j] < thr[((si + 1) >> 1) * (z + 1) + ((sum + z) >> 1)]) s[site] = (signed char)-si;
     }
 };

@@ -4,31 +4,26 @@
 // (s (q - 1) + delta - 1) q^z + sum_j d_j q^(z - 1 - j), d_j = (s - n_j) mod q, neighbours in the
 // order up, down, left, right (2D) or left, right (1D).
 struct QStateRule {
-    static const int SITES = 2;
+    static const int SITES = 2;  // sites per Philox block
 
     template <class I>
-    __device__ static void update(signed char* s, int dim, int L, int q, int colour, I block, I count, const unsigned int w[4], const unsigned long long* table)
+    __device__ static void update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
+                                  const unsigned long long* table)
     {
         const int z = 2 * dim;
-        for (int j = 0; j < 2; ++j) {
-            const I k = 2 * block + j;
-            if (k >= count) break;
-            I site, nb[4];
-            class_site<I>(dim, L, colour, k, &site, nb);
-            const int si = s[site];
-            long long index = 0, qz = 1;
+        const int si = s[site];
+        long long index = 0, qz = 1;
 #pragma unroll
-            for (int n = 0; n < 4; ++n) {
-                if (n >= z) break;
-                int d = si - s[nb[n]];
-                d += q * (d < 0);
-                index = index * q + d;
-                qz *= q;
-            }
-            const int delta = 1 + (int)__umulhi(w[2 * j], (unsigned int)(q - 1));
-            index += (long long)(si * (q - 1) + delta - 1) * qz;
-            const int next = si + ((unsigned long long)w[2 * j + 1] < table[index]) * delta;
-            s[site] = (signed char)(next - q * (next >= q));
+        for (int n = 0; n < 4; ++n) {
+            if (n >= z) break;
+            int d = si - s[nb[n]];
+            d += q * (d < 0);
+            index = index * q + d;
+            qz *= q;
         }
+        const int delta = 1 + (int)__umulhi(w[2 * j], (unsigned int)(q - 1));
+        index += (long long)(si * (q - 1) + delta - 1) * qz;
+        const int next = si + ((unsigned long long)w[2 * j + 1] < table[index]) * delta;
+        s[site] = (signed char)(next - q * (next >= q));
     }
 };

@@ -7,6 +7,22 @@
 //   lattices, threads_per_lattice threads each) run all n_sweeps sweeps in one launch and touch
 //   global memory only to load and store them: thousands of 10 x 10 lattices in one launch.
 
+// The sites of Philox block `block` of a colour class (Rule::SITES consecutive sites; the last
+// block may be short), each updated by the Rule with the block's words w. I: index type.
+template <class Rule, class I>
+__device__ __forceinline__ void update_block(signed char* s, int dim, int L, int q, int colour, I block, I count,
+                                             const unsigned int w[4], const unsigned long long* table)
+{
+#pragma unroll
+    for (int j = 0; j < Rule::SITES; ++j) {
+        const I k = Rule::SITES * block + j;
+        if (k >= count) break;
+        I site, nb[4];
+        class_site<I>(dim, L, colour, k, &site, nb);
+        Rule::update(s, site, nb, dim, q, w, j, table);
+    }
+}
+
 template <class Rule>
 __device__ __forceinline__ void half_sweep(signed char* spins, Batch batch, int dim, int L, int q, unsigned int step,
                                            int colour)
@@ -20,7 +36,7 @@ __device__ __forceinline__ void half_sweep(signed char* spins, Batch batch, int 
     unsigned int w[4];
     batch.words(w, block, step, b);
     const long long n_sites = dim == 2 ? (long long)L * L : L;
-    Rule::update(spins + b * n_sites, dim, L, q, colour, block, count, w, batch.table(b));  // long long: any size
+    update_block<Rule, long long>(spins + b * n_sites, dim, L, q, colour, block, count, w, batch.table(b));
 }
 
 template <class Rule>
@@ -49,7 +65,7 @@ __device__ __forceinline__ void sweeps_shared(signed char* spins, Batch batch, i
                      block += threads_per_lattice) {
                     unsigned int w[4];
                     batch.words(w, block, step, b);
-                    Rule::update(s, dim, L, q, colour, block, count, w, table);
+                    update_block<Rule, int>(s, dim, L, q, colour, block, count, w, table);
                 }
             }
             __syncthreads();
