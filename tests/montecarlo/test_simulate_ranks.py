@@ -74,9 +74,38 @@ replicas = 2
 """
 
 
+def session_processes(sid):
+    """Pids of the live processes in session ``sid`` (Linux /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(entry))
+    return pids
+
+
+def kill_session(sid, timeout=10):
+    """SIGKILL every process of session ``sid`` and wait until none is left: Open MPI starts its
+    ranks in process groups of their own (same session), so killing mpiexec's group misses them."""
+    deadline = time.time() + timeout
+    while (pids := session_processes(sid)) and time.time() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+    assert not session_processes(sid), f"processes of session {sid} survived SIGKILL"
+
+
 def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120, checkpoint=None):
-    """Start cmd in its own process group, SIGKILL the whole group once ``min_checkpoints``
-    versions of ``checkpoint`` (default: the simulate checkpoint) have appeared."""
+    """Start cmd in its own session, SIGKILL all its processes (mpiexec and every rank) once
+    ``min_checkpoints`` versions of ``checkpoint`` (default: the simulate checkpoint) have appeared."""
     proc = subprocess.Popen(cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     checkpoint = checkpoint or out / "checkpoints" / "samples.h5"
@@ -90,10 +119,7 @@ def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120, checkpoint=N
                 break
         time.sleep(0.05)
     alive = proc.poll() is None
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    kill_session(proc.pid)
     proc.wait()
     return alive
 
