@@ -226,7 +226,7 @@ def build_parser():
     p.add_argument("--T", type=float, default=2.269, help="temperature")
     p.add_argument("--replicas", type=int, default=1)
     p.add_argument("--sweeps", type=int, default=0, help="timed sweeps (0: about 2e8 flips, 2e10 on a GPU)")
-    p.add_argument("--path", choices=["auto", "shared", "compact", "global"], default="auto",
+    p.add_argument("--path", choices=["auto", "lanes", "compact", "shared", "global"], default="auto",  # gpu.PATHS
                    help="GPU launch shape (docs/gpu.md)")
     p.add_argument("--hidden", type=int, default=64, help="rbm: hidden units")
     p.add_argument("--batch-size", type=int, default=100, help="rbm: minibatch size")

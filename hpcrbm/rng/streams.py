@@ -26,6 +26,7 @@ class Purpose(enum.IntEnum):
     METROPOLIS = 1
     TEMPERING = 2
     CLUSTER = 3
+    METROPOLIS_TIE = 4  # low 24 bits of an Ising acceptance number whose top byte tied (docs/rng.md)
     TRAINING = 16
     FLOW = 32
     BLOCK_SPIN = 48

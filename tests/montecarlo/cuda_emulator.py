@@ -49,6 +49,8 @@ inline unsigned int __byte_perm(unsigned int x, unsigned int y, unsigned int s)
     for (int i = 0; i < 4; ++i) r |= (unsigned int)((v >> (8 * ((s >> (4 * i)) & 7))) & 0xFF) << (8 * i);
     return r;
 }
+inline int __ffs(unsigned int x) { return __builtin_ffs((int)x); }
+inline int __ffsll(unsigned long long x) { return __builtin_ffsll((long long)x); }
 template <class T> inline T __ldg(const T* p) { return *p; }
 using std::min;
 using std::max;

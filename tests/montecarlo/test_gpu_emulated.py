@@ -23,7 +23,8 @@ def runner(tmp_path_factory):
 
 CASES = [(IsingModel(2, 10), "lanes"), (IsingModel(2, 10), "shared"), (IsingModel(2, 10), "global"),
          (IsingModel(2, 16), "lanes"), (IsingModel(1, 17), "lanes"), (IsingModel(1, 17), "shared"),
-         (IsingModel(1, 17), "global"), (IsingModel(2, 64), "compact"), (IsingModel(2, 96), "compact"),
+         (IsingModel(1, 17), "global"), (IsingModel(1, 333), "lanes"), (IsingModel(1, 333), "global"),
+         (IsingModel(2, 64), "compact"), (IsingModel(2, 96), "compact"),
          (QStateModel("potts", 2, 12, 3), "shared"), (QStateModel("potts", 2, 12, 3), "global"),
          (QStateModel("clock", 1, 9, 6), "shared"), (QStateModel("clock", 1, 9, 6), "global")]
 
@@ -45,7 +46,7 @@ def test_emulated_kernels_equal_cpu(runner, model, path):
 
 
 def test_emulated_planes_kernel(runner):
-    spins = np.random.default_rng(2).integers(-128, 127, size=(2, 64, 64), dtype=np.int8)
+    spins = IsingModel(2, 64).initial_state(2, 0, 2, "random")
     planes = to_planes(np, spins, runner)
     assert np.array_equal(planes, to_planes(np, spins))
     assert np.array_equal(from_planes(planes, np.zeros_like(spins), runner), spins)

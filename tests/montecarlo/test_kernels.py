@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hpcrbm.montecarlo.ising import TWO32, IsingModel
-from hpcrbm.montecarlo.kernels.ising_reference import colour_classes, metropolis_reference
+from hpcrbm.montecarlo.kernels.ising_reference import acceptance_numbers, colour_classes, metropolis_reference
 
 
 @pytest.mark.parametrize("dim,L", [(2, 2), (2, 4), (2, 6), (2, 10), (2, 16), (1, 2), (1, 3), (1, 9), (1, 16)])
@@ -18,6 +18,33 @@ def test_kernel_equals_reference(dim, L, T, H):
     metropolis_reference(slow, table, seed, 3, 11, 5)
     assert np.array_equal(fast, slow)
     assert not np.array_equal(fast, spins)
+
+
+def test_tie_draws_equal_reference():
+    """Enough updates that the top byte ties with the threshold's (1 in 256) many times, in 2D
+    and 1D: the kernels' lazily drawn tie words give the reference's full 32-bit comparison."""
+    for model, T, H in ((IsingModel(2, 32), 2.269, 0.05), (IsingModel(1, 333), 0.9, -0.2)):
+        seed = 99
+        spins = model.initial_state(seed, 7, 3, "random")
+        table = model.thresholds(T, H)
+        fast, slow = spins.copy(), spins.copy()
+        model.sweep(fast, table, seed, 7, 0, 12)
+        ties = metropolis_reference(slow, table, seed, 7, 0, 12)
+        assert ties > 20  # about 1 in 256 of 12000 (1D) and 37000 (2D) updates
+        assert np.array_equal(fast, slow)
+
+
+def test_acceptance_numbers_are_uniform_32_bit():
+    """z-scores (fixed seed): u < t has probability t / 2**32, also where the top byte ties and
+    only the tie stream's 24 bits decide."""
+    u = acceptance_numbers(5, 3, 1, 17, 2**22)
+    for t in (0x12345678, 0xFEDCBA98, 0x00ABCDEF):
+        p = t / 2**32
+        z = ((u < t).mean() - p) / np.sqrt(p * (1 - p) / u.size)
+        tied = u[(u >> 24) == (t >> 24)]
+        p_low = (t & 0xFFFFFF) / 2**24
+        z_low = ((tied < t).mean() - p_low) / np.sqrt(p_low * (1 - p_low) / tied.size)
+        assert abs(z) < 4 and abs(z_low) < 4 and tied.size > 10000
 
 
 def test_sweeps_compose():

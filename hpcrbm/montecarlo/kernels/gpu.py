@@ -6,10 +6,11 @@ imported only when a GPU kernel is actually used, so CPU-only machines never imp
 Four launch shapes, all bit-identical to the CPU kernels (docs/gpu.md):
 
 - ``lanes`` (Ising, at most ``LANES_SITES`` sites): groups of 16 lattices interleaved by site
-  in shared memory, four lattices per 32-bit operation, every sweep in one launch (batches of
-  small lattices: ising_lanes.cu).
-- ``compact`` (2D Ising, L % 32 == 0): colour-compacted planes, 16 sites x 16 rows per thread,
-  one launch per half-sweep (single huge lattices: ising_compact.cu).
+  in shared memory, a thread per Philox block (16 sites) and four lattices, every sweep in one
+  launch (batches of small lattices: ising_lanes.cu).
+- ``compact`` (2D Ising, L % 32 == 0): colour-compacted planes of down bits, 16 sites x 16 rows
+  per thread, four acceptance tests per 32-bit operation, one launch per half-sweep (single huge
+  lattices: ising_compact.cu).
 - ``shared`` (any model, at most ``SHARED_SITES`` sites): whole lattices in shared memory,
   every sweep in one launch, one update rule per model (``IsingRule``, ``QStateRule``).
 - ``global``: everything else; natural layout, one launch per half-sweep.
@@ -27,7 +28,7 @@ SOURCES = ("philox.cu", "lattice.cu", "ising.cu", "qstate.cu", "sweeps.cu", "isi
 THREADS = 256
 SHARED_BYTES = 48 * 1024  # shared memory per block without opting in
 SHARED_SITES = SHARED_BYTES  # one byte per spin
-LANES, LANE_INFO = 16, 16 * 3 * 4  # lattices per group; bytes of per-lattice data per group
+LANES, LANE_INFO = 16, 16 * 36  # lattices per group; bytes of per-lattice data per group (LaneInfo)
 LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
@@ -98,7 +99,8 @@ def choose_path(model):
 
 
 def to_planes(xp, spins, runner=None):
-    """int8 (B, L, L) -> colour-compacted (B, 2, L, L // 2): planes[:, c, y, i] = s[:, y, (y + c) % 2 + 2 i].
+    """int8 +-1 (B, L, L) -> colour-compacted (B, 2, L, L // 2) of down bits (1 where s = -1):
+    planes[:, c, y, i] = (1 - s[:, y, (y + c) % 2 + 2 i]) / 2.
 
     With a ``runner`` (L % 32 == 0) the conversion is one kernel launch, else array slicing."""
     n, L, _ = spins.shape
@@ -106,9 +108,10 @@ def to_planes(xp, spins, runner=None):
     if runner is not None:
         _planes_kernel(runner, spins, planes, 1)
         return planes
+    down = (spins < 0).astype(np.int8)
     for colour in (0, 1):
-        planes[:, colour, 0::2] = spins[:, 0::2, colour::2]
-        planes[:, colour, 1::2] = spins[:, 1::2, 1 - colour::2]
+        planes[:, colour, 0::2] = down[:, 0::2, colour::2]
+        planes[:, colour, 1::2] = down[:, 1::2, 1 - colour::2]
     return planes
 
 
@@ -118,8 +121,8 @@ def from_planes(planes, spins, runner=None):
         _planes_kernel(runner, spins, planes, 0)
         return spins
     for colour in (0, 1):
-        spins[:, 0::2, colour::2] = planes[:, colour, 0::2]
-        spins[:, 1::2, 1 - colour::2] = planes[:, colour, 1::2]
+        spins[:, 0::2, colour::2] = 1 - 2 * planes[:, colour, 0::2]
+        spins[:, 1::2, 1 - colour::2] = 1 - 2 * planes[:, colour, 1::2]
     return spins
 
 
@@ -154,18 +157,18 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     assert replicas * len(points) == n_lattices and s.dtype == np.int8 and s.flags.c_contiguous
     qstate = hasattr(model, "q")
     kind = "qstate" if qstate else "ising"
-    per_block = 2 if qstate else 4  # sites per Philox block (two words per q-state site)
+    per_block = 2 if qstate else 16  # sites per Philox block (two words per q-state site, a byte per Ising site)
     path = choose_path(model) if path == "auto" else path
     batch = (xp.asarray(tables), xp.asarray(np.asarray(points, dtype=np.int32)), np.int32(tables.shape[1]),
              np.int32(replicas), np.int32(n_lattices), np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32),
-             np.uint32(int(Purpose.METROPOLIS)))
+             np.uint32(int(Purpose.METROPOLIS)), np.uint32(int(Purpose.METROPOLIS_TIE)))
     q = (np.int32(model.q),) if qstate else ()
     sizes = _class_sizes(model)
     colours = len(sizes)
     dims = (np.int32(model.dim), np.int32(model.L))
     if path == "lanes":
         assert not qstate and model.n_sites <= LANES_SITES, f"lanes path: Ising, at most {LANES_SITES} sites"
-        per_group = min(1024, -(-max(sizes) // per_block))
+        per_group = min(1024, 4 * -(-max(sizes) // per_block))  # four threads (lattice quarters) per block
         groups = max(1, min(THREADS // per_group, SHARED_BYTES // (LANES * model.n_sites + LANE_INFO)))
         runner.launch("ising_lanes_shared", (-(-n_lattices // (groups * LANES)),), groups * per_group,
                       (s,) + batch + dims + (np.int32(per_group), np.uint32(sweep_start), np.int32(n_sweeps)),

@@ -1,16 +1,20 @@
 // 2D Ising on colour-compacted planes, for large lattices (L % 32 == 0): the fast path.
 //
-// Layout: planes[b][colour][y][i] = s[b][y][((y + colour) & 1) + 2 i], i < L / 2 (one byte per
-// spin, int8 (n_lattices, 2, L, L / 2)). Index i of a row is the class numbering k = y L/2 + i of
+// Layout: planes[b][colour][y][i] = (1 - s[b][y][((y + colour) & 1) + 2 i]) / 2, i < L / 2: one
+// byte per spin, 0 for up and 1 for down, int8 (n_lattices, 2, L, L / 2), so that byte-wise adds
+// count down neighbours and a flip is an XOR with 1. Index i of a row is the class numbering k = y L/2 + i of
 // docs/rng.md, so results equal the natural-layout kernels bit for bit. Site (y, i) of colour c
 // has its up/down neighbours at (y -+ 1, i) of the other plane and its left/right neighbours at
 // (y, i - 1), (y, i) when (y + c) is even, (y, i), (y, i + 1) when odd.
 //
 // One thread updates a segment of 16 consecutive sites in COMPACT_ROWS consecutive rows: per row
 // 16-byte loads of its own segment and of the other plane's next row (the rows above and beside
-// stay in registers), one byte for the segment's edge, four Philox blocks and one 16-byte store.
-// Table indices are computed four bytes at a time (bytes_index). Grid: x over segments and row
-// chunks of one lattice, y over lattices (strided when there are more than gridDim.y).
+// stay in registers), one byte for the segment's edge, one Philox block (the 16 sites' random top
+// bytes, docs/rng.md) and one 16-byte store. Decisions are taken four sites per 32-bit operation:
+// the thresholds' top bytes by a byte permutation of a per-lattice table, an unsigned byte-wise
+// compare; a site whose random byte ties with its threshold's (1 in 256) is decided exactly with
+// the tie stream. Grid: x over segments and row chunks of one lattice, y over lattices (strided
+// when there are more than gridDim.y).
 // Compile-time knobs; kernels/gpu.py passes its TUNED values (these defaults are for nvcc alone).
 #ifndef COMPACT_ROWS
 #define COMPACT_ROWS 16  // rows per thread (a divisor of 32)
@@ -19,31 +23,58 @@
 #define COMPACT_MIN_BLOCKS 4  // resident 256-thread blocks per multiprocessor asked of the register allocator
 #endif
 
-// Per byte of four +-1 spins (me) and the sum of their neighbours' bit 1 (down2 = 2 x number of
-// down neighbours): 8 x table index, 8 ((z + 1) (s + 1) / 2 + (neighbour sum + z) / 2).
-__device__ __forceinline__ unsigned int bytes_index(unsigned int me, unsigned int down2, int z)
+// The thresholds' top bytes min(t >> 24, 255) by number n = 0..4 of down neighbours: byte n of
+// (lo, hi) is that of table index 4 - n for s = -1 (minus), 9 - n for s = +1 (plus).
+struct TopBytes {
+    unsigned int minus_lo, minus_hi, plus_lo, plus_hi;
+};
+
+__device__ __forceinline__ unsigned int top_byte(unsigned long long t) { return t >> 24 > 255 ? 255u : (unsigned int)(t >> 24); }
+
+__device__ __forceinline__ TopBytes top_bytes(const unsigned long long* t)
 {
-    const unsigned int me2 = me & 0x02020202u;  // 2 where s = -1
-    return 0x01010101u * (8u * (2 * z + 1)) - 4u * ((unsigned int)(z + 1) * me2 + down2);
+    return TopBytes{top_byte(t[4]) | top_byte(t[3]) << 8 | top_byte(t[2]) << 16 | top_byte(t[1]) << 24, top_byte(t[0]),
+                    top_byte(t[9]) | top_byte(t[8]) << 8 | top_byte(t[7]) << 16 | top_byte(t[6]) << 24, top_byte(t[5])};
 }
 
-// me with the bytes flipped whose word w[j] is below the threshold at byte offset index8 >> 8j.
-__device__ __forceinline__ unsigned int flip_bytes(unsigned int me, unsigned int index8, const unsigned int w[4],
-                                                   const unsigned char* table)
+// Per byte of four spins (me: 0 up, 1 down) with n down neighbours: the threshold's top byte.
+__device__ __forceinline__ unsigned int top_thresholds(unsigned int me, unsigned int n, const TopBytes& tb)
 {
-    unsigned int flips = 0;
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-        const unsigned int offset = __byte_perm(index8, 0, 0x4440 + j);
-        if ((unsigned long long)w[j] < *(const unsigned long long*)(table + offset)) flips |= 0xFEu << (8 * j);
+    const unsigned int sel = __byte_perm(n | (n >> 4), 0, 0x4420);  // nibble j: n of byte j
+    const unsigned int minus = me * 0xFFu;
+    return (__byte_perm(tb.minus_lo, tb.minus_hi, sel) & minus) | (__byte_perm(tb.plus_lo, tb.plus_hi, sel) & ~minus);
+}
+
+// 0x80 in the bytes where a < b (unsigned), with no borrow between bytes.
+__device__ __forceinline__ unsigned int bytes_below(unsigned int a, unsigned int b)
+{
+    const unsigned int d = (a | 0x80808080u) - (b & 0x7F7F7F7Fu);  // bit 7 of a byte: a's low 7 bits >= b's
+    return ((~a & b) | (~(a ^ b) & ~d)) & 0x80808080u;
+}
+
+// 0x80 in the bytes where a == b.
+__device__ __forceinline__ unsigned int bytes_equal(unsigned int a, unsigned int b)
+{
+    const unsigned int x = a ^ b;
+    return ~(((x & 0x7F7F7F7Fu) + 0x7F7F7F7Fu) | x) & 0x80808080u;
+}
+
+__device__ __forceinline__ unsigned int word(const uint4& v, int j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
+
+// Tied sites of a thread (left unflipped by the top bytes) wait in a queue of two 16-bit entries,
+// 0x8000 | (row - y0) << 8 | segment site << 4 | down << 3 | down neighbours. Resolving them
+// after the thread's rows (or when the queue is full) lets a warp pay for a few tie draws per 16
+// rows instead of one in most rows (a tie falls on one of 256 sites: most 512-site warp rows have one).
+__device__ __forceinline__ void resolve_ties(unsigned char* own, unsigned int queue, int y0, int half, int i0,
+                                             const unsigned long long* table, unsigned int step, unsigned int replica,
+                                             unsigned int c3_tie, unsigned int k0, unsigned int k1)
+{
+    for (; queue; queue >>= 16) {
+        const unsigned int e = queue & 0x7FFFu, down = (e >> 3) & 1u;
+        const unsigned int k = (unsigned int)(y0 + (int)(e >> 8)) * half + i0 + ((e >> 4) & 15u);
+        const unsigned long long t = table[(down ? 4 : 9) - (e & 7u)];
+        if (ising_flips(top_byte(t), t, k, step, replica, c3_tie, k0, k1)) own[k] = (unsigned char)(down ^ 1u);
     }
-    return me ^ flips;  // +1 (0x01) <-> -1 (0xFF) in the flipped bytes
-}
-
-__device__ __forceinline__ unsigned int down2(unsigned int a, unsigned int b, unsigned int c, unsigned int d)
-{
-    const unsigned int m = 0x02020202u;
-    return (a & m) + (b & m) + (c & m) + (d & m);
 }
 
 extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_compact_half_sweep(
@@ -59,13 +90,16 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
         if (threadIdx.x < 10) table[threadIdx.x] = tables[(long long)(b / replicas) * table_size + threadIdx.x];
         __syncthreads();
         if (u >= groups * chunks) continue;
-        const unsigned int replica = b % replicas, c3 = (unsigned int)points[b / replicas] * 256u + purpose;
+        const TopBytes tb = top_bytes(table);
+        const unsigned int replica = b % replicas, point = (unsigned int)points[b / replicas] * 256u;
+        const unsigned int c3 = point + purpose, c3_tie = point + tie;
         unsigned char* own = (unsigned char*)planes + (2ULL * b + colour) * plane;
         const unsigned char* other = (const unsigned char*)planes + (2ULL * b + 1 - colour) * plane;
         uint4 above = __ldg((const uint4*)(other + (unsigned int)(y0 == 0 ? L - 1 : y0 - 1) * half + i0));
         uint4 mid = __ldg((const uint4*)(other + (unsigned int)y0 * half + i0));
         uint4 below = __ldg((const uint4*)(other + (unsigned int)(y0 == L - 1 ? 0 : y0 + 1) * half + i0));
         uint4 me = *(const uint4*)(own + (unsigned int)y0 * half + i0);
+        unsigned int queue = 0;
 #pragma unroll 1
         for (int y = y0; y < y0 + COMPACT_ROWS; ++y) {
             const unsigned int row = (unsigned int)y * half;
@@ -83,19 +117,33 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
                 side.z = __funnelshift_r(mid.z, mid.w, 8);
                 side.w = __funnelshift_r(mid.w, edge, 8);
             }
-            const unsigned char* t = (const unsigned char*)table;
-            const unsigned int block = (row + i0) >> 2;
+            const unsigned int k = row + i0;  // class index of the segment's first site
             unsigned int w[4];
-            uint4 out;
-            philox_block(w, block, step, replica, c3, k0, k1);
-            out.x = flip_bytes(me.x, bytes_index(me.x, down2(mid.x, side.x, above.x, below.x), 4), w, t);
-            philox_block(w, block + 1, step, replica, c3, k0, k1);
-            out.y = flip_bytes(me.y, bytes_index(me.y, down2(mid.y, side.y, above.y, below.y), 4), w, t);
-            philox_block(w, block + 2, step, replica, c3, k0, k1);
-            out.z = flip_bytes(me.z, bytes_index(me.z, down2(mid.z, side.z, above.z, below.z), 4), w, t);
-            philox_block(w, block + 3, step, replica, c3, k0, k1);
-            out.w = flip_bytes(me.w, bytes_index(me.w, down2(mid.w, side.w, above.w, below.w), 4), w, t);
-            *(uint4*)(own + row + i0) = out;
+            philox_block(w, k >> 4, step, replica, c3, k0, k1);
+            const uint4 d = make_uint4(above.x + mid.x + side.x + below.x, above.y + mid.y + side.y + below.y,
+                                       above.z + mid.z + side.z + below.z, above.w + mid.w + side.w + below.w);
+            uint4 out;  // flips decided by the top bytes; ties: bit 8 b + 7 - j for byte b of word j
+            unsigned int t = top_thresholds(me.x, d.x, tb), ties = bytes_equal(w[0], t);
+            out.x = me.x ^ (bytes_below(w[0], t) >> 7);
+            t = top_thresholds(me.y, d.y, tb);
+            out.y = me.y ^ (bytes_below(w[1], t) >> 7);
+            ties |= bytes_equal(w[1], t) >> 1;
+            t = top_thresholds(me.z, d.z, tb);
+            out.z = me.z ^ (bytes_below(w[2], t) >> 7);
+            ties |= bytes_equal(w[2], t) >> 2;
+            t = top_thresholds(me.w, d.w, tb);
+            out.w = me.w ^ (bytes_below(w[3], t) >> 7);
+            ties |= bytes_equal(w[3], t) >> 3;
+            *(uint4*)(own + k) = out;
+            for (; ties; ties &= ties - 1) {  // about one tie per 16 rows of a thread
+                if (queue >> 16) {  // full
+                    resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, k0, k1);
+                    queue = 0;
+                }
+                const int bit = __ffs(ties) - 1, j = 7 - (bit & 7), shift = 8 * (bit >> 3);
+                queue = queue << 16 | 0x8000u | (unsigned int)(y - y0) << 8 | (4 * j + (bit >> 3)) << 4
+                        | ((word(me, j) >> shift) & 1u) << 3 | ((word(d, j) >> shift) & 7u);
+            }
             above = mid;
             mid = below;
             if (y + 1 < y0 + COMPACT_ROWS) {  // the next row's segments
@@ -103,11 +151,24 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
                 me = *(const uint4*)(own + row + half + i0);
             }
         }
+        resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, k0, k1);
     }
 }
 
-// Natural layout <-> colour planes, 32 bytes of a row per thread (L % 32 == 0). Row y's even-x
-// bytes belong to plane y & 1, its odd-x bytes to plane 1 - (y & 1).
+// Natural layout (+-1) <-> colour planes (1 = down), 32 bytes of a row per thread (L % 32 == 0).
+// Row y's even-x bytes belong to plane y & 1, its odd-x bytes to plane 1 - (y & 1).
+__device__ __forceinline__ uint4 down_bits(uint4 s)
+{
+    const unsigned int m = 0x01010101u;
+    return make_uint4((s.x >> 1) & m, (s.y >> 1) & m, (s.z >> 1) & m, (s.w >> 1) & m);
+}
+
+__device__ __forceinline__ uint4 spin_bytes(uint4 v)
+{
+    const unsigned int m = 0x01010101u;
+    return make_uint4(v.x * 0xFEu | m, v.y * 0xFEu | m, v.z * 0xFEu | m, v.w * 0xFEu | m);
+}
+
 extern "C" __global__ void ising2d_planes(signed char* spins, signed char* planes, int L, int n_lattices, int to_planes)
 {
     const long long t = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -120,13 +181,13 @@ extern "C" __global__ void ising2d_planes(signed char* spins, signed char* plane
     uint4* even = (uint4*)(planes + ((2 * b + (y & 1)) * L + y) * half + 16 * j);
     uint4* odd = (uint4*)(planes + ((2 * b + 1 - (y & 1)) * L + y) * half + 16 * j);
     if (to_planes) {
-        const uint4 a = natural[0], c = natural[1];
+        const uint4 a = down_bits(natural[0]), c = down_bits(natural[1]);
         *even = make_uint4(__byte_perm(a.x, a.y, 0x6420), __byte_perm(a.z, a.w, 0x6420),
                            __byte_perm(c.x, c.y, 0x6420), __byte_perm(c.z, c.w, 0x6420));
         *odd = make_uint4(__byte_perm(a.x, a.y, 0x7531), __byte_perm(a.z, a.w, 0x7531),
                           __byte_perm(c.x, c.y, 0x7531), __byte_perm(c.z, c.w, 0x7531));
     } else {
-        const uint4 e = *even, o = *odd;
+        const uint4 e = spin_bytes(*even), o = spin_bytes(*odd);
         natural[0] = make_uint4(__byte_perm(e.x, o.x, 0x5140), __byte_perm(e.x, o.x, 0x7362),
                                 __byte_perm(e.y, o.y, 0x5140), __byte_perm(e.y, o.y, 0x7362));
         natural[1] = make_uint4(__byte_perm(e.z, o.z, 0x5140), __byte_perm(e.z, o.z, 0x7362),

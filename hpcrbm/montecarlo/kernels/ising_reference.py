@@ -1,6 +1,9 @@
 """Readable NumPy reference of the checkerboard Metropolis kernels (tests compare bit for bit).
 
-Same rule and random-number layout as ``ising_cpu.py``; slow, vectorised over one colour.
+Same rule and random-number layout as ``ising_cpu.py``; slow, vectorised over one colour. It
+builds every site's full 32-bit acceptance number ``u`` (top byte from the Metropolis stream,
+low 24 bits from the tie stream) and compares it with the threshold; the kernels draw the tie
+word only when the top byte alone does not decide (docs/rng.md).
 """
 import numpy as np
 
@@ -27,17 +30,35 @@ def neighbour_sum(s):
     return sum(np.roll(s, shift, axis) for axis in range(s.ndim) for shift in (1, -1))
 
 
+def acceptance_numbers(seed, point, replica, step, count):
+    """uint64 (count,): the uniform 32-bit number u of class sites k = 0 .. count - 1.
+
+    Top byte: byte k % 4 of Metropolis word k // 4 (bytes little-endian); low 24 bits: the top
+    24 bits of word k of the tie stream."""
+    k = np.arange(count)
+    words = counter_words(seed, point, replica, step, k // 4, Purpose.METROPOLIS).astype(np.uint64)
+    top = (words >> (8 * (k % 4)).astype(np.uint64)) & np.uint64(0xFF)
+    tie = counter_words(seed, point, replica, step, k, Purpose.METROPOLIS_TIE).astype(np.uint64) >> np.uint64(8)
+    return (top << np.uint64(24)) | tie
+
+
 def metropolis_reference(spins, thresholds, seed, point, sweep_start, n_sweeps):
-    """Same contract as the numba kernels: spins int8 (R, *lattice) updated in place."""
+    """Same contract as the numba kernels: spins int8 (R, *lattice) updated in place.
+
+    Returns the number of site updates whose top byte tied with the threshold's (so that tests
+    can check the tie stream was exercised)."""
     classes = colour_classes(spins.shape[1:])
     z = 2 * (spins.ndim - 1)
+    ties = 0
     for r in range(spins.shape[0]):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour, mask in enumerate(classes):
                 step = sweep * len(classes) + colour
-                words = counter_words(seed, point, r, step, np.arange(mask.sum()), Purpose.METROPOLIS)
+                u = acceptance_numbers(seed, point, r, step, mask.sum())
                 nb = neighbour_sum(s)[mask]
                 si = s[mask]
-                accept = words.astype(np.uint64) < thresholds[(si + 1) // 2, (nb + z) // 2]
-                s[mask] = np.where(accept, -si, si)
+                threshold = thresholds[(si + 1) // 2, (nb + z) // 2]
+                ties += int(np.count_nonzero(u >> np.uint64(24) == threshold >> np.uint64(24)))
+                s[mask] = np.where(u < threshold, -si, si)
+    return ties

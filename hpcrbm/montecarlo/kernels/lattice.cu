@@ -22,29 +22,61 @@ __device__ __forceinline__ long long class_size(int dim, int L, int colour)
     return count;
 }
 
-// Site k of colour class `colour` (row-major numbering): its flat index and its neighbours
-// (2D: up, down, left, right; 1D: left, right), the order the q-state tables use. I: int where
-// the lattice fits in shared memory (32-bit division), long long in global memory.
+// Sites k, k + 1, ... of colour class `colour` (row-major numbering) in order: each one's flat
+// index and neighbours (2D: up, down, left, right; 1D: left, right), the order the q-state tables
+// use; one division to start, none per site. I: int where the lattice fits in shared memory,
+// long long in global memory.
 template <class I>
-__device__ __forceinline__ void class_site(int dim, int L, int colour, I k, I* site, I nb[4])
-{
-    if (dim == 2) {
-        const int half = L / 2;
-        const int y = (int)(k / half), x = ((y + colour) & 1) + 2 * (int)(k - (I)y * half);
-        const I row = (I)y * L;
-        *site = row + x;
-        nb[0] = (I)(y == 0 ? L - 1 : y - 1) * L + x;
-        nb[1] = (I)(y == L - 1 ? 0 : y + 1) * L + x;
-        nb[2] = row + (x == 0 ? L - 1 : x - 1);
-        nb[3] = row + (x == L - 1 ? 0 : x + 1);
-    } else {
-        int start, count;
-        ring_colour_class(L, colour, &start, &count);
-        const int i = start + 2 * (int)k;
-        *site = i;
-        nb[0] = i == 0 ? L - 1 : i - 1;
-        nb[1] = i == L - 1 ? 0 : i + 1;
+struct ClassCursor {
+    int dim, L, colour;
+    I y, i;  // 2D: row and index in the row; 1D: class index
+
+    __device__ __forceinline__ ClassCursor(int dim_, int L_, int colour_, I k) : dim(dim_), L(L_), colour(colour_)
+    {
+        y = dim == 2 ? k / (L / 2) : 0;
+        i = dim == 2 ? k - y * (L / 2) : k;
     }
+    __device__ __forceinline__ void site(I* site, I nb[4]) const
+    {
+        if (dim == 2) {
+            const int x = (((int)y + colour) & 1) + 2 * (int)i;
+            const I row = y * L;
+            *site = row + x;
+            nb[0] = (y == 0 ? L - 1 : y - 1) * L + x;
+            nb[1] = (y == L - 1 ? 0 : y + 1) * L + x;
+            nb[2] = row + (x == 0 ? L - 1 : x - 1);
+            nb[3] = row + (x == L - 1 ? 0 : x + 1);
+        } else {
+            int start, count;
+            ring_colour_class(L, colour, &start, &count);
+            const I j = start + 2 * i;
+            *site = j;
+            nb[0] = j == 0 ? L - 1 : j - 1;
+            nb[1] = j == L - 1 ? 0 : j + 1;
+        }
+    }
+    __device__ __forceinline__ void next()
+    {
+        if (++i == L / 2 && dim == 2) {
+            i = 0;
+            ++y;
+        }
+    }
+};
+
+// Ising acceptance (docs/rng.md): class site k flips iff u < t (t <= 2^32), where u's top byte
+// `top` comes from the Metropolis stream and its low 24 bits, needed only when top equals t's top
+// byte, are the top 24 bits of word k of the tie stream (counter word 3 `c3_tie`).
+__device__ __forceinline__ bool ising_flips(unsigned int top, unsigned long long t, long long k, unsigned int step,
+                                            unsigned int replica, unsigned int c3_tie, unsigned int k0, unsigned int k1)
+{
+    const unsigned int hi = (unsigned int)(t >> 24);
+    if (top != hi) return top < hi;
+    unsigned int w[4];
+    philox_block(w, (unsigned int)(k >> 2), step, replica, c3_tie, k0, k1);
+    const int j = (int)(k & 3);
+    const unsigned int word = j == 0 ? w[0] : j == 1 ? w[1] : j == 2 ? w[2] : w[3];
+    return (word >> 8) < (unsigned int)(t & 0xFFFFFFu);
 }
 
 // A batch is n_lattices = n_points * replicas lattices, point-major: lattice b is replica
@@ -54,7 +86,7 @@ struct Batch {
     const unsigned long long* tables;
     const int* points;
     int table_size, replicas, n_lattices;
-    unsigned int k0, k1, purpose;  // Philox key (the run seed) and the purpose byte of counter word 3
+    unsigned int k0, k1, purpose, tie;  // Philox key (the run seed); purpose bytes of the update and tie streams
 
     __device__ __forceinline__ const unsigned long long* table(int b) const
     {
@@ -64,5 +96,11 @@ struct Batch {
     {
         philox_block(w, (unsigned int)block, step, (unsigned int)(b % replicas),
                      (unsigned int)points[b / replicas] * 256u + purpose, k0, k1);
+    }
+    __device__ __forceinline__ bool ising_flips(unsigned int top, unsigned long long t, long long k,
+                                                unsigned int step, int b) const
+    {
+        return ::ising_flips(top, t, k, step, (unsigned int)(b % replicas),
+                             (unsigned int)points[b / replicas] * 256u + tie, k0, k1);
     }
 };

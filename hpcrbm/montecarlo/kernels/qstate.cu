@@ -8,7 +8,7 @@ struct QStateRule {
 
     template <class I>
     __device__ static void update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
-                                  const unsigned long long* table)
+                                  const unsigned long long* table, const Batch&, long long, unsigned int, int)
     {
         const int z = 2 * dim;
         const int si = s[site];

@@ -11,15 +11,18 @@
 // block may be short), each updated by the Rule with the block's words w. I: index type.
 template <class Rule, class I>
 __device__ __forceinline__ void update_block(signed char* s, int dim, int L, int q, int colour, I block, I count,
-                                             const unsigned int w[4], const unsigned long long* table)
+                                             const Batch& batch, unsigned int step, int b, const unsigned long long* table)
 {
+    unsigned int w[4];
+    batch.words(w, block, step, b);
+    ClassCursor<I> cursor(dim, L, colour, Rule::SITES * block);
 #pragma unroll
-    for (int j = 0; j < Rule::SITES; ++j) {
+    for (int j = 0; j < Rule::SITES; ++j, cursor.next()) {
         const I k = Rule::SITES * block + j;
         if (k >= count) break;
         I site, nb[4];
-        class_site<I>(dim, L, colour, k, &site, nb);
-        Rule::update(s, site, nb, dim, q, w, j, table);
+        cursor.site(&site, nb);
+        Rule::update(s, site, nb, dim, q, w, j, table, batch, k, step, b);
     }
 }
 
@@ -33,10 +36,8 @@ __device__ __forceinline__ void half_sweep(signed char* spins, Batch batch, int 
     if (t >= per_lattice * batch.n_lattices) return;
     const int b = (int)(t / per_lattice);
     const long long block = t % per_lattice;
-    unsigned int w[4];
-    batch.words(w, block, step, b);
     const long long n_sites = dim == 2 ? (long long)L * L : L;
-    update_block<Rule, long long>(spins + b * n_sites, dim, L, q, colour, block, count, w, batch.table(b));
+    update_block<Rule, long long>(spins + b * n_sites, dim, L, q, colour, block, count, batch, step, b, batch.table(b));
 }
 
 template <class Rule>
@@ -63,9 +64,7 @@ __device__ __forceinline__ void sweeps_shared(signed char* spins, Batch batch, i
             if (active) {
                 for (int block = threadIdx.x % threads_per_lattice; block * Rule::SITES < count;
                      block += threads_per_lattice) {
-                    unsigned int w[4];
-                    batch.words(w, block, step, b);
-                    update_block<Rule, int>(s, dim, L, q, colour, block, count, w, table);
+                    update_block<Rule, int>(s, dim, L, q, colour, block, count, batch, step, b, table);
                 }
             }
             __syncthreads();
@@ -75,8 +74,8 @@ __device__ __forceinline__ void sweeps_shared(signed char* spins, Batch batch, i
 }
 
 #define HPCRBM_BATCH_ARGS const unsigned long long *tables, const int *points, int table_size, int replicas, \
-    int n_lattices, unsigned int k0, unsigned int k1, unsigned int purpose
-#define HPCRBM_BATCH Batch{tables, points, table_size, replicas, n_lattices, k0, k1, purpose}
+    int n_lattices, unsigned int k0, unsigned int k1, unsigned int purpose, unsigned int tie
+#define HPCRBM_BATCH Batch{tables, points, table_size, replicas, n_lattices, k0, k1, purpose, tie}
 
 extern "C" __global__ void ising_half_sweep(signed char* spins, HPCRBM_BATCH_ARGS, int dim, int L, unsigned int step,
                                             int colour)
