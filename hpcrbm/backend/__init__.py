@@ -17,6 +17,7 @@ class Backend:
     name: str  # "cpu" | "gpu"
     xp: object  # numpy or cupy
     device: str  # human-readable device description
+    runner: object = None  # what launches the GPU kernels (None: CuPy; tests pass the CPU emulator)
 
 
 def _gpu_backend(comm):

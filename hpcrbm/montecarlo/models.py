@@ -39,6 +39,9 @@ class Updater:
         for s, p, tuning, point in zip(spins, params, tunings, points):
             self.sweep(s, p, tuning, seed, point, sweep_start, n_sweeps, thermalizing)
 
+    def host_changed(self):
+        """The caller modified the host spins between sweeps (replica exchange)."""
+
 
 class Metropolis(Updater):
     """Checkerboard Metropolis: the model's own kernel and threshold table."""
@@ -56,23 +59,43 @@ class Metropolis(Updater):
 class GpuMetropolis(Metropolis):
     """Checkerboard Metropolis on the GPU (CUDA twins of the CPU kernels, bit-identical).
 
-    Spins may be CuPy arrays (updated in place on the device) or NumPy arrays (one copy to the
-    device and back per call: ``sweep_points`` moves all local points in one batch).
+    ``sweep_points`` keeps the chains of all local points on the device as one batch between
+    calls and copies them to the host after each call (they are measured and written there);
+    they go back up only after :meth:`host_changed` (a replica exchange) or when other arrays
+    are passed. ``runner``: what launches the kernels (kernels/gpu.py; default CuPy).
     """
+
+    def __init__(self, model, runner=None):
+        super().__init__(model)
+        self.runner = runner
+        self._device = None  # the batch on the device, valid while _host holds the same arrays unchanged
+        self._host = ()
+        self.uploads = 0
 
     def sweep(self, spins, params, tuning, seed, point, sweep_start, n_sweeps, thermalizing=False):
         from .kernels.gpu import metropolis_gpu
-        metropolis_gpu(self.model, spins, params[None], seed, [point], sweep_start, n_sweeps)
+        metropolis_gpu(self.model, spins, params[None], seed, [point], sweep_start, n_sweeps, runner=self.runner)
+
+    def host_changed(self):
+        self._device = None
 
     def sweep_points(self, spins, params, tunings, seed, points, sweep_start, n_sweeps, thermalizing=False):
-        from .kernels.gpu import metropolis_gpu
+        from .kernels.gpu import CupyRunner, metropolis_gpu
         if not spins:
             return
-        batch = np.stack(spins)
-        metropolis_gpu(self.model, batch.reshape((-1,) + batch.shape[2:]), np.stack(params), seed, list(points),
-                       sweep_start, n_sweeps)
+        runner = self.runner or CupyRunner()
+        xp = runner.xp
+        if self._device is None or len(spins) != len(self._host) or any(a is not b for a, b in zip(spins, self._host)):
+            batch = np.stack(spins)
+            self._device = xp.array(batch.reshape((-1,) + batch.shape[2:]))
+            self._host = tuple(spins)
+            self.uploads += 1
+        metropolis_gpu(self.model, self._device, np.stack(params), seed, list(points), sweep_start, n_sweeps,
+                       runner=runner)
+        host = xp.asnumpy(self._device) if xp is not np else self._device
+        per_point = len(host) // len(spins)
         for li, s in enumerate(spins):
-            s[...] = batch[li]
+            s[...] = host[li * per_point:(li + 1) * per_point].reshape(s.shape)
 
 
 class ClusterUpdate(Updater):
@@ -109,5 +132,7 @@ def make_updater(algorithm, model, backend=None):
     """The update algorithm for ``model``; Metropolis runs on the GPU when ``backend`` is one
     (cluster updates are CPU-only)."""
     if algorithm == "metropolis":
-        return GpuMetropolis(model) if backend is not None and backend.name == "gpu" else Metropolis(model)
+        if backend is not None and backend.name == "gpu":
+            return GpuMetropolis(model, backend.runner)
+        return Metropolis(model)
     return ClusterUpdate(model, algorithm)

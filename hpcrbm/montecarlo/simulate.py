@@ -241,6 +241,7 @@ def _exchange(plan, state, exchange, counted):
     energies = plan.comm.allgather_slices(local, grid.size).reshape(grid.shape + (plan.replicas,))
     decisions = state.tempering.decide(plan.cfg.run.seed, exchange, energies)
     swap_lattices(decisions, grid, plan.points, state.spins, plan.comm)
+    plan.updater.host_changed()
     state.tempering.record(decisions, counted)
 
 

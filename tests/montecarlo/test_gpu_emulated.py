@@ -3,12 +3,18 @@ through the same launch code as on a GPU, equals the numba kernels bit for bit. 
 (g++ only); the device tests in test_gpu_kernels.py are the proof on a GPU."""
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 
+from hpcrbm.backend import Backend, select_backend
+from hpcrbm.config import loads
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.kernels.gpu import from_planes, metropolis_gpu, to_planes
+from hpcrbm.montecarlo.models import GpuMetropolis, Metropolis
 from hpcrbm.montecarlo.qstate import QStateModel
+from hpcrbm.montecarlo.simulate import simulate
+from hpcrbm.parallel import Communicator
 
 from .test_gpu_kernels import batch_on_cpu
 
@@ -50,3 +56,53 @@ def test_emulated_planes_kernel(runner):
     planes = to_planes(np, spins, runner)
     assert np.array_equal(planes, to_planes(np, spins))
     assert np.array_equal(from_planes(planes, np.zeros_like(spins), runner), spins)
+
+
+def test_chains_stay_on_the_device_between_calls(runner):
+    """GpuMetropolis.sweep_points uploads once, again only after host_changed(), and still equals
+    the CPU updater call for call (the host copies are refreshed after every call)."""
+    model = IsingModel(2, 10)
+    seed, points = 8, [0, 1]
+    params = [model.thresholds(2.2, 0.0), model.thresholds(2.5, 0.1)]
+    gpu, cpu = GpuMetropolis(model, runner), Metropolis(model)
+    a = [model.initial_state(seed, p, 3, "random") for p in points]
+    b = [s.copy() for s in a]
+    for call in range(4):
+        if call == 2:  # a host-side change, as a replica exchange makes
+            for spins in (a, b):
+                spins[0][1], spins[1][1] = spins[1][1].copy(), spins[0][1].copy()
+            gpu.host_changed()
+        gpu.sweep_points(a, params, [None] * 2, seed, points, 3 * call, 3)
+        cpu.sweep_points(b, params, [None] * 2, seed, points, 3 * call, 3)
+        assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert gpu.uploads == 2
+
+
+TEMPERING = """
+[run]
+seed = 5
+out = "{out}"
+[model]
+dim = 2
+L = 8
+[sampling]
+temperatures = [1.8, 2.2, 2.6]
+fields = [0.0, 0.3]
+thermalize = 20
+samples = 8
+interval = 3
+replicas = 4
+tempering = true
+exchange_every = 2
+"""
+
+
+def test_emulated_simulate_with_tempering_writes_the_cpu_samples(runner, tmp_path):
+    """The whole Monte Carlo stage with the GPU updater (kernels run by the emulator) and replica
+    exchanges between sweeps writes the CPU's samples.h5 configs."""
+    configs = {}
+    for name, backend in (("cpu", select_backend("cpu")), ("gpu", Backend("gpu", np, "emulated", runner))):
+        path = simulate(loads(TEMPERING.format(out=tmp_path / name)), Communicator(None), backend, quiet=True)
+        with h5py.File(path) as h5:
+            configs[name] = h5["configs"][...]
+    assert np.array_equal(configs["cpu"], configs["gpu"])
