@@ -136,7 +136,12 @@ class EmulatedRunner:
     def launch(self, name, grid, block, args, shared_mem=0):
         converted = []
         for a in args:
-            if isinstance(a, np.ndarray):
+            if isinstance(a, np.ndarray) and a.dtype.names:  # a struct passed by value (as CuPy does)
+                assert a.shape == (1,) and a.dtype.itemsize % 4 == 0
+                words = a.view(np.uint32)
+                struct = type("Struct", (ctypes.Structure,), {"_fields_": [("words", ctypes.c_uint32 * len(words))]})
+                converted.append(struct((ctypes.c_uint32 * len(words))(*words.tolist())))
+            elif isinstance(a, np.ndarray):
                 assert a.flags.c_contiguous
                 converted.append(ctypes.c_void_p(a.ctypes.data))
             elif isinstance(a, np.int32):

@@ -71,10 +71,10 @@ gpu = pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA devi
 @gpu
 def test_philox_on_gpu_equals_cpu():
     import cupy
-    from hpcrbm.montecarlo.kernels.gpu import module
+    from hpcrbm.montecarlo.kernels.gpu import module, philox_key
     out = cupy.zeros(4 * 1000, dtype=cupy.uint32)
     module().get_function("philox_words")((4,), (256,), (out, np.int32(1000), np.uint32(7), np.uint32(3),
-                                                          np.uint32(5 * 256 + 1), np.uint32(11), np.uint32(13)))
+                                                          np.uint32(5 * 256 + 1), philox_key(11 + (13 << 32))))
     b = np.arange(1000)
     expected = np.stack(philox4x32_numpy(b, 7, 3, 5 * 256 + 1, 11, 13), axis=1).reshape(-1)
     assert np.array_equal(cupy.asnumpy(out), expected)

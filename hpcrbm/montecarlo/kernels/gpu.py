@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InputError
+from ...rng.philox import PHILOX_W0, PHILOX_W1, ROUNDS, seed_key
 from ...rng.streams import Purpose
 from .ising_cpu import ring_colour_class
 
@@ -132,6 +133,18 @@ def _planes_kernel(runner, spins, planes, to_planes):
                   (spins, planes, np.int32(L), np.int32(n), np.int32(to_planes)))
 
 
+PHILOX_KEY = np.dtype({"names": ["k0", "k1"], "formats": [(np.uint32, ROUNDS), (np.uint32, ROUNDS)]})
+
+
+def philox_key(seed):
+    """The kernels' PhiloxKey argument (philox.cu): the key schedule of ``seed``, round r holding
+    (k0 + r W0, k1 + r W1) mod 2**32, as a one-element structured array (passed by value)."""
+    rounds = np.arange(ROUNDS, dtype=np.uint64)
+    schedule = [(np.uint64(k) + rounds * np.uint64(w)) & np.uint64(0xFFFFFFFF)
+                for k, w in zip(seed_key(seed), (PHILOX_W0, PHILOX_W1))]
+    return np.concatenate(schedule).astype(np.uint32).view(PHILOX_KEY)
+
+
 def _class_sizes(model):
     if model.dim == 2:
         return [model.L * (model.L // 2)] * 2
@@ -160,7 +173,7 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     per_block = 2 if qstate else 16  # sites per Philox block (two words per q-state site, a byte per Ising site)
     path = choose_path(model) if path == "auto" else path
     batch = (xp.asarray(tables), xp.asarray(np.asarray(points, dtype=np.int32)), np.int32(tables.shape[1]),
-             np.int32(replicas), np.int32(n_lattices), np.uint32(seed & 0xFFFFFFFF), np.uint32(seed >> 32),
+             np.int32(replicas), np.int32(n_lattices), philox_key(seed),
              np.uint32(int(Purpose.METROPOLIS)), np.uint32(int(Purpose.METROPOLIS_TIE)))
     q = (np.int32(model.q),) if qstate else ()
     sizes = _class_sizes(model)

@@ -67,13 +67,13 @@ __device__ __forceinline__ unsigned int word(const uint4& v, int j) { return j =
 // rows instead of one in most rows (a tie falls on one of 256 sites: most 512-site warp rows have one).
 __device__ __forceinline__ void resolve_ties(unsigned char* own, unsigned int queue, int y0, int half, int i0,
                                              const unsigned long long* table, unsigned int step, unsigned int replica,
-                                             unsigned int c3_tie, unsigned int k0, unsigned int k1)
+                                             unsigned int c3_tie, const PhiloxKey& key)
 {
     for (; queue; queue >>= 16) {
         const unsigned int e = queue & 0x7FFFu, down = (e >> 3) & 1u;
         const unsigned int k = (unsigned int)(y0 + (int)(e >> 8)) * half + i0 + ((e >> 4) & 15u);
         const unsigned long long t = table[(down ? 4 : 9) - (e & 7u)];
-        if (ising_flips(top_byte(t), t, k, step, replica, c3_tie, k0, k1)) own[k] = (unsigned char)(down ^ 1u);
+        if (ising_flips(top_byte(t), t, k, step, replica, c3_tie, key)) own[k] = (unsigned char)(down ^ 1u);
     }
 }
 
@@ -95,23 +95,24 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
         const unsigned int c3 = point + purpose, c3_tie = point + tie;
         unsigned char* own = (unsigned char*)planes + (2ULL * b + colour) * plane;
         const unsigned char* other = (const unsigned char*)planes + (2ULL * b + 1 - colour) * plane;
-        uint4 above = __ldg((const uint4*)(other + (unsigned int)(y0 == 0 ? L - 1 : y0 - 1) * half + i0));
-        uint4 mid = __ldg((const uint4*)(other + (unsigned int)y0 * half + i0));
-        uint4 below = __ldg((const uint4*)(other + (unsigned int)(y0 == L - 1 ? 0 : y0 + 1) * half + i0));
-        uint4 me = *(const uint4*)(own + (unsigned int)y0 * half + i0);
+        // 32-bit offsets (a plane has at most 2^31 bytes), added to the pointers last
+        uint4 above = __ldg((const uint4*)(other + ((unsigned int)(y0 == 0 ? L - 1 : y0 - 1) * half + i0)));
+        uint4 mid = __ldg((const uint4*)(other + ((unsigned int)y0 * half + i0)));
+        uint4 below = __ldg((const uint4*)(other + ((unsigned int)(y0 == L - 1 ? 0 : y0 + 1) * half + i0)));
+        uint4 me = *(const uint4*)(own + ((unsigned int)y0 * half + i0));
         unsigned int queue = 0;
 #pragma unroll 1
         for (int y = y0; y < y0 + COMPACT_ROWS; ++y) {
             const unsigned int row = (unsigned int)y * half;
             uint4 side;  // the neighbour on the side that `mid` does not cover, byte by byte
             if (((y + colour) & 1) == 0) {  // x = 2i: neighbours i - 1 (side) and i (mid)
-                const unsigned int edge = other[row + (g == 0 ? half - 1 : i0 - 1)];
+                const unsigned int edge = other[row + (unsigned int)(g == 0 ? half - 1 : i0 - 1)];
                 side.x = __funnelshift_l(edge << 24, mid.x, 8);
                 side.y = __funnelshift_l(mid.x, mid.y, 8);
                 side.z = __funnelshift_l(mid.y, mid.z, 8);
                 side.w = __funnelshift_l(mid.z, mid.w, 8);
             } else {  // x = 2i + 1: neighbours i (mid) and i + 1 (side)
-                const unsigned int edge = other[row + (g == groups - 1 ? 0 : i0 + 16)];
+                const unsigned int edge = other[row + (unsigned int)(g == groups - 1 ? 0 : i0 + 16)];
                 side.x = __funnelshift_r(mid.x, mid.y, 8);
                 side.y = __funnelshift_r(mid.y, mid.z, 8);
                 side.z = __funnelshift_r(mid.z, mid.w, 8);
@@ -119,7 +120,7 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             }
             const unsigned int k = row + i0;  // class index of the segment's first site
             unsigned int w[4];
-            philox_block(w, k >> 4, step, replica, c3, k0, k1);
+            philox_block(w, k >> 4, step, replica, c3, key);
             const uint4 d = make_uint4(above.x + mid.x + side.x + below.x, above.y + mid.y + side.y + below.y,
                                        above.z + mid.z + side.z + below.z, above.w + mid.w + side.w + below.w);
             uint4 out;  // flips decided by the top bytes; ties: bit 8 b + 7 - j for byte b of word j
@@ -137,7 +138,7 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             *(uint4*)(own + k) = out;
             for (; ties; ties &= ties - 1) {  // about one tie per 16 rows of a thread
                 if (queue >> 16) {  // full
-                    resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, k0, k1);
+                    resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, key);
                     queue = 0;
                 }
                 const int bit = __ffs(ties) - 1, j = 7 - (bit & 7), shift = 8 * (bit >> 3);
@@ -147,11 +148,11 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             above = mid;
             mid = below;
             if (y + 1 < y0 + COMPACT_ROWS) {  // the next row's segments
-                below = __ldg((const uint4*)(other + (unsigned int)(y + 2 >= L ? y + 2 - L : y + 2) * half + i0));
-                me = *(const uint4*)(own + row + half + i0);
+                below = __ldg((const uint4*)(other + ((unsigned int)(y + 2 >= L ? y + 2 - L : y + 2) * half + i0)));
+                me = *(const uint4*)(own + (row + half + i0));
             }
         }
-        resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, k0, k1);
+        resolve_ties(own, queue, y0, half, i0, table, step, replica, c3_tie, key);
     }
 }
 

@@ -63,7 +63,7 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
                 unsigned int w[4][4];
 #pragma unroll
                 for (int l = 0; l < 4; ++l)
-                    if (l < mine) philox_block(w[l], kb, step, info[l].replica, info[l].point + purpose, k0, k1);
+                    if (l < mine) philox_block(w[l], kb, step, info[l].replica, info[l].point + purpose, key);
                 ClassCursor<int> cursor(dim, L, colour, 16 * kb);
                 unsigned long long ties = 0;  // bit 4 j + l: site j of lattice l tied (left unflipped)
 #pragma unroll
@@ -90,7 +90,7 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
                     const unsigned int i = (lattice_index(cell, site, nb, dim) >> (8 * l)) & 0xFFu;
                     // the random top byte tied: it equals t >> 24
                     if (ising_flips(info[l].top[i], tables[info[l].table + i], k, step, info[l].replica,
-                                    info[l].point + tie, k0, k1))
+                                    info[l].point + tie, key))
                         cell[4 * site] ^= 0xFEu << (8 * l);
                 }
             }

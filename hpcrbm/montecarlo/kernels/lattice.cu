@@ -68,12 +68,12 @@ struct ClassCursor {
 // `top` comes from the Metropolis stream and its low 24 bits, needed only when top equals t's top
 // byte, are the top 24 bits of word k of the tie stream (counter word 3 `c3_tie`).
 __device__ __forceinline__ bool ising_flips(unsigned int top, unsigned long long t, long long k, unsigned int step,
-                                            unsigned int replica, unsigned int c3_tie, unsigned int k0, unsigned int k1)
+                                            unsigned int replica, unsigned int c3_tie, const PhiloxKey& key)
 {
     const unsigned int hi = (unsigned int)(t >> 24);
     if (top != hi) return top < hi;
     unsigned int w[4];
-    philox_block(w, (unsigned int)(k >> 2), step, replica, c3_tie, k0, k1);
+    philox_block(w, (unsigned int)(k >> 2), step, replica, c3_tie, key);
     const int j = (int)(k & 3);
     const unsigned int word = j == 0 ? w[0] : j == 1 ? w[1] : j == 2 ? w[2] : w[3];
     return (word >> 8) < (unsigned int)(t & 0xFFFFFFu);
@@ -86,7 +86,8 @@ struct Batch {
     const unsigned long long* tables;
     const int* points;
     int table_size, replicas, n_lattices;
-    unsigned int k0, k1, purpose, tie;  // Philox key (the run seed); purpose bytes of the update and tie streams
+    PhiloxKey key;  // the run seed's key schedule
+    unsigned int purpose, tie;  // purpose bytes of counter word 3: update and tie streams
 
     __device__ __forceinline__ const unsigned long long* table(int b) const
     {
@@ -95,12 +96,12 @@ struct Batch {
     __device__ __forceinline__ void words(unsigned int w[4], long long block, unsigned int step, int b) const
     {
         philox_block(w, (unsigned int)block, step, (unsigned int)(b % replicas),
-                     (unsigned int)points[b / replicas] * 256u + purpose, k0, k1);
+                     (unsigned int)points[b / replicas] * 256u + purpose, key);
     }
     __device__ __forceinline__ bool ising_flips(unsigned int top, unsigned long long t, long long k,
                                                 unsigned int step, int b) const
     {
         return ::ising_flips(top, t, k, step, (unsigned int)(b % replicas),
-                             (unsigned int)points[b / replicas] * 256u + tie, k0, k1);
+                             (unsigned int)points[b / replicas] * 256u + tie, key);
     }
 };

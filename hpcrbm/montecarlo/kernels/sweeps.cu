@@ -74,8 +74,8 @@ __device__ __forceinline__ void sweeps_shared(signed char* spins, Batch batch, i
 }
 
 #define HPCRBM_BATCH_ARGS const unsigned long long *tables, const int *points, int table_size, int replicas, \
-    int n_lattices, unsigned int k0, unsigned int k1, unsigned int purpose, unsigned int tie
-#define HPCRBM_BATCH Batch{tables, points, table_size, replicas, n_lattices, k0, k1, purpose, tie}
+    int n_lattices, PhiloxKey key, unsigned int purpose, unsigned int tie
+#define HPCRBM_BATCH Batch{tables, points, table_size, replicas, n_lattices, key, purpose, tie}
 
 extern "C" __global__ void ising_half_sweep(signed char* spins, HPCRBM_BATCH_ARGS, int dim, int L, unsigned int step,
                                             int colour)
