@@ -20,3 +20,46 @@ struct IsingRule {
             s[site] = (signed char)-si;
     }
 };
+
+// Byte-wise acceptance, four sites (or four lattices) per 32-bit operation: the compact and lanes
+// kernels. A site flips when its random top byte is below min(t >> 24, 255) and draws the tie
+// stream when equal (ising_flips with top_byte(t) decides it exactly).
+__device__ __forceinline__ unsigned int top_byte(unsigned long long t) { return t >> 24 > 255 ? 255u : (unsigned int)(t >> 24); }
+
+// Threshold top bytes by the number n = 0..z of down neighbours: byte n of (lo, hi) is
+// top_byte of table index z - n for s = -1 (minus) and 2 z + 1 - n for s = +1 (plus).
+struct TopBytes {
+    unsigned int minus_lo, minus_hi, plus_lo, plus_hi;
+};
+
+__device__ __forceinline__ TopBytes top_bytes(const unsigned long long* t, int z)
+{
+    unsigned long long minus = 0, plus = 0;
+    for (int n = 0; n <= z; ++n) {
+        minus |= (unsigned long long)top_byte(t[z - n]) << (8 * n);
+        plus |= (unsigned long long)top_byte(t[2 * z + 1 - n]) << (8 * n);
+    }
+    return TopBytes{(unsigned int)minus, (unsigned int)(minus >> 32), (unsigned int)plus, (unsigned int)(plus >> 32)};
+}
+
+// Per byte: the threshold top byte of a spin with n down neighbours (bytes of `n`), where
+// `minus` has 0xFF in the bytes whose spin is -1 and 0 elsewhere.
+__device__ __forceinline__ unsigned int top_thresholds(unsigned int minus, unsigned int n, const TopBytes& tb)
+{
+    const unsigned int sel = __byte_perm(n | (n >> 4), 0, 0x4420);  // nibble j: n of byte j
+    return (__byte_perm(tb.minus_lo, tb.minus_hi, sel) & minus) | (__byte_perm(tb.plus_lo, tb.plus_hi, sel) & ~minus);
+}
+
+// 0x80 in the bytes where a < b (unsigned), with no borrow between bytes.
+__device__ __forceinline__ unsigned int bytes_below(unsigned int a, unsigned int b)
+{
+    const unsigned int d = (a | 0x80808080u) - (b & 0x7F7F7F7Fu);  // bit 7 of a byte: a's low 7 bits >= b's
+    return ((~a & b) | (~(a ^ b) & ~d)) & 0x80808080u;
+}
+
+// 0x80 in the bytes where a == b.
+__device__ __forceinline__ unsigned int bytes_equal(unsigned int a, unsigned int b)
+{
+    const unsigned int x = a ^ b;
+    return ~(((x & 0x7F7F7F7Fu) + 0x7F7F7F7Fu) | x) & 0x80808080u;
+}

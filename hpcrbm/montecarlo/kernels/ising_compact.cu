@@ -23,42 +23,6 @@
 #define COMPACT_MIN_BLOCKS 4  // resident 256-thread blocks per multiprocessor asked of the register allocator
 #endif
 
-// The thresholds' top bytes min(t >> 24, 255) by number n = 0..4 of down neighbours: byte n of
-// (lo, hi) is that of table index 4 - n for s = -1 (minus), 9 - n for s = +1 (plus).
-struct TopBytes {
-    unsigned int minus_lo, minus_hi, plus_lo, plus_hi;
-};
-
-__device__ __forceinline__ unsigned int top_byte(unsigned long long t) { return t >> 24 > 255 ? 255u : (unsigned int)(t >> 24); }
-
-__device__ __forceinline__ TopBytes top_bytes(const unsigned long long* t)
-{
-    return TopBytes{top_byte(t[4]) | top_byte(t[3]) << 8 | top_byte(t[2]) << 16 | top_byte(t[1]) << 24, top_byte(t[0]),
-                    top_byte(t[9]) | top_byte(t[8]) << 8 | top_byte(t[7]) << 16 | top_byte(t[6]) << 24, top_byte(t[5])};
-}
-
-// Per byte of four spins (me: 0 up, 1 down) with n down neighbours: the threshold's top byte.
-__device__ __forceinline__ unsigned int top_thresholds(unsigned int me, unsigned int n, const TopBytes& tb)
-{
-    const unsigned int sel = __byte_perm(n | (n >> 4), 0, 0x4420);  // nibble j: n of byte j
-    const unsigned int minus = me * 0xFFu;
-    return (__byte_perm(tb.minus_lo, tb.minus_hi, sel) & minus) | (__byte_perm(tb.plus_lo, tb.plus_hi, sel) & ~minus);
-}
-
-// 0x80 in the bytes where a < b (unsigned), with no borrow between bytes.
-__device__ __forceinline__ unsigned int bytes_below(unsigned int a, unsigned int b)
-{
-    const unsigned int d = (a | 0x80808080u) - (b & 0x7F7F7F7Fu);  // bit 7 of a byte: a's low 7 bits >= b's
-    return ((~a & b) | (~(a ^ b) & ~d)) & 0x80808080u;
-}
-
-// 0x80 in the bytes where a == b.
-__device__ __forceinline__ unsigned int bytes_equal(unsigned int a, unsigned int b)
-{
-    const unsigned int x = a ^ b;
-    return ~(((x & 0x7F7F7F7Fu) + 0x7F7F7F7Fu) | x) & 0x80808080u;
-}
-
 __device__ __forceinline__ unsigned int word(const uint4& v, int j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
 
 // Tied sites of a thread (left unflipped by the top bytes) wait in a queue of two 16-bit entries,
@@ -90,7 +54,7 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
         if (threadIdx.x < 10) table[threadIdx.x] = tables[(long long)(b / replicas) * table_size + threadIdx.x];
         __syncthreads();
         if (u >= groups * chunks) continue;
-        const TopBytes tb = top_bytes(table);
+        const TopBytes tb = top_bytes(table, 4);
         const unsigned int replica = b % replicas, point = (unsigned int)points[b / replicas] * 256u;
         const unsigned int c3 = point + purpose, c3_tie = point + tie;
         unsigned char* own = (unsigned char*)planes + (2ULL * b + colour) * plane;
@@ -124,15 +88,15 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
             const uint4 d = make_uint4(above.x + mid.x + side.x + below.x, above.y + mid.y + side.y + below.y,
                                        above.z + mid.z + side.z + below.z, above.w + mid.w + side.w + below.w);
             uint4 out;  // flips decided by the top bytes; ties: bit 8 b + 7 - j for byte b of word j
-            unsigned int t = top_thresholds(me.x, d.x, tb), ties = bytes_equal(w[0], t);
+            unsigned int t = top_thresholds(me.x * 0xFFu, d.x, tb), ties = bytes_equal(w[0], t);
             out.x = me.x ^ (bytes_below(w[0], t) >> 7);
-            t = top_thresholds(me.y, d.y, tb);
+            t = top_thresholds(me.y * 0xFFu, d.y, tb);
             out.y = me.y ^ (bytes_below(w[1], t) >> 7);
             ties |= bytes_equal(w[1], t) >> 1;
-            t = top_thresholds(me.z, d.z, tb);
+            t = top_thresholds(me.z * 0xFFu, d.z, tb);
             out.z = me.z ^ (bytes_below(w[2], t) >> 7);
             ties |= bytes_equal(w[2], t) >> 2;
-            t = top_thresholds(me.w, d.w, tb);
+            t = top_thresholds(me.w * 0xFFu, d.w, tb);
             out.w = me.w ^ (bytes_below(w[3], t) >> 7);
             ties |= bytes_equal(w[3], t) >> 3;
             *(uint4*)(own + k) = out;

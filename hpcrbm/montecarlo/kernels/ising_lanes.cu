@@ -3,26 +3,96 @@
 // Each thread block holds `groups` groups of 16 lattices in shared memory, interleaved by site:
 // cell[site] is 16 bytes, byte j the spin of lattice 16 group + j. A thread owns one Philox block
 // kb (class sites 16 kb .. 16 kb + 15, docs/rng.md) in four lattices of its group (one 32-bit word
-// of each cell, its `quarter`): four Philox calls give those sites' random top bytes, table
-// indices are summed four lattices per 32-bit operation, and each lattice compares with the top
-// bytes of its own table, kept in shared memory (ties, 1 in 256, read the full table). All sweeps
-// run in one launch; global memory is touched only to load and store the lattices.
+// of each cell, its `quarter`): four Philox calls give those sites' random top bytes. Table
+// indices are summed four lattices per 32-bit operation; when the four lattices share a grid point
+// (always when the replicas are a multiple of 4) the acceptance tests are byte-wise too (ising.cu),
+// else each lattice compares with the top bytes of its own table. Ties (1 in 256) are resolved
+// after the block. All sweeps run in one launch; global memory is touched only to load and store
+// the lattices.
 #define LANES 16
 
 struct LaneInfo {  // per lattice of a block (sizeof: LANE_INFO / LANES in kernels/gpu.py)
     unsigned int point, replica, table;  // point * 256, replica, offset of its threshold table
-    unsigned short top[12];  // t >> 24 (0 .. 256) of each table entry
+    unsigned char top[12];  // top_byte of each table entry
 };
 
-// Per byte (lattice) of one word of the cells (cell[4 i] is site i): the table index
-// ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2 of `site`, neighbours nb, from the spins'
-// 0x02 bits (set for -1).
-__device__ __forceinline__ unsigned int lattice_index(const unsigned int* cell, int site, const int nb[4], int dim)
+// Per byte (lattice) of one word of the cells (cell[4 i] is site i), spins +-1 (0x01, 0xFF):
+// 2 x the number of down neighbours of `site` (neighbours nb).
+__device__ __forceinline__ unsigned int down2(const unsigned int* cell, const int nb[4], int dim)
 {
-    const unsigned int m = 0x02020202u, z = 2 * dim;
-    unsigned int down_2 = (cell[4 * nb[0]] & m) + (cell[4 * nb[1]] & m);
-    if (dim == 2) down_2 += (cell[4 * nb[2]] & m) + (cell[4 * nb[3]] & m);
-    return 0x01010101u * (2 * z + 1) - (((z + 1) * (cell[4 * site] & m) + down_2) >> 1);
+    const unsigned int m = 0x02020202u;
+    unsigned int d = (cell[4 * nb[0]] & m) + (cell[4 * nb[1]] & m);
+    if (dim == 2) d += (cell[4 * nb[2]] & m) + (cell[4 * nb[3]] & m);
+    return d;
+}
+
+// Per byte: the table index ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2 of a spin me with
+// down2 from down2().
+__device__ __forceinline__ unsigned int bytes_index(unsigned int me, unsigned int down_2, int z)
+{
+    return 0x01010101u * (2 * z + 1) - (((unsigned int)(z + 1) * (me & 0x02020202u) + down_2) >> 1);
+}
+
+// One Philox block kb of colour `colour` in this thread's `mine` lattices (info[0 .. mine - 1]).
+// SAME_TABLE: the lattices share one table, whose top bytes are `tb`. DIM: 1 or 2 (compile-time,
+// so that each variant's hot loop holds only its own code).
+template <bool SAME_TABLE, int DIM>
+__device__ __forceinline__ void lanes_block(unsigned int* cell, const LaneInfo* info, int mine, int kb, int L,
+                                            int colour, int count, unsigned int step, const TopBytes& tb,
+                                            const unsigned long long* tables, const PhiloxKey& key,
+                                            unsigned int purpose, unsigned int tie)
+{
+    const int dim = DIM, z = 2 * DIM;
+    unsigned int w[4][4];
+    unsigned int lanes_mask = 0;  // 0xFF in the bytes of this thread's lattices
+#pragma unroll
+    for (int l = 0; l < 4; ++l) {
+        w[l][0] = w[l][1] = w[l][2] = w[l][3] = 0;
+        if (l < mine) {
+            philox_block(w[l], kb, step, info[l].replica, info[l].point + purpose, key);
+            lanes_mask |= 0xFFu << (8 * l);
+        }
+    }
+    ClassCursor<int> cursor(dim, L, colour, 16 * kb);
+    unsigned long long ties = 0;  // bit 4 j + l: site j of lattice l tied (left unflipped)
+#pragma unroll
+    for (int j = 0; j < 16; ++j, cursor.next()) {
+        if (16 * kb + j >= count) break;
+        int site, nb[4];
+        cursor.site(&site, nb);
+        const unsigned int me = cell[4 * site], d = down2(cell, nb, dim);
+        unsigned int flips = 0, tied = 0;  // 0xFE / 0x80 per byte (lattice)
+        if (SAME_TABLE) {
+            const unsigned int sel = 0x11u * (j & 3) + 0x40u;  // byte j % 4 of a, then of b
+            const unsigned int r = __byte_perm(__byte_perm(w[0][j >> 2], w[1][j >> 2], sel),
+                                               __byte_perm(w[2][j >> 2], w[3][j >> 2], sel), 0x5410);
+            unsigned int minus = me ^ 0x01010101u;  // 0xFE where s = -1
+            minus |= minus >> 1;
+            const unsigned int t = top_thresholds(minus, d >> 1, tb);
+            flips = ((bytes_below(r, t) >> 7) * 0xFEu) & lanes_mask;
+            tied = bytes_equal(r, t) & lanes_mask;
+        } else {
+            const unsigned int index = bytes_index(me, d, z);
+#pragma unroll
+            for (int l = 0; l < 4; ++l) {
+                const unsigned int top = (w[l][j >> 2] >> (8 * (j & 3))) & 0xFFu;
+                const unsigned int hi = l < mine ? info[l].top[(index >> (8 * l)) & 0xFFu] : 0u;
+                flips |= top < hi ? 0xFEu << (8 * l) : 0u;
+                tied |= top == hi && l < mine ? 0x80u << (8 * l) : 0u;
+            }
+        }
+        cell[4 * site] = me ^ flips;
+        ties |= (unsigned long long)(((tied >> 7) * 0x10204080u) >> 28) << (4 * j);  // bytes' 0x80 -> 4 bits
+    }
+    for (; ties; ties &= ties - 1) {  // about once in four blocks of a thread
+        const int bit = __ffsll(ties) - 1, j = bit >> 2, l = bit & 3, k = 16 * kb + j;
+        int site, nb[4];
+        ClassCursor<int>(dim, L, colour, k).site(&site, nb);
+        const unsigned int i = (bytes_index(cell[4 * site], down2(cell, nb, dim), z) >> (8 * l)) & 0xFFu;
+        const unsigned long long t = tables[info[l].table + i];
+        if (ising_flips(top_byte(t), t, k, step, info[l].replica, info[l].point + tie, key))
+            cell[4 * site] ^= 0xFEu << (8 * l);
+    }
 }
 
 extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_ARGS, int dim, int L,
@@ -45,7 +115,7 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
         info.point = (unsigned int)points[b / replicas] * 256u;
         info.replica = b % replicas;
         info.table = (b / replicas) * table_size;
-        for (int i = 0; i < 2 * z + 2; ++i) info.top[i] = (unsigned short)(tables[info.table + i] >> 24);
+        for (int i = 0; i < 2 * z + 2; ++i) info.top[i] = (unsigned char)top_byte(tables[info.table + i]);
     }
     __syncthreads();
     const int group = threadIdx.x / threads_per_group, quarter = threadIdx.x % 4;
@@ -53,6 +123,9 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
     const int mine = min(4, max(0, lanes - 4 * quarter));  // lattices of this thread
     unsigned int* cell = (unsigned int*)(cells + group * n_sites) + quarter;  // word of site i: cell[4 i]
     const LaneInfo* info = lane_info + LANES * group + 4 * quarter;
+    bool same_table = true;
+    for (int l = 1; l < mine; ++l) same_table &= info[l].table == info[0].table;
+    const TopBytes tb = top_bytes(tables + info[0].table, z);
     const int colours = n_colours(dim, L);
     for (int sweep = 0; sweep < n_sweeps; ++sweep) {
         for (int colour = 0; colour < colours; ++colour) {
@@ -60,39 +133,13 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
             const unsigned int step = (sweep_start + sweep) * colours + colour;
             for (int kb = (threadIdx.x % threads_per_group) / 4; mine > 0 && 16 * kb < count;
                  kb += threads_per_group / 4) {
-                unsigned int w[4][4];
-#pragma unroll
-                for (int l = 0; l < 4; ++l)
-                    if (l < mine) philox_block(w[l], kb, step, info[l].replica, info[l].point + purpose, key);
-                ClassCursor<int> cursor(dim, L, colour, 16 * kb);
-                unsigned long long ties = 0;  // bit 4 j + l: site j of lattice l tied (left unflipped)
-#pragma unroll
-                for (int j = 0; j < 16; ++j, cursor.next()) {
-                    if (16 * kb + j >= count) break;
-                    int site, nb[4];
-                    cursor.site(&site, nb);
-                    const unsigned int me = cell[4 * site], index = lattice_index(cell, site, nb, dim);
-                    unsigned int flips = 0;
-#pragma unroll
-                    for (int l = 0; l < 4; ++l) {
-                        if (l >= mine) break;
-                        const unsigned int top = (w[l][j >> 2] >> (8 * (j & 3))) & 0xFFu;
-                        const unsigned int hi = info[l].top[(index >> (8 * l)) & 0xFFu];
-                        flips |= top < hi ? 0xFEu << (8 * l) : 0u;
-                        ties |= (unsigned long long)(top == hi) << (4 * j + l);
-                    }
-                    cell[4 * site] = me ^ flips;
-                }
-                for (; ties; ties &= ties - 1) {  // about once in four Philox blocks of a thread
-                    const int bit = __ffsll(ties) - 1, j = bit >> 2, l = bit & 3, k = 16 * kb + j;
-                    int site, nb[4];
-                    ClassCursor<int>(dim, L, colour, k).site(&site, nb);
-                    const unsigned int i = (lattice_index(cell, site, nb, dim) >> (8 * l)) & 0xFFu;
-                    // the random top byte tied: it equals t >> 24
-                    if (ising_flips(info[l].top[i], tables[info[l].table + i], k, step, info[l].replica,
-                                    info[l].point + tie, key))
-                        cell[4 * site] ^= 0xFEu << (8 * l);
-                }
+#define HPCRBM_LANES_BLOCK(SAME, DIM) \
+    lanes_block<SAME, DIM>(cell, info, mine, kb, L, colour, count, step, tb, tables, key, purpose, tie)
+                if (same_table && dim == 2) HPCRBM_LANES_BLOCK(true, 2);
+                else if (same_table) HPCRBM_LANES_BLOCK(true, 1);
+                else if (dim == 2) HPCRBM_LANES_BLOCK(false, 2);
+                else HPCRBM_LANES_BLOCK(false, 1);
+#undef HPCRBM_LANES_BLOCK
             }
             __syncthreads();
         }
