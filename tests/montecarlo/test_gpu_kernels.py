@@ -47,7 +47,8 @@ def test_colour_planes_follow_the_class_numbering():
 
 def test_launch_shapes():
     assert choose_path(IsingModel(2, 10)) == "lanes"
-    assert choose_path(IsingModel(1, 3000)) == "lanes"
+    assert choose_path(IsingModel(1, 1500)) == "lanes"
+    assert choose_path(IsingModel(1, 3000)) == "shared"
     assert choose_path(IsingModel(2, 64)) == "compact"
     assert choose_path(IsingModel(2, 100)) == "shared"
     assert choose_path(QStateModel("potts", 2, 200, 3)) == "shared"

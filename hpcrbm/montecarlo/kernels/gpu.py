@@ -30,7 +30,7 @@ THREADS = 256
 SHARED_BYTES = 48 * 1024  # shared memory per block without opting in
 SHARED_SITES = SHARED_BYTES  # one byte per spin
 LANES, LANE_INFO = 16, 16 * 24  # lattices per group; bytes of per-lattice data per group (LaneInfo)
-LANES_SITES = (SHARED_BYTES - LANE_INFO) // LANES
+LANES_SITES = (SHARED_BYTES - LANE_INFO) // (2 * LANES)  # one group of cells and the site table (16 bytes a site)
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
@@ -182,10 +182,11 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     if path == "lanes":
         assert not qstate and model.n_sites <= LANES_SITES, f"lanes path: Ising, at most {LANES_SITES} sites"
         per_group = min(1024, 4 * -(-max(sizes) // per_block))  # four threads (lattice quarters) per block
-        groups = max(1, min(THREADS // per_group, SHARED_BYTES // (LANES * model.n_sites + LANE_INFO)))
+        table = LANES * model.n_sites  # the site table: 16 bytes a site
+        groups = max(1, min(THREADS // per_group, (SHARED_BYTES - table) // (LANES * model.n_sites + LANE_INFO)))
         runner.launch("ising_lanes_shared", (-(-n_lattices // (groups * LANES)),), groups * per_group,
                       (s,) + batch + dims + (np.int32(per_group), np.uint32(sweep_start), np.int32(n_sweeps)),
-                      shared_mem=groups * (LANES * model.n_sites + LANE_INFO))
+                      shared_mem=table + groups * (LANES * model.n_sites + LANE_INFO))
     elif path == "shared":
         threads_per_lattice = min(1024, -(-max(sizes) // per_block))
         per_lattice = max(1, min(THREADS // threads_per_lattice, SHARED_SITES // model.n_sites))

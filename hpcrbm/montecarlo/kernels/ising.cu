@@ -42,12 +42,24 @@ __device__ __forceinline__ TopBytes top_bytes(const unsigned long long* t, int z
     return TopBytes{(unsigned int)minus, (unsigned int)(minus >> 32), (unsigned int)plus, (unsigned int)(plus >> 32)};
 }
 
-// Per byte: the threshold top byte of a spin with n down neighbours (bytes of `n`), where
-// `minus` has 0xFF in the bytes whose spin is -1 and 0 elsewhere.
+// __byte_perm for selectors whose nibbles are below 8 (so without its masking to three bits).
+__device__ __forceinline__ unsigned int prmt(unsigned int a, unsigned int b, unsigned int selector)
+{
+#ifdef __CUDA_ARCH__
+    unsigned int r;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(r) : "r"(a), "r"(b), "r"(selector));
+    return r;
+#else
+    return __byte_perm(a, b, selector);
+#endif
+}
+
+// Per byte: the threshold top byte of a spin with n down neighbours (bytes of `n`, at most 4),
+// where `minus` has 0xFF in the bytes whose spin is -1 and 0 elsewhere.
 __device__ __forceinline__ unsigned int top_thresholds(unsigned int minus, unsigned int n, const TopBytes& tb)
 {
     const unsigned int sel = __byte_perm(n | (n >> 4), 0, 0x4420);  // nibble j: n of byte j
-    return (__byte_perm(tb.minus_lo, tb.minus_hi, sel) & minus) | (__byte_perm(tb.plus_lo, tb.plus_hi, sel) & ~minus);
+    return (prmt(tb.minus_lo, tb.minus_hi, sel) & minus) | (prmt(tb.plus_lo, tb.plus_hi, sel) & ~minus);
 }
 
 // 0x80 in the bytes where a < b (unsigned), with no borrow between bytes.

@@ -1,7 +1,9 @@
 // Small Ising lattices (1D or 2D, at most LANES_SITES sites, kernels/gpu.py), many at once: the batch path.
 //
 // Each thread block holds `groups` groups of 16 lattices in shared memory, interleaved by site:
-// cell[site] is 16 bytes, byte j the spin of lattice 16 group + j. A thread owns one Philox block
+// cell[site] is 16 bytes, byte j the spin of lattice 16 group + j, and one table of every class
+// site's index and neighbours (built at the start, so the sweeps do no index arithmetic beyond
+// two shifts per neighbour). A thread owns one Philox block
 // kb (class sites 16 kb .. 16 kb + 15, docs/rng.md) in four lattices of its group (one 32-bit word
 // of each cell, its `quarter`): four Philox calls give those sites' random top bytes. Table
 // indices are summed four lattices per 32-bit operation; when the four lattices share a grid point
@@ -16,14 +18,30 @@ struct LaneInfo {  // per lattice of a block (sizeof: LANE_INFO / LANES in kerne
     unsigned char top[12];  // top_byte of each table entry
 };
 
-// Per byte (lattice) of one word of the cells (cell[4 i] is site i), spins +-1 (0x01, 0xFF):
-// 2 x the number of down neighbours of `site` (neighbours nb).
-__device__ __forceinline__ unsigned int down2(const unsigned int* cell, const int nb[4], int dim)
+// Entries of the site table: byte offsets (16 x index: below 2^16 for LANES_SITES sites) of a class
+// site's cell and its neighbours' cells, site | up << 16, down | left << 16, right (2D), or
+// site | left << 16, right (1D): the neighbours in ClassCursor's order.
+__device__ __forceinline__ uint4 site_entry(int dim, int L, int colour, int k)
+{
+    int site, nb[4] = {0, 0, 0, 0};
+    ClassCursor<int>(dim, L, colour, k).site(&site, nb);
+    return make_uint4(16u * site | 16u * nb[0] << 16, 16u * nb[1] | 16u * nb[2] << 16, 16u * nb[3], 0u);
+}
+
+// This thread's word (four lattices) of the cell at byte offset `offset`; base: its group's cells + 4 quarter.
+__device__ __forceinline__ unsigned int& cell_word(unsigned char* base, unsigned int offset)
+{
+    return *(unsigned int*)(base + offset);
+}
+
+// Per byte (lattice), spins +-1 (0x01, 0xFF): 2 x the number of down neighbours of entry e's site.
+template <int DIM>
+__device__ __forceinline__ unsigned int down2(unsigned char* base, const uint4& e)
 {
     const unsigned int m = 0x02020202u;
-    unsigned int d = (cell[4 * nb[0]] & m) + (cell[4 * nb[1]] & m);
-    if (dim == 2) d += (cell[4 * nb[2]] & m) + (cell[4 * nb[3]] & m);
-    return d;
+    if (DIM == 1) return (cell_word(base, e.x >> 16) & m) + (cell_word(base, e.y & 0xFFFFu) & m);
+    return (cell_word(base, e.x >> 16) & m) + (cell_word(base, e.y & 0xFFFFu) & m) + (cell_word(base, e.y >> 16) & m)
+           + (cell_word(base, e.z) & m);
 }
 
 // Per byte: the table index ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2 of a spin me with
@@ -37,12 +55,12 @@ __device__ __forceinline__ unsigned int bytes_index(unsigned int me, unsigned in
 // SAME_TABLE: the lattices share one table, whose top bytes are `tb`. DIM: 1 or 2 (compile-time,
 // so that each variant's hot loop holds only its own code).
 template <bool SAME_TABLE, int DIM>
-__device__ __forceinline__ void lanes_block(unsigned int* cell, const LaneInfo* info, int mine, int kb, int L,
-                                            int colour, int count, unsigned int step, const TopBytes& tb,
+__device__ __forceinline__ void lanes_block(unsigned char* base, const uint4* entries, const LaneInfo* info, int mine,
+                                            int kb, int count, unsigned int step, const TopBytes& tb,
                                             const unsigned long long* tables, const PhiloxKey& key,
                                             unsigned int purpose, unsigned int tie)
 {
-    const int dim = DIM, z = 2 * DIM;
+    const int z = 2 * DIM;
     unsigned int w[4][4];
     unsigned int lanes_mask = 0;  // 0xFF in the bytes of this thread's lattices
 #pragma unroll
@@ -53,14 +71,13 @@ __device__ __forceinline__ void lanes_block(unsigned int* cell, const LaneInfo* 
             lanes_mask |= 0xFFu << (8 * l);
         }
     }
-    ClassCursor<int> cursor(dim, L, colour, 16 * kb);
     unsigned long long ties = 0;  // bit 4 j + l: site j of lattice l tied (left unflipped)
 #pragma unroll
-    for (int j = 0; j < 16; ++j, cursor.next()) {
+    for (int j = 0; j < 16; ++j) {
         if (16 * kb + j >= count) break;
-        int site, nb[4];
-        cursor.site(&site, nb);
-        const unsigned int me = cell[4 * site], d = down2(cell, nb, dim);
+        const uint4 e = entries[16 * kb + j];
+        unsigned int& spins = cell_word(base, e.x & 0xFFFFu);
+        const unsigned int me = spins, d = down2<DIM>(base, e);
         unsigned int flips = 0, tied = 0;  // 0xFE / 0x80 per byte (lattice)
         if (SAME_TABLE) {
             const unsigned int sel = 0x11u * (j & 3) + 0x40u;  // byte j % 4 of a, then of b
@@ -81,28 +98,32 @@ __device__ __forceinline__ void lanes_block(unsigned int* cell, const LaneInfo* 
                 tied |= top == hi && l < mine ? 0x80u << (8 * l) : 0u;
             }
         }
-        cell[4 * site] = me ^ flips;
+        spins = me ^ flips;
         ties |= (unsigned long long)(((tied >> 7) * 0x10204080u) >> 28) << (4 * j);  // bytes' 0x80 -> 4 bits
     }
     for (; ties; ties &= ties - 1) {  // about once in four blocks of a thread
-        const int bit = __ffsll(ties) - 1, j = bit >> 2, l = bit & 3, k = 16 * kb + j;
-        int site, nb[4];
-        ClassCursor<int>(dim, L, colour, k).site(&site, nb);
-        const unsigned int i = (bytes_index(cell[4 * site], down2(cell, nb, dim), z) >> (8 * l)) & 0xFFu;
+        const int bit = __ffsll(ties) - 1, l = bit & 3, k = 16 * kb + (bit >> 2);
+        const uint4 e = entries[k];
+        unsigned int& spins = cell_word(base, e.x & 0xFFFFu);
+        const unsigned int i = (bytes_index(spins, down2<DIM>(base, e), z) >> (8 * l)) & 0xFFu;
         const unsigned long long t = tables[info[l].table + i];
-        if (ising_flips(top_byte(t), t, k, step, info[l].replica, info[l].point + tie, key))
-            cell[4 * site] ^= 0xFEu << (8 * l);
+        if (ising_flips(top_byte(t), t, k, step, info[l].replica, info[l].point + tie, key)) spins ^= 0xFEu << (8 * l);
     }
 }
 
 extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_ARGS, int dim, int L,
                                               int threads_per_group, unsigned int sweep_start, int n_sweeps)
 {
-    extern __shared__ uint4 cells[];  // groups x n_sites cells, then a LaneInfo per lattice
+    extern __shared__ uint4 cells[];  // groups x n_sites cells, n_sites site entries, a LaneInfo per lattice
     const int n_sites = dim == 2 ? L * L : L, z = 2 * dim;
     const int groups = blockDim.x / threads_per_group;
     const int first = blockIdx.x * groups * LANES;  // first lattice of this block
-    LaneInfo* lane_info = (LaneInfo*)(cells + groups * n_sites);
+    uint4* entries = cells + groups * n_sites;  // colour classes one after the other
+    LaneInfo* lane_info = (LaneInfo*)(entries + n_sites);
+    const int colours = n_colours(dim, L);
+    for (int colour = 0, offset = 0; colour < colours; offset += (int)class_size(dim, L, colour++))
+        for (int k = threadIdx.x; k < class_size(dim, L, colour); k += blockDim.x)
+            entries[offset + k] = site_entry(dim, L, colour, k);
     unsigned char* bytes = (unsigned char*)cells;
     for (int i = threadIdx.x; i < groups * LANES * n_sites; i += blockDim.x) {
         const int l = i / n_sites, site = i - l * n_sites;  // lattice l of the block: coalesced reads
@@ -121,20 +142,19 @@ extern "C" __global__ void ising_lanes_shared(signed char* spins, HPCRBM_BATCH_A
     const int group = threadIdx.x / threads_per_group, quarter = threadIdx.x % 4;
     const int lanes = group < groups ? min(LANES, n_lattices - first - group * LANES) : 0;
     const int mine = min(4, max(0, lanes - 4 * quarter));  // lattices of this thread
-    unsigned int* cell = (unsigned int*)(cells + group * n_sites) + quarter;  // word of site i: cell[4 i]
+    unsigned char* base = (unsigned char*)(cells + group * n_sites) + 4 * quarter;
     const LaneInfo* info = lane_info + LANES * group + 4 * quarter;
     bool same_table = true;
     for (int l = 1; l < mine; ++l) same_table &= info[l].table == info[0].table;
     const TopBytes tb = top_bytes(tables + info[0].table, z);
-    const int colours = n_colours(dim, L);
     for (int sweep = 0; sweep < n_sweeps; ++sweep) {
-        for (int colour = 0; colour < colours; ++colour) {
+        for (int colour = 0, offset = 0; colour < colours; offset += (int)class_size(dim, L, colour++)) {
             const int count = (int)class_size(dim, L, colour);
             const unsigned int step = (sweep_start + sweep) * colours + colour;
             for (int kb = (threadIdx.x % threads_per_group) / 4; mine > 0 && 16 * kb < count;
                  kb += threads_per_group / 4) {
 #define HPCRBM_LANES_BLOCK(SAME, DIM) \
-    lanes_block<SAME, DIM>(cell, info, mine, kb, L, colour, count, step, tb, tables, key, purpose, tie)
+    lanes_block<SAME, DIM>(base, entries + offset, info, mine, kb, count, step, tb, tables, key, purpose, tie)
                 if (same_table && dim == 2) HPCRBM_LANES_BLOCK(true, 2);
                 else if (same_table) HPCRBM_LANES_BLOCK(true, 1);
                 else if (dim == 2) HPCRBM_LANES_BLOCK(false, 2);
