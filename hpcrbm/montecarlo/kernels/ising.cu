@@ -3,28 +3,46 @@
 // One Philox block (16 bytes) updates 16 consecutive sites k = 16 block .. 16 block + 15 of the
 // colour class, site j of the block with byte j (the top byte of its acceptance number); table
 // index ((s + 1) / 2) (z + 1) + (neighbour sum + z) / 2.
+// The top byte of a threshold t <= 2^32, min(t >> 24, 255): a random top byte below it accepts,
+// one equal to it ties (ising_flips(top_byte(t), t, ...) decides exactly).
+__device__ __forceinline__ unsigned int top_byte(unsigned long long t) { return t >> 24 > 255 ? 255u : (unsigned int)(t >> 24); }
+
 struct IsingRule {
     static const int SITES = 16;  // sites per Philox block
 
     template <class I>
-    __device__ static void update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
-                                  const unsigned long long* thr, const Batch& batch, long long k, unsigned int step,
-                                  int b)
+    __device__ static const unsigned long long& threshold(const signed char* s, I site, const I nb[4], int dim,
+                                                         const unsigned long long* thr)
     {
         const int z = 2 * dim;
-        const int si = s[site];
         int sum = s[nb[0]] + s[nb[1]];
         if (dim == 2) sum += s[nb[2]] + s[nb[3]];
-        const unsigned int top = (w[j >> 2] >> (8 * (j & 3))) & 0xFFu;
-        if (batch.ising_flips(top, thr[((si + 1) >> 1) * (z + 1) + ((sum + z) >> 1)], k, step, b))
-            s[site] = (signed char)-si;
+        return thr[((s[site] + 1) >> 1) * (z + 1) + ((sum + z) >> 1)];
+    }
+
+    // Site j of the block, decided by its random top byte; returns whether it tied (left for resolve()).
+    template <class I>
+    __device__ static bool update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
+                                  const unsigned long long* thr)
+    {
+        const unsigned int top = (w[j >> 2] >> (8 * (j & 3))) & 0xFFu, hi = top_byte(threshold(s, site, nb, dim, thr));
+        if (top < hi) s[site] = (signed char)-s[site];
+        return top == hi;
+    }
+
+    // A tied site (class index k): the exact decision with the tie stream.
+    template <class I>
+    __device__ static void resolve(signed char* s, I site, const I nb[4], int dim, const unsigned long long* thr,
+                                   const Batch& batch, long long k, unsigned int step, int b)
+    {
+        const unsigned long long t = threshold(s, site, nb, dim, thr);
+        if (batch.ising_flips(top_byte(t), t, k, step, b)) s[site] = (signed char)-s[site];
     }
 };
 
 // Byte-wise acceptance, four sites (or four lattices) per 32-bit operation: the compact and lanes
 // kernels. A site flips when its random top byte is below min(t >> 24, 255) and draws the tie
 // stream when equal (ising_flips with top_byte(t) decides it exactly).
-__device__ __forceinline__ unsigned int top_byte(unsigned long long t) { return t >> 24 > 255 ? 255u : (unsigned int)(t >> 24); }
 
 // Threshold top bytes by the number n = 0..z of down neighbours: byte n of (lo, hi) is
 // top_byte of table index z - n for s = -1 (minus) and 2 z + 1 - n for s = +1 (plus).

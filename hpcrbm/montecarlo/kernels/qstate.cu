@@ -7,8 +7,8 @@ struct QStateRule {
     static const int SITES = 2;  // sites per Philox block
 
     template <class I>
-    __device__ static void update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
-                                  const unsigned long long* table, const Batch&, long long, unsigned int, int)
+    __device__ static bool update(signed char* s, I site, const I nb[4], int dim, int q, const unsigned int w[4], int j,
+                                  const unsigned long long* table)
     {
         const int z = 2 * dim;
         const int si = s[site];
@@ -25,5 +25,12 @@ struct QStateRule {
         index += (long long)(si * (q - 1) + delta - 1) * qz;
         const int next = si + ((unsigned long long)w[2 * j + 1] < table[index]) * delta;
         s[site] = (signed char)(next - q * (next >= q));
+        return false;  // never a tie: full 32-bit acceptance words
+    }
+
+    template <class I>
+    __device__ static void resolve(signed char*, I, const I*, int, const unsigned long long*, const Batch&, long long,
+                                   unsigned int, int)
+    {
     }
 };

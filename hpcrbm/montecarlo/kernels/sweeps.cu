@@ -8,7 +8,8 @@
 //   global memory only to load and store them: thousands of 10 x 10 lattices in one launch.
 
 // The sites of Philox block `block` of a colour class (Rule::SITES consecutive sites; the last
-// block may be short), each updated by the Rule with the block's words w. I: index type.
+// block may be short), each updated by the Rule with the block's words w; sites whose update tied
+// (Ising, 1 in 256) are decided after the block by Rule::resolve. I: index type.
 template <class Rule, class I>
 __device__ __forceinline__ void update_block(signed char* s, int dim, int L, int q, int colour, I block, I count,
                                              const Batch& batch, unsigned int step, int b, const unsigned long long* table)
@@ -16,13 +17,20 @@ __device__ __forceinline__ void update_block(signed char* s, int dim, int L, int
     unsigned int w[4];
     batch.words(w, block, step, b);
     ClassCursor<I> cursor(dim, L, colour, Rule::SITES * block);
+    unsigned int ties = 0;  // bit j: site j tied, decided after the block
 #pragma unroll
     for (int j = 0; j < Rule::SITES; ++j, cursor.next()) {
         const I k = Rule::SITES * block + j;
         if (k >= count) break;
         I site, nb[4];
         cursor.site(&site, nb);
-        Rule::update(s, site, nb, dim, q, w, j, table, batch, k, step, b);
+        ties |= (unsigned int)Rule::update(s, site, nb, dim, q, w, j, table) << j;
+    }
+    for (; ties; ties &= ties - 1) {
+        const I k = Rule::SITES * block + (__ffs(ties) - 1);
+        I site, nb[4];
+        ClassCursor<I>(dim, L, colour, k).site(&site, nb);
+        Rule::resolve(s, site, nb, dim, table, batch, k, step, b);
     }
 }
 
