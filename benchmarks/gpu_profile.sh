@@ -2,10 +2,13 @@
 # Nsight Compute profile of the GPU Metropolis kernels (one launch of each), for finding what
 # bounds them (docs/gpu.md, "Where the time goes"): speed of light, pipe utilisation, warp stall
 # reasons, instruction mix. Needs ncu on the node (Firecracker machines of this workplace have it).
-# Usage: bash benchmarks/gpu_profile.sh [OUTDIR]
+# Usage: bash benchmarks/gpu_profile.sh [OUTDIR [LABEL ...]]   (labels: compact lanes qstate; default all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-.}
+shift || true
+LABELS=("$@")
+[ ${#LABELS[@]} -gt 0 ] || LABELS=(compact lanes qstate)
 PY=${PY:-python3}
 NCU=${NCU:-$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -n 1)}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
@@ -13,6 +16,7 @@ mkdir -p "$OUT"
 profile() {  # kernel-name label bench-arguments...
   local kernel=$1 label=$2
   shift 2
+  [[ " ${LABELS[*]} " == *" $label "* ]] || return 0
   timeout 300 "$NCU" --clock-control none --kernel-name "$kernel" --launch-skip 2 --launch-count 1 \
     --section SpeedOfLight --section ComputeWorkloadAnalysis --section MemoryWorkloadAnalysis \
     --section WarpStateStats --section InstructionStats --section Occupancy \
