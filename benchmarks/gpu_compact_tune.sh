@@ -10,7 +10,7 @@ shift || true
 PY=${PY:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 VARIANTS=("$@")
-[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("" "COMPACT_ROWS=8" "COMPACT_ROWS=32" "COMPACT_MIN_BLOCKS=3" "COMPACT_MIN_BLOCKS=2")
+[ ${#VARIANTS[@]} -gt 0 ] || VARIANTS=("" "COMPACT_ROWS=8" "COMPACT_ROWS=32" "COMPACT_MIN_BLOCKS=3" "COMPACT_UNROLL=2,COMPACT_MIN_BLOCKS=3")
 mkdir -p "$OUT"
 for v in "${VARIANTS[@]}"; do
   HPCRBM_GPU_DEFINES=$v timeout 120 "$PY" -m hpcrbm bench mc --backend gpu --L 32768 --T 2.269 --sweeps 10 --json \

@@ -121,7 +121,8 @@ def test_gpu_equals_cpu_bit_for_bit(model, paths):
 
 
 @gpu
-@pytest.mark.parametrize("defines", ["COMPACT_ROWS=4", "COMPACT_ROWS=8", "COMPACT_ROWS=32,COMPACT_MIN_BLOCKS=2"])
+@pytest.mark.parametrize("defines", ["COMPACT_ROWS=4", "COMPACT_ROWS=8", "COMPACT_ROWS=32,COMPACT_MIN_BLOCKS=2",
+                                     "COMPACT_UNROLL=2,COMPACT_MIN_BLOCKS=3"])
 def test_compact_knobs_keep_results(monkeypatch, defines):
     """The benchmark knobs change the work split, never the results."""
     import cupy

@@ -34,7 +34,7 @@ LANES_SITES = (SHARED_BYTES - LANE_INFO) // (2 * LANES)  # one group of cells an
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
-TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
+TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_UNROLL": 1}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
 
 
 def cuda_source():

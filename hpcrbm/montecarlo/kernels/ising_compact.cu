@@ -22,6 +22,10 @@
 #ifndef COMPACT_MIN_BLOCKS
 #define COMPACT_MIN_BLOCKS 4  // resident 256-thread blocks per multiprocessor asked of the register allocator
 #endif
+#ifndef COMPACT_UNROLL
+#define COMPACT_UNROLL 1  // rows per iteration of the row loop (2 saves the register moves between rows)
+#endif
+constexpr int compact_unroll = COMPACT_UNROLL;
 
 __device__ __forceinline__ unsigned int word(const uint4& v, int j) { return j == 0 ? v.x : j == 1 ? v.y : j == 2 ? v.z : v.w; }
 
@@ -65,7 +69,7 @@ extern "C" __global__ void __launch_bounds__(256, COMPACT_MIN_BLOCKS) ising2d_co
         uint4 below = __ldg((const uint4*)(other + ((unsigned int)(y0 == L - 1 ? 0 : y0 + 1) * half + i0)));
         uint4 me = *(const uint4*)(own + ((unsigned int)y0 * half + i0));
         unsigned int queue = 0;
-#pragma unroll 1
+#pragma unroll compact_unroll
         for (int y = y0; y < y0 + COMPACT_ROWS; ++y) {
             const unsigned int row = (unsigned int)y * half;
             uint4 side;  // the neighbour on the side that `mid` does not cover, byte by byte
