@@ -45,6 +45,15 @@ def test_colour_planes_follow_the_class_numbering():
     assert np.array_equal(from_planes(planes, np.zeros_like(spins)), spins)
 
 
+@pytest.mark.parametrize("defines", ["COMPACT_UNROLL=0", "COMPACT_ROWS=3", "ROWS=8", "COMPACT_ROWS=x"])
+def test_bad_knobs_are_input_errors(monkeypatch, defines):
+    from hpcrbm.errors import InputError
+    from hpcrbm.montecarlo.kernels.gpu import tuning
+    monkeypatch.setenv("HPCRBM_GPU_DEFINES", defines)
+    with pytest.raises(InputError, match="HPCRBM_GPU_DEFINES"):
+        tuning()
+
+
 def test_launch_shapes():
     assert choose_path(IsingModel(2, 10)) == "lanes"
     assert choose_path(IsingModel(1, 1500)) == "lanes"

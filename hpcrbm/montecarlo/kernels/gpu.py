@@ -49,8 +49,9 @@ def tuning():
     values = dict(TUNED)
     for item in filter(None, (part.strip() for part in os.environ.get("HPCRBM_GPU_DEFINES", "").split(","))):
         name, _, value = item.partition("=")
-        if name not in TUNED or not value.isdigit() or (name == "COMPACT_ROWS" and 32 % max(int(value), 1)):
-            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=integer with NAME in {', '.join(TUNED)}")
+        if name not in TUNED or not value.isdigit() or int(value) < 1 or (name == "COMPACT_ROWS" and 32 % int(value)):
+            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=positive integer with NAME in {', '.join(TUNED)}"
+                             " (COMPACT_ROWS a divisor of 32)")
         values[name] = int(value)
     return values
 
