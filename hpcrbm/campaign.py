@@ -86,17 +86,13 @@ def load_campaign(path):
 
 def status(campaign):
     """[{"index", "name", "out", stage file: complete?, "done"}] for every run."""
-    import h5py
+    from .io.inspect import is_complete
     rows = []
     for i, (name, _) in enumerate(campaign.runs()):
         out = campaign.out / name
         row = {"index": i, "name": name, "out": str(out)}
         for f in STAGE_FILES:
-            try:
-                with h5py.File(out / f, "r") as h5:
-                    row[f] = bool(h5.attrs.get("complete", False))
-            except OSError:
-                row[f] = False
+            row[f] = is_complete(out / f)
         row["done"] = all(row[f] for f in STAGE_FILES) and (out / "summary.json").exists()
         rows.append(row)
     return rows

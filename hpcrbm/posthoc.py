@@ -8,6 +8,7 @@ import h5py
 
 from .analysis.statistics import SUMMARY_NAMES
 from .errors import InputError
+from .io.hdf5 import replaced_on_success
 
 MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode", "T_nn", "T_nn_err", "T_energy",
                  "T_energy_err", "T_magnetization", "T_magnetization_err", "tc", "specific_heat_peak")
@@ -58,7 +59,7 @@ def export(run_dir, out_csv):
 def redraw(run_dir):
     """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
     from .analysis.figures import draw_all
-    from .rbm.train import load_run_config
+    from .io.inspect import load_run_config
     run_dir = Path(run_dir)
     cfg, summary = load_run_config(run_dir), _summary(run_dir)
     try:
@@ -69,10 +70,7 @@ def redraw(run_dir):
 
 
 def _write_csv(path, columns, rows):
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
+    with replaced_on_success(path, ".tmp") as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)

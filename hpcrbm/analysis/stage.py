@@ -15,7 +15,6 @@ What it computes (docs/results.md discusses the numbers):
 """
 import json
 import math
-import os
 from pathlib import Path
 
 import h5py
@@ -25,12 +24,12 @@ from ..config import ModelConfig, fingerprint
 from ..errors import InputError
 from ..exact import ising2d_critical_temperature, kaufman_observables, onsager_magnetization
 from ..flow.rg import block_spin, talk_fixed_point
-from ..flow.stage import is_complete
 from ..flow.thermometers import CurveThermometer
+from ..io.hdf5 import replaced_on_success
+from ..io.inspect import is_complete, load_run_config
 from ..io.provenance import now
 from ..log import get_logger
 from ..montecarlo.models import make_model
-from ..rbm.train import load_run_config
 
 ANALYSIS_FILE = "analysis.h5"
 ANALYSIS_SECTIONS = ("run.seed", "model", "sampling", "rbm", "thermometer", "flow", "analysis")
@@ -179,9 +178,8 @@ def nn_summary(run_dir):
 
 def write_analysis_file(path, summary, inputs):
     """analysis.h5: the fixed points as a table and the RG flow, written atomically."""
-    tmp = path.with_name(path.name + ".partial")
     fps = summary["flows"]
-    with h5py.File(tmp, "w") as h5:
+    with replaced_on_success(path) as tmp, h5py.File(tmp, "w") as h5:
         h5["fixed_points/nh"] = np.array([f["nh"] for f in fps])
         h5["fixed_points/field"] = np.array([f["field"] for f in fps])
         h5["fixed_points/mode"] = np.array([f["mode"] for f in fps], dtype=h5py.string_dtype())
@@ -194,7 +192,6 @@ def write_analysis_file(path, summary, inputs):
             h5[f"rg/b{b}/temperature_blocked_err"] = np.array([r["err"] for r in rows])
         h5.attrs.update(stage="analyze", summary=json.dumps(summary, allow_nan=True), inputs=inputs, complete=True,
                         tc=summary["tc"])
-    os.replace(tmp, path)
 
 
 def analyze(run_dir, comm, backend=None, overrides=(), quiet=False, cfg=None):
@@ -254,9 +251,8 @@ def analyze(run_dir, comm, backend=None, overrides=(), quiet=False, cfg=None):
             from .figures import draw_all
             draw_all(run_dir, cfg, samples, flows, summary)
         write_analysis_file(run_dir / ANALYSIS_FILE, summary, inputs)
-        tmp = summary_path.with_name(summary_path.name + ".tmp")
-        tmp.write_text(json.dumps(summary, indent=2, allow_nan=True))
-        os.replace(tmp, summary_path)
+        with replaced_on_success(summary_path, ".tmp") as tmp:
+            tmp.write_text(json.dumps(summary, indent=2, allow_nan=True))
         log.info("wrote %s and %s", summary_path, run_dir / "figures")
     comm.barrier()
     return summary_path

@@ -17,7 +17,6 @@ temperature_nn (+ ``_err``), the neural thermometer's mean prediction, and nn_hi
 (energy: Kaufman's exact u(T) of the same L for the Ising model at H = 0, else the Monte Carlo
 u(T) of samples.h5 at that field; |m|: the Monte Carlo |m|(T)).
 """
-import os
 from pathlib import Path
 
 import h5py
@@ -26,13 +25,13 @@ import numpy as np
 from ..analysis.statistics import point_summary
 from ..config import fingerprint, to_toml
 from ..errors import InputError
-from ..io.hdf5 import read_points
+from ..io.hdf5 import read_points, replaced_on_success
+from ..io.inspect import is_complete, load_run_config
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from ..montecarlo.grid import Grid
 from ..montecarlo.models import make_model
 from ..rbm.model import RBMParams, encode
-from ..rbm.train import load_run_config
 from .flows import flow, probability_observables, spins_from_visible
 from .nn_thermometer import MLP, read_temperature
 from .thermometers import CurveThermometer
@@ -40,15 +39,6 @@ from .thermometers import CurveThermometer
 FLOW_FILE = "flow.h5"
 STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm", "flow")
 MEASURES = ("energy", "abs_magnetization", "binder")
-
-
-def is_complete(path, inputs):
-    """Whether ``path`` is a complete stage file made from the same inputs."""
-    try:
-        with h5py.File(path, "r") as h5:
-            return bool(h5.attrs.get("complete", False)) and h5.attrs.get("inputs") == inputs
-    except OSError:
-        return False
 
 
 def starts_table(cfg):
@@ -181,8 +171,7 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
             results[(key, mode)]["nn_histogram"] = comm.allgather_slices(histograms, len(starts))
         log.info("flowed %s from %d starts", key, len(starts))
     if comm.is_root:
-        tmp = final.with_name(final.name + ".partial")
-        with h5py.File(tmp, "w") as h5:
+        with replaced_on_success(final) as tmp, h5py.File(tmp, "w") as h5:
             h5["starts/kind"] = np.array([k for k, _, _ in starts], dtype=h5py.string_dtype())
             h5["starts/temperature"] = np.array([cfg.sampling.temperatures[t] if t >= 0 else np.nan
                                                  for _, t, _ in starts])
@@ -195,7 +184,6 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
             attrs.update(stage="flow", config=to_toml(cfg), inputs=inputs, steps=cfg.flow.steps,
                          chains_per_start=cfg.flow.samples, end_time=now(), complete=True)
             h5.attrs.update(attrs)
-        os.replace(tmp, final)
     comm.barrier()
     log.info("wrote %s", final)
     return final

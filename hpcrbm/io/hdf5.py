@@ -11,6 +11,7 @@ Two strategies behind one interface (:class:`GridFile`):
 A file is written under a temporary name and renamed into place by :meth:`GridFile.commit`,
 so a file under its final name is always complete.
 """
+import contextlib
 import os
 from pathlib import Path
 
@@ -128,9 +129,22 @@ class GridFile:
         self.comm.barrier()
 
 
-def read_points(path, name, points, grid_shape):
-    """Read dset[iT, iH] for flat point indices ``points`` (each rank reads its own)."""
-    with h5py.File(path, "r") as h5:
-        dset = h5[name]
-        return np.stack([dset[np.unravel_index(p, grid_shape)] for p in points]) if len(points) else \
-            np.empty((0,) + dset.shape[2:], dset.dtype)
+@contextlib.contextmanager
+def replaced_on_success(final, suffix=".partial"):
+    """A temporary path beside ``final`` (``final`` + ``suffix``) to write; renamed over
+    ``final`` when the block succeeds, so readers never see a half-written file."""
+    final = Path(final)
+    tmp = final.with_name(final.name + suffix)
+    yield tmp
+    os.replace(tmp, final)
+
+
+def read_points(source, name, points, grid_shape):
+    """Read dset[iT, iH] for flat point indices ``points`` (each rank reads its own);
+    ``source``: a path or an open h5py.File."""
+    if not isinstance(source, h5py.File):
+        with h5py.File(source, "r") as h5:
+            return read_points(h5, name, points, grid_shape)
+    dset = source[name]
+    return np.stack([dset[np.unravel_index(p, grid_shape)] for p in points]) if len(points) else \
+        np.empty((0,) + dset.shape[2:], dset.dtype)

@@ -1,5 +1,6 @@
 """Provenance attributes carried by every output file."""
 import datetime
+import functools
 import subprocess
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import numpy as np
 from .. import __version__
 
 
+@functools.lru_cache(maxsize=1)
 def git_revision():
-    """The git commit of the hpcrbm source tree, or "" when not in a git checkout."""
+    """The git commit of the hpcrbm source tree, or "" when not in a git checkout (asked once
+    per process)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
                              text=True, timeout=5)
@@ -24,7 +27,8 @@ def now():
 
 
 def provenance(comm, backend, seed, start_time, strategy):
-    """Attributes identical on every rank (mpio writes attributes collectively)."""
+    """Attributes identical on every rank (mpio writes attributes collectively): ``start_time``
+    must be the same on every rank (simulate broadcasts rank 0's)."""
     return {
         "hpcrbm_version": __version__,
         "git_revision": git_revision(),

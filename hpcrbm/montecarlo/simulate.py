@@ -18,6 +18,7 @@ from ..analysis.statistics import SUMMARY_NAMES, point_summary
 from ..config import fingerprint, to_toml
 from ..errors import InputError
 from ..io.hdf5 import GridFile, read_points
+from ..io.inspect import stage_attrs
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from .grid import Grid, Schedule
@@ -65,14 +66,14 @@ class ChainState:
 def completed_file_status(path, inputs):
     """True when ``path`` is a complete output of the same inputs; InputError when it is
     an output of different inputs; False when absent."""
-    if not path.exists():
-        return False
     try:
-        with h5py.File(path, "r") as h5:
-            same = h5.attrs.get("inputs") == inputs and bool(h5.attrs.get("complete", False))
+        attrs = stage_attrs(path)
     except OSError:
         raise InputError(f"{path}: exists but is not a readable HDF5 file; remove it") from None
-    if not same:
+    if attrs is None:
+        return False
+    complete, made_from = attrs
+    if not (complete and made_from == inputs):
         raise InputError(f"{path}: exists and was made from a different [model]/[sampling]/seed; "
                          "use another run.out (--out) or remove it")
     return True
@@ -91,25 +92,22 @@ def _fresh_state(plan):
 def _load_checkpoint(plan):
     """ChainState from the checkpoint, or None if there is none usable (same inputs)."""
     try:
+        with h5py.File(plan.partial, "r"):  # the checkpoint is only usable with its partial output
+            pass
         with h5py.File(plan.checkpoint, "r") as h5:
             if h5.attrs.get("inputs") != plan.inputs:
                 return None
             steps_done = int(h5.attrs["steps_done"])
-        with h5py.File(plan.partial, "r"):
-            pass
-        pts = list(plan.points)
-        shape = plan.grid.shape
-        spins = list(read_points(plan.checkpoint, "spins", pts, shape))
-        energy = read_points(plan.checkpoint, "energy", pts, shape)
-        magnetization = read_points(plan.checkpoint, "magnetization", pts, shape)
-        tuning = read_points(plan.checkpoint, "tuning", pts, shape)
-        tempering = None
-        if plan.cfg.sampling.tempering:
-            tempering = Tempering(plan.grid, plan.replicas)
-            with h5py.File(plan.checkpoint, "r") as h5:
+            pts, shape = list(plan.points), plan.grid.shape
+            spins, energy, magnetization, tuning = (read_points(h5, name, pts, shape) for name in
+                                                    ("spins", "energy", "magnetization", "tuning"))
+            tempering = None
+            if plan.cfg.sampling.tempering:
+                tempering = Tempering(plan.grid, plan.replicas)
                 tempering.restore({name: h5[f"tempering/{name}"][...] for name in tempering.arrays()})
     except (OSError, KeyError):
         return None
+    spins = list(spins)
     return ChainState(spins, energy, magnetization, tuning, steps_done, tempering)
 
 
@@ -209,7 +207,7 @@ def _finish(plan, state):
     for name, values in items.items():
         f.write_points(f"summary/{name}", values)
     _write_tempering(f, state.tempering, with_acceptance=True)
-    f.set_attrs({"end_time": now(), "complete": True})
+    f.set_attrs({"end_time": plan.comm.bcast_text(now()), "complete": True})  # one clock for all ranks
     f.commit(plan.final)
     if plan.comm.is_root and plan.checkpoint.exists():
         os.remove(plan.checkpoint)
@@ -266,7 +264,7 @@ def simulate(cfg, comm, backend, quiet=False):
         log.info("resuming from %s at step %d of %d", plan.checkpoint, state.steps_done, plan.schedule.steps)
     else:
         state = _fresh_state(plan)
-        _create_partial(plan, backend, now())
+        _create_partial(plan, backend, comm.bcast_text(now()))
 
     schedule = plan.schedule
     params = [plan.updater.prepare(*plan.grid.values(p)) for p in plan.points]

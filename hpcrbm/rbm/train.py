@@ -9,7 +9,6 @@ epoch and an AIS estimate at the end, attributes log_likelihood_method and log_p
 Checkpoints ``checkpoints/rbm_nh{Nh}.h5`` (written by rank 0: every rank holds the same
 weights) make a killed training resume with identical results.
 """
-import os
 import sys
 import time
 from pathlib import Path
@@ -17,9 +16,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..config import fingerprint, loads, to_toml
+from ..config import fingerprint, to_toml
 from ..errors import InputError
-from ..io.hdf5 import read_points
+from ..io.hdf5 import read_points, replaced_on_success
+from ..io.inspect import is_complete, load_run_config
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from ..montecarlo.grid import Grid
@@ -31,20 +31,6 @@ from .training import Trainer, TrainingSettings, TrainingState
 RBM_FILE = "rbm.h5"
 THERMOMETER_FILE = "thermometer.h5"
 STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm", "thermometer")
-
-
-def load_run_config(run_dir, overrides=()):
-    """The resolved config stored in RUN_DIR/samples.h5, with ``--set`` overrides."""
-    samples = Path(run_dir) / "samples.h5"
-    try:
-        with h5py.File(samples, "r") as h5:
-            if not h5.attrs.get("complete", False):
-                raise InputError(f"{samples}: the simulate stage has not completed; run hpcrbm simulate first")
-            text = h5.attrs["config"]
-    except (OSError, KeyError):
-        raise InputError(f"{samples}: missing or not a complete hpcrbm samples file") from None
-    cfg = loads(text, overrides, source=str(samples))
-    return cfg
 
 
 def settings_for(cfg, n_hidden):
@@ -67,8 +53,7 @@ def load_visible_data(samples, cfg, comm):
 
 
 def _save_checkpoint(path, state, inputs, done):
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as h5:
+    with replaced_on_success(path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
         p = state.params
         for name, value in (("W", p.W), ("b", p.b), ("c", p.c), ("vW", state.velocity[0]),
                             ("vb", state.velocity[1]), ("vc", state.velocity[2]), ("chains", state.chains)):
@@ -76,7 +61,6 @@ def _save_checkpoint(path, state, inputs, done):
         for name, values in state.history.items():
             h5[f"history/{name}"] = np.asarray(values, dtype=np.float64)
         h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q)
-    os.replace(tmp, path)
 
 
 def _load_checkpoint(path, inputs):
@@ -205,9 +189,16 @@ def train_controls(cfg, data, first, n_total, comm, results, run_dir, inputs, qu
     return controls
 
 
+def _write_params(group, p, history, **attrs):
+    """An RBM's W, b, c, training history and attributes into an HDF5 group of rbm.h5."""
+    group["W"], group["b"], group["c"] = p.W, p.b, p.c
+    for name, values in (history or {}).items():
+        group[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+    group.attrs.update(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q, **attrs)
+
+
 def write_thermometers(path, cfg, thermometers, attrs):
-    tmp = path.with_name(path.name + ".partial")
-    with h5py.File(tmp, "w") as h5:
+    with replaced_on_success(path) as tmp, h5py.File(tmp, "w") as h5:
         h5["temperatures"] = np.asarray(cfg.sampling.temperatures, float)
         h5["fields"] = np.asarray(cfg.sampling.fields, float)
         for iH, (mlp, mean, std, accuracy) in enumerate(thermometers):
@@ -217,7 +208,6 @@ def write_thermometers(path, cfg, thermometers, attrs):
             g["calibration/predicted_mean"], g["calibration/predicted_std"] = mean, std
             g.attrs.update(accuracy=accuracy, field=cfg.sampling.fields[iH])
         h5.attrs.update(attrs)
-    os.replace(tmp, path)
 
 
 def train(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
@@ -230,11 +220,9 @@ def train(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
     cfg = cfg or load_run_config(run_dir, overrides)
     inputs = fingerprint(cfg, STAGE_SECTIONS)
     final = run_dir / RBM_FILE
-    if final.exists():
-        with h5py.File(final, "r") as h5:
-            if h5.attrs.get("inputs") == inputs and h5.attrs.get("complete", False):
-                log.info("%s is complete for this config; nothing to do", final)
-                return final
+    if is_complete(final, inputs):
+        log.info("%s is complete for this config; nothing to do", final)
+        return final
     data, first, n_total = load_visible_data(run_dir / "samples.h5", cfg, comm)
     if cfg.rbm.batch_size > n_total:
         raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the data "
@@ -249,32 +237,22 @@ def train(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
     thermometers = train_thermometers(cfg, data, comm)
     controls = train_controls(cfg, data, first, n_total, comm, results, run_dir, inputs, quiet)
     if comm.is_root:
-        tmp = final.with_name(final.name + ".partial")
-        with h5py.File(tmp, "w") as h5:
-            for nh, (state, info) in results.items():
-                g = h5.create_group(f"rbm/nh{nh}")
-                p = state.params
-                g["W"], g["b"], g["c"] = p.W, p.b, p.c
-                for name, values in state.history.items():
-                    g[f"history/{name}"] = np.asarray(values, dtype=np.float64)
-                g.attrs.update(n_hidden=nh, n_visible=p.n_visible, q=p.q, **info)
-            for name, (p, history) in controls.items():
-                g = h5.create_group(f"controls/{name}")
-                g["W"], g["b"], g["c"] = p.W, p.b, p.c
-                for key, values in (history or {}).items():
-                    g[f"history/{key}"] = np.asarray(values, dtype=np.float64)
-                g.attrs.update(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q)
-            attrs = provenance(comm, backend, cfg.run.seed, start, "root")
-            attrs.update(stage="train", config=to_toml(cfg), inputs=inputs, model=cfg.model.kind, dim=cfg.model.dim,
-                         L=cfg.model.L, q=cfg.model.q, visible=cfg.rbm.visible, method=cfg.rbm.method,
-                         end_time=now(), complete=True,
-                         conventions="E(v,h) = -b.v - c.h - h W v; Ising v = (1 + s) / 2; categorical: one-hot, "
-                                     "zero-sum gauge over q")
-            h5.attrs.update(attrs)
-        write_thermometers(run_dir / THERMOMETER_FILE, cfg, thermometers,
-                           {**attrs, "stage": "train (thermometer)",
-                            "model_description": "MLP: ReLU hidden layer, softmax over the training temperatures"})
-        os.replace(tmp, final)
+        with replaced_on_success(final) as tmp:
+            with h5py.File(tmp, "w") as h5:
+                for nh, (state, info) in results.items():
+                    _write_params(h5.create_group(f"rbm/nh{nh}"), state.params, state.history, **info)
+                for name, (p, history) in controls.items():
+                    _write_params(h5.create_group(f"controls/{name}"), p, history)
+                attrs = provenance(comm, backend, cfg.run.seed, start, "root")
+                attrs.update(stage="train", config=to_toml(cfg), inputs=inputs, model=cfg.model.kind,
+                             dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, visible=cfg.rbm.visible,
+                             method=cfg.rbm.method, end_time=now(), complete=True,
+                             conventions="E(v,h) = -b.v - c.h - h W v; Ising v = (1 + s) / 2; categorical: "
+                                         "one-hot, zero-sum gauge over q")
+                h5.attrs.update(attrs)
+            write_thermometers(run_dir / THERMOMETER_FILE, cfg, thermometers,
+                               {**attrs, "stage": "train (thermometer)",
+                                "model_description": "MLP: ReLU hidden layer, softmax over the training temperatures"})
         for name in [f"rbm_nh{nh}" for nh in cfg.rbm.hidden] + ["rbm_control_extremes"]:
             (run_dir / "checkpoints" / f"{name}.h5").unlink(missing_ok=True)
     comm.barrier()

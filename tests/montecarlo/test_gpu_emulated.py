@@ -16,7 +16,7 @@ from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.montecarlo.simulate import simulate
 from hpcrbm.parallel import Communicator
 
-from .test_gpu_kernels import batch_on_cpu
+from .test_gpu_kernels import batch_on_cpu, simulate_config
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 
@@ -78,31 +78,12 @@ def test_chains_stay_on_the_device_between_calls(runner):
     assert gpu.uploads == 2
 
 
-TEMPERING = """
-[run]
-seed = 5
-out = "{out}"
-[model]
-dim = 2
-L = 8
-[sampling]
-temperatures = [1.8, 2.2, 2.6]
-fields = [0.0, 0.3]
-thermalize = 20
-samples = 8
-interval = 3
-replicas = 4
-tempering = true
-exchange_every = 2
-"""
-
-
 def test_emulated_simulate_with_tempering_writes_the_cpu_samples(runner, tmp_path):
     """The whole Monte Carlo stage with the GPU updater (kernels run by the emulator) and replica
-    exchanges between sweeps writes the CPU's samples.h5 configs."""
+    exchanges between sweeps writes the CPU's samples.h5 configs (the device test's config)."""
     configs = {}
     for name, backend in (("cpu", select_backend("cpu")), ("gpu", Backend("gpu", np, "emulated", runner))):
-        path = simulate(loads(TEMPERING.format(out=tmp_path / name)), Communicator(None), backend, quiet=True)
-        with h5py.File(path) as h5:
+        cfg = loads(simulate_config("ising", 10, tempering=True), [f"run.out={tmp_path / name}"])
+        with h5py.File(simulate(cfg, Communicator(None), backend, quiet=True)) as h5:
             configs[name] = h5["configs"][...]
     assert np.array_equal(configs["cpu"], configs["gpu"])

@@ -176,14 +176,20 @@ start = "random"
 """
 
 
+def simulate_config(kind, L, tempering):
+    """The config text of the simulate gpu == cpu checks (here on a device; on the CPU emulator
+    in test_gpu_emulated.py); tempering adds replica exchanges every 2 sweeps."""
+    text = SIMULATE.format(kind=kind, L=L, q=2 if kind == "ising" else 3)
+    return text + ("tempering = true\nexchange_every = 2\n" if tempering else "")
+
+
 @gpu
 @pytest.mark.parametrize("kind,L,tempering", [("ising", 10, False), ("potts", 8, False), ("ising", 256, False),
                                               ("ising", 10, True)])
 def test_simulate_on_gpu_writes_the_cpu_samples(tmp_path, write_config, kind, L, tempering):
     """The whole Monte Carlo stage, run.backend gpu vs cpu: identical samples.h5 configs (chains
     kept on the device between chunks, uploaded again after replica exchanges)."""
-    text = SIMULATE.format(kind=kind, L=L, q=2 if kind == "ising" else 3)
-    config = write_config(text + ("tempering = true\nexchange_every = 2\n" if tempering else ""))
+    config = write_config(simulate_config(kind, L, tempering))
     configs = {}
     for backend in ("cpu", "gpu"):
         out = tmp_path / backend

@@ -57,6 +57,7 @@ def weights(path):
 
 def test_rbm_file_layout_and_history(simulated, tmp_path):
     run = fresh_copy(simulated, tmp_path, "layout")
+    (run / "rbm.h5").write_bytes(b"not HDF5")  # a corrupt output is not complete: the stage writes it again
     result = run_hpcrbm(["train", run, "--quiet"])
     assert result.returncode == 0, result.stderr
     with h5py.File(run / "rbm.h5") as h5:
