@@ -98,9 +98,8 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
         stats = point_summary(e.reshape(1, -1), m.reshape(1, -1), N, 1.0)
         values = {name: stats[name][0] for name in MEASURES}
         values.update({f"{name}_err": stats[name][1] for name in MEASURES})
-        if mode == "mean-field":
-            pe, pm = (probability_observables(probs, params.q, model, shape, field) if probs is not None
-                      else model.measure(spins, field))
+        if mode == "mean-field":  # at step 0 (no probabilities yet) the start's own observables
+            pe, pm = probability_observables(probs, params.q, model, shape, field) if probs is not None else (e, m)
             for name, x in (("probability_energy", pe), ("probability_abs_magnetization", np.abs(pm))):
                 values[name] = float(np.mean(x))
                 values[f"{name}_err"] = float(np.std(x) / np.sqrt(len(x)))
@@ -151,16 +150,19 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
     starts = starts_table(cfg)
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
+    keys = [f"nh{nh}" for nh in cfg.rbm.hidden] + sorted(k for k in stored if k.startswith("control_"))
+    per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
+    for s in range(lo, hi):
+        kind, iT, iH = starts[s]
+        v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)  # once for every RBM and mode
+        ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
+        for (key, mode), local in per_start.items():
+            local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
+                                    nn[iH]))
     results = {}
-    for key in [f"nh{nh}" for nh in cfg.rbm.hidden] + sorted(k for k in stored if k.startswith("control_")):
+    for key in keys:
         for mode in modes:
-            local = []
-            for s in range(lo, hi):
-                kind, iT, iH = starts[s]
-                v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)
-                ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
-                local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
-                                        nn[iH]))
+            local = per_start[(key, mode)]
             names = flow_names(mode)
             stacked = np.array([[r[n] for n in names] for r in local]).reshape(hi - lo, len(names),
                                                                              cfg.flow.steps + 1)

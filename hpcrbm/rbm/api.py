@@ -38,20 +38,23 @@ class RBM:
             return one_hot(np, X.astype(np.int64), self.q, np.dtype(self.settings.dtype)).reshape(len(X), -1)
         return X.astype(self.settings.dtype)
 
-    def _trainer(self, V, n_visible):
-        return Trainer(self.settings, V, 0, len(V), Communicator(None), n_visible)
+    def _trainer(self, X):
+        """A one-process Trainer on X, encoded once."""
+        V = self._encode(X)
+        return Trainer(self.settings, V, 0, len(V), Communicator(None), np.asarray(X).shape[1])
 
     def fit(self, X):
         """Train from scratch for ``epochs`` epochs."""
         self.state = None
+        trainer = self._trainer(X)
+        self.state = trainer.initial_state()
         for _ in range(self.epochs):
-            self.partial_fit(X)
+            trainer.epoch(self.state)
         return self
 
     def partial_fit(self, X):
         """One epoch over X (continuing from the current weights)."""
-        V = self._encode(X)
-        trainer = self._trainer(V, np.asarray(X).shape[1])
+        trainer = self._trainer(X)
         if self.state is None:
             self.state = trainer.initial_state()
         trainer.epoch(self.state)

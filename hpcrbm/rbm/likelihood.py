@@ -67,15 +67,16 @@ def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
             return sample_categorical(np, (z / z.sum(axis=2, keepdims=True)).reshape(chains, -1), u, q)
         return sample_bernoulli(np, sigmoid(np, logits), u)
 
-    def log_star(v, beta):
-        return (1 - beta) * (v @ base) + beta * (v @ b) + softplus(np, beta * (v @ W.T + c)).sum(axis=1)
+    def log_star(v_base, v_b, x, beta):  # unnormalised log p_beta(v) from v.base, v.b and x = W v + c
+        return (1 - beta) * v_base + beta * v_b + softplus(np, beta * x).sum(axis=1)
 
     betas = np.linspace(0.0, 1.0, steps + 1)
     v = sample_visible(np.broadcast_to(base, (chains, base.size)), draw(0, 0, sites))
     log_w = np.zeros(chains)
     for k in range(1, steps + 1):
-        log_w += log_star(v, betas[k]) - log_star(v, betas[k - 1])
-        h = sample_bernoulli(np, sigmoid(np, betas[k] * (v @ W.T + c)), draw(k, 0, nh))
+        v_base, v_b, x = v @ base, v @ b, v @ W.T + c  # once per step for both temperatures and h
+        log_w += log_star(v_base, v_b, x, betas[k]) - log_star(v_base, v_b, x, betas[k - 1])
+        h = sample_bernoulli(np, sigmoid(np, betas[k] * x), draw(k, 0, nh))
         v = sample_visible((1 - betas[k]) * base + betas[k] * (b + h @ W), draw(k, 1, sites))
     if p.categorical:
         log_z_base = nh * np.log(2) + _logsumexp(base.reshape(nv, q), axis=1).sum()

@@ -92,12 +92,15 @@ def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, qui
     from tqdm import tqdm
     bar = tqdm(total=cfg.rbm.epochs, initial=state.epoch, disable=not show, desc=f"train Nh={n_hidden}", unit="epoch")
     last = time.monotonic()
+    exact = n_hidden <= MAX_EXACT_HIDDEN
+    free_energy = log_z = None  # of the current parameters, once computed
     while state.epoch < cfg.rbm.epochs:
         trainer.epoch(state)
         rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
         ll = float("nan")
-        if n_hidden <= MAX_EXACT_HIDDEN:
-            ll = trainer.mean_free_energy(state.params) - exact_log_partition(state.params)
+        if exact:
+            free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
+            ll = free_energy - log_z
         for name, value in (("epoch", state.epoch), ("reconstruction_error", rec), ("pseudo_likelihood", pl),
                             ("log_likelihood", ll)):
             state.history[name].append(value)
@@ -109,8 +112,10 @@ def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, qui
             last = time.monotonic()
             comm.barrier()
     bar.close()
-    if n_hidden <= MAX_EXACT_HIDDEN:
-        log_z, log_z_err, method = exact_log_partition(state.params), 0.0, "exact"
+    if exact:
+        if log_z is None:  # resumed after the last epoch: the loop did not run
+            free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
+        log_z_err, method = 0.0, "exact"
     else:
         base = np.log(np.clip(comm.allreduce_sum(data.sum(0, dtype=np.float64)) / n_total, 1e-3, 1 - 1e-3))
         if not cfg.rbm.visible == "categorical":
@@ -118,7 +123,8 @@ def train_one(cfg, n_hidden, data, first, n_total, comm, checkpoint, inputs, qui
         log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps)
                             if comm.is_root else (0.0, 0.0))
         log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
-    final_ll = trainer.mean_free_energy(state.params) - log_z
+        free_energy = trainer.mean_free_energy(state.params)
+    final_ll = free_energy - log_z
     if comm.is_root:
         _save_checkpoint(checkpoint, state, inputs, True)
     comm.barrier()
