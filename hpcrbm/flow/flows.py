@@ -11,19 +11,9 @@ step = flow step, index = half-step * stride + unit (docs/rng.md).
 """
 import numpy as np
 
-from ..rbm.model import hidden_probs, sample_bernoulli, sample_categorical, visible_probs
+from ..rbm.model import hidden_probs, sample_bernoulli, sample_visible, visible_probs
 from ..rng.streams import Purpose
-from ..rng.uniform import uniforms
-
-
-def _stride(params):
-    return ((max(params.units, params.n_hidden) + 3) // 4) * 4
-
-
-def _sample_visible(params, probs, u):
-    if params.categorical:
-        return sample_categorical(np, probs, u, params.q)
-    return sample_bernoulli(np, probs, u)
+from ..rng.uniform import stride, uniforms
 
 
 def flow(params, v0, steps, mode, seed, chain_ids):
@@ -33,20 +23,20 @@ def flow(params, v0, steps, mode, seed, chain_ids):
     """
     v = np.asarray(v0, dtype=np.float64)
     sites = params.n_visible if params.categorical else params.units
-    stride = _stride(params)
+    per_part = stride(params.units, params.n_hidden)
     purpose = int(Purpose.FLOW)
     draw = lambda step, part, width: uniforms((len(v), width), np.float64, seed, chain_ids, step,  # noqa: E731
-                                              params.n_hidden, purpose, offset=part * stride)
+                                              params.n_hidden, purpose, offset=part * per_part)
     yield 0, None, v
     for step in range(1, steps + 1):
         ph = hidden_probs(np, params, v)
         if mode == "sample":
             h = sample_bernoulli(np, ph, draw(step, 0, params.n_hidden))
-            v = _sample_visible(params, visible_probs(np, params, h), draw(step, 1, sites))
+            v = sample_visible(np, visible_probs(np, params, h), draw(step, 1, sites), params.q)
             yield step, None, v
         else:
             v = visible_probs(np, params, ph)
-            yield step, v, _sample_visible(params, v, draw(step, 2, sites))
+            yield step, v, sample_visible(np, v, draw(step, 2, sites), params.q)
 
 
 def spins_from_visible(v, params, lattice_shape, ising):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rng.streams import Purpose, counter_words
-from ..rng.uniform import uniforms
+from ..rng.uniform import normals, uniforms
 
 _ORDER = int(Purpose.TRAINING) + 5  # epoch permutations: replica 0, step = epoch
 _INIT = int(Purpose.TRAINING) + 6  # initial weights: replica = row, step 0 (W1) or 1 (W2)
@@ -45,7 +45,7 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
     """He-initialised weights from the Philox stream (Box-Muller), zero biases."""
     def normal(rows, cols, step):
         u = uniforms((rows, 2 * cols), np.float64, seed, np.arange(rows), step, field_index, _INIT)
-        return np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+        return normals(u)
     return MLP(normal(hidden, inputs, 0) * np.sqrt(2 / inputs), np.zeros(hidden),
                normal(classes, hidden, 1) * np.sqrt(2 / hidden), np.zeros(classes))
 

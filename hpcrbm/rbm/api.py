@@ -12,10 +12,9 @@ import numpy as np
 
 from ..parallel import Communicator
 from ..rng.streams import Purpose
-from ..rng.uniform import uniforms
+from ..rng.uniform import stride, uniforms
 from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
-from .model import (RBMParams, free_energy, hidden_probs, one_hot, sample_bernoulli, sample_categorical,
-                    visible_probs)
+from .model import free_energy, hidden_probs, one_hot, sample_bernoulli, sample_visible, visible_probs
 from .training import Trainer, TrainingSettings
 
 
@@ -82,10 +81,9 @@ class RBM:
         probs = visible_probs(np, self.params, h)
         sites = np.asarray(X).shape[1]
         u = uniforms((len(V), sites), V.dtype, self.settings.seed, ids, self._gibbs_calls, nh, purpose,
-                     offset=((max(sites, nh) + 3) // 4) * 4)
-        if self.visible == "categorical":
-            return sample_categorical(np, probs, u, self.q).reshape(len(V), sites, self.q).argmax(axis=2)
-        return sample_bernoulli(np, probs, u)
+                     offset=stride(sites, nh))
+        v = sample_visible(np, probs, u, self.settings.q)
+        return v.reshape(len(V), sites, self.q).argmax(axis=2) if self.visible == "categorical" else v
 
     def log_partition(self):
         """log Z: exact for Nh <= 20, else an AIS estimate from uniform base rates."""
@@ -97,6 +95,4 @@ class RBM:
     def score_samples(self, X):
         """log p(v) of each sample (float64)."""
         V = self._encode(X).astype(np.float64)
-        p = self.params
-        p64 = RBMParams(*(np.asarray(a, np.float64) for a in (p.W, p.b, p.c)), p.q)
-        return -free_energy(np, p64, V) - self.log_partition()
+        return -free_energy(np, self.params.astype(np.float64), V) - self.log_partition()

@@ -2,8 +2,8 @@
 import numpy as np
 
 from ..rng.streams import Purpose
-from ..rng.uniform import uniforms
-from .model import RBMParams, free_energy, sample_bernoulli, sample_categorical, sigmoid, softplus
+from ..rng.uniform import stride, uniforms
+from .model import free_energy, probs_from_logits, sample_bernoulli, sample_visible, sigmoid, softplus
 
 MAX_EXACT_HIDDEN = 20
 
@@ -26,7 +26,7 @@ def exact_log_partition(params, chunk=4096):
     if nh > MAX_EXACT_HIDDEN:
         raise ValueError(f"exact log Z needs Nh <= {MAX_EXACT_HIDDEN}")
     W, b, c = (np.asarray(a, dtype=np.float64) for a in (params.flat_W(), params.flat_b(), params.c))
-    p64 = RBMParams(np.asarray(params.W, np.float64), np.asarray(params.b, np.float64), c, params.q)
+    p64 = params.astype(np.float64)
     terms = []
     for start in range(0, 2**nh, chunk):
         idx = np.arange(start, min(start + chunk, 2**nh))
@@ -37,7 +37,7 @@ def exact_log_partition(params, chunk=4096):
 
 def mean_log_likelihood(params, data, log_z):
     """Average log p(v) over ``data`` (n, units) given log Z."""
-    p64 = RBMParams(*(np.asarray(a, np.float64) for a in (params.W, params.b, params.c)), params.q)
+    p64 = params.astype(np.float64)
     return float(np.mean(-free_energy(np, p64, np.asarray(data, np.float64))) - log_z)
 
 
@@ -48,36 +48,32 @@ def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
     distributions interpolate linearly in beta; one Gibbs step per beta. Random numbers from
     the TRAINING + 3 stream (replica = chain, step = beta index).
     """
-    p = RBMParams(*(np.asarray(a, np.float64) for a in (params.W, params.b, params.c)), params.q)
+    p = params.astype(np.float64)
     W, b, c = p.flat_W(), p.flat_b(), p.c
     base = np.asarray(base_bias, np.float64).reshape(-1)
     nv, nh, q = p.n_visible, p.n_hidden, p.q
     sites = nv if p.categorical else p.units
-    stride = ((max(sites, nh) + 3) // 4) * 4
+    per_part = stride(sites, nh)
     ids = np.arange(chains)
     purpose = int(Purpose.TRAINING) + 3
 
     def draw(step, part, n):
-        return uniforms((chains, n), np.float64, seed, ids, step, nh, purpose, offset=part * stride)
+        return uniforms((chains, n), np.float64, seed, ids, step, nh, purpose, offset=part * per_part)
 
-    def sample_visible(logits, u):
-        if p.categorical:
-            z = logits.reshape(chains, nv, q)
-            z = np.exp(z - z.max(axis=2, keepdims=True))
-            return sample_categorical(np, (z / z.sum(axis=2, keepdims=True)).reshape(chains, -1), u, q)
-        return sample_bernoulli(np, sigmoid(np, logits), u)
+    def sample_from(logits, u):
+        return sample_visible(np, probs_from_logits(np, logits, nv, q), u, q)
 
     def log_star(v_base, v_b, x, beta):  # unnormalised log p_beta(v) from v.base, v.b and x = W v + c
         return (1 - beta) * v_base + beta * v_b + softplus(np, beta * x).sum(axis=1)
 
     betas = np.linspace(0.0, 1.0, steps + 1)
-    v = sample_visible(np.broadcast_to(base, (chains, base.size)), draw(0, 0, sites))
+    v = sample_from(np.broadcast_to(base, (chains, base.size)), draw(0, 0, sites))
     log_w = np.zeros(chains)
     for k in range(1, steps + 1):
         v_base, v_b, x = v @ base, v @ b, v @ W.T + c  # once per step for both temperatures and h
         log_w += log_star(v_base, v_b, x, betas[k]) - log_star(v_base, v_b, x, betas[k - 1])
         h = sample_bernoulli(np, sigmoid(np, betas[k] * x), draw(k, 0, nh))
-        v = sample_visible((1 - betas[k]) * base + betas[k] * (b + h @ W), draw(k, 1, sites))
+        v = sample_from((1 - betas[k]) * base + betas[k] * (b + h @ W), draw(k, 1, sites))
     if p.categorical:
         log_z_base = nh * np.log(2) + _logsumexp(base.reshape(nv, q), axis=1).sum()
     else:

@@ -34,6 +34,10 @@ class RBMParams:
     def units(self):
         return self.n_visible * max(self.q, 1)
 
+    def astype(self, dtype):
+        """The same parameters as ``dtype`` arrays (no copy where they already are)."""
+        return RBMParams(*(np.asarray(a, dtype) for a in (self.W, self.b, self.c)), self.q)
+
     def flat_W(self):
         return self.W.reshape(self.n_hidden, -1)
 
@@ -60,13 +64,17 @@ def hidden_probs(xp, params, v):
 
 def visible_probs(xp, params, h):
     """p(v | h): Bernoulli probabilities (batch, Nv) or softmax per site, flat (batch, Nv * q)."""
-    logits = h @ params.flat_W() + params.flat_b()
-    if not params.categorical:
+    return probs_from_logits(xp, h @ params.flat_W() + params.flat_b(), params.n_visible, params.q)
+
+
+def probs_from_logits(xp, logits, n_visible, q):
+    """Visible probabilities from logits (batch, units): sigmoid (q = 0) or softmax per site."""
+    if not q:
         return sigmoid(xp, logits)
-    logits = logits.reshape(h.shape[0], params.n_visible, params.q)
+    logits = logits.reshape(logits.shape[0], n_visible, q)
     logits = logits - logits.max(axis=2, keepdims=True)
     e = xp.exp(logits)
-    return (e / e.sum(axis=2, keepdims=True)).reshape(h.shape[0], -1)
+    return (e / e.sum(axis=2, keepdims=True)).reshape(logits.shape[0], -1)
 
 
 def free_energy(xp, params, v):
@@ -76,6 +84,12 @@ def free_energy(xp, params, v):
 
 def sample_bernoulli(xp, probs, uniforms):
     return (uniforms < probs).astype(probs.dtype)
+
+
+def sample_visible(xp, probs, uniforms, q):
+    """Visible states from their probabilities: one-hot categorical (q > 0, one uniform per
+    site) or Bernoulli (q = 0, one uniform per unit)."""
+    return sample_categorical(xp, probs, uniforms, q) if q else sample_bernoulli(xp, probs, uniforms)
 
 
 def sample_categorical(xp, probs, uniforms, q):

@@ -169,13 +169,13 @@ def train_controls(cfg, data, first, n_total, comm, results, run_dir, inputs, qu
     "random": W drawn as N(0, sigma^2) with sigma the standard deviation of the trained RBM's W
     (Philox, purpose TRAINING + 1, step 2), b = c = 0; "extremes": an RBM trained the same way
     on the lowest and highest temperatures only. Returns {name: (params, history or None)}."""
-    from ..rng.uniform import uniforms
+    from ..rng.uniform import normals, uniforms
     nh = max(cfg.rbm.hidden)
     trained = results[nh][0].params
     sigma = float(np.std(trained.W))
     rows = trained.W.reshape(nh, -1).shape[1]
     u = uniforms((nh, 2 * rows), np.float64, cfg.run.seed, np.arange(nh), 2, nh, int(Purpose.TRAINING) + 1)
-    W = sigma * np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+    W = normals(u, sigma)
     controls = {"random": (RBMParams(W.reshape(trained.W.shape).astype(trained.W.dtype), np.zeros_like(trained.b),
                                      np.zeros_like(trained.c), trained.q), None)}
     grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)

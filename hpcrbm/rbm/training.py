@@ -20,9 +20,9 @@ import numpy as np
 
 from ..parallel.communicator import block_range
 from ..rng.streams import Purpose, counter_words
-from ..rng.uniform import uniforms
+from ..rng.uniform import normals, stride, uniforms
 from .model import (RBMParams, apply_gauge, free_energy, hidden_probs, sample_bernoulli, sample_categorical,
-                    visible_probs)
+                    sample_visible, visible_probs)
 
 MONITOR_SAMPLES = 1000
 
@@ -62,7 +62,7 @@ class Trainer:
         self.n_visible = n_visible
         self.units = n_visible * max(settings.q, 1)
         self.sites = n_visible if settings.q else self.units
-        self.stride = ((max(self.units, settings.n_hidden) + 3) // 4) * 4
+        self.stride = stride(self.units, settings.n_hidden)
         self.batches = n_total // settings.batch_size
 
     # -- random streams ---------------------------------------------------------------
@@ -82,7 +82,7 @@ class Trainer:
         """W ~ 0.01 N(0, 1) (Box-Muller on the g = 1 stream), b from the data's unit means, c = 0."""
         nh, q = self.s.n_hidden, self.s.q
         u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, nh, self._purpose(1))
-        normal = np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+        normal = normals(u)
         means = self.comm.allreduce_sum(self.data.sum(axis=0, dtype=np.float64)) / self.n_total
         means = np.clip(means, 1e-3, 1 - 1e-3)
         b = np.log(means) if q else np.log(means / (1 - means))
@@ -114,7 +114,7 @@ class Trainer:
             h = sample_bernoulli(np, ph, self._uniforms(ids, update, 2 * g, self.s.n_hidden))
             probs = visible_probs(np, params, h)
             u = self._uniforms(ids, update, 2 * g + 1, self.sites)
-            v = sample_categorical(np, probs, u, self.s.q) if self.s.q else sample_bernoulli(np, probs, u)
+            v = sample_visible(np, probs, u, self.s.q)
         return v
 
     def update(self, state, batch, update):
@@ -175,7 +175,7 @@ class Trainer:
         (N_sites log p(site | rest) for one site per sample, site = (index + epoch) mod N_sites)."""
         rows, n = self.monitor_rows()
         v = self.data[rows - self.first].astype(np.float64)
-        p64 = RBMParams(*(a.astype(np.float64) for a in (params.W, params.b, params.c)), params.q)
+        p64 = params.astype(np.float64)
         rec = visible_probs(np, p64, hidden_probs(np, p64, v))
         err = float(((v - rec) ** 2).sum()) / self.units
         site = (rows + epoch) % self.n_visible
@@ -199,7 +199,7 @@ class Trainer:
 
     def mean_free_energy(self, params):
         """-<F(v)> over the whole global data set (float64, allreduced)."""
-        p64 = RBMParams(*(a.astype(np.float64) for a in (params.W, params.b, params.c)), params.q)
+        p64 = params.astype(np.float64)
         local = 0.0
         for start in range(0, len(self.data), 4096):
             local += float(-free_energy(np, p64, self.data[start:start + 4096].astype(np.float64)).sum())

@@ -25,6 +25,18 @@ def _fill_uniforms(out, ids, step, c3, k0, k1, first_block):
             out[i, u] = ((words[u] >> np.uint32(8)) + 0.5) * SCALE
 
 
+def stride(*widths):
+    """Word offset between the parts of one chain's draws at a step: the widest part, rounded
+    up to a multiple of 4 (``uniforms``' ``offset``)."""
+    return ((max(widths) + 3) // 4) * 4
+
+
+def normals(u, scale=1.0):
+    """Box-Muller normals, (rows, cols), from uniforms ``u`` (rows, 2 cols):
+    scale sqrt(-2 log u[:, 0::2]) cos(2 pi u[:, 1::2])."""
+    return scale * np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
+
+
 def uniforms(shape, dtype, seed, ids, step, point, purpose, offset=0):
     """float array ``shape`` = (len(ids), m) of uniforms; see the module docstring."""
     if offset % 4:
