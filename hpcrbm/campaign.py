@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import _toml_value, load
+from .config import load, toml_value
 from .errors import InputError
 
 STAGE_FILES = ("samples.h5", "rbm.h5", "flow.h5", "analysis.h5")
@@ -38,9 +38,9 @@ class Campaign:
         out = []
         for combo in itertools.product(*(values for _, values in self.sweep)):
             name = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in zip(keys, combo)) or "run"
-            overrides = [f"{k}={_toml_value(v)}" for k, v in zip(keys, combo)]
-            overrides.append(f"run.out={_toml_value(str(self.out / name))}")
-            overrides.append(f"run.name={_toml_value(f'{self.name}-{name}')}")
+            overrides = [f"{k}={toml_value(v)}" for k, v in zip(keys, combo)]
+            overrides.append(f"run.out={toml_value(str(self.out / name))}")
+            overrides.append(f"run.name={toml_value(f'{self.name}-{name}')}")
             out.append((name, overrides))
         return out
 

@@ -20,10 +20,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _load_config(args):
-    from .config import load
+    from .config import load, toml_value
     overrides = list(args.set or [])
     if getattr(args, "out", None):
-        overrides.append(f"run.out={json.dumps(args.out)}")
+        overrides.append(f"run.out={toml_value(args.out)}")
     return load(args.config, overrides)
 
 

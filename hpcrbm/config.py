@@ -311,14 +311,15 @@ def loads(text, overrides=(), source="config") -> Config:
     return from_dict(data, overrides)
 
 
-def _toml_value(value):
+def toml_value(value):
+    """A bool, number, string or list of them as TOML text (for files and --set overrides)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return "[" + ", ".join(toml_value(v) for v in value) + "]"
 
 
 def to_toml(cfg: Config) -> str:
@@ -328,7 +329,7 @@ def to_toml(cfg: Config) -> str:
         lines.append(f"[{name}]")
         section = getattr(cfg, name)
         for f in dataclasses.fields(section):
-            lines.append(f"{f.name} = {_toml_value(getattr(section, f.name))}")
+            lines.append(f"{f.name} = {toml_value(getattr(section, f.name))}")
         lines.append("")
     return "\n".join(lines)
 
@@ -345,5 +346,5 @@ def fingerprint(cfg: Config, keys) -> str:
         section, _, name = key.partition(".")
         part = getattr(cfg, section)
         names = [name] if name else [f.name for f in dataclasses.fields(part)]
-        lines += [f"{section}.{n} = {_toml_value(getattr(part, n))}" for n in names]
+        lines += [f"{section}.{n} = {toml_value(getattr(part, n))}" for n in names]
     return "\n".join(lines)
