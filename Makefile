@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 MPIEXEC := mpiexec --oversubscribe
 PYTEST := $(PY) -m pytest -p no:cacheprovider --color=no
 
-.PHONY: setup demo test test-serial test-mpi bench clean
+.PHONY: setup demo test lint test-serial test-mpi bench clean
 
 setup:
 	bash tools/setup_env.sh
@@ -21,7 +21,10 @@ demo: setup
 	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
 	@echo "      files: samples.h5 rbm.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
 
-test: setup test-serial test-mpi
+test: setup lint test-serial test-mpi
+
+lint:
+	$(VENV)/bin/ruff check hpcrbm tests benchmarks tools
 
 test-serial:
 	timeout 1800 $(PYTEST) -q --timeout 600 tests

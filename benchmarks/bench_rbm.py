@@ -13,8 +13,8 @@ import time
 import numpy as np
 from sklearn.neural_network import BernoulliRBM
 
-from hpcrbm.bench import bench_rbm, ising_training_data
 from hpcrbm.backend import select_backend
+from hpcrbm.bench import bench_rbm, ising_training_data
 from hpcrbm.parallel import Communicator
 from hpcrbm.rbm.api import RBM
 from hpcrbm.rbm.likelihood import exact_log_partition, mean_log_likelihood

@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from hpcrbm.analysis.statistics import tau_int
 from hpcrbm.exact import ising2d_critical_temperature
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.montecarlo.sample import sample_point
+from hpcrbm.montecarlo.single_point import sample_point
+from hpcrbm.stats import tau_int
 
 REPLICAS, ROUNDS = 16, 3000
 

@@ -9,7 +9,8 @@ import time
 import numpy as np
 
 from .config import ModelConfig
-from .montecarlo.models import make_model, make_updater
+from .montecarlo.models import make_model
+from .montecarlo.updaters import make_updater
 
 
 def device_copy_bytes_per_ns(xp, n_bytes=2**30, repeats=10):
@@ -72,7 +73,8 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
     flips = model.n_sites * replicas * sweeps
     total_rate = comm.allreduce_sum([flips / seconds / 1e9])[0]
     return {
-        "benchmark": "mc", "model": kind, "q": q, "algorithm": algorithm, "dim": dim, "L": L, "replicas": replicas, "sweeps": sweeps,
+        "benchmark": "mc", "model": kind, "q": q, "algorithm": algorithm, "dim": dim, "L": L, "replicas": replicas,
+        "sweeps": sweeps,
         "temperature": temperature, "ranks": comm.size, "backend": backend.name, "device": backend.device,
         "seconds": seconds, "flips_per_ns": total_rate, "flips_per_ns_per_rank": total_rate / comm.size, **extra,
     }

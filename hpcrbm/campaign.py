@@ -22,7 +22,7 @@ from pathlib import Path
 from .config import load, toml_value
 from .errors import InputError
 
-STAGE_FILES = ("samples.h5", "rbm.h5", "flow.h5", "analysis.h5")
+STAGE_FILES = ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5")
 
 
 @dataclass(frozen=True)
@@ -85,23 +85,22 @@ def load_campaign(path):
 
 
 def status(campaign):
-    """[{"index", "name", "out", stage file: complete?, "done"}] for every run."""
-    from .io.inspect import is_complete
+    """[{"index", "name", "out", stage file: current for the campaign's config?, "done"}] for
+    every run, by the same fingerprints as ``hpcrbm run`` (an edited base config makes the runs
+    it changes not done)."""
+    from .pipeline import run_status
     rows = []
     for i, (name, _) in enumerate(campaign.runs()):
-        out = campaign.out / name
-        row = {"index": i, "name": name, "out": str(out)}
-        for f in STAGE_FILES:
-            row[f] = is_complete(out / f)
-        row["done"] = all(row[f] for f in STAGE_FILES) and (out / "summary.json").exists()
-        rows.append(row)
+        cfg = campaign.config(i)
+        rows.append({"index": i, "name": name, "out": str(cfg.out_dir), **run_status(cfg)})
     return rows
 
 
 def format_status(rows):
-    lines = [f"{'index':>5}  {'run':30s}  " + "  ".join(f"{f:11s}" for f in STAGE_FILES) + "  done"]
+    lines = [f"{'index':>5}  {'run':30s}  " + "  ".join(f"{f:14s}" for f in STAGE_FILES) + "  done"]
     for r in rows:
-        lines.append(f"{r['index']:>5}  {r['name']:30s}  " + "  ".join(f"{'yes' if r[f] else '-':11s}" for f in STAGE_FILES)
+        marks = "  ".join(f"{'yes' if r[f] else '-':14s}" for f in STAGE_FILES)
+        lines.append(f"{r['index']:>5}  {r['name']:30s}  " + marks
                      + f"  {'yes' if r['done'] else 'no'}")
     lines.append(f"{sum(r['done'] for r in rows)} of {len(rows)} runs done")
     return "\n".join(lines)

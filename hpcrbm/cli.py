@@ -37,32 +37,20 @@ def _world(args):
 
 def cmd_simulate(args, comm):
     from .backend import select_backend
-    from .montecarlo.simulate import simulate
+    from .pipeline import SIMULATE, run_stage
     cfg = _load_config(args)
-    backend = select_backend(cfg.run.backend, comm)
-    path = simulate(cfg, comm, backend, quiet=args.quiet)
+    path = run_stage(SIMULATE, cfg, comm, select_backend(cfg.run.backend, comm), quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0
 
 
-def _stage_function(name):
-    """The stage entry point (imported lazily: CPU-only commands never load what they don't use)."""
-    if name == "train":
-        from .rbm.train import train
-        return train
-    if name == "flow":
-        from .flow.stage import run_flows
-        return run_flows
-    from .analysis.stage import analyze
-    return analyze
-
-
 def cmd_stage(args, comm):
-    """train / flow / analyze RUN_DIR: run the stage, print the file it wrote."""
+    """train / thermometer / flow / analyze RUN_DIR: run the stage, print the file it wrote."""
     from .backend import select_backend
-    stage = _stage_function(args.command)
-    path = stage(args.run_dir, comm, select_backend("cpu"), overrides=args.set or [], quiet=args.quiet)
+    from .pipeline import run_stage_command
+    path = run_stage_command(args.command, args.run_dir, comm, select_backend("cpu"), overrides=args.set or [],
+                             quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0
@@ -166,7 +154,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     for name, help_text, func in (
-            ("run", "every stage in order (simulate, train, flow, analyze); resumable", cmd_run),
+            ("run", "every stage in order (simulate, train, thermometer, flow, analyze); resumable", cmd_run),
             ("simulate", "Monte Carlo stage: writes samples.h5", cmd_simulate)):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("config", help="TOML config file")
@@ -197,13 +185,17 @@ def build_parser():
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_posthoc)
 
-    for name, help_text, needs in (
-            ("train", "RBM stage: trains one RBM per rbm.hidden, writes rbm.h5", "samples.h5"),
-            ("flow", "flow stage: iterates the trained RBMs, writes flow.h5", "samples.h5 and rbm.h5"),
-            ("analyze", "analysis stage: analysis.h5, summary.json, figures/*.png", "samples.h5, rbm.h5, flow.h5")):
+    for name, help_text, needs, example in (
+            ("train", "RBM stage: trains one RBM per rbm.hidden, writes rbm.h5", "samples.h5", "rbm.epochs=5"),
+            ("thermometer", "neural-thermometer stage: writes thermometer.h5", "samples.h5", "thermometer.epochs=40"),
+            ("flow", "flow stage: iterates the trained RBMs, writes flow.h5", "samples.h5, rbm.h5, thermometer.h5",
+             "flow.steps=50"),
+            ("analyze", "analysis stage: analysis.h5, summary.json, figures/*.png",
+             "samples.h5, thermometer.h5, flow.h5", "run.backend=cpu")):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("run_dir", help=f"run directory holding complete {needs}")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (e.g. rbm.epochs=5)")
+        p.add_argument("run_dir", help=f"run directory holding current {needs}")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help=f"override a key of this stage's own section (e.g. {example})")
         p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
         p.set_defaults(func=cmd_stage)
 

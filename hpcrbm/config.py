@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
+from .rng.streams import GRID_POINTS, MAX_POINTS, SYNTHETIC_POINTS
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def _section(name, cls, table):
     return cls(**values)
 
 
-def _check_values(cfg: Config):
+def check_values(cfg: Config):
     def bad(key, allowed):
         raise InputError(f"config key {key}: {allowed}")
 
@@ -212,8 +213,10 @@ def _check_values(cfg: Config):
         bad("sampling.temperatures", "every temperature must be > 0")
     if len(set(s.temperatures)) != len(s.temperatures) or len(set(s.fields)) != len(s.fields):
         bad("sampling.temperatures", "temperatures and fields must not repeat")
-    if len(s.temperatures) * len(s.fields) > 2**24:
-        bad("sampling.temperatures", "at most 2**24 (T, H) points")
+    if len(s.temperatures) * len(s.fields) > GRID_POINTS:
+        bad("sampling.temperatures", f"at most {GRID_POINTS} (T, H) points (2**22; rng/streams.py)")
+    if (len(s.temperatures) + 2) * len(s.fields) > MAX_POINTS - SYNTHETIC_POINTS:
+        bad("sampling.fields", "too many fields: flow starts (nT + 2) * nH must stay below 2**23 (rng/streams.py)")
     for key in ("thermalize",):
         if getattr(s, key) < 0:
             bad(f"sampling.{key}", "must be >= 0")
@@ -278,7 +281,7 @@ def from_dict(data: dict, overrides=()) -> Config:
         if name not in _SECTIONS:
             raise InputError(f"config section [{name}]: unknown (allowed: {', '.join(_SECTIONS)})")
     cfg = Config(**{name: _section(name, _SECTIONS[name], table) for name, table in data.items()})
-    _check_values(cfg)
+    check_values(cfg)
     return _resolve_automatic(cfg)
 
 

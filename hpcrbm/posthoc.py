@@ -6,8 +6,8 @@ from pathlib import Path
 
 import h5py
 
-from .analysis.statistics import SUMMARY_NAMES
 from .errors import InputError
+from .io import files
 from .io.hdf5 import replaced_on_success
 
 MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode", "T_nn", "T_nn_err", "T_energy",
@@ -15,7 +15,7 @@ MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode", "T_
 
 
 def _summary(run_dir):
-    path = Path(run_dir) / "summary.json"
+    path = files.summary_path(run_dir)
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
@@ -41,14 +41,12 @@ def merge(run_dirs, out_csv):
 
 def export(run_dir, out_csv):
     """samples.h5's per-point summary: T, H, each observable with its error, tau_int."""
-    path = Path(run_dir) / "samples.h5"
+    path = Path(run_dir) / files.SAMPLES
     try:
-        with h5py.File(path, "r") as h5:
-            T, H = h5["temperatures"][:], h5["fields"][:]
-            data = {name: h5[f"summary/{name}"][:] for name in
-                    [n for base in SUMMARY_NAMES for n in (base, f"{base}_err")] + ["tau_int"]}
+        data = files.read_samples_summary(path)
     except (OSError, KeyError):
         raise InputError(f"{path}: missing or not a complete samples file") from None
+    T, H = data.pop("temperatures"), data.pop("fields")
     columns = ("temperature", "field") + tuple(data)
     rows = [{"temperature": T[i], "field": H[j], **{k: v[i, j] for k, v in data.items()}}
             for i in range(len(T)) for j in range(len(H))]
@@ -59,14 +57,15 @@ def export(run_dir, out_csv):
 def redraw(run_dir):
     """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
     from .analysis.figures import draw_all
-    from .io.inspect import load_run_config
+    from .pipeline import ANALYZE, run_config
     run_dir = Path(run_dir)
-    cfg, summary = load_run_config(run_dir), _summary(run_dir)
+    cfg, summary = run_config(run_dir, ANALYZE), _summary(run_dir)
+    mc = files.read_samples_summary(run_dir / files.SAMPLES)
     try:
-        with h5py.File(run_dir / "samples.h5", "r") as samples, h5py.File(run_dir / "flow.h5", "r") as flows:
-            return draw_all(run_dir, cfg, samples, flows, summary)
+        with h5py.File(run_dir / files.FLOW, "r") as flows:
+            return draw_all(run_dir, cfg, mc, flows, summary)
     except OSError:
-        raise InputError(f"{run_dir / 'flow.h5'}: missing; run hpcrbm flow first") from None
+        raise InputError(f"{run_dir / files.FLOW}: missing; run hpcrbm flow first") from None
 
 
 def _write_csv(path, columns, rows):

@@ -5,13 +5,13 @@ Each check compares a Monte Carlo estimate with its exact value by z-score
 """
 from dataclasses import dataclass
 
-from .analysis.statistics import block_labels, jackknife
 from .exact import kaufman_observables, ring_observables
 from .exact.enumeration import enumerated_observables, ising2d_energies
 from .montecarlo.ising import IsingModel
 from .montecarlo.qstate import QStateModel
-from .montecarlo.sample import sample_point
+from .montecarlo.single_point import sample_point
 from .rng.philox import philox4x32_numpy
+from .stats import block_labels, jackknife
 
 Z_MAX = 4.0
 SEED = 20231105

@@ -6,8 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from .conftest import hpcrbm_command, needs_mpiexec, run_hpcrbm
-from .montecarlo.test_simulate_ranks import kill_after_checkpoint
+from .conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
 [run]
@@ -58,7 +57,7 @@ def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_
     with h5py.File(reference / "rbm.h5") as a, h5py.File(killed / "rbm.h5") as b:
         assert np.array_equal(a["rbm/nh4/W"][:], b["rbm/nh4/W"][:])
     again = run_hpcrbm(["run", config, "--out", killed], ranks=2)
-    assert again.returncode == 0 and again.stderr.count("nothing to do") == 4
+    assert again.returncode == 0 and again.stderr.count("nothing to do") == 5  # one per stage
 
 
 def test_changed_rbm_settings_retrain_but_keep_the_samples(tmp_path, write_config):
@@ -89,7 +88,8 @@ out = "{tmp_path / 'campaign'}"
     before = json.loads(run_hpcrbm(["campaign", "status", campaign, "--json"]).stdout)
     assert [r["done"] for r in before] == [False, False]
     assert run_hpcrbm(["campaign", "run", campaign, "--index", "1", "--quiet"]).returncode == 0
-    assert [r["done"] for r in json.loads(run_hpcrbm(["campaign", "status", campaign, "--json"]).stdout)] == [False, True]
+    status = json.loads(run_hpcrbm(["campaign", "status", campaign, "--json"]).stdout)
+    assert [r["done"] for r in status] == [False, True]
     assert run_hpcrbm(["campaign", "run", campaign, "--quiet"]).returncode == 0
     status = run_hpcrbm(["campaign", "status", campaign])
     assert "2 of 2 runs done" in status.stdout

@@ -3,8 +3,9 @@ import math
 
 import numpy as np
 
-from ..exact import kaufman_observables, onsager_magnetization
-from ..flow.rg import talk_recursion
+from ..exact.reference import exact_magnetization, exact_method, exact_observables
+from ..io import files
+from ..rg import talk_recursion
 
 
 def _plt():
@@ -14,8 +15,9 @@ def _plt():
     return plt
 
 
-def draw_all(run_dir, cfg, samples, flows, summary):
-    """Write figures/*.png into run_dir; returns the list of paths."""
+def draw_all(run_dir, cfg, mc, flows, summary):
+    """Write figures/*.png into run_dir; returns the list of paths. ``mc``: samples.h5's summary
+    (io.files.read_samples_summary), ``flows``: the open flow.h5, ``summary``: summary.json's content."""
     out = run_dir / "figures"
     out.mkdir(exist_ok=True)
     plt = _plt()
@@ -24,7 +26,7 @@ def draw_all(run_dir, cfg, samples, flows, summary):
                      ("fixed_points_vs_nh", fixed_points_vs_nh), ("fixed_points_vs_field", fixed_points_vs_field),
                      ("exponent_fit", exponent_fit), ("rbm_flow_vs_rg", rbm_flow_vs_rg),
                      ("thermometer_calibration", thermometer_calibration), ("nn_histograms", nn_histograms)):
-        fig = fn(plt, cfg, samples, flows, summary)
+        fig = fn(plt, cfg, mc, flows, summary)
         if fig is not None:
             fig.tight_layout()
             path = out / f"{name}.png"
@@ -34,31 +36,27 @@ def draw_all(run_dir, cfg, samples, flows, summary):
     return paths
 
 
-def nh_keys(flows):
-    """The trained RBMs' groups in flow.h5 ("nh16", ...), by N_h."""
-    return sorted((k for k in flows["flow"] if k.startswith("nh")), key=lambda k: int(k[2:]))
-
-
 def _tc_line(ax, summary, axis="x"):
     tc = summary["tc"]
     if math.isfinite(tc):
         (ax.axvline if axis == "x" else ax.axhline)(tc, color="k", ls=":", lw=1, label=f"Tc = {tc:.3f}")
 
 
-def mc_observables(plt, cfg, samples, flows, summary):
-    T = samples["temperatures"][:]
+def mc_observables(plt, cfg, mc, flows, summary):
+    T = mc["temperatures"]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-    exact = cfg.model.kind == "ising" and cfg.model.dim == 2
     fine = np.linspace(max(T.min(), 0.3), T.max(), 400)
     for iH, H in enumerate(cfg.sampling.fields):
         for ax, name in zip(axes, ("energy", "specific_heat", "abs_magnetization")):
-            ax.errorbar(T, samples[f"summary/{name}"][:, iH], samples[f"summary/{name}_err"][:, iH], fmt="o", ms=3,
-                        label=f"MC, H = {H:g}")
-    if exact and 0.0 in cfg.sampling.fields:
-        u, c = kaufman_observables(fine, cfg.model.L)
-        axes[0].plot(fine, u, "k-", lw=1, label=f"Kaufman L = {cfg.model.L}")
-        axes[1].plot(fine, c, "k-", lw=1, label=f"Kaufman L = {cfg.model.L}")
-        axes[2].plot(fine, onsager_magnetization(fine), "k--", lw=1, label="Yang (L = inf)")
+            ax.errorbar(T, mc[name][:, iH], mc[f"{name}_err"][:, iH], fmt="o", ms=3, label=f"MC, H = {H:g}")
+    exact = exact_observables(cfg.model, fine, 0.0) if 0.0 in cfg.sampling.fields else None
+    if exact is not None:
+        label = f"{exact_method(cfg.model)} L = {cfg.model.L}"
+        axes[0].plot(fine, exact[0], "k-", lw=1, label=label)
+        axes[1].plot(fine, exact[1], "k-", lw=1, label=label)
+    yang = exact_magnetization(cfg.model, fine)
+    if yang is not None and 0.0 in cfg.sampling.fields:
+        axes[2].plot(fine, yang, "k--", lw=1, label="Yang (L = inf)")
     for ax, label in zip(axes, ("energy per site u", "specific heat c", "|m|")):
         ax.set_xlabel("T")
         ax.set_ylabel(label)
@@ -68,19 +66,19 @@ def mc_observables(plt, cfg, samples, flows, summary):
     return fig
 
 
-def flow_temperatures(plt, cfg, samples, flows, summary):
-    kinds = flows["starts/kind"][:].astype(str)
+def flow_temperatures(plt, cfg, mc, flows, summary):
+    kinds = files.start_kinds(flows)
     field_index = flows["starts/field_index"][:]
     starts_T = flows["starts/temperature"][:]
-    keys = nh_keys(flows) + sorted(k for k in flows["flow"] if k.startswith("control_"))
-    modes = sorted(flows[f"flow/{keys[0]}"])
+    keys = files.flow_keys(flows) + files.flow_keys(flows, controls=True)
+    modes = files.flow_modes(flows, keys[0])
     fig, axes = plt.subplots(len(modes), len(keys), figsize=(3.2 * len(keys), 3 * len(modes)), squeeze=False)
     sel = (kinds == "mc") & (field_index == 0)
     colours = plt.cm.viridis(np.linspace(0, 1, sel.sum()))
     for i, mode in enumerate(modes):
         for j, key in enumerate(keys):
             ax = axes[i, j]
-            t = flows[f"flow/{key}/{mode}/temperature_energy"][sel]
+            t = flows[files.flow_group(key, mode) + "/temperature_energy"][sel]
             for row, colour in zip(t, colours):
                 ax.plot(np.arange(len(row)), row, color=colour, lw=1)
             _tc_line(ax, summary, axis="y")
@@ -92,13 +90,14 @@ def flow_temperatures(plt, cfg, samples, flows, summary):
     return fig
 
 
-def fixed_points_vs_nh(plt, cfg, samples, flows, summary):
+def fixed_points_vs_nh(plt, cfg, mc, flows, summary):
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for mode in sorted({f["mode"] for f in summary["flows"]}):
         for label, marker in (("energy", "o"), ("magnetization", "s")):
             rows = [f for f in summary["flows"] if f["mode"] == mode and f["field"] == cfg.sampling.fields[0]]
             nh = [f["nh"] for f in rows]
-            ax.errorbar(nh, [f["fixed_point"][label]["T"] for f in rows], [f["fixed_point"][label]["err"] for f in rows],
+            ax.errorbar(nh, [f["fixed_point"][label]["T"] for f in rows],
+                        [f["fixed_point"][label]["err"] for f in rows],
                         fmt=marker + "-", ms=4, label=f"{mode}, {label} thermometer")
     _tc_line(ax, summary, axis="y")
     peak = summary["flows"][0]["specific_heat_peak"]["T"]
@@ -109,7 +108,7 @@ def fixed_points_vs_nh(plt, cfg, samples, flows, summary):
     return fig
 
 
-def fixed_points_vs_field(plt, cfg, samples, flows, summary):
+def fixed_points_vs_field(plt, cfg, mc, flows, summary):
     if len(cfg.sampling.fields) < 2:
         return None
     fig, ax = plt.subplots(figsize=(5, 3.6))
@@ -117,7 +116,8 @@ def fixed_points_vs_field(plt, cfg, samples, flows, summary):
         rows = [f for f in summary["flows"] if f["nh"] == nh and f["mode"] == summary["flows"][0]["mode"]]
         ax.errorbar([f["field"] for f in rows], [f["fixed_point"]["energy"]["T"] for f in rows],
                     [f["fixed_point"]["energy"]["err"] for f in rows], fmt="o-", ms=4, label=f"N_h = {nh}")
-    rows = [f for f in summary["flows"] if f["nh"] == summary["flows"][0]["nh"] and f["mode"] == summary["flows"][0]["mode"]]
+    first = summary["flows"][0]
+    rows = [f for f in summary["flows"] if f["nh"] == first["nh"] and f["mode"] == first["mode"]]
     ax.plot([f["field"] for f in rows], [f["specific_heat_peak"]["T"] for f in rows], "k--", label="c maximum")
     ax.set_xlabel("field H")
     ax.set_ylabel("flow fixed point T (energy)")
@@ -125,21 +125,22 @@ def fixed_points_vs_field(plt, cfg, samples, flows, summary):
     return fig
 
 
-def exponent_fit(plt, cfg, samples, flows, summary):
+def exponent_fit(plt, cfg, mc, flows, summary):
     fits = summary.get("exponents") or {}
-    mc = fits.get("monte_carlo")
-    if not mc or mc.get("beta") is None:
+    fit = fits.get("monte_carlo")
+    if not fit or fit.get("beta") is None:
         return None
     tc = summary["tc"]
     iH = list(cfg.sampling.fields).index(0.0)
-    T = samples["temperatures"][:]
-    m = samples["summary/abs_magnetization"][:, iH]
+    T = mc["temperatures"]
+    m = mc["abs_magnetization"][:, iH]
     t = 1 - T / tc
     sel = t > 0
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.loglog(t[sel], m[sel], "o", ms=4, label="Monte Carlo")
     x = np.geomspace(1e-3, 1, 50)
-    ax.loglog(x, mc["amplitude"] * x ** mc["beta"], "-", label=f"fit beta = {mc['beta']:.3f} +- {mc['beta_err']:.3f}")
+    ax.loglog(x, fit["amplitude"] * x ** fit["beta"], "-",
+              label=f"fit beta = {fit['beta']:.3f} +- {fit['beta_err']:.3f}")
     ax.loglog(x, 1.2224 * x**0.125, "k--", lw=1, label="exact 1.222 t^(1/8)")
     ax.set_xlabel("1 - T/Tc")
     ax.set_ylabel("|m|")
@@ -147,7 +148,7 @@ def exponent_fit(plt, cfg, samples, flows, summary):
     return fig
 
 
-def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
+def rbm_flow_vs_rg(plt, cfg, mc, flows, summary):
     rg = summary["rg"]["block_spin"]
     if not rg:
         return None
@@ -155,13 +156,14 @@ def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
     for b, rows in rg.items():
         ax.errorbar([r["T"] for r in rows], [r["T_blocked"] for r in rows], [r["err"] for r in rows], fmt="s-", ms=3,
                     label=f"block spin b = {b}")
-    kinds = flows["starts/kind"][:].astype(str)
+    kinds = files.start_kinds(flows)
     sel = (kinds == "mc") & (flows["starts/field_index"][:] == list(cfg.sampling.fields).index(0.0))
-    key = nh_keys(flows)[-1]
-    for mode in flows[f"flow/{key}"]:
-        ax.plot(flows["starts/temperature"][sel], flows[f"flow/{key}/{mode}/temperature_energy"][sel, 1], "o-", ms=3,
+    key = files.flow_keys(flows)[-1]
+    for mode in files.flow_modes(flows, key):
+        one_step = flows[files.flow_group(key, mode) + "/temperature_energy"][sel, 1]
+        ax.plot(flows["starts/temperature"][sel], one_step, "o-", ms=3,
                 label=f"RBM one step, N_h = {key[2:]}, {mode}")
-    lim = [0, float(samples["temperatures"][:].max())]
+    lim = [0, float(mc["temperatures"].max())]
     ax.plot(lim, lim, "k-", lw=0.5)
     T = np.linspace(0.5, lim[1], 200)
     ax.plot(T, 1 / talk_recursion(1 / T), "k--", lw=1, label="talk: K' = (3/8) ln cosh 4K")
@@ -173,7 +175,7 @@ def rbm_flow_vs_rg(plt, cfg, samples, flows, summary):
     return fig
 
 
-def thermometer_calibration(plt, cfg, samples, flows, summary):
+def thermometer_calibration(plt, cfg, mc, flows, summary):
     """Predicted vs true temperature of the neural thermometer on held-out data, with spread."""
     fig, ax = plt.subplots(figsize=(5, 4))
     for entry in summary["nn_thermometer"]:
@@ -189,13 +191,13 @@ def thermometer_calibration(plt, cfg, samples, flows, summary):
     return fig
 
 
-def nn_histograms(plt, cfg, samples, flows, summary):
+def nn_histograms(plt, cfg, mc, flows, summary):
     """Histograms of the neural thermometer's predictions at several flow steps (largest N_h,
     first mode, all Monte Carlo starts at the first field together)."""
-    key = nh_keys(flows)[-1]
-    mode = sorted(flows[f"flow/{key}"])[0]
-    counts = flows[f"flow/{key}/{mode}/nn_histogram"]
-    kinds = flows["starts/kind"][:].astype(str)
+    key = files.flow_keys(flows)[-1]
+    mode = files.flow_modes(flows, key)[0]
+    counts = flows[files.flow_group(key, mode) + "/nn_histogram"]
+    kinds = files.start_kinds(flows)
     sel = (kinds == "mc") & (flows["starts/field_index"][:] == 0)
     T = np.asarray(cfg.sampling.temperatures)
     steps = counts.shape[1] - 1

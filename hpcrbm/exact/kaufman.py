@@ -24,8 +24,8 @@ def _log_abs_2sinh(x):
 def kaufman_log_partition(beta, L, J=1.0):
     """ln Z of the L x L torus at inverse temperature ``beta`` (scalar)."""
     K = beta * J
-    l = np.arange(2 * L)
-    gamma = np.arccosh(np.cosh(2 * K) / np.tanh(2 * K) - np.cos(np.pi * l / L))
+    index = np.arange(2 * L)
+    gamma = np.arccosh(np.cosh(2 * K) / np.tanh(2 * K) - np.cos(np.pi * index / L))
     gamma[0] = 2 * K + np.log(np.tanh(K))
     odd, even = gamma[1::2] * L / 2, gamma[0::2] * L / 2
     logs = [np.sum(_log_2cosh(odd)), np.sum(_log_abs_2sinh(odd)),

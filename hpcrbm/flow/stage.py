@@ -6,7 +6,7 @@ Starts (``flow.starts``): "mc" = the first ``flow.samples`` Monte Carlo configur
 configurations, one start per field. Start s, chain i has the global chain id
 s * flow.samples + i, so the flows do not depend on the rank count (ranks split the starts).
 
-flow.h5: ``/starts/kind`` ("mc", "up", "random"), ``/starts/temperature`` (NaN unless "mc"),
+flow.h5 (layout in io/files.py): ``/starts/kind`` ("mc", "up", "random"), ``/starts/temperature`` (NaN unless "mc"),
 ``/starts/field_index``; per RBM and mode ``/flow/{nh{Nh}, control_random, control_extremes}/{mode}/NAME``
 (n_starts, steps + 1):
 energy, abs_magnetization, binder (+ ``_err``) of the sampled spins; for mean-field flows also
@@ -14,30 +14,25 @@ probability_energy, probability_abs_magnetization (+ ``_err``) of the probabilit
 temperature_energy, temperature_magnetization (+ ``_err``): the physics thermometers' readings;
 temperature_nn (+ ``_err``), the neural thermometer's mean prediction, and nn_histogram
 (n_starts, steps + 1, nT), the counts of its predictions
-(energy: Kaufman's exact u(T) of the same L for the Ising model at H = 0, else the Monte Carlo
-u(T) of samples.h5 at that field; |m|: the Monte Carlo |m|(T)).
+(energy: the exact u(T) of the same model and L where one applies, exact/reference.py, else the
+Monte Carlo u(T) of samples.h5 at that field; |m|: the Monte Carlo |m|(T)).
+Synthetic starts ("up", "random") draw from the INITIAL_STATE stream at point
+SYNTHETIC_POINTS + s, outside the grid's points (rng/streams.py). Each rank writes the rows of
+its own starts.
 """
-from pathlib import Path
-
-import h5py
 import numpy as np
 
-from ..analysis.statistics import point_summary
-from ..config import fingerprint, to_toml
-from ..errors import InputError
-from ..io.hdf5 import read_points, replaced_on_success
-from ..io.inspect import is_complete, load_run_config
-from ..io.provenance import now, provenance
+from ..io import files
 from ..log import get_logger
-from ..montecarlo.grid import Grid
 from ..montecarlo.models import make_model
 from ..rbm.model import RBMParams, encode
+from ..rng.streams import SYNTHETIC_POINTS
+from ..stage import Stage
+from ..stats import point_summary
+from ..thermometers.curve import physics_thermometers
+from ..thermometers.neural import MLP, read_temperature
 from .flows import flow, probability_observables, spins_from_visible
-from .nn_thermometer import MLP, read_temperature
-from .thermometers import CurveThermometer
 
-FLOW_FILE = "flow.h5"
-STAGE_SECTIONS = ("run.seed", "model", "sampling", "rbm", "flow")
 MEASURES = ("energy", "abs_magnetization", "binder")
 
 
@@ -53,29 +48,15 @@ def starts_table(cfg):
     return starts
 
 
-def thermometers(cfg, samples_path):
-    """Per field index: (energy thermometer, |m| thermometer)."""
-    with h5py.File(samples_path, "r") as h5:
-        T = h5["temperatures"][:]
-        u, m = h5["summary/energy"][:], h5["summary/abs_magnetization"][:]
-    out = []
-    for iH, H in enumerate(cfg.sampling.fields):
-        exact = cfg.model.kind == "ising" and cfg.model.dim == 2 and H == 0 and cfg.model.J == 1.0
-        energy = CurveThermometer.kaufman_energy(cfg.model.L) if exact else CurveThermometer.from_curve(T, u[:, iH])
-        out.append((energy, CurveThermometer.from_curve(T, m[:, iH], increasing=False)))
-    return out
-
-
 def start_visible(cfg, kind, iT, iH, samples_path, model, start_index):
     """Initial visible vectors (flow.samples, units) of one start."""
     n, q = cfg.flow.samples, cfg.model.q
     if kind == "mc":
-        grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
-        configs = read_points(samples_path, "configs", [iT * len(cfg.sampling.fields) + iH], grid.shape)[0][:n]
+        configs = files.read_point_configs(samples_path, iT, iH, n)
     elif kind == "up":
         configs = model.initial_state(cfg.run.seed, 0, n, "up")
     else:
-        configs = model.initial_state(cfg.run.seed, (1 << 23) + start_index, n, "random")
+        configs = model.initial_state(cfg.run.seed, SYNTHETIC_POINTS + start_index, n, "random")
     return encode(configs, cfg.rbm.visible, q, np.float64)
 
 
@@ -115,38 +96,19 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
     return {name: np.asarray(v) for name, v in rows.items()}
 
 
-def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
-    """The flow stage (collective); returns the path of flow.h5. ``cfg`` as for train()."""
+def run_flows(ctx):
+    """Compute the flow stage on ``ctx`` (collective): flow.h5."""
+    cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
-    run_dir = Path(run_dir)
-    cfg = cfg or load_run_config(run_dir, overrides)
-    samples_path, rbm_path, final = run_dir / "samples.h5", run_dir / "rbm.h5", run_dir / FLOW_FILE
-    inputs = fingerprint(cfg, STAGE_SECTIONS)
-    if is_complete(final, inputs):
-        log.info("%s is complete for this config; nothing to do", final)
-        return final
-    try:
-        with h5py.File(rbm_path, "r") as h5:
-            if not h5.attrs.get("complete", False):
-                raise OSError
-            def params(group):
-                return RBMParams(*(group[n][...].astype(np.float64) for n in ("W", "b", "c")),
-                                 int(group.attrs["q"]))
-            stored = {k: params(h5[f"rbm/{k}"]) for k in h5["rbm"]}
-            stored.update({f"control_{k}": params(h5[f"controls/{k}"]) for k in h5.get("controls", {})})
-    except (OSError, KeyError):
-        raise InputError(f"{rbm_path}: missing or incomplete; run hpcrbm train first") from None
-    missing = [nh for nh in cfg.rbm.hidden if f"nh{nh}" not in stored]
-    if missing:
-        raise InputError(f"{rbm_path}: has no RBM for rbm.hidden entries {missing}; rerun hpcrbm train")
-    try:
-        with h5py.File(run_dir / "thermometer.h5", "r") as h5:
-            nn = [MLP(*(h5[f"thermometer/field{iH}/{n}"][...] for n in ("W1", "b1", "W2", "b2")))
-                  for iH in range(len(cfg.sampling.fields))]
-    except (OSError, KeyError):
-        raise InputError(f"{run_dir / 'thermometer.h5'}: missing or incomplete; rerun hpcrbm train") from None
+    samples_path = ctx.path(files.SAMPLES)
+    stored = {key: RBMParams(*(a.astype(np.float64) for a in (W, b, c)), q)
+              for key, (W, b, c, q) in files.read_rbms(ctx.path(files.RBM)).items()}
+    nn = [MLP(*arrays) for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER),
+                                                                   len(cfg.sampling.fields))]
     model = make_model(cfg.model)
-    thermo = thermometers(cfg, samples_path)
+    mc = files.read_samples_summary(samples_path)
+    thermo = [physics_thermometers(cfg.model, H, mc["temperatures"], mc["energy"][:, iH],
+                                   mc["abs_magnetization"][:, iH]) for iH, H in enumerate(cfg.sampling.fields)]
     starts = starts_table(cfg)
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
@@ -159,33 +121,21 @@ def run_flows(run_dir, comm, backend, overrides=(), quiet=False, cfg=None):
         for (key, mode), local in per_start.items():
             local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
                                     nn[iH]))
-    results = {}
-    for key in keys:
-        for mode in modes:
-            local = per_start[(key, mode)]
-            names = flow_names(mode)
-            stacked = np.array([[r[n] for n in names] for r in local]).reshape(hi - lo, len(names),
-                                                                             cfg.flow.steps + 1)
-            full = comm.allgather_slices(stacked, len(starts))
-            results[(key, mode)] = {n: full[:, i] for i, n in enumerate(names)}
-            histograms = np.array([r["nn_histogram"] for r in local], dtype=np.int64).reshape(
-                hi - lo, cfg.flow.steps + 1, len(cfg.sampling.temperatures))
-            results[(key, mode)]["nn_histogram"] = comm.allgather_slices(histograms, len(starts))
-        log.info("flowed %s from %d starts", key, len(starts))
-    if comm.is_root:
-        with replaced_on_success(final) as tmp, h5py.File(tmp, "w") as h5:
-            h5["starts/kind"] = np.array([k for k, _, _ in starts], dtype=h5py.string_dtype())
-            h5["starts/temperature"] = np.array([cfg.sampling.temperatures[t] if t >= 0 else np.nan
-                                                 for _, t, _ in starts])
-            h5["starts/field_index"] = np.array([f for _, _, f in starts])
-            h5["fields"] = np.asarray(cfg.sampling.fields, float)
-            for (key, mode), arrays in results.items():
-                for name, value in arrays.items():
-                    h5[f"flow/{key}/{mode}/{name}"] = value
-            attrs = provenance(comm, backend, cfg.run.seed, now(), "root")
-            attrs.update(stage="flow", config=to_toml(cfg), inputs=inputs, steps=cfg.flow.steps,
-                         chains_per_start=cfg.flow.samples, end_time=now(), complete=True)
-            h5.attrs.update(attrs)
-    comm.barrier()
-    log.info("wrote %s", final)
-    return final
+    n_steps, nT = cfg.flow.steps + 1, len(cfg.sampling.temperatures)
+    with ctx.writing() as f:
+        files.write_starts(f, [k for k, _, _ in starts],
+                           [cfg.sampling.temperatures[t] if t >= 0 else np.nan for _, t, _ in starts],
+                           [h for _, _, h in starts], cfg.sampling.fields)
+        for (key, mode), local in per_start.items():
+            group = files.flow_group(key, mode)
+            for name in flow_names(mode):
+                f.create(f"{group}/{name}", (len(starts), n_steps), np.float64)
+                f.write_rows(f"{group}/{name}", lo, hi, np.array([r[name] for r in local], np.float64))
+            f.create(f"{group}/nn_histogram", (len(starts), n_steps, nT), np.int64)
+            f.write_rows(f"{group}/nn_histogram", lo, hi, np.array([r["nn_histogram"] for r in local], np.int64))
+        log.info("flowed %s from %d starts", ", ".join(keys), len(starts))
+
+
+STAGE = Stage("flow", files.FLOW, sections=("flow",), reads=("simulate", "train", "thermometer"),
+              compute=run_flows, required=files.flow_required,
+              attrs=lambda cfg: dict(steps=cfg.flow.steps, chains_per_start=cfg.flow.samples))

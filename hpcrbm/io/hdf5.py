@@ -1,15 +1,16 @@
-"""Writing one HDF5 file from many ranks, each owning some (T, H) grid points.
+"""Writing one HDF5 file from many ranks: every stage's output goes through :class:`ParallelFile`.
 
-Two strategies behind one interface (:class:`GridFile`):
+Two strategies behind one interface:
 
 - ``mpio``: every rank opens the file with h5py's ``mpio`` driver; datasets and attributes
-  are created collectively, and each rank writes its own points (independent I/O).
+  are created collectively, and each rank writes its own blocks (independent I/O).
 - ``root``: where h5py has no MPI support (stock GPU images, laptops), rank 0 alone opens
-  the file and writes its points, then receives every other rank's points over MPI
+  the file and writes its blocks, then receives every other rank's blocks over MPI
   (buffer sends, no pickle) and writes them. Same file, same bytes of data.
 
-A file is written under a temporary name and renamed into place by :meth:`GridFile.commit`,
-so a file under its final name is always complete.
+A file is written under a temporary name and renamed into place by :meth:`ParallelFile.commit`,
+so a file under its final name is always complete. Strings are stored as fixed-length ASCII
+(``S`` dtypes): parallel HDF5 cannot write variable-length data collectively.
 """
 import contextlib
 import os
@@ -21,6 +22,7 @@ import numpy as np
 from ..log import get_logger
 
 _TAG_COUNT, _TAG_HEADER, _TAG_DATA = 71, 72, 73
+_HEADER = 8  # (len(index), index padded to 4, start, stop, unused)
 _warned = False
 
 
@@ -45,12 +47,12 @@ def choose_strategy(comm):
     return "root"
 
 
-class GridFile:
-    """An HDF5 file whose per-point datasets have leading axes (nT, nH).
+class ParallelFile:
+    """An HDF5 file written by every rank of ``comm`` together.
 
-    Every method is collective: all ranks call it, in the same order.
-    ``items`` passed to :meth:`write_points` are (iT, iH, start, stop, array): the block
-    ``dset[iT, iH, start:stop]`` (or ``dset[iT, iH]`` when start is None).
+    Every method is collective: all ranks call it, in the same order. A block of a dataset is
+    (index, start, stop, array): ``dset[index + (slice(start, stop),)]``, or ``dset[index]``
+    when start is None; ``index`` is a tuple of at most 4 leading integers.
     """
 
     def __init__(self, path, comm, mode="w"):
@@ -74,9 +76,9 @@ class GridFile:
             self.h5.create_dataset(name, shape=tuple(shape), dtype=dtype)
 
     def set_attrs(self, attrs, node="/"):
-        """Attributes with values identical on every rank."""
+        """Attributes with values identical on every rank (groups are created on demand)."""
         if self.writes:
-            target = self.h5[node]
+            target = self.h5.require_group(node) if node != "/" else self.h5
             for key, value in attrs.items():
                 target.attrs[key] = value
 
@@ -85,35 +87,52 @@ class GridFile:
         if self.writes and self.comm.is_root:
             self.h5[name][...] = array
 
-    def write_points(self, name, items):
+    def create_global(self, name, array):
+        """Create a dataset of ``array``'s shape and type and write it (identical on every rank)."""
+        array = np.asarray(array)
+        self.create(name, array.shape, array.dtype)
+        self.write_global(name, array)
+
+    def write_blocks(self, name, blocks):
+        """Write this rank's ``blocks`` of dataset ``name``; every rank may pass any number."""
         if self.strategy == "mpio":
-            for item in items:
-                self._write(name, *item)
+            for block in blocks:
+                self._write(name, *block)
             return
         if self.comm.is_root:
-            for item in items:
-                self._write(name, *item)
+            for block in blocks:
+                self._write(name, *block)
             dset = self.h5[name]
             for source in range(1, self.comm.size):
                 count = int(self.comm.recv_array((1,), np.int64, source, _TAG_COUNT)[0])
                 for _ in range(count):
-                    iT, iH, start, stop = self.comm.recv_array((4,), np.int64, source, _TAG_HEADER)
-                    shape = dset.shape[2:] if start < 0 else (stop - start,) + dset.shape[3:]
+                    header = self.comm.recv_array((_HEADER,), np.int64, source, _TAG_HEADER)
+                    n, start, stop = int(header[0]), int(header[5]), int(header[6])
+                    index = tuple(int(i) for i in header[1:1 + n])
+                    shape = dset.shape[n:] if start < 0 else (stop - start,) + dset.shape[n + 1:]
                     data = self.comm.recv_array(shape, dset.dtype, source, _TAG_DATA)
-                    self._write(name, iT, iH, None if start < 0 else start, stop, data)
+                    self._write(name, index, None if start < 0 else start, stop, data)
         else:
-            self.comm.send_array(np.array([len(items)], np.int64), 0, _TAG_COUNT)
-            for iT, iH, start, stop, array in items:
-                header = [iT, iH, -1, -1] if start is None else [iT, iH, start, stop]
-                self.comm.send_array(np.array(header, np.int64), 0, _TAG_HEADER)
-                self.comm.send_array(array, 0, _TAG_DATA)
+            self.comm.send_array(np.array([len(blocks)], np.int64), 0, _TAG_COUNT)
+            for index, start, stop, array in blocks:
+                header = np.full(_HEADER, -1, np.int64)
+                header[0] = len(index)
+                header[1:1 + len(index)] = index
+                if start is not None:
+                    header[5:7] = start, stop
+                self.comm.send_array(header, 0, _TAG_HEADER)
+                self.comm.send_array(np.ascontiguousarray(array), 0, _TAG_DATA)
 
-    def _write(self, name, iT, iH, start, stop, array):
+    def write_rows(self, name, lo, hi, array):
+        """Rows [lo, hi) of dataset ``name`` (axis 0) from this rank (each rank its own slice)."""
+        self.write_blocks(name, [((), lo, hi, array)] if hi > lo else [])
+
+    def _write(self, name, index, start, stop, array):
         dset = self.h5[name]
         if start is None:
-            dset[iT, iH] = array
+            dset[index] = array
         else:
-            dset[iT, iH, start:stop] = array
+            dset[index + (slice(start, stop),)] = array
 
     def close(self):
         if self.h5 is not None:
@@ -127,6 +146,15 @@ class GridFile:
         if self.comm.is_root:
             os.replace(self.path, final_path)
         self.comm.barrier()
+
+
+class GridFile(ParallelFile):
+    """A :class:`ParallelFile` whose per-point datasets have leading axes (nT, nH)."""
+
+    def write_points(self, name, items):
+        """``items``: (iT, iH, start, stop, array), the block ``dset[iT, iH, start:stop]`` (or
+        ``dset[iT, iH]`` when start is None)."""
+        self.write_blocks(name, [((iT, iH), start, stop, array) for iT, iH, start, stop, array in items])
 
 
 @contextlib.contextmanager

@@ -4,41 +4,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ..config import loads
 from ..errors import InputError
-
-
-def stage_attrs(path):
-    """(complete, inputs) attributes of a stage output file; None when it does not exist.
-    Raises OSError when it exists but cannot be read as HDF5."""
-    path = Path(path)
-    if not path.exists():
-        return None
-    with h5py.File(path, "r") as h5:
-        return bool(h5.attrs.get("complete", False)), h5.attrs.get("inputs")
-
-
-def is_complete(path, inputs=None):
-    """Whether ``path`` is a complete stage file (made from ``inputs`` when given); False
-    when it is absent or unreadable (the stage then writes it again)."""
-    try:
-        attrs = stage_attrs(path)
-    except OSError:
-        return False
-    return attrs is not None and attrs[0] and (inputs is None or attrs[1] == inputs)
-
-
-def load_run_config(run_dir, overrides=()):
-    """The resolved config stored in RUN_DIR/samples.h5, with ``--set`` overrides."""
-    samples = Path(run_dir) / "samples.h5"
-    try:
-        with h5py.File(samples, "r") as h5:
-            if not h5.attrs.get("complete", False):
-                raise InputError(f"{samples}: the simulate stage has not completed; run hpcrbm simulate first")
-            text = h5.attrs["config"]
-    except (OSError, KeyError):
-        raise InputError(f"{samples}: missing or not a complete hpcrbm samples file") from None
-    return loads(text, overrides, source=str(samples))
 
 
 def _plain(value):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..rng.philox import seed_key
 from .kernels import ising_cpu
 from .lattice import PeriodicLattice
 
@@ -43,7 +44,7 @@ class IsingModel(PeriodicLattice):
 
     def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
         """Advance all replicas by ``n_sweeps`` checkerboard Metropolis sweeps (in place)."""
-        k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+        k0, k1 = seed_key(seed)
         kernel = ising_cpu.metropolis_2d if self.dim == 2 else ising_cpu.metropolis_1d
         kernel(spins, thresholds, k0, k1, point, sweep_start, n_sweeps)
 

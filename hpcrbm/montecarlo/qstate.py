@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..rng.philox import seed_key
 from .ising import TWO32
 from .kernels import qstate_cpu
 from .lattice import PeriodicLattice
@@ -59,7 +60,7 @@ class QStateModel(PeriodicLattice):
         return np.minimum(table, TWO32).astype(np.uint64).reshape(-1)
 
     def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
-        k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+        k0, k1 = seed_key(seed)
         kernel = qstate_cpu.metropolis_q_2d if self.dim == 2 else qstate_cpu.metropolis_q_1d
         kernel(spins, thresholds, self.q, k0, k1, point, sweep_start, n_sweeps)
 

@@ -75,7 +75,7 @@ class RBM:
         V = self._encode(X)
         ids = np.arange(len(V))
         self._gibbs_calls += 1
-        purpose, nh = int(Purpose.TRAINING) + 4, self.n_hidden
+        purpose, nh = int(Purpose.RBM_API_GIBBS), self.n_hidden
         u = uniforms((len(V), nh), V.dtype, self.settings.seed, ids, self._gibbs_calls, nh, purpose)
         h = sample_bernoulli(np, hidden_probs(np, self.params, V), u)
         probs = visible_probs(np, self.params, h)

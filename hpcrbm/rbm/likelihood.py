@@ -46,7 +46,7 @@ def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
 
     Base model: visible biases ``base_bias`` (flat (units,)), W = 0, c = 0. Intermediate
     distributions interpolate linearly in beta; one Gibbs step per beta. Random numbers from
-    the TRAINING + 3 stream (replica = chain, step = beta index).
+    the AIS stream (replica = chain, step = beta index).
     """
     p = params.astype(np.float64)
     W, b, c = p.flat_W(), p.flat_b(), p.c
@@ -55,7 +55,7 @@ def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
     sites = nv if p.categorical else p.units
     per_part = stride(sites, nh)
     ids = np.arange(chains)
-    purpose = int(Purpose.TRAINING) + 3
+    purpose = int(Purpose.AIS)
 
     def draw(step, part, n):
         return uniforms((chains, n), np.float64, seed, ids, step, nh, purpose, offset=part * per_part)

@@ -3,15 +3,15 @@
 Every rank holds the visible vectors of its own grid slice: global sample index
 ``i = point * samples + j``, rows ``[first, first + n_local)`` on this rank. The global
 minibatch sequence does not depend on the rank count: epoch e visits the samples in the order
-of argsort(word i of the TRAINING stream, step e) and cuts it into batches of ``batch_size``
+of argsort(word i of the RBM_ORDER stream, step e) and cuts it into batches of ``batch_size``
 (the last, incomplete batch is dropped). Each rank computes the gradient sums of the batch
 rows it owns; one allreduce (sum) per update combines them, and every rank applies the same
 update, so 1, 2 or 3 ranks give the same weights up to floating-point summation order.
 
-Random numbers (purpose TRAINING + g, point = Nh, docs/rng.md):
-  g = 0: epoch permutations (replica 0, step = epoch, index = sample);
-  g = 1: initial weights and persistent chains (replica = row, step 0);
-  g = 2: Gibbs sampling (replica = chain id, step = update, index = half-step * stride + unit).
+Random numbers (point = Nh, docs/rng.md):
+  RBM_ORDER: epoch permutations (replica 0, step = epoch, index = sample);
+  RBM_INIT: initial weights (step 0) and persistent chains (step 1) (replica = row);
+  RBM_GIBBS: Gibbs sampling (replica = chain id, step = update, index = half-step * stride + unit).
 CD-k chains are keyed by their data sample's global index, PCD chains by their chain index.
 """
 from dataclasses import dataclass, field
@@ -21,8 +21,16 @@ import numpy as np
 from ..parallel.communicator import block_range
 from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, stride, uniforms
-from .model import (RBMParams, apply_gauge, free_energy, hidden_probs, sample_bernoulli, sample_categorical,
-                    sample_visible, visible_probs)
+from .model import (
+    RBMParams,
+    apply_gauge,
+    free_energy,
+    hidden_probs,
+    sample_bernoulli,
+    sample_categorical,
+    sample_visible,
+    visible_probs,
+)
 
 MONITOR_SAMPLES = 1000
 
@@ -66,22 +74,19 @@ class Trainer:
         self.batches = n_total // settings.batch_size
 
     # -- random streams ---------------------------------------------------------------
-    def _purpose(self, g):
-        return int(Purpose.TRAINING) + g
-
     def _uniforms(self, ids, step, part, width):
         return uniforms((len(ids), width), self.dtype, self.s.seed, ids, step, self.s.n_hidden,
-                        self._purpose(2), offset=part * self.stride)
+                        Purpose.RBM_GIBBS, offset=part * self.stride)
 
     def permutation(self, epoch):
-        words = counter_words(self.s.seed, self.s.n_hidden, 0, epoch, np.arange(self.n_total), self._purpose(0))
+        words = counter_words(self.s.seed, self.s.n_hidden, 0, epoch, np.arange(self.n_total), Purpose.RBM_ORDER)
         return np.argsort(words, kind="stable")
 
     # -- state --------------------------------------------------------------------------
     def initial_state(self):
         """W ~ 0.01 N(0, 1) (Box-Muller on the g = 1 stream), b from the data's unit means, c = 0."""
         nh, q = self.s.n_hidden, self.s.q
-        u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, nh, self._purpose(1))
+        u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, nh, Purpose.RBM_INIT)
         normal = normals(u)
         means = self.comm.allreduce_sum(self.data.sum(axis=0, dtype=np.float64)) / self.n_total
         means = np.clip(means, 1e-3, 1 - 1e-3)
@@ -96,7 +101,7 @@ class Trainer:
 
     def _random_visible(self, ids):
         """Uniformly random visible states for chains ``ids`` (g = 1 stream, step 1)."""
-        u = uniforms((len(ids), self.sites), self.dtype, self.s.seed, ids, 1, self.s.n_hidden, self._purpose(1))
+        u = uniforms((len(ids), self.sites), self.dtype, self.s.seed, ids, 1, self.s.n_hidden, Purpose.RBM_INIT)
         if self.s.q:
             flat = np.full((len(ids), self.units), 1.0 / self.s.q, self.dtype)
             return sample_categorical(np, flat, u, self.s.q)

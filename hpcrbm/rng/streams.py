@@ -16,20 +16,31 @@ import numpy as np
 
 from .philox import philox4x32_numpy, seed_key
 
+GRID_POINTS = 2**22  # grid points p = iT * nH + iH lie in [0, GRID_POINTS)
+SYNTHETIC_POINTS = 2**23  # synthetic work items (flow starts "up"/"random") use p = SYNTHETIC_POINTS + s
 MAX_POINTS = 2**24  # p * 256 + purpose must fit in 32 bits
 
 
 class Purpose(enum.IntEnum):
-    """The last byte of counter word 3: what the random words are used for."""
+    """The registry of random streams: the last byte of counter word 3 says what the words are
+    for. Every stream of the package is one member here (docs/rng.md is checked against it);
+    the comment of each member is its (point, replica, step, index) layout."""
 
-    INITIAL_STATE = 0
-    METROPOLIS = 1
-    TEMPERING = 2
-    CLUSTER = 3
-    METROPOLIS_TIE = 4  # low 24 bits of an Ising acceptance number whose top byte tied (docs/rng.md)
-    TRAINING = 16
-    FLOW = 32
-    BLOCK_SPIN = 48
+    INITIAL_STATE = 0  # Monte Carlo initial states: point, replica, step 0, index = site
+    METROPOLIS = 1  # Metropolis sweeps: point, replica, half-sweep, index = site (Ising: byte) or 2 site + part
+    TEMPERING = 2  # replica exchange: point = lower slot, replica 0, exchange, index = replica
+    CLUSTER = 3  # Wolff / Swendsen-Wang: point, replica, sweep (SW: 2 sweep + part), running index
+    METROPOLIS_TIE = 4  # Ising acceptance ties (low 24 bits): point, replica, half-sweep, index = site
+    RBM_ORDER = 16  # RBM epoch permutations: point = Nh, replica 0, epoch, index = sample
+    RBM_INIT = 17  # RBM initial weights and persistent chains: point = Nh, replica = row, step 0
+    RBM_GIBBS = 18  # RBM Gibbs sampling: point = Nh, replica = chain, update, half-step * stride + unit
+    AIS = 19  # AIS log Z: point = Nh, replica = chain, beta index, part * stride + unit
+    RBM_API_GIBBS = 20  # RBM.gibbs of the Python API: point = Nh, replica = row, call, part * stride + unit
+    THERMOMETER_ORDER = 21  # neural thermometer epoch permutations: point = field index, replica 0, epoch
+    THERMOMETER_INIT = 22  # neural thermometer initial weights: point = field index, replica = row, layer
+    CONTROL_WEIGHTS = 23  # the critique's random-weight control RBM: point = Nh, replica = row, step 0
+    FLOW = 32  # RBM flows: point = Nh, replica = chain id, flow step, part * stride + unit
+    BLOCK_SPIN = 48  # block-spin ties: point = b, replica = sample id, step 0, index = block
 
 
 def counter_words(seed, point, replica, step, index, purpose):

@@ -10,7 +10,6 @@ import numpy as np
 
 from .philox import fill_words, seed_key
 
-
 SCALE = 2.0**-24
 
 

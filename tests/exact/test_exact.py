@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
 
-from hpcrbm.exact import (ising2d_critical_temperature, kaufman_log_partition, kaufman_observables,
-                          onsager_energy, onsager_magnetization, onsager_specific_heat, ring_log_partition,
-                          ring_observables)
+from hpcrbm.exact import (
+    ising2d_critical_temperature,
+    kaufman_log_partition,
+    kaufman_observables,
+    onsager_energy,
+    onsager_magnetization,
+    onsager_specific_heat,
+    ring_log_partition,
+    ring_observables,
+)
 from hpcrbm.exact.enumeration import enumerated_observables, ising2d_energies
 
 

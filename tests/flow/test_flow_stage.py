@@ -36,7 +36,8 @@ def trained(tmp_path_factory):
     config = root / "config.toml"
     config.write_text(CONFIG)
     run = root / "run"
-    for args in (["simulate", config, "--out", run, "--quiet"], ["train", run, "--quiet"]):
+    for args in (["simulate", config, "--out", run, "--quiet"], ["train", run, "--quiet"],
+                 ["thermometer", run, "--quiet"]):
         result = run_hpcrbm(args)
         assert result.returncode == 0, result.stderr
     return run
@@ -86,8 +87,8 @@ def test_categorical_pipeline_for_potts_and_clock(tmp_path, kind, q):
                       .replace("temperatures = [1.5, 2.27, 3.5]", "temperatures = [0.6, 1.0, 2.0]")
                       .replace("fields = [0.0, 0.5]", "fields = [0.0]"))
     run = tmp_path / "run"
-    for args in (["simulate", config, "--out", run, "--quiet"], ["train", run, "--quiet"], ["flow", run, "--quiet"],
-                 ["analyze", run]):
+    for args in (["simulate", config, "--out", run, "--quiet"], ["train", run, "--quiet"],
+                 ["thermometer", run, "--quiet"], ["flow", run, "--quiet"], ["analyze", run]):
         result = run_hpcrbm(args)
         assert result.returncode == 0, (args[0], result.stderr)
     with h5py.File(run / "rbm.h5") as h5:

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from hpcrbm.analysis.statistics import block_labels, jackknife, tau_int
 from hpcrbm.exact import ising2d_critical_temperature, kaufman_observables
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.montecarlo.models import ClusterUpdate, neighbour_table
-from hpcrbm.montecarlo.sample import sample_point
+from hpcrbm.montecarlo.single_point import sample_point
+from hpcrbm.montecarlo.updaters import ClusterUpdate, neighbour_table
+from hpcrbm.stats import block_labels, jackknife, tau_int
 
 Z_MAX = 4.0
 BINDER_CRITICAL = 0.6107

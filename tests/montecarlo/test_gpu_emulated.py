@@ -11,10 +11,10 @@ from hpcrbm.backend import Backend, select_backend
 from hpcrbm.config import loads
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.kernels.gpu import from_planes, metropolis_gpu, to_planes
-from hpcrbm.montecarlo.models import GpuMetropolis, Metropolis
 from hpcrbm.montecarlo.qstate import QStateModel
-from hpcrbm.montecarlo.simulate import simulate
+from hpcrbm.montecarlo.updaters import GpuMetropolis, Metropolis
 from hpcrbm.parallel import Communicator
+from hpcrbm.pipeline import SIMULATE, run_stage
 
 from .test_gpu_kernels import batch_on_cpu, simulate_config
 
@@ -84,6 +84,6 @@ def test_emulated_simulate_with_tempering_writes_the_cpu_samples(runner, tmp_pat
     configs = {}
     for name, backend in (("cpu", select_backend("cpu")), ("gpu", Backend("gpu", np, "emulated", runner))):
         cfg = loads(simulate_config("ising", 10, tempering=True), [f"run.out={tmp_path / name}"])
-        with h5py.File(simulate(cfg, Communicator(None), backend, quiet=True)) as h5:
+        with h5py.File(run_stage(SIMULATE, cfg, Communicator(None), backend, quiet=True)) as h5:
             configs[name] = h5["configs"][...]
     assert np.array_equal(configs["cpu"], configs["gpu"])

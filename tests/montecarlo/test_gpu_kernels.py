@@ -81,6 +81,7 @@ gpu = pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA devi
 @gpu
 def test_philox_on_gpu_equals_cpu():
     import cupy
+
     from hpcrbm.montecarlo.kernels.gpu import module, philox_key
     out = cupy.zeros(4 * 1000, dtype=cupy.uint32)
     module().get_function("philox_words")((4,), (256,), (out, np.int32(1000), np.uint32(7), np.uint32(3),
@@ -115,6 +116,7 @@ def test_gpu_equals_cpu_bit_for_bit(model, paths):
     (R = 5, or 42 for lattices of at most 100 sites: groups of 16 lattices and quarters of 4
     straddle points, so the lanes kernel takes both its acceptance paths)."""
     import cupy
+
     from hpcrbm.montecarlo.kernels.gpu import metropolis_gpu
     seed, points = 2**36 + 5, [7, 2, 11]
     replicas = 42 if model.n_sites <= 100 else 5
@@ -135,6 +137,7 @@ def test_gpu_equals_cpu_bit_for_bit(model, paths):
 def test_compact_knobs_keep_results(monkeypatch, defines):
     """The benchmark knobs change the work split, never the results."""
     import cupy
+
     from hpcrbm.montecarlo.kernels.gpu import metropolis_gpu
     model, seed = IsingModel(2, 64), 9
     spins = model.initial_state(seed, 0, 2, "random")
@@ -149,6 +152,7 @@ def test_compact_knobs_keep_results(monkeypatch, defines):
 @gpu
 def test_planes_kernel_equals_numpy():
     import cupy
+
     from hpcrbm.montecarlo.kernels.gpu import CupyRunner, from_planes, to_planes
     spins = IsingModel(2, 64).initial_state(5, 0, 3, "random")
     planes = to_planes(cupy, cupy.asarray(spins), CupyRunner())

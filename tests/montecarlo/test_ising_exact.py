@@ -1,10 +1,10 @@
 """Monte Carlo against exact results, by z-score with fixed seeds."""
 import pytest
 
-from hpcrbm.analysis.statistics import block_labels, jackknife
 from hpcrbm.exact import kaufman_observables, ring_observables
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.montecarlo.sample import sample_point
+from hpcrbm.montecarlo.single_point import sample_point
+from hpcrbm.stats import block_labels, jackknife
 
 Z_MAX = 4.0
 

@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
-from hpcrbm.analysis.statistics import block_labels, jackknife
 from hpcrbm.exact import kaufman_observables
 from hpcrbm.montecarlo.kernels.qstate_reference import metropolis_q_reference
 from hpcrbm.montecarlo.qstate import QStateModel
-from hpcrbm.montecarlo.sample import sample_point
+from hpcrbm.montecarlo.single_point import sample_point
+from hpcrbm.stats import block_labels, jackknife
 
 Z_MAX = 4.0
 

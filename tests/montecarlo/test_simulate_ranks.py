@@ -1,14 +1,10 @@
 """samples.h5 does not depend on the rank count or the writer; kill and resume is invisible."""
-import os
-import signal
-import subprocess
-import time
 
 import h5py
 import numpy as np
 import pytest
 
-from ..conftest import cli_env, hpcrbm_command, needs_mpiexec, run_hpcrbm
+from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
 [run]
@@ -74,56 +70,6 @@ replicas = 2
 """
 
 
-def session_processes(sid):
-    """Pids of the live processes in session ``sid`` (Linux /proc)."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry))
-    return pids
-
-
-def kill_session(sid, timeout=10):
-    """SIGKILL every process of session ``sid`` and wait until none is left: Open MPI starts its
-    ranks in process groups of their own (same session), so killing mpiexec's group misses them."""
-    deadline = time.time() + timeout
-    while (pids := session_processes(sid)) and time.time() < deadline:
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.05)
-    assert not session_processes(sid), f"processes of session {sid} survived SIGKILL"
-
-
-def kill_after_checkpoint(cmd, out, min_checkpoints=2, timeout=120, checkpoint=None):
-    """Start cmd in its own session, SIGKILL all its processes (mpiexec and every rank) once
-    ``min_checkpoints`` versions of ``checkpoint`` (default: the simulate checkpoint) have appeared."""
-    proc = subprocess.Popen(cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    checkpoint = checkpoint or out / "checkpoints" / "samples.h5"
-    seen, last, deadline = 0, None, time.time() + timeout
-    while time.time() < deadline and proc.poll() is None:
-        if checkpoint.exists():
-            stamp = checkpoint.stat().st_mtime_ns
-            if stamp != last:
-                seen, last = seen + 1, stamp
-            if seen >= min_checkpoints:
-                break
-        time.sleep(0.05)
-    alive = proc.poll() is None
-    kill_session(proc.pid)
-    proc.wait()
-    return alive
-
-
 TEMPERING_POTTS = """
 [model]
 kind = "potts"
@@ -138,6 +84,7 @@ temperatures = [0.8, 0.9, 0.995, 1.1, 1.3]
 def merge(base, extra):
     """TOML text with the keys of ``extra`` replacing those of ``base``, section by section."""
     import tomllib
+
     from hpcrbm.config import from_dict, to_toml
     data = tomllib.loads(base)
     for section, table in tomllib.loads(extra).items():

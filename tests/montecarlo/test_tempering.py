@@ -3,7 +3,7 @@ import h5py
 import numpy as np
 
 from hpcrbm.exact import kaufman_observables
-from hpcrbm.montecarlo.grid import Grid
+from hpcrbm.grid import Grid
 from hpcrbm.montecarlo.tempering import Tempering
 
 from ..conftest import needs_mpiexec, run_hpcrbm

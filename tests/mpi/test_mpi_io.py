@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import pytest
 
+from hpcrbm.backend import select_backend
 from hpcrbm.config import loads
 from hpcrbm.io.hdf5 import GridFile, read_points
-from hpcrbm.montecarlo.simulate import simulate
-from hpcrbm.backend import select_backend
 from hpcrbm.parallel import Communicator
+from hpcrbm.pipeline import SIMULATE, run_stage
 
 pytestmark = pytest.mark.mpi
 
@@ -77,9 +77,9 @@ def test_grid_file_gathers_every_rank_points(comm, shared_dir, monkeypatch, stra
 
 
 def test_in_process_simulate_matches_serial_point_sampling(comm, shared_dir):
-    """simulate() under MPI stores exactly what sample_point() gives for each point."""
+    """The simulate stage under MPI stores exactly what sample_point() gives for each point."""
     from hpcrbm.montecarlo.ising import IsingModel
-    from hpcrbm.montecarlo.sample import sample_point
+    from hpcrbm.montecarlo.single_point import sample_point
     cfg = loads(f"""
 [run]
 seed = 11
@@ -95,7 +95,7 @@ samples = 12
 interval = 2
 replicas = 4
 """)
-    path = simulate(cfg, comm, select_backend("cpu"), quiet=True)
+    path = run_stage(SIMULATE, cfg, comm, select_backend("cpu"), quiet=True)
     model = IsingModel(2, 4)
     ok = True
     with h5py.File(path) as h5:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hpcrbm.rbm.model import (RBMParams, apply_gauge, encode, free_energy, hidden_probs, one_hot, visible_probs)
+from hpcrbm.rbm.model import RBMParams, apply_gauge, encode, free_energy, hidden_probs, one_hot, visible_probs
 
 
 def random_params(rng, nh, nv, q=0):

@@ -5,8 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ..conftest import hpcrbm_command, needs_mpiexec, run_hpcrbm
-from ..montecarlo.test_simulate_ranks import kill_after_checkpoint
+from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
 [run]
@@ -73,7 +72,18 @@ def test_rbm_file_layout_and_history(simulated, tmp_path):
         assert h5["controls/random/W"].shape == (24, 16) and not np.any(h5["controls/random/b"][:])
         assert h5["controls/extremes/W"].shape == (24, 16) and len(h5["controls/extremes/history/epoch"]) == 6
     assert not (run / "checkpoints" / "rbm_nh4.h5").exists()
+    assert not (run / "thermometer.h5").exists()  # the thermometer is a stage of its own
+
+
+def test_thermometer_stage_writes_its_own_file(simulated, tmp_path):
+    run = fresh_copy(simulated, tmp_path, "thermometer")
+    result = run_hpcrbm(["thermometer", run, "--quiet"])
+    assert result.returncode == 0, result.stderr
+    assert not (run / "rbm.h5").exists()
     with h5py.File(run / "thermometer.h5") as h5:
+        assert h5.attrs["stage"] == "thermometer" and h5.attrs["complete"]
+        inputs = h5.attrs["inputs"].splitlines()
+        assert inputs[-1].startswith("samples.h5 = ") and not any(line.startswith("rbm.") for line in inputs)
         g = h5["thermometer/field0"]
         assert g["W2"].shape == (5, 64) and 0.2 < g.attrs["accuracy"] <= 1  # 5 temperatures: chance is 0.2
         mean = g["calibration/predicted_mean"][:]

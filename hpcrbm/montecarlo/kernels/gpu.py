@@ -34,7 +34,8 @@ LANES_SITES = (SHARED_BYTES - LANE_INFO) // (2 * LANES)  # one group of cells an
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
 _modules = {}
-TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_UNROLL": 1}  # compile-time knobs (docs/gpu.md, docs/benchmarks.md)
+# compile-time knobs (docs/gpu.md, docs/benchmarks.md)
+TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_UNROLL": 1}
 
 
 def cuda_source():
@@ -50,7 +51,8 @@ def tuning():
     for item in filter(None, (part.strip() for part in os.environ.get("HPCRBM_GPU_DEFINES", "").split(","))):
         name, _, value = item.partition("=")
         if name not in TUNED or not value.isdigit() or int(value) < 1 or (name == "COMPACT_ROWS" and 32 % int(value)):
-            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=positive integer with NAME in {', '.join(TUNED)}"
+            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=positive integer with NAME in "
+                             f"{', '.join(TUNED)}"
                              " (COMPACT_ROWS a divisor of 32)")
         values[name] = int(value)
     return values

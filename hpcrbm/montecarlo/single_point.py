@@ -1,7 +1,7 @@
 """In-memory sampling of one grid point (validation, tests, benchmarks); no files."""
 import numpy as np
 
-from .models import make_updater
+from .updaters import make_updater
 
 
 def sample_point(model, temperature, field, seed, point, replicas, thermalize, rounds, interval,

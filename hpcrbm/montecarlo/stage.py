@@ -1,4 +1,5 @@
-"""The Monte Carlo stage: sample every (T, H) grid point of a config into ``samples.h5``.
+"""The Monte Carlo stage: ``hpcrbm simulate CONFIG`` samples every (T, H) grid point of a config
+into ``samples.h5`` (layout in io/files.py).
 
 Each rank owns a contiguous slice of the flat grid (``Communicator.slice``). Samples are
 streamed into ``samples.h5.partial`` at checkpoints, together with an atomically replaced
@@ -7,47 +8,45 @@ step counter); the finished file is renamed to ``samples.h5``. Checkpoints are p
 point, so a run may even resume on a different number of ranks.
 """
 import os
-import sys
-import time
-from pathlib import Path
 
 import h5py
 import numpy as np
 
-from ..analysis.statistics import SUMMARY_NAMES, point_summary
-from ..config import fingerprint, to_toml
 from ..errors import InputError
+from ..grid import Grid
+from ..io import files
 from ..io.hdf5 import GridFile, read_points
-from ..io.inspect import stage_attrs
-from ..io.provenance import now, provenance
+from ..io.provenance import now
 from ..log import get_logger
-from .grid import Grid, Schedule
-from .models import make_model, make_updater
+from ..stage import Stage
+from ..stats import SUMMARY_NAMES, point_summary
+from .models import make_model
+from .schedule import Schedule
 from .tempering import Tempering, swap_lattices
-
-SAMPLES = "samples.h5"
-STAGE_SECTIONS = ("run.seed", "model", "sampling")
+from .updaters import make_updater
 
 
 class SimulationPlan:
     """Everything fixed before the first sweep: model, grid, schedule, this rank's points."""
 
-    def __init__(self, cfg, comm, backend=None):
+    def __init__(self, ctx):
+        cfg, comm = ctx.cfg, ctx.comm
+        self.ctx = ctx
         self.cfg = cfg
         self.comm = comm
         self.model = make_model(cfg.model)
-        self.updater = make_updater(cfg.sampling.algorithm, self.model, backend)
+        self.updater = make_updater(cfg.sampling.algorithm, self.model, ctx.backend)
         s = cfg.sampling
         self.grid = Grid(s.temperatures, s.fields)
         self.replicas = cfg.replicas
         self.samples = s.samples
         self.schedule = Schedule(s.thermalize, s.interval, s.samples // self.replicas)
         self.points = range(*comm.slice(self.grid.size))
-        self.inputs = fingerprint(cfg, STAGE_SECTIONS)
-        self.out = cfg.out_dir
-        self.final = self.out / SAMPLES
-        self.partial = self.out / (SAMPLES + ".partial")
-        self.checkpoint = self.out / "checkpoints" / SAMPLES
+        self.inputs = ctx.inputs
+        self.out = ctx.run_dir
+        self.final = ctx.output
+        self.partial = self.out / (files.SAMPLES + ".partial")
+        self.checkpoint = self.out / "checkpoints" / files.SAMPLES
 
 
 class ChainState:
@@ -63,22 +62,6 @@ class ChainState:
         self.pending = []  # (local index, first sample, int8 (R, *lattice)) not yet on disk
 
 
-def completed_file_status(path, inputs):
-    """True when ``path`` is a complete output of the same inputs; InputError when it is
-    an output of different inputs; False when absent."""
-    try:
-        attrs = stage_attrs(path)
-    except OSError:
-        raise InputError(f"{path}: exists but is not a readable HDF5 file; remove it") from None
-    if attrs is None:
-        return False
-    complete, made_from = attrs
-    if not (complete and made_from == inputs):
-        raise InputError(f"{path}: exists and was made from a different [model]/[sampling]/seed; "
-                         "use another run.out (--out) or remove it")
-    return True
-
-
 def _fresh_state(plan):
     cfg, model = plan.cfg, plan.model
     spins = [model.initial_state(cfg.run.seed, p, plan.replicas, cfg.sampling.start) for p in plan.points]
@@ -90,13 +73,21 @@ def _fresh_state(plan):
 
 
 def _load_checkpoint(plan):
-    """ChainState from the checkpoint, or None if there is none usable (same inputs)."""
+    """ChainState from the checkpoint, or None if there is none usable. A checkpoint of other
+    inputs (another seed, [model] or [sampling]) is an interrupted run of another config: it is
+    refused like a finished samples.h5 of another config (InputError), never dropped."""
+    try:
+        with h5py.File(plan.checkpoint, "r") as h5:
+            other = h5.attrs.get("inputs") != plan.inputs
+    except (OSError, KeyError):
+        return None
+    if other:
+        raise InputError(f"{plan.checkpoint}: an interrupted simulation of a different [model]/[sampling]/seed; "
+                         "use another run.out (--out) or remove it")
     try:
         with h5py.File(plan.partial, "r"):  # the checkpoint is only usable with its partial output
             pass
         with h5py.File(plan.checkpoint, "r") as h5:
-            if h5.attrs.get("inputs") != plan.inputs:
-                return None
             steps_done = int(h5.attrs["steps_done"])
             pts, shape = list(plan.points), plan.grid.shape
             spins, energy, magnetization, tuning = (read_points(h5, name, pts, shape) for name in
@@ -111,30 +102,22 @@ def _load_checkpoint(plan):
     return ChainState(spins, energy, magnetization, tuning, steps_done, tempering)
 
 
-def _create_partial(plan, backend, start_time):
+def _create_partial(plan):
     cfg, model, (nT, nH) = plan.cfg, plan.model, plan.grid.shape
     f = GridFile(plan.partial, plan.comm, "w")
     temperatures, fields = plan.grid.arrays()
-    for name, values in (("temperatures", temperatures), ("fields", fields)):
-        f.create(name, values.shape, np.float64)
-        f.write_global(name, values)
-    f.create("configs", (nT, nH, plan.samples) + model.lattice_shape, np.int8)
-    for name in ("energy", "magnetization"):
-        f.create(f"observables/{name}", (nT, nH, plan.samples), np.float64)
-    for name in SUMMARY_NAMES:
-        f.create(f"summary/{name}", (nT, nH), np.float64)
-        f.create(f"summary/{name}_err", (nT, nH), np.float64)
-    f.create("summary/tau_int", (nT, nH), np.float64)
+    f.create_global("temperatures", temperatures)
+    f.create_global("fields", fields)
+    f.create(files.CONFIGS, (nT, nH, plan.samples) + model.lattice_shape, np.int8)
+    for name in files.OBSERVABLES:
+        f.create(files.observable(name), (nT, nH, plan.samples), np.float64)
+    for name in files.SUMMARY_DATASETS:
+        f.create(files.summary(name), (nT, nH), np.float64)
     if cfg.sampling.tempering:
         for name, value in Tempering(plan.grid, plan.replicas).arrays().items():
             f.create(f"tempering/{name}", value.shape, value.dtype)
         f.create("tempering/acceptance", (max(nT - 1, 0), nH), np.float64)
-    attrs = provenance(plan.comm, backend, cfg.run.seed, start_time, f.strategy)
-    attrs.update(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
-                 config=to_toml(cfg), inputs=plan.inputs, complete=False, stage="simulate",
-                 replicas=plan.replicas, sample_order="sample j = round * replicas + replica",
-                 algorithm=cfg.sampling.algorithm)
-    f.set_attrs(attrs)
+    f.set_attrs(plan.ctx.file_attrs(f.strategy, complete=False))
     f.set_attrs({"units": "per site", "definition": "E / N including -h sum s; m = sum s / N (signed)"},
                 "observables")
     f.set_attrs({"tau_int_units": f"stored samples of one replica ({cfg.sampling.interval} sweeps)",
@@ -152,9 +135,9 @@ def _flush(plan, state):
         energy.append((iT, iH, j0, j1, state.energy[li, j0:j1]))
         magnet.append((iT, iH, j0, j1, state.magnetization[li, j0:j1]))
     f = GridFile(plan.partial, plan.comm, "r+")
-    f.write_points("configs", items)
-    f.write_points("observables/energy", energy)
-    f.write_points("observables/magnetization", magnet)
+    f.write_points(files.CONFIGS, items)
+    f.write_points(files.observable("energy"), energy)
+    f.write_points(files.observable("magnetization"), magnet)
     f.close()
     state.pending = []
 
@@ -171,20 +154,21 @@ def _write_checkpoint(plan, state):
     for name, rows in (("spins", state.spins), ("energy", state.energy),
                        ("magnetization", state.magnetization), ("tuning", state.tuning)):
         f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
-    _write_tempering(f, state.tempering)
+    _write_tempering(f, state.tempering, create=True)
     f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done})
     f.commit(plan.checkpoint)
 
 
-def _write_tempering(f, tempering, with_acceptance=False):
-    """Tempering bookkeeping (identical on all ranks) into an open GridFile, by rank 0."""
+def _write_tempering(f, tempering, create=False):
+    """Tempering bookkeeping (identical on all ranks) into an open GridFile, by rank 0: the
+    checkpoint creates its datasets, samples.h5 (created with them) also gets the acceptance."""
     if tempering is None:
         return
     for name, value in tempering.arrays().items():
-        if not with_acceptance:
+        if create:
             f.create(f"tempering/{name}", value.shape, value.dtype)
         f.write_global(f"tempering/{name}", value)
-    if with_acceptance:
+    if not create:
         with np.errstate(invalid="ignore", divide="ignore"):
             f.write_global("tempering/acceptance", tempering.accepted / tempering.attempts)
 
@@ -205,8 +189,8 @@ def _finish(plan, state):
         items["tau_int"].append((iT, iH, None, None, stats["tau_int"]))
     f = GridFile(plan.partial, plan.comm, "r+")
     for name, values in items.items():
-        f.write_points(f"summary/{name}", values)
-    _write_tempering(f, state.tempering, with_acceptance=True)
+        f.write_points(files.summary(name), values)
+    _write_tempering(f, state.tempering)
     f.set_attrs({"end_time": plan.comm.bcast_text(now()), "complete": True})  # one clock for all ranks
     f.commit(plan.final)
     if plan.comm.is_root and plan.checkpoint.exists():
@@ -243,13 +227,12 @@ def _exchange(plan, state, exchange, counted):
     state.tempering.record(decisions, counted)
 
 
-def simulate(cfg, comm, backend, quiet=False):
-    """Run the Monte Carlo stage (collective over ``comm``); returns the path of samples.h5."""
+def simulate(ctx):
+    """Compute the Monte Carlo stage on ``ctx`` (collective): samples.h5, resumed from its
+    checkpoint when one of the same inputs exists."""
+    comm = ctx.comm
     log = get_logger()
-    plan = SimulationPlan(cfg, comm, backend)
-    if completed_file_status(plan.final, plan.inputs):
-        log.info("%s is complete for this config; nothing to do", plan.final)
-        return plan.final
+    plan = SimulationPlan(ctx)
     made = True
     if comm.is_root:
         try:
@@ -264,14 +247,12 @@ def simulate(cfg, comm, backend, quiet=False):
         log.info("resuming from %s at step %d of %d", plan.checkpoint, state.steps_done, plan.schedule.steps)
     else:
         state = _fresh_state(plan)
-        _create_partial(plan, backend, comm.bcast_text(now()))
+        _create_partial(plan)
 
     schedule = plan.schedule
     params = [plan.updater.prepare(*plan.grid.values(p)) for p in plan.points]
-    show = comm.is_root and not quiet and sys.stderr.isatty()
-    from tqdm import tqdm
-    bar = tqdm(total=schedule.steps, initial=state.steps_done, disable=not show, desc="simulate", unit="step")
-    last_checkpoint = time.monotonic()
+    bar = ctx.progress(schedule.steps, state.steps_done, "simulate")
+    timer = ctx.checkpoint_timer()
     for step in range(state.steps_done, schedule.steps):
         _advance(plan, state, params, schedule.target(step - 1) if step > 0 else 0, schedule.target(step))
         rnd = schedule.round_of(step)
@@ -284,14 +265,18 @@ def simulate(cfg, comm, backend, quiet=False):
                 state.pending.append((li, j0, state.spins[li].copy()))
         state.steps_done = step + 1
         bar.update(1)
-        if step + 1 < schedule.steps:
-            due = time.monotonic() - last_checkpoint >= cfg.run.checkpoint_interval
-            if comm.bcast_number(due):
-                _flush(plan, state)
-                _write_checkpoint(plan, state)
-                last_checkpoint = time.monotonic()
+        if step + 1 < schedule.steps and timer.due():
+            _flush(plan, state)
+            _write_checkpoint(plan, state)
     bar.close()
     _flush(plan, state)
     _finish(plan, state)
     log.info("wrote %s", plan.final)
-    return Path(plan.final)
+
+
+STAGE = Stage(
+    "simulate", files.SAMPLES, sections=("run.seed", "model", "sampling"), compute=simulate,
+    required=files.samples_required,
+    attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
+                           replicas=cfg.replicas, sample_order="sample j = round * replicas + replica",
+                           algorithm=cfg.sampling.algorithm))

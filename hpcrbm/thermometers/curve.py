@@ -1,11 +1,11 @@
 """Physics thermometers: read a temperature off an ensemble's energy or |m| by inverting the
-equilibrium curve of the same lattice size (from the Monte Carlo summary, or Kaufman's exact
-energy of the L x L torus where it applies)."""
+equilibrium curve of the same lattice size (the exact energy where one applies, see
+exact/reference.py, else the Monte Carlo curve of samples.h5)."""
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..exact import kaufman_observables
+from ..exact.reference import exact_observables
 
 
 @dataclass(frozen=True)
@@ -25,10 +25,13 @@ class CurveThermometer:
         return cls(T, y, increasing)
 
     @classmethod
-    def kaufman_energy(cls, L, t_min=0.3, t_max=12.0, n=600):
-        """Exact u(T) of the L x L Ising torus at H = 0."""
-        T = np.geomspace(t_min, t_max, n)
-        return cls.from_curve(T, kaufman_observables(T, L)[0], increasing=True)
+    def exact_energy(cls, model, field=0.0, t_min=0.3, t_max=12.0, n=600):
+        """The exact u(T) of ``model`` (a ModelConfig, same L and J) at ``field`` on a geometric
+        grid of [t_min |J|, t_max |J|]; None where no exact result applies (exact/reference.py)."""
+        a = abs(model.J)
+        T = np.geomspace(t_min * a, t_max * a, n)
+        exact = exact_observables(model, T, field)
+        return None if exact is None else cls.from_curve(T, exact[0], increasing=True)
 
     def read(self, y, y_err=0.0):
         """(T, T_err, inside): T where the curve equals y; the error from the local slope;
@@ -43,3 +46,11 @@ class CurveThermometer:
         dy = 1e-3 * max(np.ptp(xs), 1e-12)
         slope = (np.interp(y + dy, xs, ts) - np.interp(y - dy, xs, ts)) / (2 * dy)
         return t, np.abs(slope) * np.asarray(y_err, float), inside
+
+
+def physics_thermometers(model, field, temperatures, energy, abs_magnetization):
+    """(energy thermometer, |m| thermometer) of one field: the exact u(T) where it applies,
+    else the Monte Carlo u(T); |m| always from the Monte Carlo curve (nT,) of that field."""
+    energy_thermometer = (CurveThermometer.exact_energy(model, field)
+                          or CurveThermometer.from_curve(temperatures, energy))
+    return energy_thermometer, CurveThermometer.from_curve(temperatures, abs_magnetization, increasing=False)

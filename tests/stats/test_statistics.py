@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hpcrbm.analysis.statistics import block_labels, jackknife, point_summary, tau_int
+from hpcrbm.stats import block_labels, jackknife, point_summary, tau_int
 
 
 def ar1(rng, phi, rounds, chains):

@@ -3,8 +3,8 @@ training temperatures) trained on labelled Monte Carlo configurations of one fie
 held-out split for its calibration curve.
 
 Data-parallel like the RBM trainer: sample g = iT * S + j of the field is owned by the rank
-owning grid point (iT, iH); the epoch order is argsort of Philox words (purpose TRAINING + 5,
-point = field index, step = epoch; initial weights from purpose TRAINING + 6) over the
+owning grid point (iT, iH); the epoch order is argsort of Philox words (purpose THERMOMETER_ORDER,
+point = field index, step = epoch; initial weights from purpose THERMOMETER_INIT) over the
 training samples, batches are global, gradients are
 summed with one allreduce, and Adam updates identically everywhere.
 """
@@ -15,8 +15,8 @@ import numpy as np
 from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, uniforms
 
-_ORDER = int(Purpose.TRAINING) + 5  # epoch permutations: replica 0, step = epoch
-_INIT = int(Purpose.TRAINING) + 6  # initial weights: replica = row, step 0 (W1) or 1 (W2)
+_ORDER = int(Purpose.THERMOMETER_ORDER)  # epoch permutations: replica 0, step = epoch
+_INIT = int(Purpose.THERMOMETER_INIT)  # initial weights: replica = row, step 0 (W1) or 1 (W2)
 
 
 @dataclass

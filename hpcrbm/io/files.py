@@ -1,0 +1,217 @@
+"""The layout of every file of a run, written once: names, datasets, readers and writers.
+
+| file | written by | holds |
+|---|---|---|
+| samples.h5 | simulate (montecarlo/stage.py) | /temperatures, /fields, /configs, /observables/*, /summary/* |
+| rbm.h5 | train (rbm/stage.py) | /rbm/nh{Nh}/{W, b, c, history/*}, /controls/{random, extremes}/... |
+| thermometer.h5 | thermometer (thermometers/stage.py) | /thermometer/field{iH}/{W1, b1, W2, b2, calibration/*} |
+| flow.h5 | flow (flow/stage.py) | /starts/*, /fields, /flow/{nh{Nh}, control_*}/{mode}/NAME |
+| analysis.h5 | analyze (analysis/stage.py) | /fixed_points/*, /rg/b{b}/*; summary.json beside it |
+
+Every file's root attributes: ``stage``, ``config`` (the resolved TOML), ``inputs`` (the stage's
+fingerprint, hpcrbm/stage.py), ``complete`` and the provenance of io/provenance.py.
+Other modules read and write these files through the functions here, never by dataset path.
+"""
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..grid import Grid
+from ..stats import SUMMARY_NAMES
+from .hdf5 import read_points
+
+SAMPLES, RBM, THERMOMETER, FLOW, ANALYSIS, SUMMARY = (
+    "samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5", "summary.json")
+
+# -- samples.h5 ---------------------------------------------------------------------------
+CONFIGS = "configs"  # int8 (nT, nH, S, *lattice)
+OBSERVABLES = ("energy", "magnetization")  # /observables/NAME float64 (nT, nH, S)
+SUMMARY_DATASETS = tuple(n for base in SUMMARY_NAMES for n in (base, f"{base}_err")) + ("tau_int",)
+
+
+def observable(name):
+    return f"observables/{name}"
+
+
+def summary(name):
+    """/summary/NAME (nT, nH): NAME in SUMMARY_DATASETS."""
+    return f"summary/{name}"
+
+
+def samples_required(cfg):
+    return (["temperatures", "fields", CONFIGS] + [observable(n) for n in OBSERVABLES]
+            + [summary(n) for n in SUMMARY_DATASETS])
+
+
+def read_samples_summary(path):
+    """{"temperatures" (nT,), "fields" (nH,), NAME (nT, nH) for NAME in SUMMARY_DATASETS}."""
+    with h5py.File(path, "r") as h5:
+        out = {name: h5[summary(name)][:] for name in SUMMARY_DATASETS}
+        out["temperatures"], out["fields"] = h5["temperatures"][:], h5["fields"][:]
+    return out
+
+
+def read_rank_configs(path, cfg, comm):
+    """This rank's configurations: those of its grid slice, int8 (n_points * S, *lattice), with
+    the global index of the first one and the global count (sample i = point * S + j)."""
+    grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
+    lo, hi = comm.slice(grid.size)
+    configs = read_points(path, CONFIGS, list(range(lo, hi)), grid.shape)
+    S = cfg.sampling.samples
+    configs = configs.reshape((-1,) + configs.shape[2:]) if len(configs) else \
+        np.empty((0,) + (cfg.model.L,) * cfg.model.dim, np.int8)
+    return configs, lo * S, grid.size * S
+
+
+def read_point_configs(source, iT, iH, n):
+    """The first ``n`` configurations of grid point (iT, iH); ``source`` a path or open file."""
+    if not isinstance(source, h5py.File):
+        with h5py.File(source, "r") as h5:
+            return read_point_configs(h5, iT, iH, n)
+    return source[CONFIGS][iT, iH, :n]
+
+
+# -- rbm.h5 -------------------------------------------------------------------------------
+PARAMS = ("W", "b", "c")
+
+
+def rbm_group(n_hidden):
+    return f"rbm/nh{n_hidden}"
+
+
+def control_group(name):
+    return f"controls/{name}"
+
+
+def rbm_required(cfg):
+    return [f"{rbm_group(nh)}/{x}" for nh in cfg.rbm.hidden for x in PARAMS] + \
+           [f"{control_group('random')}/{x}" for x in PARAMS]
+
+
+def write_rbm(f, group, W, b, c, history, attrs):
+    """One RBM into an open ParallelFile: W, b, c, history/NAME (float64) and attributes."""
+    for name, value in zip(PARAMS, (W, b, c)):
+        f.create_global(f"{group}/{name}", value)
+    for name, values in (history or {}).items():
+        f.create_global(f"{group}/history/{name}", np.asarray(values, dtype=np.float64))
+    f.set_attrs(attrs, group)
+
+
+def read_rbms(path):
+    """{key: (W, b, c, q)}, W, b, c as stored; keys "nh{Nh}" and "control_{name}"."""
+    with h5py.File(path, "r") as h5:
+        def params(g):
+            return tuple(g[n][...] for n in PARAMS) + (int(g.attrs["q"]),)
+        out = {k: params(h5[rbm_group(k[2:])]) for k in h5["rbm"]}
+        out.update({f"control_{k}": params(h5[control_group(k)]) for k in h5.get("controls", {})})
+    return out
+
+
+# -- thermometer.h5 -----------------------------------------------------------------------
+MLP_ARRAYS = ("W1", "b1", "W2", "b2")
+
+
+def thermometer_group(field_index):
+    return f"thermometer/field{field_index}"
+
+
+def thermometer_required(cfg):
+    return ["temperatures", "fields"] + [f"{thermometer_group(i)}/{n}" for i in range(len(cfg.sampling.fields))
+                                         for n in MLP_ARRAYS + ("calibration/predicted_mean",)]
+
+
+def write_thermometers(f, temperatures, fields, entries):
+    """``entries`` per field index: (MLP arrays, calibration mean (nT,), std (nT,), accuracy)."""
+    f.create_global("temperatures", np.asarray(temperatures, float))
+    f.create_global("fields", np.asarray(fields, float))
+    for iH, (arrays, mean, std, accuracy) in enumerate(entries):
+        g = thermometer_group(iH)
+        for name, value in zip(MLP_ARRAYS, arrays):
+            f.create_global(f"{g}/{name}", value)
+        f.create_global(f"{g}/calibration/predicted_mean", mean)
+        f.create_global(f"{g}/calibration/predicted_std", std)
+        f.set_attrs({"accuracy": accuracy, "field": fields[iH]}, g)
+
+
+def read_thermometer_arrays(path, n_fields):
+    """Per field index: the MLP's (W1, b1, W2, b2)."""
+    with h5py.File(path, "r") as h5:
+        return [tuple(h5[f"{thermometer_group(i)}/{n}"][...] for n in MLP_ARRAYS) for i in range(n_fields)]
+
+
+def read_thermometer_calibration(path):
+    """Per field: {"field", "accuracy", "calibration": {"T", "predicted_mean", "predicted_std"}}."""
+    with h5py.File(path, "r") as h5:
+        groups = sorted(h5["thermometer"], key=lambda k: int(k[5:]))
+        return [{"field": float(g.attrs["field"]), "accuracy": float(g.attrs["accuracy"]),
+                 "calibration": {"T": h5["temperatures"][:].tolist(),
+                                 "predicted_mean": g["calibration/predicted_mean"][:].tolist(),
+                                 "predicted_std": g["calibration/predicted_std"][:].tolist()}}
+                for g in (h5[f"thermometer/{k}"] for k in groups)]
+
+
+# -- flow.h5 ------------------------------------------------------------------------------
+START_KINDS = ("mc", "up", "random")
+KIND_DTYPE = "S6"  # fixed-length ASCII (parallel HDF5 writes no variable-length strings)
+
+
+def flow_group(key, mode):
+    """/flow/{key}/{mode}: key "nh{Nh}" or "control_{name}", mode "mean-field" or "sample"."""
+    return f"flow/{key}/{mode}"
+
+
+def flow_required(cfg):
+    modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
+    return ["starts/kind", "starts/temperature", "starts/field_index", "fields"] + \
+           [f"{flow_group(f'nh{nh}', m)}/temperature_energy" for nh in cfg.rbm.hidden for m in modes]
+
+
+def write_starts(f, kinds, temperatures, field_indices, fields):
+    f.create_global("starts/kind", np.array(kinds, dtype=KIND_DTYPE))
+    f.create_global("starts/temperature", np.asarray(temperatures, float))
+    f.create_global("starts/field_index", np.asarray(field_indices, np.int64))
+    f.create_global("fields", np.asarray(fields, float))
+
+
+def start_kinds(flows):
+    """/starts/kind of an open flow.h5 as a str array."""
+    return flows["starts/kind"][:].astype(str)
+
+
+def flow_keys(flows, controls=False):
+    """The RBM groups of an open flow.h5: "nh{Nh}" by N_h, or the controls by name."""
+    if controls:
+        return sorted(k for k in flows["flow"] if k.startswith("control_"))
+    return sorted((k for k in flows["flow"] if k.startswith("nh")), key=lambda k: int(k[2:]))
+
+
+def flow_modes(flows, key):
+    return sorted(flows[f"flow/{key}"])
+
+
+# -- analysis.h5 --------------------------------------------------------------------------
+THERMOMETERS = ("nn", "energy", "magnetization")
+
+
+def analysis_required(cfg):
+    return ["fixed_points/nh", "fixed_points/mode"] + [f"fixed_points/T_{t}" for t in THERMOMETERS]
+
+
+def write_analysis(f, fixed_points, block_spin):
+    """Fixed points as a table and the block-spin RG readings into an open ParallelFile."""
+    f.create_global("fixed_points/nh", np.array([p["nh"] for p in fixed_points], np.int64))
+    f.create_global("fixed_points/field", np.array([p["field"] for p in fixed_points], float))
+    f.create_global("fixed_points/mode", np.array([p["mode"] for p in fixed_points], dtype="S10"))
+    for label in THERMOMETERS:
+        f.create_global(f"fixed_points/T_{label}", np.array([p["fixed_point"][label]["T"] for p in fixed_points]))
+        f.create_global(f"fixed_points/T_{label}_err",
+                        np.array([p["fixed_point"][label]["err"] for p in fixed_points]))
+    for b, rows in block_spin.items():
+        f.create_global(f"rg/b{b}/temperature", np.array([r["T"] for r in rows]))
+        f.create_global(f"rg/b{b}/temperature_blocked", np.array([r["T_blocked"] for r in rows]))
+        f.create_global(f"rg/b{b}/temperature_blocked_err", np.array([r["err"] for r in rows]))
+
+
+def summary_path(run_dir):
+    return Path(run_dir) / SUMMARY
