@@ -19,7 +19,7 @@ setup:
 demo: setup
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm run configs/demo.toml
 	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
-	@echo "      files: samples.h5 rbm.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
+	@echo "      files: samples.h5 rbm.h5 thermometer.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
 
 test: setup lint test-serial test-mpi
 

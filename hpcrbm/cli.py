@@ -5,6 +5,7 @@ traceback, no output written); 1 anything else, with the failing rank named.
 """
 import argparse
 import json
+import os
 import sys
 import traceback
 
@@ -241,6 +242,9 @@ def main(argv=None):
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # output piped into head and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # noqa: BLE001 - report, name the rank, and stop the other ranks
         print(f"hpcrbm: rank {comm.rank} of {comm.size} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         traceback.print_exc()

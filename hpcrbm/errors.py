@@ -4,6 +4,3 @@
 class InputError(Exception):
     """Bad input (config key or value, file): exit status 2 and one line naming what is wrong."""
 
-
-class ResumeMismatch(InputError):
-    """An existing output or checkpoint was made by a different config."""

@@ -152,7 +152,6 @@ def read_thermometer_calibration(path):
 
 
 # -- flow.h5 ------------------------------------------------------------------------------
-START_KINDS = ("mc", "up", "random")
 KIND_DTYPE = "S6"  # fixed-length ASCII (parallel HDF5 writes no variable-length strings)
 
 

@@ -14,8 +14,6 @@ from .ising import TWO32
 from .kernels import qstate_cpu
 from .lattice import PeriodicLattice
 
-MAX_TABLE = 1 << 22  # entries of the Metropolis threshold table
-
 
 @dataclass(frozen=True)
 class QStateModel(PeriodicLattice):
