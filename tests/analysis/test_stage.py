@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 
 from ..conftest import run_hpcrbm
-from .test_flow_stage import trained  # noqa: F401 - module fixture
+from ..flow.test_flow_stage import trained  # noqa: F401 - module fixture
 
 
 def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa: F811
