@@ -82,7 +82,9 @@ class FlowConfig:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    pass
+    z: float = 3.0  # readings within z combined errors (+ resolution) are the same temperature
+    resolution: float = 0.02  # temperature difference no thermometer is trusted to resolve
+    window: int = 0  # flow steps over which a stopped flow must not move; 0: a quarter of flow.steps
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,13 @@ def check_values(cfg: Config):
         bad("thermometer.holdout", "must be in (0, 1)")
     if cfg.flow.steps < 0:
         bad("flow.steps", "must be >= 0")
+    a = cfg.analysis
+    if a.z <= 0:
+        bad("analysis.z", "must be > 0")
+    if a.resolution < 0:
+        bad("analysis.resolution", "must be >= 0")
+    if not 0 <= a.window <= cfg.flow.steps:
+        bad("analysis.window", f"must be 0 (a quarter of flow.steps) or in 1..flow.steps ({cfg.flow.steps})")
     if cfg.flow.samples and not 1 <= cfg.flow.samples <= s.samples:
         bad("flow.samples", f"must be 0 (auto) or in 1..sampling.samples ({s.samples})")
     if any(st not in ("mc", "up", "random") for st in cfg.flow.starts):

@@ -10,8 +10,10 @@ from .errors import InputError
 from .io import files
 from .io.hdf5 import replaced_on_success
 
-MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode", "T_nn", "T_nn_err", "T_energy",
-                 "T_energy_err", "T_magnetization", "T_magnetization_err", "tc", "specific_heat_peak")
+THERMOMETERS = ("nn", "energy", "magnetization")
+MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode",
+                 *(f"{c}_{t}" for t in THERMOMETERS for c in ("verdict", "T", "T_err", "attractors")),
+                 "tc", "specific_heat_peak")
 
 
 def _summary(run_dir):
@@ -23,7 +25,9 @@ def _summary(run_dir):
 
 
 def merge(run_dirs, out_csv):
-    """One row per (run, RBM or control, field, mode) of every run's summary.json."""
+    """One row per (run, RBM or control, field, mode) of every run's summary.json; per thermometer
+    the verdict, T and its error where it is a fixed point (empty otherwise), and the attractors
+    as "T1;T2;..." (the branches' mean end temperatures)."""
     rows = []
     for run_dir in run_dirs:
         s = _summary(run_dir)
@@ -32,8 +36,11 @@ def merge(run_dirs, out_csv):
             row = {"run": str(run_dir), "model": s["model"], "L": s["L"], "q": s["q"], "nh": entry.get("nh", ""),
                    "control": entry.get("control", ""), "field": entry["field"], "mode": entry["mode"], "tc": s["tc"],
                    "specific_heat_peak": entry.get("specific_heat_peak", {}).get("T", "")}
-            for label in ("nn", "energy", "magnetization"):
-                row[f"T_{label}"], row[f"T_{label}_err"] = fp[label]["T"], fp[label]["err"]
+            for label in THERMOMETERS:
+                r = fp[label]
+                row.update({f"verdict_{label}": r["verdict"], f"T_{label}": "" if r["T"] is None else r["T"],
+                            f"T_err_{label}": "" if r["err"] is None else r["err"],
+                            f"attractors_{label}": ";".join(f"{b['T']:.6g}" for b in r["branches"])})
             rows.append(row)
     _write_csv(out_csv, MERGE_COLUMNS, rows)
     return len(rows)

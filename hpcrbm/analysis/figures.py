@@ -90,38 +90,51 @@ def flow_temperatures(plt, cfg, mc, flows, summary):
     return fig
 
 
+def _end_points(ax, xs, readings, fmt, colour, label):
+    """Fixed points (filled, with error bars) and, where the flows did not meet, each branch's
+    mean (open) with the range of its end points; ``readings``: one verdict dict per x."""
+    fixed = [(x, r["T"], r["err"]) for x, r in zip(xs, readings) if r["T"] is not None]
+    if fixed:
+        ax.errorbar(*zip(*fixed), fmt=fmt, ms=4, color=colour, label=f"{label}: fixed point")
+    apart = [(x, b) for x, r in zip(xs, readings) if r["T"] is None for b in r["branches"]]
+    if apart:
+        ax.errorbar([x for x, _ in apart], [b["T"] for _, b in apart],
+                    [[b["T"] - b["T_min"] for _, b in apart], [b["T_max"] - b["T"] for _, b in apart]],
+                    fmt=fmt[0], ms=5, mfc="none", color=colour, ls="none", label=f"{label}: attractors (not met)")
+
+
 def fixed_points_vs_nh(plt, cfg, mc, flows, summary):
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    colours = iter(plt.cm.tab10.colors)
     for mode in sorted({f["mode"] for f in summary["flows"]}):
         for label, marker in (("energy", "o"), ("magnetization", "s")):
             rows = [f for f in summary["flows"] if f["mode"] == mode and f["field"] == cfg.sampling.fields[0]]
-            nh = [f["nh"] for f in rows]
-            ax.errorbar(nh, [f["fixed_point"][label]["T"] for f in rows],
-                        [f["fixed_point"][label]["err"] for f in rows],
-                        fmt=marker + "-", ms=4, label=f"{mode}, {label} thermometer")
+            _end_points(ax, [f["nh"] for f in rows], [f["fixed_point"][label] for f in rows], marker + "-",
+                        next(colours), f"{mode}, {label}")
     _tc_line(ax, summary, axis="y")
     peak = summary["flows"][0]["specific_heat_peak"]["T"]
     ax.axhline(peak, color="r", ls="--", lw=1, label=f"c peak (L = {cfg.model.L}) = {peak:.2f}")
     ax.set_xlabel("N_h")
-    ax.set_ylabel("flow fixed point T")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("where the flows end: T")
+    ax.legend(fontsize=6)
     return fig
 
 
 def fixed_points_vs_field(plt, cfg, mc, flows, summary):
     if len(cfg.sampling.fields) < 2:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for nh in sorted({f["nh"] for f in summary["flows"]}):
-        rows = [f for f in summary["flows"] if f["nh"] == nh and f["mode"] == summary["flows"][0]["mode"]]
-        ax.errorbar([f["field"] for f in rows], [f["fixed_point"]["energy"]["T"] for f in rows],
-                    [f["fixed_point"]["energy"]["err"] for f in rows], fmt="o-", ms=4, label=f"N_h = {nh}")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    colours = iter(plt.cm.tab10.colors)
     first = summary["flows"][0]
+    for nh in sorted({f["nh"] for f in summary["flows"]}):
+        rows = [f for f in summary["flows"] if f["nh"] == nh and f["mode"] == first["mode"]]
+        _end_points(ax, [f["field"] for f in rows], [f["fixed_point"]["energy"] for f in rows], "o-",
+                    next(colours), f"N_h = {nh}")
     rows = [f for f in summary["flows"] if f["nh"] == first["nh"] and f["mode"] == first["mode"]]
     ax.plot([f["field"] for f in rows], [f["specific_heat_peak"]["T"] for f in rows], "k--", label="c maximum")
     ax.set_xlabel("field H")
-    ax.set_ylabel("flow fixed point T (energy)")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("where the flows end: T (energy)")
+    ax.legend(fontsize=6)
     return fig
 
 

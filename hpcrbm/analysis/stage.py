@@ -1,9 +1,11 @@
 """The analysis stage: ``hpcrbm analyze RUN_DIR`` -> analysis.h5, summary.json, figures/*.png.
 
 What it computes (docs/results.md discusses the numbers):
-- fixed points: for every (Nh, field, mode), the temperature that flows from Monte Carlo starts
-  reach at the last step, read by the energy and |m| thermometers (mean over starts; error =
-  spread of the starts combined with the thermometer errors), beside Tc and the temperature of
+- where the flows go: for every (Nh, field, mode) and thermometer (neural, energy, |m|), the
+  verdict on the flows from every start at that field (stats/attractors.py): a fixed point (with
+  error: spread over starts and the chains' statistical error) only where all starts met and
+  stopped moving, else the separate attractors with their starts, or "still moving"; beside Tc
+  and the temperature of
   the specific-heat maximum (the exact finite-L maximum where an exact result applies,
   exact/reference.py, else the Monte Carlo maximum at that field);
 - the exponent beta from |m| = A (Tc - T)^beta below Tc, for the Monte Carlo data and for the
@@ -34,6 +36,7 @@ from ..io.provenance import now
 from ..montecarlo.models import make_model
 from ..rg import block_spin, talk_fixed_point
 from ..stage import Stage
+from ..stats.attractors import classify_flows
 from ..thermometers.curve import CurveThermometer
 
 
@@ -47,23 +50,31 @@ def specific_heat_peak(cfg, T, c, iH):
     return float(T[np.nanargmax(c[:, iH])]), "monte carlo"
 
 
+def start_labels(flow_h5):
+    """A name per start of flow.h5: "mc T=2.25", "up", "random"."""
+    kinds, temperatures = files.start_kinds(flow_h5), flow_h5["starts/temperature"][:]
+    return [f"mc T={t:g}" if k == "mc" else str(k) for k, t in zip(kinds, temperatures)]
+
+
 def fixed_points(cfg, flow_h5, controls=False):
-    """List of dicts (nh or control, field, mode, fixed_point{nn, energy, magnetization})."""
-    kinds = files.start_kinds(flow_h5)
+    """List of dicts (nh or control, field, mode, fixed_point{nn, energy, magnetization}): per
+    thermometer the verdict on the flows from every start at that field (stats/attractors.py):
+    a fixed point only where they met and stopped, else the separate attractors."""
     field_index = flow_h5["starts/field_index"][:]
+    names = start_labels(flow_h5)
+    a = cfg.analysis
     out = []
     for key in files.flow_keys(flow_h5, controls):
         for mode in files.flow_modes(flow_h5, key):
             g = flow_h5[files.flow_group(key, mode)]
             for iH, H in enumerate(cfg.sampling.fields):
-                sel = (kinds == "mc") & (field_index == iH)
+                sel = np.flatnonzero(field_index == iH)
                 label_key = {"control": key[8:]} if controls else {"nh": int(key[2:])}
                 entry = {**label_key, "field": float(H), "mode": mode, "fixed_point": {}}
-                for label in ("nn", "energy", "magnetization"):
-                    t = g[f"temperature_{label}"][sel, -1]
-                    dt = g[f"temperature_{label}_err"][sel, -1]
-                    err = math.sqrt(np.std(t) ** 2 / max(len(t), 1) + np.mean(dt**2) / max(len(t), 1))
-                    entry["fixed_point"][label] = {"T": float(np.mean(t)), "err": err, "spread": float(np.std(t))}
+                for label in files.THERMOMETERS:
+                    entry["fixed_point"][label] = classify_flows(
+                        g[f"temperature_{label}"][sel], g[f"temperature_{label}_err"][sel], [names[s] for s in sel],
+                        z=a.z, resolution=a.resolution, window=a.window or None)
                 out.append(entry)
     return out
 
@@ -193,6 +204,5 @@ def analyze(ctx):
         f.set_attrs({"summary": json.dumps(summary, allow_nan=True), "tc": summary["tc"]})
 
 
-STAGE = Stage("analyze", files.ANALYSIS, sections=(),  # [analysis] has no keys yet: nothing to fingerprint
-              reads=("simulate", "thermometer", "flow"), compute=analyze, required=files.analysis_required,
-              extra_outputs=(files.SUMMARY,))
+STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "thermometer", "flow"),
+              compute=analyze, required=files.analysis_required, extra_outputs=(files.SUMMARY,))

@@ -198,14 +198,19 @@ def analysis_required(cfg):
 
 
 def write_analysis(f, fixed_points, block_spin):
-    """Fixed points as a table and the block-spin RG readings into an open ParallelFile."""
+    """Fixed points as a table (T NaN where the verdict is not "fixed point"; the attractors are
+    in summary.json) and the block-spin RG readings into an open ParallelFile."""
     f.create_global("fixed_points/nh", np.array([p["nh"] for p in fixed_points], np.int64))
     f.create_global("fixed_points/field", np.array([p["field"] for p in fixed_points], float))
     f.create_global("fixed_points/mode", np.array([p["mode"] for p in fixed_points], dtype="S10"))
+    def column(label, key):  # NaN where there is no fixed point
+        return np.array([np.nan if p["fixed_point"][label][key] is None else p["fixed_point"][label][key]
+                         for p in fixed_points], float)
     for label in THERMOMETERS:
-        f.create_global(f"fixed_points/T_{label}", np.array([p["fixed_point"][label]["T"] for p in fixed_points]))
-        f.create_global(f"fixed_points/T_{label}_err",
-                        np.array([p["fixed_point"][label]["err"] for p in fixed_points]))
+        f.create_global(f"fixed_points/T_{label}", column(label, "T"))
+        f.create_global(f"fixed_points/T_{label}_err", column(label, "err"))
+        f.create_global(f"fixed_points/verdict_{label}",
+                        np.array([p["fixed_point"][label]["verdict"] for p in fixed_points], dtype="S20"))
     for b, rows in block_spin.items():
         f.create_global(f"rg/b{b}/temperature", np.array([r["T"] for r in rows]))
         f.create_global(f"rg/b{b}/temperature_blocked", np.array([r["T_blocked"] for r in rows]))

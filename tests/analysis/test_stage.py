@@ -5,6 +5,8 @@ import shutil
 import h5py
 import numpy as np
 
+from hpcrbm.stats.attractors import VERDICTS
+
 from ..conftest import run_hpcrbm
 from ..flow.test_flow_stage import trained  # noqa: F401 - module fixture
 
@@ -23,7 +25,10 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
     for f in flows:
         for label in ("energy", "magnetization"):
             point = f["fixed_point"][label]
-            assert 0 < point["T"] < 20 and point["err"] >= 0
+            assert point["verdict"] in VERDICTS and point["branches"]
+            assert (point["T"] is not None) == (point["verdict"] == "fixed point")
+            starts = sorted(s for b in point["branches"] for s in b["starts"])
+            assert len(starts) == 3 + 2 and all(0 < b["T"] < 20 for b in point["branches"])  # 3 MC + up + random
         assert "nn" in f["fixed_point"] and f["specific_heat_peak"]["T"] > 0
     zero = [f for f in flows if f["field"] == 0.0][0]
     assert zero["specific_heat_peak"]["source"] == "kaufman"
@@ -32,7 +37,7 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
     assert len(check["checks"]) == 6 and check["failed"] == 0  # 3 temperatures at H = 0, u and c vs Kaufman
     assert all(c["H"] == 0.0 for c in check["checks"])
     assert {c["control"] for c in summary["controls"]} == {"random", "extremes"}
-    assert all(0 < c["fixed_point"]["nn"]["T"] < 10 for c in summary["controls"])
+    assert all(0 < b["T"] < 10 for c in summary["controls"] for b in c["fixed_point"]["nn"]["branches"])
     assert 0 <= summary["nn_thermometer"][0]["accuracy"] <= 1
     assert summary["rg"]["block_spin"]["2"][0]["T"] == 1.5
     assert abs(summary["rg"]["talk_recursion_fixed_point_K"] - 0.507) < 1e-3

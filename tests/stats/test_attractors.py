@@ -1,0 +1,67 @@
+"""The verdict on flows whose answer is known by construction."""
+import numpy as np
+import pytest
+
+from hpcrbm.stats.attractors import classify_flows
+
+STEPS = 40
+t = np.arange(STEPS + 1)
+
+
+def flows(targets, starts, rate=0.3, noise=0.01, seed=0):
+    """Flows relaxing from ``starts`` to ``targets`` with readings of error ``noise``."""
+    rng = np.random.default_rng(seed)
+    starts, targets = np.asarray(starts, float)[:, None], np.asarray(targets, float)[:, None]
+    T = targets + (starts - targets) * np.exp(-rate * t) + rng.normal(0, noise, (len(starts), len(t)))
+    return T, np.full_like(T, noise)
+
+
+def labels(n):
+    return [f"s{i}" for i in range(n)]
+
+
+def test_flows_that_meet_have_a_fixed_point():
+    starts = np.linspace(0.5, 6.0, 12)
+    T, dT = flows(np.full(12, 2.27), starts)
+    out = classify_flows(T, dT, labels(12))
+    assert out["verdict"] == "fixed point" and out["T"] == pytest.approx(2.27, abs=0.02)
+    assert 0 < out["err"] < 0.02 and len(out["branches"]) == 1 and not out["moving_starts"]
+    assert 10 <= out["convergence_step"] <= 30  # |6 - 2.27| e^{-0.3 t} < 3 x 0.014 + 0.02 from t ~ 14 on
+
+
+def test_flows_that_stay_apart_are_separate_attractors_with_their_starts():
+    starts = np.linspace(0.5, 6.0, 10)
+    targets = np.where(starts < 2.5, 1.8, 2.9)
+    T, dT = flows(targets, starts)
+    out = classify_flows(T, dT, labels(10))
+    assert out["verdict"] == "separate attractors" and out["T"] is None
+    low, high = out["branches"]
+    assert low["T"] == pytest.approx(1.8, abs=0.02) and high["T"] == pytest.approx(2.9, abs=0.02)
+    assert low["starts"] == [f"s{i}" for i in range(10) if starts[i] < 2.5]
+    assert high["starts"] == [f"s{i}" for i in range(10) if starts[i] >= 2.5]
+
+
+def test_a_band_of_end_points_is_not_a_fixed_point():
+    starts = np.linspace(0.5, 6.0, 30)
+    T, dT = flows(1.6 + 0.04 * np.arange(30), starts)  # neighbours within errors, ends 1.2 apart
+    out = classify_flows(T, dT, labels(30))
+    assert out["verdict"] == "stopped, not met" and out["T"] is None and len(out["branches"]) == 1
+
+
+def test_flows_still_moving_are_said_to_be():
+    starts = np.linspace(0.5, 6.0, 8)
+    T, dT = flows(np.full(8, 2.27), starts, rate=0.02)  # e-folding time 50 steps > 40 steps
+    out = classify_flows(T, dT, labels(8))
+    assert out["verdict"] == "still moving" and out["T"] is None and out["convergence_step"] is None
+    assert {"s0", "s7"} <= set(out["moving_starts"])  # the starts farthest from 2.27 still move
+    drifting = np.vstack([np.full((1, STEPS + 1), 2.0), 2.0 + 0.01 * t[None, :]])
+    out = classify_flows(drifting, np.full_like(drifting, 0.001), ["a", "b"])
+    assert out["verdict"] == "still moving" and "b" in out["moving_starts"]
+
+
+def test_too_short_and_non_finite():
+    assert classify_flows(np.ones((3, 1)), np.zeros((3, 1)), labels(3))["verdict"] == "too short"
+    T, dT = flows(np.full(3, 2.0), [1.0, 2.0, 3.0])
+    T[1, -1] = np.nan
+    out = classify_flows(T, dT, labels(3))
+    assert out["verdict"] == "still moving" and out["moving_starts"] == ["s1"]
