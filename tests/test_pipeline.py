@@ -6,6 +6,8 @@ import h5py
 import numpy as np
 import pytest
 
+from tools.compare_runs import compare_h5, compare_json
+
 from .conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
@@ -58,6 +60,27 @@ def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_
         assert np.array_equal(a["rbm/nh4/W"][:], b["rbm/nh4/W"][:])
     again = run_hpcrbm(["run", config, "--out", killed], ranks=2)
     assert again.returncode == 0 and again.stderr.count("nothing to do") == 5  # one per stage
+
+
+@needs_mpiexec
+def test_every_file_and_the_summary_are_identical_on_1_2_and_3_ranks(tmp_path, write_config):
+    """Bit for bit: samples, RBM weights (exact gradient sums), thermometer, flows, analysis and
+    summary.json, whatever the rank count (PCD and CD-k)."""
+    config = write_config(CONFIG.replace("epochs = 150", "epochs = 4"))
+    for method in ("pcd", "cd"):
+        runs = []
+        for ranks in (None, 2, 3):
+            out = tmp_path / f"{method}{ranks}"
+            result = run_hpcrbm(["run", config, "--out", out, "--quiet", "--set", f"rbm.method='{method}'"],
+                                ranks=ranks)
+            assert result.returncode == 0, result.stderr
+            runs.append(out)
+        for other in runs[1:]:
+            diffs = [d for name in ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5")
+                     for d in compare_h5(runs[0] / name, other / name) if "attribute config" not in d]
+            diffs += compare_json(json.loads((runs[0] / "summary.json").read_text()),
+                                  json.loads((other / "summary.json").read_text()))
+            assert not diffs, (method, other.name, diffs[:5])
 
 
 def test_changed_rbm_settings_retrain_but_keep_the_samples(tmp_path, write_config):

@@ -6,7 +6,8 @@ minibatch sequence does not depend on the rank count: epoch e visits the samples
 of argsort(word i of the RBM_ORDER stream, step e) and cuts it into batches of ``batch_size``
 (the last, incomplete batch is dropped). Each rank computes the gradient sums of the batch
 rows it owns; one allreduce (sum) per update combines them, and every rank applies the same
-update, so 1, 2 or 3 ranks give the same weights up to floating-point summation order.
+update. The sums are exact (:class:`ExactProducts`), so 1, 2 or 3 ranks give the same weights
+bit for bit.
 
 Random numbers (point = Nh, docs/rng.md):
   RBM_ORDER: epoch permutations (replica 0, step = epoch, index = sample);
@@ -26,13 +27,62 @@ from .model import (
     apply_gauge,
     free_energy,
     hidden_probs,
+    probs_from_logits,
     sample_bernoulli,
     sample_categorical,
     sample_visible,
+    sigmoid,
+    softplus,
     visible_probs,
 )
 
 MONITOR_SAMPLES = 1000
+FIXED_POINT = 2.0**32  # scale of the exact products (ExactProducts)
+
+
+def fixed_point(x):
+    """x (values of magnitude < 2**20) as integer-valued float64 multiples of 2**-32."""
+    return np.rint(np.asarray(x, np.float64) * FIXED_POINT)
+
+
+class ExactProducts:
+    """The products of one update, exact and so independent of how rows are split over ranks
+    and of how BLAS blocks a matrix product.
+
+    Every product in training has a binary operand (data and sampled visible states, sampled
+    hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
+    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order.
+    The gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid,
+    softmax) are applied afterwards, row by row.
+    """
+
+    def __init__(self, params, dtype):
+        self.params, self.dtype = params, dtype
+        self.Wq = fixed_point(params.flat_W())
+        if max(np.abs(self.Wq).sum(axis=1).max(initial=0), np.abs(self.Wq).sum(axis=0).max(initial=0)) >= 2.0**53:
+            raise FloatingPointError("RBM weights too large for exact products (a row or column of |W| sums "
+                                     "to 2**21 or more)")
+
+    def hidden_probs(self, v):
+        x = (np.asarray(v, np.float64) @ self.Wq.T) / FIXED_POINT + self.params.c
+        return sigmoid(np, x).astype(self.dtype)
+
+    def visible_probs(self, h):
+        p = self.params
+        logits = (np.asarray(h, np.float64) @ self.Wq) / FIXED_POINT + p.flat_b()
+        return probs_from_logits(np, logits, p.n_visible, p.q).astype(self.dtype)
+
+    @staticmethod
+    def weighted_sum(probs, states):
+        """sum_i probs_i^T states_i at scale 2**32: integer-valued float64 (Nh, units)."""
+        return fixed_point(probs).T @ np.asarray(states, np.float64)
+
+    def free_energy(self, v):
+        """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
+        whatever the other rows (see free_energy in model.py)."""
+        v = np.asarray(v, np.float64)
+        x = (v @ self.Wq.T) / FIXED_POINT + self.params.c
+        return -(v @ fixed_point(self.params.flat_b())) / FIXED_POINT - softplus(np, x).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -72,6 +122,7 @@ class Trainer:
         self.sites = n_visible if settings.q else self.units
         self.stride = stride(self.units, settings.n_hidden)
         self.batches = n_total // settings.batch_size
+        self._monitor = None  # (global indices, rows) of the monitor subset, once assembled
 
     # -- random streams ---------------------------------------------------------------
     def _uniforms(self, ids, step, part, width):
@@ -108,16 +159,16 @@ class Trainer:
         return (u < 0.5).astype(self.dtype)
 
     # -- one update ---------------------------------------------------------------------
-    def _gibbs(self, params, v, ids, update, ph=None):
+    def _gibbs(self, exact, v, ids, update, ph=None):
         """k steps v -> h -> v from ``v`` for chains ``ids``; returns the last v.
 
         ``ph``: p(h | v) of the starting ``v`` when the caller already has it.
         """
         for g in range(self.s.k):
             if ph is None or g > 0:
-                ph = hidden_probs(np, params, v)
+                ph = exact.hidden_probs(v)
             h = sample_bernoulli(np, ph, self._uniforms(ids, update, 2 * g, self.s.n_hidden))
-            probs = visible_probs(np, params, h)
+            probs = exact.visible_probs(h)
             u = self._uniforms(ids, update, 2 * g + 1, self.sites)
             v = sample_visible(np, probs, u, self.s.q)
         return v
@@ -125,25 +176,28 @@ class Trainer:
     def update(self, state, batch, update):
         """One SGD step on the global batch (global sample indices); all ranks call it."""
         p, s = state.params, self.s
+        exact = ExactProducts(p, self.dtype)
         mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
         v0 = self.data[mine - self.first]
         if s.method == "pcd":
             lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
             start = state.chains[lo:hi]
-            both = hidden_probs(np, p, np.concatenate([v0, start]))  # one matrix product for both
+            both = exact.hidden_probs(np.concatenate([v0, start]))  # one matrix product for both
             ph0, ph_start = both[:len(v0)], both[len(v0):]
-            vk = self._gibbs(p, start, np.arange(lo, hi), update, ph_start)
+            vk = self._gibbs(exact, start, np.arange(lo, hi), update, ph_start)
         else:
-            ph0 = hidden_probs(np, p, v0)
-            vk = self._gibbs(p, v0, mine, update, ph0)
-        phk = hidden_probs(np, p, vk)
+            ph0 = exact.hidden_probs(v0)
+            vk = self._gibbs(exact, v0, mine, update, ph0)
+        phk = exact.hidden_probs(vk)
         nW, nb = p.W.size, p.b.size
-        grad = np.empty(nW + nb + p.c.size, dtype=np.float64 if self.comm.size > 1 else self.dtype)
-        # positive minus negative phase in one product: [ph0, -phk]^T [v0; vk]
-        grad[:nW] = (np.concatenate([ph0, -phk]).T @ np.concatenate([v0, vk])).reshape(-1)
-        grad[nW:nW + nb] = v0.sum(0) - vk.sum(0)
-        grad[nW + nb:] = ph0.sum(0) - phk.sum(0)
-        grad = self.comm.allreduce_sum(grad) if self.comm.size > 1 else grad
+        grad = np.empty(nW + nb + p.c.size, dtype=np.float64)
+        # positive minus negative phase, exact integer-valued sums (scale 2**32 for W and c)
+        grad[:nW] = (exact.weighted_sum(ph0, v0) - exact.weighted_sum(phk, vk)).reshape(-1)
+        grad[nW:nW + nb] = v0.sum(0, dtype=np.float64) - vk.sum(0, dtype=np.float64)
+        grad[nW + nb:] = fixed_point(ph0).sum(0) - fixed_point(phk).sum(0)
+        grad = self.comm.allreduce_sum(grad)
+        grad[:nW] /= FIXED_POINT
+        grad[nW + nb:] /= FIXED_POINT
         grad /= s.batch_size
         if s.method == "pcd":
             state.chains = self.comm.allgather_slices(vk, s.batch_size) if self.comm.size > 1 else vk
@@ -168,18 +222,25 @@ class Trainer:
         state.epoch += 1
 
     # -- monitoring -----------------------------------------------------------------------
-    def monitor_rows(self):
-        """Local rows of a fixed, strided global subset of at most MONITOR_SAMPLES samples."""
-        n = min(MONITOR_SAMPLES, self.n_total)
-        chosen = np.arange(n) * self.n_total // n
-        mine = chosen[(chosen >= self.first) & (chosen < self.first + len(self.data))]
-        return mine, n
+    def monitor_data(self):
+        """A fixed, strided global subset of at most MONITOR_SAMPLES samples (global indices, and
+        the rows, float64), assembled on every rank once (allreduce of zero-filled rows: exact),
+        so the monitors are computed identically on every rank."""
+        if self._monitor is None:
+            n = min(MONITOR_SAMPLES, self.n_total)
+            chosen = np.arange(n) * self.n_total // n
+            rows = np.zeros((n, self.units))
+            mine = (chosen >= self.first) & (chosen < self.first + len(self.data))
+            rows[mine] = self.data[chosen[mine] - self.first]
+            self._monitor = chosen, self.comm.allreduce_sum(rows)
+        return self._monitor
 
     def reconstruction_and_pseudo_likelihood(self, params, epoch):
         """Mean squared mean-field reconstruction error per unit and mean pseudo-log-likelihood
-        (N_sites log p(site | rest) for one site per sample, site = (index + epoch) mod N_sites)."""
-        rows, n = self.monitor_rows()
-        v = self.data[rows - self.first].astype(np.float64)
+        (N_sites log p(site | rest) for one site per sample, site = (index + epoch) mod N_sites),
+        on the monitor subset (the same computation on every rank: no reduction)."""
+        rows, v = self.monitor_data()
+        n = len(rows)
         p64 = params.astype(np.float64)
         rec = visible_probs(np, p64, hidden_probs(np, p64, v))
         err = float(((v - rec) ** 2).sum()) / self.units
@@ -199,13 +260,32 @@ class Trainer:
             alternatives = np.stack(alternatives, axis=1) if len(v) else np.empty((0, q))
             top = alternatives.max(axis=1, initial=0.0) if len(v) else 0.0
             log_p = -f0 - (top + np.log(np.exp(alternatives - np.atleast_1d(top)[:, None]).sum(axis=1)))
-        sums = self.comm.allreduce_sum(np.array([err, float(np.sum(log_p)) * self.n_visible]))
-        return sums[0] / n, sums[1] / n
+        return err / n, float(np.sum(log_p)) * self.n_visible / n
 
     def mean_free_energy(self, params):
-        """-<F(v)> over the whole global data set (float64, allreduced)."""
-        p64 = params.astype(np.float64)
-        local = 0.0
+        """-<F(v)> over the whole global data set (float64): per-row F from exact products,
+        summed exactly at a resolution of 2**-32 per row (:func:`exact_total`)."""
+        exact = ExactProducts(params, np.float64)
+        parts = np.zeros(2)
         for start in range(0, len(self.data), 4096):
-            local += float(-free_energy(np, p64, self.data[start:start + 4096].astype(np.float64)).sum())
-        return self.comm.allreduce_sum(np.array([local]))[0] / self.n_total
+            parts += split_fixed_point(-exact.free_energy(self.data[start:start + 4096]))
+        return exact_total(parts, self.comm) / self.n_total
+
+
+_SPLIT = 2.0**26
+
+
+def split_fixed_point(values):
+    """(sum of high parts, sum of low parts) of ``values`` (|value| < 2**21) rounded to multiples
+    of 2**-32: q = rint(value 2**32) = high 2**26 + low with 0 <= low < 2**26; both sums are sums of
+    integers small enough to be exact in float64 in any order (up to 2**26 values)."""
+    q = fixed_point(values)
+    high = np.floor(q / _SPLIT)
+    return np.array([high.sum(), (q - high * _SPLIT).sum()])
+
+
+def exact_total(parts, comm):
+    """The total over ranks of :func:`split_fixed_point` parts, as a float (exact before the
+    final rounding, so the same on any number of ranks)."""
+    high, low = comm.allreduce_sum(np.asarray(parts, np.float64))
+    return (int(high) * int(_SPLIT) + int(low)) / FIXED_POINT

@@ -5,8 +5,10 @@ held-out split for its calibration curve.
 Data-parallel like the RBM trainer: sample g = iT * S + j of the field is owned by the rank
 owning grid point (iT, iH); the epoch order is argsort of Philox words (purpose THERMOMETER_ORDER,
 point = field index, step = epoch; initial weights from purpose THERMOMETER_INIT) over the
-training samples, batches are global, gradients are
-summed with one allreduce, and Adam updates identically everywhere.
+training samples and batches are global. One allreduce per batch assembles the batch's rows on
+every rank (each row comes from one rank, the others add zeros: exact), and every rank computes
+the same full-batch gradient and Adam update, so the weights do not depend on the rank count,
+bit for bit. Held-out predictions are made in blocks of a fixed shape and counted as integers.
 """
 from dataclasses import dataclass
 
@@ -61,11 +63,18 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
     beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
     position = {int(g): i for i, g in enumerate(rows_local)}
     B = cfg_t.batch_size
+    width = X_local.shape[1]
     for epoch in range(cfg_t.epochs):
         order = np.argsort(counter_words(seed, field_index, 0, epoch, np.arange(n_train), _ORDER), kind="stable")
         for start in range(0, n_train - B + 1, B):
-            mine = [position[g] for g in order[start:start + B] if g in position]
-            X, y = X_local[mine], labels_local[mine]
+            batch = order[start:start + B]
+            local = np.zeros((B, width + 1))  # the rows this rank owns, and their labels, at their batch places
+            for j, g in enumerate(batch):
+                i = position.get(int(g))
+                if i is not None:
+                    local[j, :width], local[j, width] = X_local[i], labels_local[i]
+            rows = comm.allreduce_sum(local)
+            X, y = rows[:, :width], rows[:, width].astype(np.int64)
             z1, p = mlp.forward(X)
             dz2 = p.copy()
             dz2[np.arange(len(y)), y] -= 1
@@ -73,12 +82,8 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
             a1 = np.maximum(z1, 0)
             dz1 = (dz2 @ mlp.W2) * (z1 > 0)
             grads = [dz1.T @ X, dz1.sum(0), dz2.T @ a1, dz2.sum(0)]
-            flat = comm.allreduce_sum(np.concatenate([g.reshape(-1) for g in grads]))
             t += 1
-            offset = 0
-            for a, (m, v) in zip(mlp.arrays(), moments):
-                g = flat[offset:offset + a.size].reshape(a.shape)
-                offset += a.size
+            for a, (m, v), g in zip(mlp.arrays(), moments, grads):
                 m *= beta1
                 m += (1 - beta1) * g
                 v *= beta2
@@ -87,26 +92,40 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
     return mlp
 
 
+PREDICT_BLOCK = 64  # rows per forward pass when predicting: a fixed shape, the same results on any split
+
+
+def predict_classes(mlp, X):
+    """Argmax class of each row of X, computed in zero-padded blocks of PREDICT_BLOCK rows."""
+    n = len(X)
+    out = np.empty(n, np.int64)
+    for start in range(0, n, PREDICT_BLOCK):
+        block = np.zeros((PREDICT_BLOCK, X.shape[1]))
+        part = X[start:start + PREDICT_BLOCK]
+        block[:len(part)] = part
+        out[start:start + len(part)] = mlp.predict_proba(block)[:len(part)].argmax(axis=1)
+    return out
+
+
 def calibration(mlp, X, labels, temperatures, comm):
     """Per true temperature over the distributed held-out set: mean and standard deviation
-    of the predicted T (argmax class); and the overall accuracy."""
+    of the predicted T (argmax class); and the overall accuracy. From integer counts of
+    (true, predicted) class pairs, the same on any number of ranks."""
     T = np.asarray(temperatures, float)
     nT = len(T)
-    predicted = T[mlp.predict_proba(X).argmax(axis=1)] if len(X) else np.empty(0)
-    sums = np.zeros((4, nT))
-    np.add.at(sums[0], labels, 1)
-    np.add.at(sums[1], labels, predicted)
-    np.add.at(sums[2], labels, predicted**2)
-    np.add.at(sums[3], labels, predicted == T[labels])
-    count, s1, s2, correct = comm.allreduce_sum(sums)
+    counts = np.zeros((nT, nT), np.int64)
+    if len(X):
+        np.add.at(counts, (labels, predict_classes(mlp, X)), 1)
+    counts = comm.allreduce_sum(counts)
+    total = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / count
-        std = np.sqrt(np.maximum(s2 / count - mean**2, 0))
-    return mean, std, float(correct.sum() / count.sum())
+        mean = counts @ T / total
+        std = np.sqrt(np.maximum(counts @ T**2 / total - mean**2, 0))
+    return mean, std, float(np.trace(counts) / counts.sum())
 
 
 def read_temperature(mlp, X, temperatures):
     """(mean predicted T, its standard error, histogram over the training temperatures)."""
-    k = mlp.predict_proba(X).argmax(axis=1)
+    k = predict_classes(mlp, X)
     T = np.asarray(temperatures)[k]
     return float(T.mean()), float(T.std() / np.sqrt(len(T))), np.bincount(k, minlength=len(temperatures))

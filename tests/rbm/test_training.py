@@ -7,8 +7,8 @@ from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.parallel import Communicator
 from hpcrbm.rbm.api import RBM
 from hpcrbm.rbm.likelihood import exact_log_partition, mean_log_likelihood
-from hpcrbm.rbm.model import encode
-from hpcrbm.rbm.training import Trainer, TrainingSettings
+from hpcrbm.rbm.model import RBMParams, encode, free_energy
+from hpcrbm.rbm.training import ExactProducts, Trainer, TrainingSettings
 
 from .test_model import all_hidden, all_visible
 
@@ -71,3 +71,23 @@ def test_api_fit_transform_gibbs():
     assert rbm.components_.shape == (5, 10)
     again = RBM(n_hidden=5, epochs=2, batch_size=30, seed=1).fit(X)
     assert np.array_equal(again.components_, rbm.components_)
+
+
+def test_exact_products_do_not_depend_on_how_rows_are_split():
+    """Per-row hidden probabilities and the gradient sums are the same bits for any split of the
+    rows (plain BLAS products are not: their rounding depends on the matrix shape)."""
+    rng = np.random.default_rng(3)
+    p = RBMParams(rng.normal(0, 0.3, (40, 100)).astype(np.float32), rng.normal(0, 0.1, 100).astype(np.float32),
+                  rng.normal(0, 0.1, 40).astype(np.float32))
+    v = (rng.random((300, 100)) < 0.5).astype(np.float32)
+    exact = ExactProducts(p, np.float32)
+    whole, total = exact.hidden_probs(v), exact.weighted_sum(exact.hidden_probs(v), v)
+    for cut in (1, 37, 100, 299):
+        parts = [v[:cut], v[cut:]]
+        assert np.array_equal(np.concatenate([exact.hidden_probs(x) for x in parts]), whole)
+        split = sum(exact.weighted_sum(exact.hidden_probs(x), x) for x in parts)
+        assert np.array_equal(split, total)
+    assert np.all(np.abs(exact.Wq / 2.0**32 - p.W) <= 2.0**-33)
+    F = exact.free_energy(v)
+    assert np.allclose(F, free_energy(np, p.astype(np.float64), v.astype(np.float64)), rtol=1e-9)
+    assert np.array_equal(np.concatenate([exact.free_energy(v[:37]), exact.free_energy(v[37:])]), F)
