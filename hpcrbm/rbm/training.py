@@ -65,17 +65,12 @@ class ExactProducts:
 
     def hidden_probs(self, v):
         x = (np.asarray(v, np.float64) @ self.Wq.T) / FIXED_POINT + self.params.c
-        return sigmoid(np, x).astype(self.dtype)
+        return sigmoid(np, x.astype(self.dtype, copy=False))
 
     def visible_probs(self, h):
         p = self.params
         logits = (np.asarray(h, np.float64) @ self.Wq) / FIXED_POINT + p.flat_b()
-        return probs_from_logits(np, logits, p.n_visible, p.q).astype(self.dtype)
-
-    @staticmethod
-    def weighted_sum(probs, states):
-        """sum_i probs_i^T states_i at scale 2**32: integer-valued float64 (Nh, units)."""
-        return fixed_point(probs).T @ np.asarray(states, np.float64)
+        return probs_from_logits(np, logits.astype(self.dtype, copy=False), p.n_visible, p.q)
 
     def free_energy(self, v):
         """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
@@ -191,10 +186,12 @@ class Trainer:
         phk = exact.hidden_probs(vk)
         nW, nb = p.W.size, p.b.size
         grad = np.empty(nW + nb + p.c.size, dtype=np.float64)
-        # positive minus negative phase, exact integer-valued sums (scale 2**32 for W and c)
-        grad[:nW] = (exact.weighted_sum(ph0, v0) - exact.weighted_sum(phk, vk)).reshape(-1)
+        # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
+        # for W and c): [ph0, -phk]^T [v0; vk]
+        signed = fixed_point(np.concatenate([ph0, -phk]))
+        grad[:nW] = (signed.T @ np.concatenate([v0, vk]).astype(np.float64)).reshape(-1)
         grad[nW:nW + nb] = v0.sum(0, dtype=np.float64) - vk.sum(0, dtype=np.float64)
-        grad[nW + nb:] = fixed_point(ph0).sum(0) - fixed_point(phk).sum(0)
+        grad[nW + nb:] = signed.sum(0)
         grad = self.comm.allreduce_sum(grad)
         grad[:nW] /= FIXED_POINT
         grad[nW + nb:] /= FIXED_POINT

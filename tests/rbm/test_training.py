@@ -8,7 +8,7 @@ from hpcrbm.parallel import Communicator
 from hpcrbm.rbm.api import RBM
 from hpcrbm.rbm.likelihood import exact_log_partition, mean_log_likelihood
 from hpcrbm.rbm.model import RBMParams, encode, free_energy
-from hpcrbm.rbm.training import ExactProducts, Trainer, TrainingSettings
+from hpcrbm.rbm.training import ExactProducts, Trainer, TrainingSettings, fixed_point
 
 from .test_model import all_hidden, all_visible
 
@@ -81,11 +81,13 @@ def test_exact_products_do_not_depend_on_how_rows_are_split():
                   rng.normal(0, 0.1, 40).astype(np.float32))
     v = (rng.random((300, 100)) < 0.5).astype(np.float32)
     exact = ExactProducts(p, np.float32)
-    whole, total = exact.hidden_probs(v), exact.weighted_sum(exact.hidden_probs(v), v)
+    def gradient_sum(x):  # sum_i p(h | v_i)^T v_i at scale 2**32, as in Trainer.update
+        return fixed_point(exact.hidden_probs(x)).T @ x.astype(np.float64)
+    whole, total = exact.hidden_probs(v), gradient_sum(v)
     for cut in (1, 37, 100, 299):
         parts = [v[:cut], v[cut:]]
         assert np.array_equal(np.concatenate([exact.hidden_probs(x) for x in parts]), whole)
-        split = sum(exact.weighted_sum(exact.hidden_probs(x), x) for x in parts)
+        split = sum(gradient_sum(x) for x in parts)
         assert np.array_equal(split, total)
     assert np.all(np.abs(exact.Wq / 2.0**32 - p.W) <= 2.0**-33)
     F = exact.free_energy(v)
