@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .exact import kaufman_observables, ring_observables
 from .exact.enumeration import enumerated_observables, ising2d_energies
+from .exact.torus_field import torus_observables
 from .montecarlo.ising import IsingModel
 from .montecarlo.qstate import QStateModel
 from .montecarlo.single_point import sample_point
@@ -43,11 +44,11 @@ def _philox_check():
 
 
 def _mc_checks_2d(model, label, temperatures, exact, replicas, rounds, interval, thermalize,
-                  algorithm="metropolis"):
-    """u and c of ``model`` against ``exact(T) -> (u, c)`` at each temperature."""
+                  algorithm="metropolis", field=0.0):
+    """u and c of ``model`` at ``field`` against ``exact(T) -> (u, c)`` at each temperature."""
     checks = []
     for i, T in enumerate(temperatures):
-        e, _ = sample_point(model, T, 0.0, SEED, i, replicas, thermalize, rounds, interval, algorithm=algorithm)
+        e, _ = sample_point(model, T, field, SEED, i, replicas, thermalize, rounds, interval, algorithm=algorithm)
         u_exact, c_exact = exact(T)
         labels = block_labels(*e.shape)
         u = jackknife(lambda a: a, [e], labels)
@@ -62,6 +63,14 @@ def _kaufman(L, scale_T=1.0, shift=0.0, scale_u=1.0, scale_c=1.0):
     def exact(T):
         u, c = kaufman_observables(scale_T * T, L)
         return shift + scale_u * u[0], scale_c * c[0]
+    return exact
+
+
+def _in_field(L, field):
+    """Exact (u, c) of the L x L Ising torus in a field (row transfer matrix)."""
+    def exact(T):
+        u, _, c, _ = torus_observables(T, field, L)
+        return u, c
     return exact
 
 
@@ -88,9 +97,17 @@ def run_checks(quick=True):
         u_k, c_k = kaufman_observables(T, 4)
         checks.append(Check(f"Kaufman L=4 T={T:g}: u vs enumeration", u_k[0], 0.0, u_enum))
         checks.append(Check(f"Kaufman L=4 T={T:g}: c vs enumeration", c_k[0], 0.0, c_enum))
+    in_field = ising2d_energies(4, 1.0, 0.3)
+    for T in (1.5, 2.5):
+        u_enum, c_enum = enumerated_observables(in_field, 16, T)
+        u_tm, _, c_tm, _ = torus_observables(T, 0.3, 4)
+        checks.append(Check(f"Transfer matrix L=4 T={T:g} H=0.3: u vs enumeration", u_tm, 0.0, u_enum))
+        checks.append(Check(f"Transfer matrix L=4 T={T:g} H=0.3: c vs enumeration", c_tm, 0.0, c_enum))
     scale = 1 if quick else 4
     checks += _mc_checks_2d(IsingModel(2, 8), "2D Ising L=8 vs Kaufman", (1.8, 2.269, 3.0), _kaufman(8),
                             64, 250 * scale, 4, 1000)
+    checks += _mc_checks_2d(IsingModel(2, 8), "2D Ising L=8 H=0.3 vs transfer matrix", (2.0, 2.6), _in_field(8, 0.3),
+                            64, 250 * scale, 4, 1000, field=0.3)
     checks += _mc_checks_2d(IsingModel(2, 8), "2D Ising L=8 Wolff vs Kaufman", (2.269,), _kaufman(8),
                             64, 100 * scale, 1, 100, algorithm="wolff")
     # q = 2 Potts: u = -1 + u_I(2T) / 2, c = c_I(2T); q = 4 clock: u = u_I(2T), c = 2 c_I(2T)

@@ -37,17 +37,27 @@ from ..montecarlo.models import make_model
 from ..rg import block_spin, talk_fixed_point
 from ..stage import Stage
 from ..stats.attractors import classify_flows
+from ..stats.reweighting import specific_heat_peak as reweighted_peak
 from ..thermometers.curve import CurveThermometer
 
 
-def specific_heat_peak(cfg, T, c, iH):
-    """(temperature of the specific-heat maximum at field index iH, its source): the exact
-    finite-L maximum where an exact result applies, else the Monte Carlo grid maximum."""
+def specific_heat_peak(cfg, samples_path, T, iH):
+    """The specific-heat maximum at field index iH: from the run's own Monte Carlo (multi-
+    histogram reweighting around the grid maximum, jackknife error; stats/reweighting.py) and
+    the exact finite-L maximum where an exact result applies (exact/reference.py), with the
+    z-score between them. "T" is the exact value where there is one, else the Monte Carlo one."""
     field = cfg.sampling.fields[iH]
-    peak = exact_specific_heat_peak(cfg.model, field, T.min(), T.max())
-    if peak is not None:
-        return peak, exact_method(cfg.model, field)
-    return float(T[np.nanargmax(c[:, iH])]), "monte carlo"
+    exact = exact_specific_heat_peak(cfg.model, field, T.min(), T.max())
+    mc = reweighted_peak(T, files.read_field_energies(samples_path, iH), cfg.model.L ** cfg.model.dim)
+    out = {"monte_carlo": mc, "exact": exact, "exact_source": exact_method(cfg.model, field)}
+    if exact is not None:
+        out.update(T=exact, source=out["exact_source"])
+        out["z"] = (mc["T"] - exact) / mc["err"] if mc and mc["err"] > 0 else None
+    elif mc is not None:
+        out.update(T=mc["T"], source="monte carlo", z=None)
+    else:
+        out.update(T=None, source=None, z=None)
+    return out
 
 
 def start_labels(flow_h5):
@@ -149,12 +159,12 @@ def summarize(ctx):
     with h5py.File(ctx.path(files.SAMPLES), "r") as samples, h5py.File(ctx.path(files.FLOW), "r") as flows:
         T = mc["temperatures"]
         tc = critical_temperature(cfg.model)
-        peaks = [specific_heat_peak(cfg, T, mc["specific_heat"], iH) for iH in range(len(cfg.sampling.fields))]
+        peaks = [specific_heat_peak(cfg, ctx.path(files.SAMPLES), T, iH) for iH in range(len(cfg.sampling.fields))]
         fps = fixed_points(cfg, flows)
         for fp in fps:
             iH = list(cfg.sampling.fields).index(fp["field"])
             fp["tc"] = critical_temperature(cfg.model, fp["field"])
-            fp["specific_heat_peak"] = {"T": peaks[iH][0], "source": peaks[iH][1]}
+            fp["specific_heat_peak"] = peaks[iH]
         exponents = {}
         if math.isfinite(tc) and 0.0 in cfg.sampling.fields:
             iH = list(cfg.sampling.fields).index(0.0)

@@ -52,6 +52,15 @@ def read_samples_summary(path):
     return out
 
 
+def read_field_energies(path, iH):
+    """Energies per site of every stored sample at field index iH, (nT, rounds, replicas)
+    (sample j = round * replicas + replica, root attribute ``replicas``)."""
+    with h5py.File(path, "r") as h5:
+        e = h5[observable("energy")][:, iH, :]
+        replicas = int(h5.attrs["replicas"])
+    return e.reshape(e.shape[0], -1, replicas)
+
+
 def read_rank_configs(path, cfg, comm):
     """This rank's configurations: those of its grid slice, int8 (n_points * S, *lattice), with
     the global index of the first one and the global count (sample i = point * S + j)."""

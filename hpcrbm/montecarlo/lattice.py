@@ -24,17 +24,26 @@ class PeriodicLattice:
     def coordination(self):
         return 2 * self.dim
 
-    def initial_state(self, seed, point, replicas, start="ordered"):
+    def favoured_state(self, field):
+        """The single state of lowest site energy in ``field`` (Ising: the field's sign), or
+        None when several states tie (field 0)."""
+        f = self.site_energy(field)
+        lowest = np.flatnonzero(f == f.min())
+        return int(self.states[lowest[0]]) if len(lowest) == 1 else None
+
+    def initial_state(self, seed, point, replicas, start="ordered", field=0.0):
         """int8 (R, *lattice) initial states.
 
         "up": every site in ``up_state``. "random": each site from its own word. "ordered":
-        every site of a replica takes the "random" value of its site 0 (a uniform start that
-        avoids Metropolis' frozen stripes at low T). Words: INITIAL_STATE stream, step 0,
-        index = site (row-major).
+        every site in the state the field favours when it favours one; at zero field, every
+        site of a replica takes the "random" value of its site 0 (a uniform start that avoids
+        Metropolis' frozen stripes at low T, and in a field the metastable start against it).
+        Words: INITIAL_STATE stream, step 0, index = site (row-major).
         """
         shape = (replicas,) + self.lattice_shape
-        if start == "up":
-            return np.full(shape, self.up_state, dtype=np.int8)
+        favoured = self.favoured_state(field) if start == "ordered" else None
+        if start == "up" or favoured is not None:
+            return np.full(shape, self.up_state if favoured is None else favoured, dtype=np.int8)
         spins = np.empty(shape, dtype=np.int8)
         if start == "ordered":
             for r in range(replicas):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..rng.philox import seed_key
-from .ising import TWO32
+from .ising import acceptance_thresholds
 from .kernels import qstate_cpu
 from .lattice import PeriodicLattice
 
@@ -36,6 +36,10 @@ class QStateModel(PeriodicLattice):
             return -self.J * (d == 0)
         return -self.J * np.cos(2 * np.pi * d / self.q)
 
+    @property
+    def states(self):
+        return np.arange(self.q)
+
     def site_energy(self, field):
         """f(s), s = 0..q-1: field energy of one site in state s."""
         s = np.arange(self.q)
@@ -52,10 +56,7 @@ class QStateModel(PeriodicLattice):
         dE = f[(s + delta) % q] - f[s]
         for d in ds:
             dE = dE + e[(d + delta) % q] - e[d]
-        with np.errstate(over="ignore"):
-            p = np.exp(-dE / temperature)
-        table = np.where(dE <= 0, float(TWO32), np.floor(np.minimum(p, 1.0) * TWO32))
-        return np.minimum(table, TWO32).astype(np.uint64).reshape(-1)
+        return acceptance_thresholds(dE, temperature, self.dim).reshape(-1)
 
     def sweep(self, spins, thresholds, seed, point, sweep_start, n_sweeps):
         k0, k1 = seed_key(seed)

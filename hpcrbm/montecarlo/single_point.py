@@ -13,7 +13,7 @@ def sample_point(model, temperature, field, seed, point, replicas, thermalize, r
     Swendsen-Wang the results equal those in samples.h5 for that point.
     """
     updater = make_updater(algorithm, model)
-    spins = model.initial_state(seed, point, replicas, start)
+    spins = model.initial_state(seed, point, replicas, start, field)
     params = updater.prepare(temperature, field)
     tuning = np.zeros(updater.n_tuning, dtype=np.int64)
     updater.sweep(spins, params, tuning, seed, point, 0, thermalize, thermalizing=True)

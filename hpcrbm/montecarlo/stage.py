@@ -64,7 +64,8 @@ class ChainState:
 
 def _fresh_state(plan):
     cfg, model = plan.cfg, plan.model
-    spins = [model.initial_state(cfg.run.seed, p, plan.replicas, cfg.sampling.start) for p in plan.points]
+    spins = [model.initial_state(cfg.run.seed, p, plan.replicas, cfg.sampling.start, plan.grid.values(p)[1])
+             for p in plan.points]
     n = len(plan.points)
     nan = np.full((n, plan.samples), np.nan)
     tuning = np.zeros((n, plan.updater.n_tuning), dtype=np.int64)

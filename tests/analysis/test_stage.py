@@ -32,10 +32,14 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
         assert "nn" in f["fixed_point"] and f["specific_heat_peak"]["T"] > 0
     zero = [f for f in flows if f["field"] == 0.0][0]
     assert zero["specific_heat_peak"]["source"] == "kaufman"
+    for f in flows:  # the run's own maximum, reweighted, beside the exact one (transfer matrix at H = 0.5)
+        peak = f["specific_heat_peak"]
+        assert peak["exact_source"] == ("kaufman" if f["field"] == 0 else "transfer matrix")
+        assert peak["monte_carlo"]["err"] > 0 and abs(peak["monte_carlo"]["T"] - peak["exact"]) < 1.0
     assert "monte_carlo" in summary["exponents"]
     check = summary["validation"]
-    assert len(check["checks"]) == 6 and check["failed"] == 0  # 3 temperatures at H = 0, u and c vs Kaufman
-    assert all(c["H"] == 0.0 for c in check["checks"])
+    assert len(check["checks"]) == 12 and check["failed"] == 0  # 3 temperatures x 2 fields, u and c
+    assert {c["H"] for c in check["checks"]} == {0.0, 0.5}  # Kaufman at H = 0, the transfer matrix at H = 0.5
     assert {c["control"] for c in summary["controls"]} == {"random", "extremes"}
     assert all(0 < b["T"] < 10 for c in summary["controls"] for b in c["fixed_point"]["nn"]["branches"])
     assert 0 <= summary["nn_thermometer"][0]["accuracy"] <= 1
