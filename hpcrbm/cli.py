@@ -106,6 +106,13 @@ def cmd_posthoc(args, comm):
     return 0
 
 
+def cmd_report(args, comm):
+    from .report import write_report
+    if comm.is_root:
+        print(write_report(args.run_dirs, args.out))
+    return 0
+
+
 def cmd_info(args, comm):
     from .io.inspect import describe, format_description
     info = describe(args.file)
@@ -199,6 +206,11 @@ def build_parser():
                        help=f"override a key of this stage's own section (e.g. {example})")
         p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
         p.set_defaults(func=cmd_stage)
+
+    p = sub.add_parser("report", help="the study's report (verdict per claim) from the runs' summaries alone")
+    p.add_argument("run_dirs", nargs="+", help="run directories holding summary.json and figures/")
+    p.add_argument("--out", default="report.md", help="Markdown file to write (figures linked relative to it)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
     p.add_argument("file")

@@ -152,6 +152,18 @@ def rg_flow(cfg, samples_h5, n_configs=200):
     return out
 
 
+def protocol(cfg):
+    """The settings a reader of summary.json needs to know what was run."""
+    s, r, f = cfg.sampling, cfg.rbm, cfg.flow
+    return {"seed": cfg.run.seed, "J": cfg.model.J, "temperatures": list(s.temperatures), "fields": list(s.fields),
+            "samples": s.samples, "algorithm": s.algorithm,
+            "rbm": {"hidden": list(r.hidden), "visible": r.visible, "method": r.method, "k": r.k,
+                    "learning_rate": r.learning_rate, "batch_size": r.batch_size, "epochs": r.epochs, "dtype": r.dtype},
+            "thermometer": {"hidden": cfg.thermometer.hidden, "epochs": cfg.thermometer.epochs},
+            "flow": {"steps": f.steps, "mode": f.mode, "starts": list(f.starts), "chains_per_start": f.samples},
+            "analysis": {"z": cfg.analysis.z, "resolution": cfg.analysis.resolution, "window": cfg.analysis.window}}
+
+
 def summarize(ctx):
     """summary.json's content (rank 0), figures drawn on the way."""
     cfg, run_dir = ctx.cfg, ctx.run_dir
@@ -184,7 +196,7 @@ def summarize(ctx):
         rg = rg_flow(cfg, samples)
         summary = {
             "run": cfg.run.name, "model": cfg.model.kind, "dim": cfg.model.dim, "L": cfg.model.L, "q": cfg.model.q,
-            "tc": tc, "flows": fps, "exponents": exponents,
+            "tc": tc, "protocol": protocol(cfg), "flows": fps, "exponents": exponents,
             "rg": {"block_spin": {str(b): [{"T": float(t0), "T_blocked": t, "err": dt}
                                           for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
                    "talk_recursion_fixed_point_K": talk_fixed_point(),
