@@ -61,6 +61,7 @@ class RBMConfig:
     dtype: str = "float32"  # "float32" | "float64"
     ais_chains: int = 100  # AIS estimate of log Z when Nh > 20
     ais_steps: int = 1000
+    snapshots: tuple[int, ...] = ()  # epochs (< epochs) at which each RBM is also kept and flowed
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,7 @@ _CHOICES = {
     "rbm.dtype": ("float32", "float64"),
     "flow.mode": ("mean-field", "sample", "both"),
 }
+_MAY_BE_EMPTY = {"rbm.snapshots"}
 MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -136,7 +138,7 @@ def _coerce(key, value, typ):
     origin = typing.get_origin(typ)
     if origin is tuple:
         item = typing.get_args(typ)[0]
-        if not isinstance(value, (list, tuple)) or not value:
+        if not isinstance(value, (list, tuple)) or (not value and key not in _MAY_BE_EMPTY):
             raise InputError(f"config key {key}: expected a non-empty list of {_TYPE_NAMES[item][2:]}s")
         return tuple(_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value))
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
@@ -236,6 +238,9 @@ def check_values(cfg: Config):
     for key in ("k", "batch_size", "epochs", "ais_chains", "ais_steps"):
         if getattr(r, key) < 1:
             bad(f"rbm.{key}", "must be >= 1")
+    if list(r.snapshots) != sorted(set(r.snapshots)) or any(not 1 <= e < r.epochs for e in r.snapshots):
+        bad("rbm.snapshots", f"must be increasing epochs in 1..rbm.epochs - 1 ({r.epochs - 1}); the last epoch is "
+                             "always kept")
     if not 0 <= r.momentum < 1:
         bad("rbm.momentum", "must be in [0, 1)")
     if r.weight_decay < 0:

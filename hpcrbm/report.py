@@ -88,6 +88,34 @@ def claim_fixed_point_at_tc(runs):
             " / ".join(rows), "; ".join(parts), verdict)
 
 
+def claim_training_independent(runs):
+    parts, verdicts = [], set()
+    for run_dir, s in runs:
+        entries = [e for e in s.get("training") or [] if e["field"] == 0.0]
+        for nh in sorted({e["nh"] for e in entries}):
+            for mode in sorted({e["mode"] for e in entries}):
+                rows = [e for e in entries if e["nh"] == nh and e["mode"] == mode]
+                if not rows:
+                    continue
+                readings = [e["fixed_point"]["energy"] for e in rows]
+                fixed = [r for r in readings if r["T"] is not None]
+                if len(fixed) == len(readings):
+                    spread = max(r["T"] for r in fixed) - min(r["T"] for r in fixed)
+                    tol = 2 * TC_TOLERANCE * max(r["err"] for r in fixed) + s["protocol"]["analysis"]["resolution"]
+                    verdicts.add("reproduced" if spread <= tol else "not reproduced")
+                else:
+                    verdicts.add("not reproduced")
+                parts.append(f"{run_dir.name} N_h = {nh} {mode}: " + "; ".join(
+                    f"epoch {e['epoch']}: {end_points(e['fixed_point']['energy'])}" for e in rows))
+    if not parts:
+        return ("Where the flows end does not depend on how long the RBM was trained", "(no paper shows it)", "-",
+                "no run kept RBM snapshots (rbm.snapshots)", "not measured")
+    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on N_h and mode"
+    return ("Where the flows end does not depend on how long the RBM was trained", "(no paper shows it)",
+            "the same flows from RBMs kept at earlier epochs (rbm.snapshots), energy thermometer",
+            "; ".join(parts), verdict)
+
+
 def claim_rg_flows_away(runs):
     parts, ok_all = [], True
     for run_dir, s in runs:
@@ -178,8 +206,8 @@ def claim_monte_carlo_exact(runs):
             "reproduced" if failed == 0 else "not reproduced")
 
 
-CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_rg_flows_away, claim_untrained_reads_tc,
-          claim_field_follows_heat_peak, claim_exponent)
+CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_training_independent, claim_rg_flows_away,
+          claim_untrained_reads_tc, claim_field_follows_heat_peak, claim_exponent)
 
 
 def _cell(text):

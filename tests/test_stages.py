@@ -185,3 +185,21 @@ def test_campaign_status_uses_the_fingerprints(finished, tmp_path):
     base.write_text(CONFIG.replace("steps = 3", "steps = 4"))  # the base config edited: flow and analysis stale
     status = json.loads(run_hpcrbm(["campaign", "status", campaign, "--json"]).stdout)[0]
     assert not status["done"] and status["rbm.h5"] and not status["flow.h5"] and not status["analysis.h5"]
+
+
+def test_snapshots_are_the_shorter_trainings_and_are_flowed(finished, tmp_path):
+    run = copy_of(finished, tmp_path)
+    result = run_hpcrbm(["run", finished[1], "--out", run, "--set", "rbm.snapshots=[1, 2]", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    short = tmp_path / "short"
+    result = run_hpcrbm(["run", finished[1], "--out", short, "--set", "rbm.epochs=2", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    with h5py.File(run / "rbm.h5") as a, h5py.File(short / "rbm.h5") as b, h5py.File(finished[0] / "rbm.h5") as c:
+        assert np.array_equal(a["rbm/nh4/snapshots/epoch2/W"][:], b["rbm/nh4/W"][:])  # epoch 2 of 3 = 2 of 2
+        assert np.array_equal(a["rbm/nh4/W"][:], c["rbm/nh4/W"][:])  # keeping snapshots changes nothing else
+    with h5py.File(run / "flow.h5") as h5:
+        assert {"nh4_epoch1", "nh4_epoch2", "nh4"} <= set(h5["flow"])
+    training = json.loads((run / "summary.json").read_text())["training"]
+    assert sorted({(e["epoch"], e["mode"]) for e in training}) == [(e, m) for e in (1, 2, 3)
+                                                                    for m in ("mean-field", "sample")]
+    assert (run / "figures" / "fixed_points_vs_epochs.png").exists()

@@ -24,6 +24,7 @@ def draw_all(run_dir, cfg, mc, flows, summary):
     paths = []
     for name, fn in (("mc_observables", mc_observables), ("flow_temperatures", flow_temperatures),
                      ("fixed_points_vs_nh", fixed_points_vs_nh), ("fixed_points_vs_field", fixed_points_vs_field),
+                     ("fixed_points_vs_epochs", fixed_points_vs_epochs),
                      ("exponent_fit", exponent_fit), ("rbm_flow_vs_rg", rbm_flow_vs_rg),
                      ("thermometer_calibration", thermometer_calibration), ("nn_histograms", nn_histograms)):
         fig = fn(plt, cfg, mc, flows, summary)
@@ -133,6 +134,28 @@ def fixed_points_vs_field(plt, cfg, mc, flows, summary):
     rows = [f for f in summary["flows"] if f["nh"] == first["nh"] and f["mode"] == first["mode"]]
     ax.plot([f["field"] for f in rows], [f["specific_heat_peak"]["T"] for f in rows], "k--", label="c maximum")
     ax.set_xlabel("field H")
+    ax.set_ylabel("where the flows end: T (energy)")
+    ax.legend(fontsize=6)
+    return fig
+
+
+def fixed_points_vs_epochs(plt, cfg, mc, flows, summary):
+    """Where the flows end (energy thermometer, first field) against training epochs, per N_h
+    and mode: fixed points filled, separate attractors open with their range."""
+    entries = [e for e in summary.get("training") or [] if e["field"] == cfg.sampling.fields[0]]
+    if not entries:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    colours = iter(plt.cm.tab10.colors * 3)
+    for nh in sorted({e["nh"] for e in entries}):
+        for mode, fmt in (("mean-field", "o-"), ("sample", "s--")):
+            rows = [e for e in entries if e["nh"] == nh and e["mode"] == mode]
+            if rows:
+                _end_points(ax, [e["epoch"] for e in rows], [e["fixed_point"]["energy"] for e in rows], fmt,
+                            next(colours), f"N_h = {nh}, {mode}")
+    _tc_line(ax, summary, axis="y")
+    ax.set_xscale("log")
+    ax.set_xlabel("training epochs")
     ax.set_ylabel("where the flows end: T (energy)")
     ax.legend(fontsize=6)
     return fig

@@ -89,6 +89,32 @@ def fixed_points(cfg, flow_h5, controls=False):
     return out
 
 
+def training_dependence(cfg, flow_h5):
+    """Where the flows end against training epochs: for every N_h with snapshots (rbm.snapshots),
+    an entry per (epoch, field, mode) as in :func:`fixed_points`, the last epoch being the
+    trained RBM itself. Empty without snapshots."""
+    if not cfg.rbm.snapshots:
+        return []
+    final = {(f["nh"], f["field"], f["mode"]): f for f in fixed_points(cfg, flow_h5)}
+    field_index = flow_h5["starts/field_index"][:]
+    names = start_labels(flow_h5)
+    a = cfg.analysis
+    out = []
+    for nh, epoch, key in files.snapshot_keys(flow_h5):
+        for mode in files.flow_modes(flow_h5, key):
+            g = flow_h5[files.flow_group(key, mode)]
+            for iH, H in enumerate(cfg.sampling.fields):
+                sel = np.flatnonzero(field_index == iH)
+                out.append({"nh": nh, "epoch": epoch, "field": float(H), "mode": mode, "fixed_point": {
+                    label: classify_flows(g[f"temperature_{label}"][sel], g[f"temperature_{label}_err"][sel],
+                                          [names[s] for s in sel], z=a.z, resolution=a.resolution,
+                                          window=a.window or None)
+                    for label in files.THERMOMETERS}})
+    for (nh, H, mode), f in final.items():
+        out.append({"nh": nh, "epoch": cfg.rbm.epochs, "field": H, "mode": mode, "fixed_point": f["fixed_point"]})
+    return sorted(out, key=lambda e: (e["nh"], e["field"], e["mode"], e["epoch"]))
+
+
 def fit_beta(T, m, m_err, tc, window=(0.05, 0.4)):
     """Fit |m| = A (1 - T/Tc)^beta on tc*(1-window[1]) < T < tc*(1-window[0]); returns dict."""
     from scipy.optimize import curve_fit
@@ -158,7 +184,8 @@ def protocol(cfg):
     return {"seed": cfg.run.seed, "J": cfg.model.J, "temperatures": list(s.temperatures), "fields": list(s.fields),
             "samples": s.samples, "algorithm": s.algorithm,
             "rbm": {"hidden": list(r.hidden), "visible": r.visible, "method": r.method, "k": r.k,
-                    "learning_rate": r.learning_rate, "batch_size": r.batch_size, "epochs": r.epochs, "dtype": r.dtype},
+                    "learning_rate": r.learning_rate, "batch_size": r.batch_size, "epochs": r.epochs, "dtype": r.dtype,
+                    "snapshots": list(r.snapshots)},
             "thermometer": {"hidden": cfg.thermometer.hidden, "epochs": cfg.thermometer.epochs},
             "flow": {"steps": f.steps, "mode": f.mode, "starts": list(f.starts), "chains_per_start": f.samples},
             "analysis": {"z": cfg.analysis.z, "resolution": cfg.analysis.resolution, "window": cfg.analysis.window}}
@@ -196,7 +223,8 @@ def summarize(ctx):
         rg = rg_flow(cfg, samples)
         summary = {
             "run": cfg.run.name, "model": cfg.model.kind, "dim": cfg.model.dim, "L": cfg.model.L, "q": cfg.model.q,
-            "tc": tc, "protocol": protocol(cfg), "flows": fps, "exponents": exponents,
+            "tc": tc, "protocol": protocol(cfg), "flows": fps, "training": training_dependence(cfg, flows),
+            "exponents": exponents,
             "rg": {"block_spin": {str(b): [{"T": float(t0), "T_blocked": t, "err": dt}
                                           for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
                    "talk_recursion_fixed_point_K": talk_fixed_point(),

@@ -112,7 +112,9 @@ def run_flows(ctx):
     starts = starts_table(cfg)
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
-    keys = [f"nh{nh}" for nh in cfg.rbm.hidden] + sorted(k for k in stored if k.startswith("control_"))
+    keys = [f"nh{nh}" for nh in cfg.rbm.hidden] + \
+        [files.snapshot_key(nh, e) for nh in cfg.rbm.hidden for e in cfg.rbm.snapshots] + \
+        sorted(k for k in stored if k.startswith("control_"))
     per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
     for s in range(lo, hi):
         kind, iT, iH = starts[s]

@@ -95,25 +95,52 @@ def control_group(name):
 
 def rbm_required(cfg):
     return [f"{rbm_group(nh)}/{x}" for nh in cfg.rbm.hidden for x in PARAMS] + \
+           [f"{rbm_group(nh)}/{snapshot_group(e)}/W" for nh in cfg.rbm.hidden for e in cfg.rbm.snapshots] + \
            [f"{control_group('random')}/{x}" for x in PARAMS]
 
 
-def write_rbm(f, group, W, b, c, history, attrs):
-    """One RBM into an open ParallelFile: W, b, c, history/NAME (float64) and attributes."""
+def snapshot_group(epoch):
+    """An RBM's copy at ``epoch`` (rbm.snapshots), below its group: snapshots/epoch{e}."""
+    return f"snapshots/epoch{epoch}"
+
+
+def snapshot_epoch(name):
+    return int(name[len("epoch"):])
+
+
+def snapshot_key(n_hidden, epoch):
+    """The flow key of an RBM's snapshot: "nh{Nh}_epoch{e}"."""
+    return f"nh{n_hidden}_epoch{epoch}"
+
+
+def write_rbm(f, group, W, b, c, history, attrs, snapshots=None):
+    """One RBM into an open ParallelFile: W, b, c, history/NAME (float64), attributes, and the
+    copies of W, b, c kept at earlier epochs (``snapshots``: epoch -> (W, b, c))."""
     for name, value in zip(PARAMS, (W, b, c)):
         f.create_global(f"{group}/{name}", value)
     for name, values in (history or {}).items():
         f.create_global(f"{group}/history/{name}", np.asarray(values, dtype=np.float64))
+    for epoch, arrays in sorted((snapshots or {}).items()):
+        for name, value in zip(PARAMS, arrays):
+            f.create_global(f"{group}/{snapshot_group(epoch)}/{name}", value)
     f.set_attrs(attrs, group)
 
 
 def read_rbms(path):
-    """{key: (W, b, c, q)}, W, b, c as stored; keys "nh{Nh}" and "control_{name}"."""
+    """{key: (W, b, c, q)}, W, b, c as stored; keys "nh{Nh}", "nh{Nh}_epoch{e}" (snapshots) and
+    "control_{name}"."""
     with h5py.File(path, "r") as h5:
-        def params(g):
-            return tuple(g[n][...] for n in PARAMS) + (int(g.attrs["q"]),)
-        out = {k: params(h5[rbm_group(k[2:])]) for k in h5["rbm"]}
-        out.update({f"control_{k}": params(h5[control_group(k)]) for k in h5.get("controls", {})})
+        def params(g, q):
+            return tuple(g[n][...] for n in PARAMS) + (q,)
+        out = {}
+        for k in h5["rbm"]:
+            g = h5[rbm_group(k[2:])]
+            q = int(g.attrs["q"])
+            out[k] = params(g, q)
+            for name in g.get("snapshots", {}):
+                out[snapshot_key(k[2:], snapshot_epoch(name))] = params(g[f"snapshots/{name}"], q)
+        out.update({f"control_{k}": params(h5[control_group(k)], int(h5[control_group(k)].attrs["q"]))
+                    for k in h5.get("controls", {})})
     return out
 
 
@@ -188,10 +215,16 @@ def start_kinds(flows):
 
 
 def flow_keys(flows, controls=False):
-    """The RBM groups of an open flow.h5: "nh{Nh}" by N_h, or the controls by name."""
+    """The RBM groups of an open flow.h5: the trained RBMs "nh{Nh}" by N_h, or the controls by name."""
     if controls:
         return sorted(k for k in flows["flow"] if k.startswith("control_"))
-    return sorted((k for k in flows["flow"] if k.startswith("nh")), key=lambda k: int(k[2:]))
+    return sorted((k for k in flows["flow"] if k.startswith("nh") and "_epoch" not in k), key=lambda k: int(k[2:]))
+
+
+def snapshot_keys(flows):
+    """[(N_h, epoch, key)] of the flowed snapshots of an open flow.h5, by N_h and epoch."""
+    keys = [k for k in flows["flow"] if "_epoch" in k]
+    return sorted((int(k[2:k.index("_")]), int(k[k.index("_epoch") + 6:]), k) for k in keys)
 
 
 def flow_modes(flows, key):

@@ -39,6 +39,9 @@ def _save_checkpoint(path, state, inputs, done):
             h5[name] = value
         for name, values in state.history.items():
             h5[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+        for epoch, arrays in state.snapshots.items():
+            for name, value in zip(files.PARAMS, arrays):
+                h5[f"{files.snapshot_group(epoch)}/{name}"] = value
         h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q)
 
 
@@ -50,15 +53,18 @@ def _load_checkpoint(path, inputs):
                 return None
             a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
             history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
+            snapshots = {files.snapshot_epoch(name): tuple(h5[f"snapshots/{name}/{x}"][...] for x in files.PARAMS)
+                         for name in h5.get("snapshots", {})}
             state = TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
-                                  a["chains"], int(h5.attrs["epoch"]), history)
+                                  a["chains"], int(h5.attrs["epoch"]), history, snapshots)
             return state
     except (OSError, KeyError):
         return None
 
 
-def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs):
-    """Train (or resume) the RBM with ``n_hidden`` hidden units; returns (state, log Z info)."""
+def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots=()):
+    """Train (or resume) the RBM with ``n_hidden`` hidden units, keeping copies of the parameters
+    at the epochs ``snapshots``; returns (state, log Z info)."""
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
     trainer = Trainer(settings_for(cfg, n_hidden), data, first, n_total, comm,
@@ -82,6 +88,9 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs):
         for name, value in (("epoch", state.epoch), ("reconstruction_error", rec), ("pseudo_likelihood", pl),
                             ("log_likelihood", ll)):
             state.history[name].append(value)
+        if state.epoch in snapshots:
+            p = state.params
+            state.snapshots[state.epoch] = (p.W.copy(), p.b.copy(), p.c.copy())
         bar.update(1)
         if timer.due():
             if state.epoch < cfg.rbm.epochs and comm.is_root:
@@ -148,13 +157,13 @@ def train(ctx):
         raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the data "
                          f"({n_total} samples)")
     results = {nh: train_one(ctx, nh, data, first, n_total, ctx.checkpoints / f"rbm_nh{nh}.h5",
-                             ctx.inputs + f"\nnh = {nh}") for nh in cfg.rbm.hidden}
+                             ctx.inputs + f"\nnh = {nh}", cfg.rbm.snapshots) for nh in cfg.rbm.hidden}
     controls = train_controls(ctx, data, results)
     with ctx.writing() as f:
         for nh, (state, info) in results.items():
             p = state.params
             files.write_rbm(f, files.rbm_group(nh), p.W, p.b, p.c, state.history,
-                            dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q, **info))
+                            dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q, **info), state.snapshots)
         for name, (p, history) in controls.items():
             files.write_rbm(f, files.control_group(name), p.W, p.b, p.c, history,
                             dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q))

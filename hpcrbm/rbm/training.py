@@ -102,6 +102,7 @@ class TrainingState:
     epoch: int = 0
     history: dict = field(default_factory=lambda: {"epoch": [], "reconstruction_error": [],
                                                    "pseudo_likelihood": [], "log_likelihood": []})
+    snapshots: dict = field(default_factory=dict)  # epoch -> (W, b, c) copies kept during training
 
 
 class Trainer:

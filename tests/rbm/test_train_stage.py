@@ -49,9 +49,13 @@ def fresh_copy(simulated, tmp_path, name):
 
 
 def weights(path):
+    """Every array of every trained RBM in rbm.h5, snapshots included."""
+    out = {}
     with h5py.File(path) as h5:
         assert h5.attrs["complete"]
-        return {f"{nh}/{k}": h5[f"rbm/{nh}/{k}"][:] for nh in h5["rbm"] for k in ("W", "b", "c")}
+        h5["rbm"].visititems(lambda name, obj: out.__setitem__(name, obj[:]) if isinstance(obj, h5py.Dataset)
+                             and "history" not in name else None)
+    return out
 
 
 def test_rbm_file_layout_and_history(simulated, tmp_path):
@@ -106,7 +110,7 @@ def test_weights_do_not_depend_on_rank_count(simulated, tmp_path):
 @needs_mpiexec
 @pytest.mark.parametrize("ranks", [None, 2])
 def test_kill_and_resume_training(simulated, tmp_path, ranks):
-    overrides = ["--set", "rbm.epochs=400", "--set", "rbm.hidden=[6]"]
+    overrides = ["--set", "rbm.epochs=400", "--set", "rbm.hidden=[6]", "--set", "rbm.snapshots=[2, 300]"]
     reference = fresh_copy(simulated, tmp_path, "reference")
     assert run_hpcrbm(["train", reference, "--quiet", *overrides], ranks=ranks).returncode == 0
     run = fresh_copy(simulated, tmp_path, "killed")
@@ -117,6 +121,7 @@ def test_kill_and_resume_training(simulated, tmp_path, ranks):
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr
     a, b = weights(reference / "rbm.h5"), weights(run / "rbm.h5")
+    assert "nh6/snapshots/epoch300/W" in a and a.keys() == b.keys()  # snapshots survive the kill
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
