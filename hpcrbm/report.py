@@ -61,8 +61,17 @@ def _protocol(s):
             f"lr {r['learning_rate']:g}; flow {f['steps']} steps ({f['mode']})")
 
 
+def _row(claim, source, protocol, parts, verdicts, mixed, nothing):
+    """A table row: "not measured" (with ``nothing``) without evidence, the one verdict all
+    evidence agrees on, or ``mixed``."""
+    if not parts:
+        return (claim, source, "-", nothing, "not measured")
+    verdict = next(iter(verdicts)) if len(verdicts) == 1 else mixed
+    return (claim, source, protocol, "; ".join(parts), verdict)
+
+
 def claim_fixed_point_at_tc(runs):
-    rows, parts, verdicts = [], [], set()
+    parts, verdicts, protocols = [], set(), []
     for run_dir, s in runs:
         tc, res = s["tc"], s["protocol"]["analysis"]["resolution"]
         zero = [f for f in s["flows"] if f["field"] == 0.0]
@@ -72,87 +81,66 @@ def claim_fixed_point_at_tc(runs):
         for f in zero:
             for label in THERMOMETERS:
                 r = f["fixed_point"][label]
-                tag = f"N_h = {f['nh']} {f['mode']} {label}"
                 ok = r["T"] is not None and _near(r["T"], r["err"], tc, res)
-                (hits if ok else misses).append(tag)
+                (hits if ok else misses).append(f"N_h = {f['nh']} {f['mode']} {label}")
         verdicts.add("reproduced" if not misses else "not reproduced" if not hits else "depends")
         parts.append(f"{run_dir.name}: {len(hits)} of {len(hits) + len(misses)} (N_h, mode, thermometer) "
                      f"end at a fixed point consistent with Tc = {tc:.3f}" + (f" ({'; '.join(hits)})" if hits else ""))
-        rows.append(_protocol(s))
-    if not parts:
-        return None
-    verdict = verdicts.pop() if len(verdicts) == 1 else "depends"
-    if verdict == "depends":
-        verdict = "depends on N_h, mode and thermometer (see the evidence)"
-    return ("RBM flows end at Tc, from any start", "Iso, Shiba, Yokoo 2018; the talk",
-            " / ".join(rows), "; ".join(parts), verdict)
+        protocols.append(_protocol(s))
+    verdicts = {"depends on N_h, mode and thermometer (see the evidence)" if v == "depends" else v for v in verdicts}
+    return _row("RBM flows end at Tc, from any start", "Iso, Shiba, Yokoo 2018; the talk", " / ".join(protocols),
+                parts, verdicts, "depends on the run (see the evidence)", "no run at H = 0 with a known Tc")
 
 
 def claim_training_independent(runs):
     parts, verdicts = [], set()
     for run_dir, s in runs:
         entries = [e for e in s.get("training") or [] if e["field"] == 0.0]
-        for nh in sorted({e["nh"] for e in entries}):
-            for mode in sorted({e["mode"] for e in entries}):
-                rows = [e for e in entries if e["nh"] == nh and e["mode"] == mode]
-                if not rows:
-                    continue
-                readings = [e["fixed_point"]["energy"] for e in rows]
-                fixed = [r for r in readings if r["T"] is not None]
-                if len(fixed) == len(readings):
-                    spread = max(r["T"] for r in fixed) - min(r["T"] for r in fixed)
-                    tol = 2 * TC_TOLERANCE * max(r["err"] for r in fixed) + s["protocol"]["analysis"]["resolution"]
-                    verdicts.add("reproduced" if spread <= tol else "not reproduced")
-                else:
-                    verdicts.add("not reproduced")
-                parts.append(f"{run_dir.name} N_h = {nh} {mode}: " + "; ".join(
-                    f"epoch {e['epoch']}: {end_points(e['fixed_point']['energy'])}" for e in rows))
-    if not parts:
-        return ("Where the flows end does not depend on how long the RBM was trained", "(no paper shows it)", "-",
-                "no run kept RBM snapshots (rbm.snapshots)", "not measured")
-    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on N_h and mode"
-    return ("Where the flows end does not depend on how long the RBM was trained", "(no paper shows it)",
-            "the same flows from RBMs kept at earlier epochs (rbm.snapshots), energy thermometer",
-            "; ".join(parts), verdict)
+        for nh, mode in sorted({(e["nh"], e["mode"]) for e in entries}):
+            readings = [e["fixed_point"]["energy"] for e in entries if e["nh"] == nh and e["mode"] == mode]
+            epochs = [e["epoch"] for e in entries if e["nh"] == nh and e["mode"] == mode]
+            fixed = [r for r in readings if r["T"] is not None]
+            same = len(fixed) == len(readings) and (
+                max(r["T"] for r in fixed) - min(r["T"] for r in fixed)
+                <= 2 * TC_TOLERANCE * max(r["err"] for r in fixed) + s["protocol"]["analysis"]["resolution"])
+            verdicts.add("reproduced" if same else "not reproduced")
+            parts.append(f"{run_dir.name} N_h = {nh} {mode}: " + "; ".join(
+                f"epoch {e}: {end_points(r)}" for e, r in zip(epochs, readings)))
+    return _row("Where the flows end does not depend on how long the RBM was trained", "(no paper shows it)",
+                "the same flows from RBMs kept at earlier epochs (rbm.snapshots), energy thermometer",
+                parts, verdicts, "depends on N_h and mode", "no run kept RBM snapshots (rbm.snapshots)")
 
 
 def claim_rg_flows_away(runs):
-    parts, ok_all = [], True
+    parts, verdicts = [], set()
     for run_dir, s in runs:
         tc = s["tc"]
         for b, rows in s["rg"]["block_spin"].items():
             below = [r for r in rows if r["T"] < tc - 0.1]
             above = [r for r in rows if r["T"] > tc + 0.1]
             good = sum(r["T_blocked"] < r["T"] for r in below) + sum(r["T_blocked"] > r["T"] for r in above)
-            total = len(below) + len(above)
-            ok_all &= good == total
-            parts.append(f"{run_dir.name} b = {b}: {good} of {total} temperatures move away from Tc")
-    if not parts:
-        return None
-    return ("Majority-rule block spins flow away from Tc (unlike the RBM flow)", "the talk",
-            "block-spin RG b = 2, 3 of the runs' configurations at H = 0, read by the exact energy thermometer",
-            "; ".join(parts), "reproduced" if ok_all else "not reproduced at every temperature")
+            verdicts.add("reproduced" if good == len(below) + len(above) else "not reproduced at every temperature")
+            parts.append(f"{run_dir.name} b = {b}: {good} of {len(below) + len(above)} temperatures move away from Tc")
+    return _row("Majority-rule block spins flow away from Tc (unlike the RBM flow)", "the talk",
+                "block-spin RG b = 2, 3 of the runs' configurations at H = 0, read by the exact energy thermometer",
+                parts, verdicts, "not reproduced at every temperature", "no 2D Ising run at H = 0")
 
 
 def claim_untrained_reads_tc(runs):
     parts, verdicts = [], set()
     for run_dir, s in runs:
-        tc = s["tc"]
         for c in s.get("controls") or []:
-            if c["control"] != "random" or c["field"] != 0.0 or not math.isfinite(tc):
+            if c["control"] != "random" or c["field"] != 0.0 or not math.isfinite(s["tc"]):
                 continue
             r = c["fixed_point"]["nn"]
-            ends = [(r["T"], r["err"])] if r["T"] is not None else [(b["T"], b["err"]) for b in r["branches"]]
-            near = [t for t, e in ends if abs(t - tc) <= 0.5]
-            verdicts.add("reproduced" if near else "not reproduced")
+            ends = [r["T"]] if r["T"] is not None else [b["T"] for b in r["branches"]]
+            verdicts.add("reproduced" if any(abs(t - s["tc"]) <= 0.5 for t in ends) else "not reproduced")
             parts.append(f"{run_dir.name} {c['mode']}: {end_points(r)}")
-    if not parts:
-        return None
-    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on the flow mode"
-    return ("The neural thermometer reads about Tc even for an RBM that learned nothing",
-            "Veiga, Vicente 2020 (arXiv:2006.10176)",
-            "control RBM with random weights of the trained RBM's spread, flowed like the others, read by the "
-            "neural thermometer; 'about Tc' = within 0.5", "; ".join(parts), verdict)
+    return _row("The neural thermometer reads about Tc even for an RBM that learned nothing",
+                "Veiga, Vicente 2020 (arXiv:2006.10176)",
+                "control RBM with random weights of the trained RBM's spread, flowed like the others, read by the "
+                "neural thermometer; 'about Tc' = within 0.5", parts, verdicts, "depends on the flow mode",
+                "no random-weight control at H = 0")
 
 
 def claim_field_follows_heat_peak(runs):
@@ -160,21 +148,17 @@ def claim_field_follows_heat_peak(runs):
     for run_dir, s in runs:
         res = s["protocol"]["analysis"]["resolution"]
         for f in s["flows"]:
-            if f["field"] == 0.0 or f["specific_heat_peak"]["T"] is None:
-                continue
             peak = f["specific_heat_peak"]
+            if f["field"] == 0.0 or peak["T"] is None:
+                continue
             r = f["fixed_point"]["energy"]
             ok = r["T"] is not None and _near(r["T"], r["err"], peak["T"], res)
             verdicts.add("reproduced" if ok else "not reproduced")
             parts.append(f"{run_dir.name} H = {f['field']:g} N_h = {f['nh']} {f['mode']}: {end_points(r)} vs c max "
                          f"{_fmt(peak['T'])}")
-    if not parts:
-        return ("In a field the flow ends at the specific-heat maximum", "Funai, Giataganas 2020", "-",
-                "no run in a field among these", "not measured")
-    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on field, N_h and mode"
-    return ("In a field the flow ends at the specific-heat maximum", "Funai, Giataganas 2020",
-            "energy thermometer; c maximum exact where known (transfer matrix, L <= 10), else reweighted Monte Carlo",
-            "; ".join(parts), verdict)
+    return _row("In a field the flow ends at the specific-heat maximum", "Funai, Giataganas 2020",
+                "energy thermometer; c maximum exact where known (transfer matrix, L <= 10), else reweighted MC",
+                parts, verdicts, "depends on field, N_h and mode", "no run in a field among these")
 
 
 def claim_exponent(runs):
@@ -183,27 +167,23 @@ def claim_exponent(runs):
         for key, fit in sorted(s["exponents"].items()):
             if not key.startswith("reconstruction_") or fit.get("beta") is None:
                 continue
-            ok = abs(fit["beta"] - 0.125) <= 3 * fit["beta_err"]
-            verdicts.add("reproduced" if ok else "not reproduced")
+            verdicts.add("reproduced" if abs(fit["beta"] - 0.125) <= 3 * fit["beta_err"] else "not reproduced")
             parts.append(f"{run_dir.name} {key[15:]}: beta = {_fmt(fit['beta'], fit['beta_err'])} "
                          f"({fit['points']} points)")
-    if not parts:
-        return ("Reconstructions give beta = 0.127 (exact 1/8)", "the talk", "-", "no fit possible", "not measured")
-    verdict = verdicts.pop() if len(verdicts) == 1 else "depends on N_h and mode"
-    return ("Reconstructions give beta = 0.127 (exact 1/8)", "the talk",
-            "abs(m) = A (1 - T/Tc)^beta on one-step reconstructions of the Monte Carlo starts below Tc",
-            "; ".join(parts), verdict)
+    return _row("Reconstructions give beta = 0.127 (exact 1/8)", "the talk",
+                "abs(m) = A (1 - T/Tc)^beta on one-step reconstructions of the Monte Carlo starts below Tc",
+                parts, verdicts, "depends on N_h and mode", "no fit possible (too few temperatures below Tc)")
 
 
 def claim_monte_carlo_exact(runs):
-    parts, failed = [], 0
+    parts, verdicts = [], set()
     for run_dir, s in runs:
         v = s["validation"]
-        failed += v["failed"]
+        verdicts.add("reproduced" if v["failed"] == 0 else "not reproduced")
         parts.append(f"{run_dir.name}: {v['passed']} passed, {v['failed']} failed (abs(z) < {v['z_max']:g})")
-    return ("The Monte Carlo samples the model (checked against exact results)", "this project",
-            "energy and specific heat at every (T, H) with an exact result, by z-score", "; ".join(parts),
-            "reproduced" if failed == 0 else "not reproduced")
+    return _row("The Monte Carlo samples the model (checked against exact results)", "this project",
+                "energy and specific heat at every (T, H) with an exact result, by z-score", parts, verdicts,
+                "not reproduced", "no run")
 
 
 CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_training_independent, claim_rg_flows_away,
@@ -223,9 +203,7 @@ def render(runs, out_path):
              "training seeds); specific-heat maxima, jackknife over Monte Carlo blocks.", "",
              "## Verdicts", "", "| claim | source | protocol | our numbers | verdict |", "|---|---|---|---|---|"]
     for claim in CLAIMS:
-        row = claim(runs)
-        if row is not None:
-            lines.append("| " + " | ".join(_cell(x) for x in row) + " |")
+        lines.append("| " + " | ".join(_cell(x) for x in claim(runs)) + " |")
     for run_dir, s in runs:
         lines += ["", f"## Run `{run_dir.name}`", "", _protocol(s) + f"; seed {s['protocol']['seed']}.", "",
                   f"Tc = {_fmt(s['tc'])}. Where the flows end, per thermometer (branches: mean end temperature "

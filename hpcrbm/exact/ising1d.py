@@ -5,7 +5,7 @@ Per-site observables follow from derivatives of ln Z_N (energy includes the fiel
 """
 import numpy as np
 
-from .derivatives import first_derivative, second_derivative
+from .derivatives import observables_from_log_partition
 
 
 def ring_log_partition(beta, field, N, J=1.0):
@@ -19,12 +19,4 @@ def ring_log_partition(beta, field, N, J=1.0):
 
 def ring_observables(T, field, N, J=1.0):
     """Exact per-site (u, m, c, chi) of the N-spin ring; m is signed, chi = N var(m) / T."""
-    beta = 1.0 / T
-    f_beta = lambda b: ring_log_partition(b, field, N, J)  # noqa: E731
-    f_field = lambda x: ring_log_partition(beta, x, N, J)  # noqa: E731
-    hb, hf = 1e-3 * beta, 1e-3 * max(T, abs(field), 1e-2)
-    u = -first_derivative(f_beta, beta, hb) / N
-    c = beta**2 * second_derivative(f_beta, beta, hb) / N
-    m = T * first_derivative(f_field, field, hf) / N
-    chi = T * second_derivative(f_field, field, hf) / N
-    return u, m, c, chi
+    return observables_from_log_partition(lambda b, h: ring_log_partition(b, h, N, J), T, field, N)
