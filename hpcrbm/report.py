@@ -43,7 +43,8 @@ def end_points(reading):
     """One line for a verdict of stats/attractors.py."""
     if reading["verdict"] == "fixed point":
         return f"fixed point {_fmt(reading['T'], reading['err'])} (step {reading['convergence_step']})"
-    branches = ", ".join(f"{_fmt(b['T'], digits=2)} [{len(b['starts'])}]" for b in reading["branches"])
+    branches = ", ".join((f"beyond range ({_fmt(b['T'], digits=2)})" if b.get("beyond_range")
+                          else _fmt(b["T"], digits=2)) + f" [{len(b['starts'])}]" for b in reading["branches"])
     return f"{reading['verdict']}: {branches}"
 
 
@@ -133,7 +134,7 @@ def claim_untrained_reads_tc(runs):
             if c["control"] != "random" or c["field"] != 0.0 or not math.isfinite(s["tc"]):
                 continue
             r = c["fixed_point"]["nn"]
-            ends = [r["T"]] if r["T"] is not None else [b["T"] for b in r["branches"]]
+            ends = [r["T"]] if r["T"] is not None else [b["T"] for b in r["branches"] if not b.get("beyond_range")]
             verdicts.add("reproduced" if any(abs(t - s["tc"]) <= 0.5 for t in ends) else "not reproduced")
             parts.append(f"{run_dir.name} {c['mode']}: {end_points(r)}")
     return _row("The neural thermometer reads about Tc even for an RBM that learned nothing",

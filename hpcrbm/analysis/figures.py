@@ -93,11 +93,13 @@ def flow_temperatures(plt, cfg, mc, flows, summary):
 
 def _end_points(ax, xs, readings, fmt, colour, label):
     """Fixed points (filled, with error bars) and, where the flows did not meet, each branch's
-    mean (open) with the range of its end points; ``readings``: one verdict dict per x."""
+    mean (open) with the range of its end points (branches beyond the thermometer's range are
+    left out: they have no temperature); ``readings``: one verdict dict per x."""
     fixed = [(x, r["T"], r["err"]) for x, r in zip(xs, readings) if r["T"] is not None]
     if fixed:
         ax.errorbar(*zip(*fixed), fmt=fmt, ms=4, color=colour, label=f"{label}: fixed point")
-    apart = [(x, b) for x, r in zip(xs, readings) if r["T"] is None for b in r["branches"]]
+    apart = [(x, b) for x, r in zip(xs, readings) if r["T"] is None for b in r["branches"]
+             if not b.get("beyond_range")]
     if apart:
         ax.errorbar([x for x, _ in apart], [b["T"] for _, b in apart],
                     [[b["T"] - b["T_min"] for _, b in apart], [b["T_max"] - b["T"] for _, b in apart]],

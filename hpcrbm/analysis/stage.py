@@ -66,6 +66,15 @@ def start_labels(flow_h5):
     return [f"mc T={t:g}" if k == "mc" else str(k) for k, t in zip(kinds, temperatures)]
 
 
+def verdicts(group, sel, names, a):
+    """{thermometer: stats.attractors.classify_flows verdict} for the starts ``sel`` of one flow
+    group of flow.h5; ``a``: the [analysis] settings."""
+    return {label: classify_flows(group[f"temperature_{label}"][sel], group[f"temperature_{label}_err"][sel],
+                                  [names[s] for s in sel], z=a.z, resolution=a.resolution, window=a.window or None,
+                                  inside=group[f"temperature_{label}_inside"][sel] > 0.5)
+            for label in files.THERMOMETERS}
+
+
 def fixed_points(cfg, flow_h5, controls=False):
     """List of dicts (nh or control, field, mode, fixed_point{nn, energy, magnetization}): per
     thermometer the verdict on the flows from every start at that field (stats/attractors.py):
@@ -81,10 +90,7 @@ def fixed_points(cfg, flow_h5, controls=False):
                 sel = np.flatnonzero(field_index == iH)
                 label_key = {"control": key[8:]} if controls else {"nh": int(key[2:])}
                 entry = {**label_key, "field": float(H), "mode": mode, "fixed_point": {}}
-                for label in files.THERMOMETERS:
-                    entry["fixed_point"][label] = classify_flows(
-                        g[f"temperature_{label}"][sel], g[f"temperature_{label}_err"][sel], [names[s] for s in sel],
-                        z=a.z, resolution=a.resolution, window=a.window or None)
+                entry["fixed_point"] = verdicts(g, sel, names, a)
                 out.append(entry)
     return out
 
@@ -105,11 +111,8 @@ def training_dependence(cfg, flow_h5):
             g = flow_h5[files.flow_group(key, mode)]
             for iH, H in enumerate(cfg.sampling.fields):
                 sel = np.flatnonzero(field_index == iH)
-                out.append({"nh": nh, "epoch": epoch, "field": float(H), "mode": mode, "fixed_point": {
-                    label: classify_flows(g[f"temperature_{label}"][sel], g[f"temperature_{label}_err"][sel],
-                                          [names[s] for s in sel], z=a.z, resolution=a.resolution,
-                                          window=a.window or None)
-                    for label in files.THERMOMETERS}})
+                out.append({"nh": nh, "epoch": epoch, "field": float(H), "mode": mode,
+                            "fixed_point": verdicts(g, sel, names, a)})
     for (nh, H, mode), f in final.items():
         out.append({"nh": nh, "epoch": cfg.rbm.epochs, "field": H, "mode": mode, "fixed_point": f["fixed_point"]})
     return sorted(out, key=lambda e: (e["nh"], e["field"], e["mode"], e["epoch"]))

@@ -12,6 +12,9 @@ flow.h5 (layout in io/files.py): ``/starts/kind`` ("mc", "up", "random"), ``/sta
 energy, abs_magnetization, binder (+ ``_err``) of the sampled spins; for mean-field flows also
 probability_energy, probability_abs_magnetization (+ ``_err``) of the probabilities;
 temperature_energy, temperature_magnetization (+ ``_err``): the physics thermometers' readings;
+temperature_{energy, magnetization, nn}_inside: 1.0 where the reading lies inside the thermometer's
+range, 0.0 where it is clipped at an end of it (the ensemble is hotter or colder than any the
+thermometer knows: no temperature);
 temperature_nn (+ ``_err``), the neural thermometer's mean prediction, and nn_histogram
 (n_starts, steps + 1, nT), the counts of its predictions
 (energy: the exact u(T) of the same model and L where one applies, exact/reference.py, else the
@@ -64,7 +67,8 @@ def flow_names(mode):
     """Names of the per-step arrays of one flow, in file order."""
     base = list(MEASURES) + (["probability_energy", "probability_abs_magnetization"] if mode == "mean-field" else [])
     base += ["temperature_energy", "temperature_magnetization", "temperature_nn"]
-    return sorted(base + [f"{n}_err" for n in base])
+    inside = [f"temperature_{label}_inside" for label in ("energy", "magnetization", "nn")]
+    return sorted(base + [f"{n}_err" for n in base] + inside)
 
 
 def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
@@ -86,10 +90,12 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
                 values[f"{name}_err"] = float(np.std(x) / np.sqrt(len(x)))
         for label, thermometer, key in (("energy", thermo[0], "energy"), ("magnetization", thermo[1],
                                                                           "abs_magnetization")):
-            t, dt, _ = thermometer.read(values[key], values[f"{key}_err"])
+            t, dt, inside = thermometer.read(values[key], values[f"{key}_err"])
             values[f"temperature_{label}"], values[f"temperature_{label}_err"] = float(t), float(dt)
+            values[f"temperature_{label}_inside"] = float(inside)
         t, dt, histogram = read_temperature(nn, v, cfg.sampling.temperatures)
         values["temperature_nn"], values["temperature_nn_err"] = t, dt
+        values["temperature_nn_inside"] = float(min(cfg.sampling.temperatures) < t < max(cfg.sampling.temperatures))
         rows.setdefault("nn_histogram", []).append(histogram)
         for name, value in values.items():
             rows.setdefault(name, []).append(value)

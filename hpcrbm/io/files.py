@@ -199,7 +199,8 @@ def flow_group(key, mode):
 def flow_required(cfg):
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
     return ["starts/kind", "starts/temperature", "starts/field_index", "fields"] + \
-           [f"{flow_group(f'nh{nh}', m)}/temperature_energy" for nh in cfg.rbm.hidden for m in modes]
+           [f"{flow_group(f'nh{nh}', m)}/temperature_{t}_inside" for nh in cfg.rbm.hidden for m in modes
+            for t in THERMOMETERS]
 
 
 def write_starts(f, kinds, temperatures, field_indices, fields):

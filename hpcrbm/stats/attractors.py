@@ -8,8 +8,10 @@ temperature below which it cannot tell two ensembles apart).
 - A start has *stopped moving* when its last reading equals (in that sense) its reading
   ``window`` steps earlier; the convergence step is the first step after which every start's
   readings all equal its last one.
-- The starts *have met* when every pair of last readings is the same temperature (the
-  spread max - min within the tolerance of the least precise pair).
+- The starts *have met* when every pair of last readings is the same temperature.
+- A reading outside the thermometer's range (``inside`` false: clipped at an end of it) is no
+  temperature: such starts form a branch of their own marked ``beyond_range``, and the flows
+  then have no fixed point ("beyond range" when no start ends inside the range).
 - Verdict: "fixed point" when every start stopped moving and all met: T is the mean of the last
   readings, its error sqrt(spread^2 / n + mean(dT^2) / n) (spread over starts and the chains'
   statistical error; not the spread over training seeds). When every start stopped but they did
@@ -28,7 +30,7 @@ def same_temperature(a, da, b, db, z, resolution):
     return abs(a - b) <= z * math.hypot(da, db) + resolution
 
 
-def _branches(last, err, labels, z, resolution):
+def _branches(last, err, labels, z, resolution, beyond_range=False):
     order = np.argsort(last, kind="stable")
     groups, current = [], [order[0]]
     for prev, nxt in zip(order[:-1], order[1:]):
@@ -45,18 +47,21 @@ def _branches(last, err, labels, z, resolution):
         spread = float(np.std(t))
         out.append({"T": float(np.mean(t)), "err": math.sqrt(spread**2 / len(g) + float(np.mean(dt**2)) / len(g)),
                     "spread": spread, "T_min": float(t.min()), "T_max": float(t.max()),
-                    "starts": [labels[i] for i in g]})
+                    "starts": [labels[i] for i in g], "beyond_range": beyond_range})
     return out
 
 
-VERDICTS = ("fixed point", "separate attractors", "stopped, not met", "still moving", "too short")
+VERDICTS = ("fixed point", "separate attractors", "stopped, not met", "still moving", "beyond range",
+            "too short")
 
 
-def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None):
+def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None, inside=None):
     """The verdict on flows ``T`` (n_starts, steps + 1) with errors ``dT`` from starts named by
     ``labels``; see the module docstring. ``window``: steps compared for "stopped moving"
-    (default a quarter of the steps, at least 1). Non-finite readings count as moving."""
+    (default a quarter of the steps, at least 1). ``inside`` (same shape, optional): whether each
+    reading lies inside the thermometer's range. Non-finite readings count as moving."""
     T, dT = np.asarray(T, float), np.nan_to_num(np.asarray(dT, float), nan=np.inf)
+    outside = np.zeros(len(T), bool) if inside is None else ~np.asarray(inside, bool)[:, -1]
     n, length = T.shape
     steps = length - 1
     window = max(1, steps // 4) if window is None else window
@@ -72,9 +77,10 @@ def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None):
               if not (finite[s] and np.isfinite(T[s, -1 - window])
                       and same_temperature(last[s], err[s], T[s, -1 - window], dT[s, -1 - window], z, resolution))]
     result["moving_starts"] = moving
-    keep = np.flatnonzero(finite)
-    if len(keep):
-        result["branches"] = _branches(last[keep], err[keep], [labels[i] for i in keep], z, resolution)
+    for beyond in (False, True):
+        keep = np.flatnonzero(finite & (outside == beyond))
+        if len(keep):
+            result["branches"] += _branches(last[keep], err[keep], [labels[i] for i in keep], z, resolution, beyond)
     if moving:
         return result
     settled = []
@@ -83,9 +89,12 @@ def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None):
         away = [t for t, ok in enumerate(close) if not ok]
         settled.append(away[-1] + 1 if away else 0)
     result["convergence_step"] = int(max(settled))
-    tolerance = z * math.sqrt(2) * float(err.max()) + resolution
-    spread = float(last.max() - last.min())
-    if spread > tolerance:
+    if outside.all():
+        result["verdict"] = "beyond range"
+        return result
+    met = not outside.any() and all(same_temperature(last[i], err[i], last[j], err[j], z, resolution)
+                                    for i in range(n) for j in range(i + 1, n))
+    if not met:
         result["verdict"] = "separate attractors" if len(result["branches"]) > 1 else "stopped, not met"
         return result
     sd = float(np.std(last))

@@ -65,3 +65,26 @@ def test_too_short_and_non_finite():
     T[1, -1] = np.nan
     out = classify_flows(T, dT, labels(3))
     assert out["verdict"] == "still moving" and out["moving_starts"] == ["s1"]
+
+
+def test_readings_beyond_the_thermometer_range_are_no_fixed_point():
+    T, dT = flows(np.full(6, 2.27), np.linspace(1, 4, 6))
+    inside = np.ones_like(T, bool)
+    assert classify_flows(T, dT, labels(6), inside=inside)["verdict"] == "fixed point"
+    T[4:] = 12.0  # two starts run off the top of the curve: clipped readings
+    inside[4:] = False
+    out = classify_flows(T, dT, labels(6), inside=inside)
+    assert out["verdict"] == "separate attractors" and out["T"] is None
+    assert [b["beyond_range"] for b in out["branches"]] == [False, True]
+    assert out["branches"][1]["starts"] == ["s4", "s5"]
+    out = classify_flows(np.full((3, 41), 12.0), np.zeros((3, 41)), labels(3), inside=np.zeros((3, 41), bool))
+    assert out["verdict"] == "beyond range"
+
+
+def test_one_imprecise_reading_does_not_merge_the_others():
+    """Meeting is judged pair by pair: a start with a huge error cannot pull two distinct end
+    points into one."""
+    T, dT = flows(np.array([1.8, 2.9, 2.3]), np.array([1.0, 4.0, 2.0]))
+    dT[2] = 5.0
+    out = classify_flows(T, dT, labels(3))
+    assert out["verdict"] != "fixed point"
