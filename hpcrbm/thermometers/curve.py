@@ -27,7 +27,11 @@ class CurveThermometer:
     @classmethod
     def exact_energy(cls, model, field=0.0, t_min=0.3, t_max=12.0, n=600):
         """The exact u(T) of ``model`` (a ModelConfig, same L and J) at ``field`` on a geometric
-        grid of [t_min |J|, t_max |J|]; None where no exact result applies (exact/reference.py)."""
+        grid of [t_min |J|, t_max |J|]; None where no exact result applies (exact/reference.py)
+        or where it is too costly for a 600-point curve (the 2D transfer matrix in a field:
+        seconds per temperature; the Monte Carlo curve serves there)."""
+        if model.dim == 2 and field != 0:
+            return None
         a = abs(model.J)
         T = np.geomspace(t_min * a, t_max * a, n)
         exact = exact_observables(model, T, field)
