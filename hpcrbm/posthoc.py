@@ -10,7 +10,7 @@ from .errors import InputError
 from .io import files
 from .io.hdf5 import replaced_on_success
 
-THERMOMETERS = ("nn", "energy", "magnetization")
+THERMOMETERS = files.THERMOMETERS
 MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode",
                  *(f"{c}_{t}" for t in THERMOMETERS for c in ("verdict", "T", "T_err", "attractors")),
                  "tc", "specific_heat_peak")

@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import InputError
 from .io import files
 
-THERMOMETERS = ("nn", "energy", "magnetization")
+THERMOMETERS = files.THERMOMETERS
 MIN_FIT_POINTS = 5  # an exponent fit on fewer temperatures is not judged
 TC_TOLERANCE = 3.0  # a fixed point agrees with Tc when |T - Tc| <= 3 err + the analysis resolution
 

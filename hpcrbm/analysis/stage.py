@@ -95,13 +95,13 @@ def fixed_points(cfg, flow_h5, controls=False):
     return out
 
 
-def training_dependence(cfg, flow_h5):
+def training_dependence(cfg, flow_h5, final):
     """Where the flows end against training epochs: for every N_h with snapshots (rbm.snapshots),
     an entry per (epoch, field, mode) as in :func:`fixed_points`, the last epoch being the
-    trained RBM itself. Empty without snapshots."""
+    trained RBM itself (``final``: fixed_points' entries). Empty without snapshots."""
     if not cfg.rbm.snapshots:
         return []
-    final = {(f["nh"], f["field"], f["mode"]): f for f in fixed_points(cfg, flow_h5)}
+    final = {(f["nh"], f["field"], f["mode"]): f for f in final}
     field_index = flow_h5["starts/field_index"][:]
     names = start_labels(flow_h5)
     a = cfg.analysis
@@ -226,7 +226,7 @@ def summarize(ctx):
         rg = rg_flow(cfg, samples)
         summary = {
             "run": cfg.run.name, "model": cfg.model.kind, "dim": cfg.model.dim, "L": cfg.model.L, "q": cfg.model.q,
-            "tc": tc, "protocol": protocol(cfg), "flows": fps, "training": training_dependence(cfg, flows),
+            "tc": tc, "protocol": protocol(cfg), "flows": fps, "training": training_dependence(cfg, flows, fps),
             "exponents": exponents,
             "rg": {"block_spin": {str(b): [{"T": float(t0), "T_blocked": t, "err": dt}
                                           for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},

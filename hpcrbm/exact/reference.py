@@ -16,6 +16,7 @@ Exact mappings used (k_B = 1, per-site quantities, periodic L x L torus, L even)
 import math
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 from .ising1d import ring_observables
 from .kaufman import kaufman_observables
@@ -87,7 +88,7 @@ def exact_specific_heat_peak(model, field, t_min, t_max, n=2000):
     """Temperature of the exact finite-L specific-heat maximum on [max(t_min, 0.5 |J|), t_max],
     or None where no exact result applies. Cheap references (Kaufman, rings): the maximum of a
     grid of ``n`` points. The 2D transfer matrix in a field (seconds per point): a grid of 40
-    points, then golden-section search between the maximum's neighbours to 1e-5 |J|."""
+    points, then a bounded scalar search (scipy) between the maximum's neighbours to 1e-5 |J|."""
     lo = max(t_min, 0.5 * abs(model.J))
     method = exact_method(model, field)
     if method is None:
@@ -100,20 +101,10 @@ def exact_specific_heat_peak(model, field, t_min, t_max, n=2000):
         return float(grid[np.argmax(heat(grid))])
     grid = np.linspace(lo, t_max, 40)
     i = int(np.argmax(heat(grid)))
-    a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-    ratio = (math.sqrt(5) - 1) / 2
-    x1, x2 = b - ratio * (b - a), a + ratio * (b - a)
-    f1, f2 = heat(x1)[0], heat(x2)[0]
-    while b - a > 1e-5 * abs(model.J):
-        if f1 > f2:
-            b, x2, f2 = x2, x1, f1
-            x1 = b - ratio * (b - a)
-            f1 = heat(x1)[0]
-        else:
-            a, x1, f1 = x1, x2, f2
-            x2 = a + ratio * (b - a)
-            f2 = heat(x2)[0]
-    return float(0.5 * (a + b))
+    bracket = (grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)])
+    best = minimize_scalar(lambda T: -heat(T)[0], bounds=bracket, method="bounded",
+                           options={"xatol": 1e-5 * abs(model.J)})
+    return float(best.x)
 
 
 def exact_magnetization(model, temperatures):

@@ -14,8 +14,6 @@ import enum
 
 import numpy as np
 
-from .philox import philox4x32_numpy, seed_key
-
 GRID_POINTS = 2**22  # grid points p = iT * nH + iH lie in [0, GRID_POINTS)
 SYNTHETIC_POINTS = 2**23  # synthetic work items (flow starts "up"/"random") use p = SYNTHETIC_POINTS + s
 MAX_POINTS = 2**24  # p * 256 + purpose must fit in 32 bits
@@ -45,6 +43,7 @@ class Purpose(enum.IntEnum):
 
 def counter_words(seed, point, replica, step, index, purpose):
     """Random uint32 words for broadcastable ``index`` arrays (NumPy reference form)."""
+    from .philox import philox4x32_numpy, seed_key  # numba, loaded on first use (see rng/__init__.py)
     k0, k1 = seed_key(seed)
     index = np.asarray(index, dtype=np.uint64)
     c3 = np.uint64(int(point) * 256 + int(purpose))

@@ -41,7 +41,7 @@ def test_reference_uses_it_in_a_field_for_small_tori():
     assert exact_observables(ModelConfig(L=12), [2.0], field=0.4) is None  # beyond MAX_L: no reference
 
 
-def test_specific_heat_maximum_in_a_field_by_golden_section():
+def test_specific_heat_maximum_in_a_field_by_a_bounded_search():
     """The maximum found by the search equals a fine scan's to the scan's resolution, and moves
     up with the field (at h = 0 it is Kaufman's)."""
     from hpcrbm.exact.reference import exact_specific_heat_peak
