@@ -62,11 +62,17 @@ class RBMConfig:
     ais_chains: int = 100  # AIS estimate of log Z when Nh > 20
     ais_steps: int = 1000
     snapshots: tuple[int, ...] = ()  # epochs (< epochs) at which each RBM is also kept and flowed
+    seeds: int = 1  # independently trained RBMs per Nh (training seeds 0 .. seeds - 1)
+    biases: bool = True  # false: b = c = 0, only W is trained (Bernoulli visibles)
+    init_std: float = 0.01  # W starts as N(0, init_std**2)
+    random_sign: bool = False  # Ising at H = 0: every training configuration gets a random global sign
+    train_fraction: float = 1.0  # the first fraction of each (T, H) point's samples is the training set
+    parallel: str = "data"  # "data": all ranks train each RBM; "models": each rank trains whole RBMs
 
 
 @dataclass(frozen=True)
 class ThermometerConfig:
-    hidden: int = 64  # units of the classifier's hidden (ReLU) layer
+    hidden: tuple[int, ...] = (64,)  # units of each hidden (ReLU) layer of the classifier
     epochs: int = 20
     learning_rate: float = 1e-3  # Adam
     batch_size: int = 100
@@ -126,9 +132,11 @@ _CHOICES = {
     "rbm.visible": ("auto", "bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
     "rbm.dtype": ("float32", "float64"),
+    "rbm.parallel": ("data", "models"),
     "flow.mode": ("mean-field", "sample", "both"),
 }
 _MAY_BE_EMPTY = {"rbm.snapshots"}
+MAX_TRAINING_SEEDS = 255  # the stream point Nh + 2**16 * seed stays below 2**24 (rng/streams.py)
 MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -241,6 +249,18 @@ def check_values(cfg: Config):
     if list(r.snapshots) != sorted(set(r.snapshots)) or any(not 1 <= e < r.epochs for e in r.snapshots):
         bad("rbm.snapshots", f"must be increasing epochs in 1..rbm.epochs - 1 ({r.epochs - 1}); the last epoch is "
                              "always kept")
+    if not 1 <= r.seeds <= MAX_TRAINING_SEEDS:
+        bad("rbm.seeds", f"must be in 1..{MAX_TRAINING_SEEDS}")
+    if any(n >= 2**16 for n in r.hidden):
+        bad("rbm.hidden", "every number of hidden units must be below 65536 (rng/streams.py)")
+    if r.init_std <= 0:
+        bad("rbm.init_std", "must be > 0")
+    if not r.biases and (r.visible == "categorical" or (r.visible == "auto" and m.kind != "ising")):
+        bad("rbm.biases", "false needs Bernoulli visibles (Ising): the categorical gauge moves weight into c")
+    if r.random_sign and (m.kind != "ising" or any(h != 0 for h in s.fields)):
+        bad("rbm.random_sign", "is for the Ising model with every field 0 (the sign flip is a symmetry only there)")
+    if not 0 < r.train_fraction <= 1 or round(r.train_fraction * s.samples) < 1:
+        bad("rbm.train_fraction", "must be in (0, 1] and keep at least one sample per point")
     if not 0 <= r.momentum < 1:
         bad("rbm.momentum", "must be in [0, 1)")
     if r.weight_decay < 0:
@@ -248,9 +268,11 @@ def check_values(cfg: Config):
     if r.visible == "bernoulli" and m.kind != "ising":
         bad("rbm.visible", f"'bernoulli' is for Ising spins; use 'categorical' for the {m.kind} model")
     t = cfg.thermometer
-    for key in ("hidden", "epochs", "batch_size"):
+    for key in ("epochs", "batch_size"):
         if getattr(t, key) < 1:
             bad(f"thermometer.{key}", "must be >= 1")
+    if any(n < 1 for n in t.hidden):
+        bad("thermometer.hidden", "every layer needs >= 1 unit")
     if t.learning_rate <= 0:
         bad("thermometer.learning_rate", "must be > 0")
     if not 0 < t.holdout < 1:
@@ -351,17 +373,22 @@ def to_toml(cfg: Config) -> str:
     return "\n".join(lines)
 
 
+NOT_IN_RESULTS = {"rbm.parallel"}  # how the work is split, which changes no number
+
+
 def fingerprint(cfg: Config, keys) -> str:
     """Canonical TOML of the sections or dotted keys that a stage's results depend on.
 
     A stage's output and checkpoints carry it (attribute ``inputs``); a different
     fingerprint means different results, equal fingerprints mean the stage can be
-    skipped or resumed (run.out, run.backend and run.checkpoint_interval never matter).
+    skipped or resumed (run.out, run.backend, run.checkpoint_interval and rbm.parallel never
+    matter: :data:`NOT_IN_RESULTS`).
     """
     lines = []
     for key in keys:
         section, _, name = key.partition(".")
         part = getattr(cfg, section)
-        names = [name] if name else [f.name for f in dataclasses.fields(part)]
+        names = [name] if name else [f.name for f in dataclasses.fields(part)
+                                     if f"{section}.{f.name}" not in NOT_IN_RESULTS]
         lines += [f"{section}.{n} = {toml_value(getattr(part, n))}" for n in names]
     return "\n".join(lines)

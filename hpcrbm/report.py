@@ -73,6 +73,17 @@ def _row(claim, source, protocol, parts, verdicts, mixed, nothing):
 
 
 def claim_fixed_point_at_tc(runs):
+    return _tc_claim([(d, s) for d, s in runs if s["model"] == "ising"], "RBM flows end at Tc, from any start",
+                     "Iso, Shiba, Yokoo 2018; the talk", "no Ising run at H = 0 with a known Tc")
+
+
+def claim_other_models_at_tc(runs):
+    return _tc_claim([(d, s) for d, s in runs if s["model"] != "ising"],
+                     "Potts and clock RBM flows end at the model's Tc", "Giataganas, Huang, Lin 2022",
+                     "no Potts or clock run at H = 0 with a known Tc")
+
+
+def _tc_claim(runs, claim, source, nothing):
     parts, verdicts, protocols = [], set(), []
     for run_dir, s in runs:
         tc, res = s["tc"], s["protocol"]["analysis"]["resolution"]
@@ -90,8 +101,8 @@ def claim_fixed_point_at_tc(runs):
                      f"end at a fixed point consistent with Tc = {tc:.3f}" + (f" ({'; '.join(hits)})" if hits else ""))
         protocols.append(_protocol(s))
     verdicts = {"depends on N_h, mode and thermometer (see the evidence)" if v == "depends" else v for v in verdicts}
-    return _row("RBM flows end at Tc, from any start", "Iso, Shiba, Yokoo 2018; the talk", " / ".join(protocols),
-                parts, verdicts, "depends on the run (see the evidence)", "no run at H = 0 with a known Tc")
+    return _row(claim, source, " / ".join(protocols), parts, verdicts, "depends on the run (see the evidence)",
+                nothing)
 
 
 def claim_training_independent(runs):
@@ -166,14 +177,25 @@ def claim_field_follows_heat_peak(runs):
 def claim_exponent(runs):
     parts, verdicts = [], set()
     for run_dir, s in runs:
-        for key, fit in sorted(s["exponents"].items()):
-            if not key.startswith("reconstruction_") or fit.get("beta") is None or fit["points"] < MIN_FIT_POINTS:
-                continue
+        fits = s["exponents"]
+        judged = {k: f for k, f in sorted(fits.items()) if k.startswith("reconstruction_")
+                  and f.get("beta") is not None and f["points"] >= MIN_FIT_POINTS}
+        if not judged:
+            continue
+        references = [f"{name} {_fmt(fits[key]['beta'], fits[key].get('beta_err'))}"
+                      for key, name in (("monte_carlo", "Monte Carlo"), ("exact_same_points", "exact curve"))
+                      if fits.get(key, {}).get("beta") is not None]
+        for key, fit in judged.items():
             verdicts.add("reproduced" if abs(fit["beta"] - 0.125) <= 3 * fit["beta_err"] else "not reproduced")
-            parts.append(f"{run_dir.name} {key[15:]}: beta = {_fmt(fit['beta'], fit['beta_err'])} "
-                         f"({fit['points']} points)")
+        lo, hi = next(iter(judged.values()))["fit_range_T"]
+        parts.append(f"{run_dir.name} (L = {s['L']}, T = {lo:.2f}..{hi:.2f}, {next(iter(judged.values()))['points']} "
+                     f"temperatures): " + "; ".join(f"{key[15:]} {_fmt(f['beta'], f['beta_err'])}"
+                                                    for key, f in judged.items())
+                     + (f"; beside {', '.join(references)} on the same temperatures" if references else ""))
     return _row("Reconstructions give beta = 0.127 (exact 1/8)", "the talk",
-                "abs(m) = A (1 - T/Tc)^beta on one-step reconstructions of the Monte Carlo starts below Tc",
+                "abs(m) = A (1 - T/Tc)^beta on one-step reconstructions of the Monte Carlo starts below Tc, window "
+                "0.05 < 1 - T/Tc < 0.4; reproduced when within 3 errors of 1/8. At finite L, abs(m) is no power law "
+                "near Tc: the Monte Carlo data fitted on the same temperatures are the like-for-like reference",
                 parts, verdicts, "depends on N_h and mode",
                 f"no fit with {MIN_FIT_POINTS} or more temperatures in the window 0.05 < 1 - T/Tc < 0.4")
 
@@ -189,12 +211,81 @@ def claim_monte_carlo_exact(runs):
                 "not reproduced", "no run")
 
 
-CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_training_independent, claim_rg_flows_away,
-          claim_untrained_reads_tc, claim_field_follows_heat_peak, claim_exponent)
+CRITIQUE_M_STAR = 0.6507  # Veiga and Vicente's notebook: mean |m| after 40 sampled steps from random starts
+CRITIQUE_NN_AT_TC = (2.25, 0.36)  # their neural thermometer on L = 10 configurations at T = 2.25: mean, std
+
+
+def claim_critique_m_star(runs):
+    parts, verdicts, protocols = [], set(), []
+    for run_dir, s in runs:
+        r = s["protocol"]["rbm"]
+        if r.get("biases", True) or s["model"] != "ising":
+            continue
+        for f in s["flows"]:
+            end = f.get("end_state", {}).get("random")
+            if f["field"] != 0.0 or f["mode"] != "sample" or not end:
+                continue
+            m = end["abs_magnetization"]
+            chains = max(m["err"])
+            spread = m["spread"] if m["spread"] is not None else 0.0
+            tolerance = 2 * math.hypot(spread, chains)
+            verdicts.add("reproduced" if abs(m["mean"] - CRITIQUE_M_STAR) <= tolerance else "not reproduced")
+            readings = ", ".join(f"{label} {_fmt(end[f'temperature_{label}']['mean'], digits=2)}"
+                                 for label in THERMOMETERS)
+            parts.append(f"{run_dir.name} N_h = {f['nh']}, {f['seeds']} training seeds: m* = "
+                         f"{_fmt(m['mean'], digits=4)} (seeds: {', '.join(_fmt(x, digits=4) for x in m['per_seed'])}; "
+                         f"spread {_fmt(m['spread'], digits=4)}, chains' error {_fmt(chains, digits=4)}); "
+                         f"read as T = {readings} (seed means)")
+            protocols.append(_protocol(s) + f"; no biases, W ~ N(0, {r.get('init_std', 0.01):g}^2)")
+    return _row(f"The RBM flow from random states ends at m* = {CRITIQUE_M_STAR}", "Veiga, Vicente 2020 "
+                "(notebook of rodsveiga/rbm_flows_ising)", " / ".join(protocols) + "; within 2 x (spread over "
+                "training seeds (+) chains' error)", parts, verdicts, "depends on the run",
+                "no run of the critique's protocol (rbm.biases = false, sampled flows from random starts)")
+
+
+def claim_neural_thermometer_resolution(runs):
+    parts, verdicts = [], set()
+    target, width = CRITIQUE_NN_AT_TC
+    for run_dir, s in runs:
+        if s["model"] != "ising" or s["dim"] != 2 or s["L"] != 10:
+            continue
+        for entry in s.get("nn_thermometer") or []:
+            cal = entry["calibration"]
+            if entry["field"] != 0.0 or target not in cal["T"]:
+                continue
+            i = cal["T"].index(target)
+            mean, std = cal["predicted_mean"][i], cal["predicted_std"][i]
+            ok = abs(mean - target) <= width and abs(std - width) <= 0.1
+            verdicts.add("reproduced" if ok else "not reproduced")
+            hidden = s["protocol"]["thermometer"]["hidden"]
+            layers = "-".join(map(str, hidden)) if isinstance(hidden, list) else str(hidden)
+            parts.append(f"{run_dir.name} (MLP {layers}): held-out T = {target:g} reads {_fmt(mean, std, digits=2)}; "
+                         f"accuracy {_fmt(entry['accuracy'], digits=2)}")
+    return _row(f"The neural thermometer reads T = {target:g} configurations as {target:g} +- {width:g} (L = 10)",
+                "Veiga, Vicente 2020", "held-out Monte Carlo samples at T = 2.25, H = 0, L = 10: mean and standard "
+                f"deviation of the predicted T; reproduced when the mean is within {width:g} and the spread within "
+                "0.1 of theirs", parts, verdicts, "depends on the thermometer",
+                "no 2D Ising run at L = 10 with T = 2.25")
+
+
+CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_other_models_at_tc, claim_training_independent,
+          claim_rg_flows_away,
+          claim_untrained_reads_tc, claim_critique_m_star, claim_neural_thermometer_resolution,
+          claim_field_follows_heat_peak, claim_exponent)
 
 
 def _cell(text):
     return str(text).replace("|", "/").replace("\n", " ")
+
+
+def _run_time(s):
+    stages = s.get("run_time")
+    if not stages:
+        return ""
+    total = sum(x["seconds"] for x in stages.values())
+    ranks = sorted({x["ranks"] for x in stages.values()})
+    return (f" Run time {total / 60:.1f} min on {'/'.join(map(str, ranks))} rank(s) (" +
+            ", ".join(f"{name} {x['seconds'] / 60:.1f}" for name, x in stages.items()) + " min).")
 
 
 def render(runs, out_path):
@@ -202,13 +293,15 @@ def render(runs, out_path):
     out_dir = Path(out_path).resolve().parent
     lines = ["# Reproduction report", "",
              "Generated by `hpcrbm report` from the runs' summary.json files alone; every number below comes "
-             "from them. Errors: fixed points, spread over starts and the chains' statistical error (not over "
-             "training seeds); specific-heat maxima, jackknife over Monte Carlo blocks.", "",
+             "from them. Errors: fixed points, spread over starts and the chains' statistical error, and over "
+             "training seeds where a run trained several (rbm.seeds; the N_h column then says how many); "
+             "specific-heat maxima, jackknife over Monte Carlo blocks.", "",
              "## Verdicts", "", "| claim | source | protocol | our numbers | verdict |", "|---|---|---|---|---|"]
     for claim in CLAIMS:
         lines.append("| " + " | ".join(_cell(x) for x in claim(runs)) + " |")
     for run_dir, s in runs:
-        lines += ["", f"## Run `{run_dir.name}`", "", _protocol(s) + f"; seed {s['protocol']['seed']}.", "",
+        lines += ["", f"## Run `{run_dir.name}`", "",
+                  _protocol(s) + f"; seed {s['protocol']['seed']}." + _run_time(s), "",
                   f"Tc = {_fmt(s['tc'])}. Where the flows end, per thermometer (branches: mean end temperature "
                   "[number of starts]):", "",
                   "| N_h | field | mode | neural | energy | abs(m) | c maximum (Monte Carlo; exact) |",
@@ -217,7 +310,8 @@ def render(runs, out_path):
             peak = f["specific_heat_peak"]
             mc = peak.get("monte_carlo")
             heat = f"{_fmt(mc['T'], mc['err']) if mc else '-'}; {_fmt(peak.get('exact'))}"
-            lines.append(f"| {f['nh']} | {f['field']:g} | {f['mode']} | " +
+            seeds = f" ({f['seeds']} seeds)" if f.get("seeds", 1) > 1 else ""
+            lines.append(f"| {f['nh']}{seeds} | {f['field']:g} | {f['mode']} | " +
                          " | ".join(_cell(end_points(f["fixed_point"][t])) for t in THERMOMETERS) + f" | {heat} |")
         figures = sorted((run_dir / "figures").glob("*.png"))
         if figures:

@@ -39,6 +39,7 @@ samples = 10
 def summary_without_time(path):
     data = json.loads(path.read_text())
     data.pop("created")
+    data.pop("run_time")
     return data
 
 
@@ -65,13 +66,17 @@ def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_
 @needs_mpiexec
 def test_every_file_and_the_summary_are_identical_on_1_2_and_3_ranks(tmp_path, write_config):
     """Bit for bit: samples, RBM weights (exact gradient sums), thermometer, flows, analysis and
-    summary.json, whatever the rank count (PCD and CD-k)."""
+    summary.json, whatever the rank count (PCD, CD-k, and two training seeds without biases, one
+    RBM per rank, with a two-layer thermometer)."""
     config = write_config(CONFIG.replace("epochs = 150", "epochs = 4"))
-    for method in ("pcd", "cd"):
+    variants = {"pcd": ["rbm.method='pcd'"], "cd": ["rbm.method='cd'"],
+                "seeds": ["rbm.method='cd'", "rbm.seeds=2", "rbm.biases=false", "rbm.parallel='models'",
+                          "thermometer.hidden=[8, 4]"]}
+    for method, overrides in variants.items():
         runs = []
         for ranks in (None, 2, 3):
             out = tmp_path / f"{method}{ranks}"
-            result = run_hpcrbm(["run", config, "--out", out, "--quiet", "--set", f"rbm.method='{method}'"],
+            result = run_hpcrbm(["run", config, "--out", out, "--quiet"] + [x for o in overrides for x in ("--set", o)],
                                 ranks=ranks)
             assert result.returncode == 0, result.stderr
             runs.append(out)

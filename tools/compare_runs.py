@@ -57,7 +57,7 @@ def compare_h5(a_path, b_path):
 
 def compare_json(a, b, where=""):
     if isinstance(a, dict) and isinstance(b, dict):
-        return [d for k in sorted(set(a) | set(b)) if k != "created"
+        return [d for k in sorted(set(a) | set(b)) if k not in ("created", "run_time")
                 for d in (compare_json(a.get(k), b.get(k), f"{where}.{k}") if k in a and k in b
                           else [f"summary.json{where}.{k} only in {'A' if k in a else 'B'}"])]
     if isinstance(a, list) and isinstance(b, list):

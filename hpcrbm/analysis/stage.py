@@ -19,6 +19,7 @@ Rank 0 computes; every rank writes analysis.h5 through the same parallel writer.
 import dataclasses
 import json
 import math
+from datetime import datetime
 
 import h5py
 import numpy as np
@@ -66,33 +67,67 @@ def start_labels(flow_h5):
     return [f"mc T={t:g}" if k == "mc" else str(k) for k, t in zip(kinds, temperatures)]
 
 
-def verdicts(group, sel, names, a):
-    """{thermometer: stats.attractors.classify_flows verdict} for the starts ``sel`` of one flow
-    group of flow.h5; ``a``: the [analysis] settings."""
-    return {label: classify_flows(group[f"temperature_{label}"][sel], group[f"temperature_{label}_err"][sel],
-                                  [names[s] for s in sel], z=a.z, resolution=a.resolution, window=a.window or None,
-                                  inside=group[f"temperature_{label}_inside"][sel] > 0.5)
+def verdicts(groups, sel, names, a):
+    """{thermometer: stats.attractors.classify_flows verdict} for the starts ``sel`` of the flow
+    groups ``groups`` of flow.h5 (one per training seed, all judged together); ``a``: the
+    [analysis] settings."""
+    multi = len(groups) > 1
+    labels = [f"seed {r}: {names[s]}" if multi else names[s] for r in range(len(groups)) for s in sel]
+    seeds = np.repeat(np.arange(len(groups)), len(sel))
+
+    def stack(name):
+        return np.concatenate([g[name][sel] for g in groups])
+    return {label: classify_flows(stack(f"temperature_{label}"), stack(f"temperature_{label}_err"), labels,
+                                  z=a.z, resolution=a.resolution, window=a.window or None,
+                                  inside=stack(f"temperature_{label}_inside") > 0.5, groups=seeds)
             for label in files.THERMOMETERS}
 
 
-def fixed_points(cfg, flow_h5, controls=False):
-    """List of dicts (nh or control, field, mode, fixed_point{nn, energy, magnetization}): per
-    thermometer the verdict on the flows from every start at that field (stats/attractors.py):
-    a fixed point only where they met and stopped, else the separate attractors."""
+def end_state(groups, kinds, sel):
+    """Where the synthetic starts ("up", "random") among ``sel`` end, per training seed: {kind:
+    {observable: {"per_seed", "err" (chains' statistical error per seed), "mean", "spread" (std
+    over seeds, ddof 1; None for one seed)}}} for |m|, the energy per site and the three
+    thermometers' readings at the last step."""
+    out = {}
+    for s in sel:
+        if kinds[s] == "mc":
+            continue
+        entry = out.setdefault(str(kinds[s]), {})
+        for name in ("abs_magnetization", "energy") + tuple(f"temperature_{t}" for t in files.THERMOMETERS):
+            values = [float(g[name][s, -1]) for g in groups]
+            entry[name] = {"per_seed": values, "err": [float(g[f"{name}_err"][s, -1]) for g in groups],
+                           "mean": float(np.mean(values)),
+                           "spread": float(np.std(values, ddof=1)) if len(values) > 1 else None}
+    return out
+
+
+def flow_entries(cfg, flow_h5, families, label_of):
+    """One entry per (RBM family, mode, field): ``label_of(family key)`` (e.g. {"nh": 100}),
+    field, mode, seeds, fixed_point (:func:`verdicts`) and end_state (:func:`end_state`)."""
     field_index = flow_h5["starts/field_index"][:]
-    names = start_labels(flow_h5)
-    a = cfg.analysis
+    names, kinds = start_labels(flow_h5), files.start_kinds(flow_h5)
     out = []
-    for key in files.flow_keys(flow_h5, controls):
-        for mode in files.flow_modes(flow_h5, key):
-            g = flow_h5[files.flow_group(key, mode)]
+    for family, keys in families.items():
+        for mode in files.flow_modes(flow_h5, keys[0]):
+            groups = [flow_h5[files.flow_group(key, mode)] for key in keys]
             for iH, H in enumerate(cfg.sampling.fields):
                 sel = np.flatnonzero(field_index == iH)
-                label_key = {"control": key[8:]} if controls else {"nh": int(key[2:])}
-                entry = {**label_key, "field": float(H), "mode": mode, "fixed_point": {}}
-                entry["fixed_point"] = verdicts(g, sel, names, a)
-                out.append(entry)
+                out.append({**label_of(family), "field": float(H), "mode": mode, "seeds": len(keys),
+                            "fixed_point": verdicts(groups, sel, names, cfg.analysis),
+                            "end_state": end_state(groups, kinds, sel)})
     return out
+
+
+def fixed_points(cfg, flow_h5, controls=False):
+    """List of dicts (nh or control, field, mode, seeds, fixed_point{nn, energy, magnetization},
+    end_state): per thermometer the verdict on the flows from every start at that field and of
+    every training seed (stats/attractors.py): a fixed point only where they met and stopped,
+    else the separate attractors."""
+    if controls:
+        return flow_entries(cfg, flow_h5, {k: [k] for k in files.flow_keys(flow_h5, True)},
+                            lambda k: {"control": k[8:]})
+    families = {nh: keys for (nh, _), keys in files.rbm_families(flow_h5).items()}
+    return flow_entries(cfg, flow_h5, families, lambda nh: {"nh": nh})
 
 
 def training_dependence(cfg, flow_h5, final):
@@ -101,20 +136,9 @@ def training_dependence(cfg, flow_h5, final):
     trained RBM itself (``final``: fixed_points' entries). Empty without snapshots."""
     if not cfg.rbm.snapshots:
         return []
-    final = {(f["nh"], f["field"], f["mode"]): f for f in final}
-    field_index = flow_h5["starts/field_index"][:]
-    names = start_labels(flow_h5)
-    a = cfg.analysis
-    out = []
-    for nh, epoch, key in files.snapshot_keys(flow_h5):
-        for mode in files.flow_modes(flow_h5, key):
-            g = flow_h5[files.flow_group(key, mode)]
-            for iH, H in enumerate(cfg.sampling.fields):
-                sel = np.flatnonzero(field_index == iH)
-                out.append({"nh": nh, "epoch": epoch, "field": float(H), "mode": mode,
-                            "fixed_point": verdicts(g, sel, names, a)})
-    for (nh, H, mode), f in final.items():
-        out.append({"nh": nh, "epoch": cfg.rbm.epochs, "field": H, "mode": mode, "fixed_point": f["fixed_point"]})
+    out = flow_entries(cfg, flow_h5, files.rbm_families(flow_h5, snapshots=True),
+                       lambda family: {"nh": family[0], "epoch": family[1]})
+    out += [{**f, "epoch": cfg.rbm.epochs} for f in final]
     return sorted(out, key=lambda e: (e["nh"], e["field"], e["mode"], e["epoch"]))
 
 
@@ -188,10 +212,23 @@ def protocol(cfg):
             "samples": s.samples, "algorithm": s.algorithm,
             "rbm": {"hidden": list(r.hidden), "visible": r.visible, "method": r.method, "k": r.k,
                     "learning_rate": r.learning_rate, "batch_size": r.batch_size, "epochs": r.epochs, "dtype": r.dtype,
-                    "snapshots": list(r.snapshots)},
-            "thermometer": {"hidden": cfg.thermometer.hidden, "epochs": cfg.thermometer.epochs},
+                    "snapshots": list(r.snapshots), "seeds": r.seeds, "biases": r.biases, "init_std": r.init_std,
+                    "random_sign": r.random_sign, "train_fraction": r.train_fraction},
+            "thermometer": {"hidden": list(cfg.thermometer.hidden), "epochs": cfg.thermometer.epochs},
             "flow": {"steps": f.steps, "mode": f.mode, "starts": list(f.starts), "chains_per_start": f.samples},
             "analysis": {"z": cfg.analysis.z, "resolution": cfg.analysis.resolution, "window": cfg.analysis.window}}
+
+
+def run_time(ctx):
+    """Wall seconds of each stage that made this run's inputs (from the files' start_time and
+    end_time; a resumed stage counts from its last start) and the ranks that ran it."""
+    out = {}
+    for stage, name in (("simulate", files.SAMPLES), ("train", files.RBM), ("thermometer", files.THERMOMETER),
+                        ("flow", files.FLOW)):
+        with h5py.File(ctx.path(name), "r") as h5:
+            start, end = (datetime.fromisoformat(str(h5.attrs[k])) for k in ("start_time", "end_time"))
+            out[stage] = {"seconds": (end - start).total_seconds(), "ranks": int(h5.attrs["ranks"])}
+    return out
 
 
 def summarize(ctx):
@@ -235,6 +272,7 @@ def summarize(ctx):
             "validation": validation(cfg, mc),
             "controls": fixed_points(cfg, flows, controls=True),
             "nn_thermometer": files.read_thermometer_calibration(ctx.path(files.THERMOMETER)), "created": now(),
+            "run_time": run_time(ctx),
         }
         from .figures import draw_all
         draw_all(run_dir, cfg, mc, flows, summary)

@@ -6,7 +6,8 @@ h and v are drawn at every half step. Either way, each step's ensemble is measur
 from the visible probabilities ("sampled spins") and, for mean-field flows, also directly on the
 probabilities ("probabilities").
 
-Random words: purpose FLOW, point = Nh, replica = chain id (unique per start and sample),
+Random words: purpose FLOW, point = the RBM's stream point (Nh + 2**16 * training seed),
+replica = chain id (unique per start and sample),
 step = flow step, index = half-step * stride + unit (docs/rng.md).
 """
 import numpy as np
@@ -16,17 +17,19 @@ from ..rng.streams import Purpose
 from ..rng.uniform import stride, uniforms
 
 
-def flow(params, v0, steps, mode, seed, chain_ids):
+def flow(params, v0, steps, mode, seed, chain_ids, point=None):
     """Yield (step, visible probabilities or None, visible sample) for step = 0 .. steps.
 
-    v0: flat visible states (n, units), float64. Step 0 is the start itself.
+    v0: flat visible states (n, units), float64. Step 0 is the start itself. ``point``: the
+    stream's work item (default Nh).
     """
     v = np.asarray(v0, dtype=np.float64)
     sites = params.n_visible if params.categorical else params.units
     per_part = stride(params.units, params.n_hidden)
     purpose = int(Purpose.FLOW)
+    point = params.n_hidden if point is None else point
     draw = lambda step, part, width: uniforms((len(v), width), np.float64, seed, chain_ids, step,  # noqa: E731
-                                              params.n_hidden, purpose, offset=part * per_part)
+                                              point, purpose, offset=part * per_part)
     yield 0, None, v
     for step in range(1, steps + 1):
         ph = hidden_probs(np, params, v)

@@ -7,7 +7,8 @@ configurations, one start per field. Start s, chain i has the global chain id
 s * flow.samples + i, so the flows do not depend on the rank count (ranks split the starts).
 
 flow.h5 (layout in io/files.py): ``/starts/kind`` ("mc", "up", "random"), ``/starts/temperature`` (NaN unless "mc"),
-``/starts/field_index``; per RBM and mode ``/flow/{nh{Nh}, control_random, control_extremes}/{mode}/NAME``
+``/starts/field_index``; per RBM and mode ``/flow/{key}/{mode}/NAME`` (key: io.files.rbm_key, or
+control_random, control_extremes)
 (n_starts, steps + 1):
 energy, abs_magnetization, binder (+ ``_err``) of the sampled spins; for mean-field flows also
 probability_energy, probability_abs_magnetization (+ ``_err``) of the probabilities;
@@ -29,7 +30,7 @@ from ..io import files
 from ..log import get_logger
 from ..montecarlo.models import make_model
 from ..rbm.model import RBMParams, encode
-from ..rng.streams import SYNTHETIC_POINTS
+from ..rng.streams import SYNTHETIC_POINTS, rbm_point
 from ..stage import Stage
 from ..stats import point_summary
 from ..thermometers.curve import physics_thermometers
@@ -71,13 +72,21 @@ def flow_names(mode):
     return sorted(base + [f"{n}_err" for n in base] + inside)
 
 
-def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn):
+def stream_point(key, params):
+    """The FLOW stream's work item for an RBM: Nh + 2**16 * training seed (controls: Nh)."""
+    if key.startswith("control_"):
+        return params.n_hidden
+    nh, seed, _ = files.parse_rbm_key(key)
+    return rbm_point(nh, seed)
+
+
+def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point=None):
     """Observables and thermometer readings of one start's flow: name -> (steps + 1,) array,
     plus "nn_histogram" (steps + 1, nT): counts of the neural thermometer's predictions."""
     shape, N = model.lattice_shape, model.n_sites
     ising = cfg.model.kind == "ising"
     rows = {}
-    for step, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids):
+    for step, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point):
         spins = spins_from_visible(v, params, shape, ising)
         e, m = model.measure(spins, field)
         stats = point_summary(e.reshape(1, -1), m.reshape(1, -1), N, 1.0)
@@ -109,7 +118,7 @@ def run_flows(ctx):
     samples_path = ctx.path(files.SAMPLES)
     stored = {key: RBMParams(*(a.astype(np.float64) for a in (W, b, c)), q)
               for key, (W, b, c, q) in files.read_rbms(ctx.path(files.RBM)).items()}
-    nn = [MLP(*arrays) for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER),
+    nn = [MLP.from_arrays(arrays) for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER),
                                                                    len(cfg.sampling.fields))]
     model = make_model(cfg.model)
     mc = files.read_samples_summary(samples_path)
@@ -118,8 +127,8 @@ def run_flows(ctx):
     starts = starts_table(cfg)
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
-    keys = [f"nh{nh}" for nh in cfg.rbm.hidden] + \
-        [files.snapshot_key(nh, e) for nh in cfg.rbm.hidden for e in cfg.rbm.snapshots] + \
+    trained = files.trained_keys(cfg)
+    keys = trained + [f"{k}_epoch{e}" for k in trained for e in cfg.rbm.snapshots] + \
         sorted(k for k in stored if k.startswith("control_"))
     per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
     for s in range(lo, hi):
@@ -128,7 +137,7 @@ def run_flows(ctx):
         ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
         for (key, mode), local in per_start.items():
             local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
-                                    nn[iH]))
+                                    nn[iH], stream_point(key, stored[key])))
     n_steps, nT = cfg.flow.steps + 1, len(cfg.sampling.temperatures)
     with ctx.writing() as f:
         files.write_starts(f, [k for k, _, _ in starts],

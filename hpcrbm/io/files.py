@@ -85,17 +85,43 @@ def read_point_configs(source, iT, iH, n):
 PARAMS = ("W", "b", "c")
 
 
-def rbm_group(n_hidden):
-    return f"rbm/nh{n_hidden}"
+def rbm_key(n_hidden, seed=0, epoch=None):
+    """The name of one RBM: "nh{Nh}", with "_seed{r}" for the training seeds r >= 1 (rbm.seeds)
+    and "_epoch{e}" for its copy kept at epoch e (rbm.snapshots)."""
+    return f"nh{n_hidden}" + (f"_seed{seed}" if seed else "") + (f"_epoch{epoch}" if epoch is not None else "")
+
+
+def parse_rbm_key(key):
+    """(Nh, training seed, epoch or None) of an :func:`rbm_key`."""
+    nh, seed, epoch = key[2:], 0, None
+    if "_epoch" in nh:
+        nh, epoch = nh.split("_epoch")
+        epoch = int(epoch)
+    if "_seed" in nh:
+        nh, seed = nh.split("_seed")
+    return int(nh), int(seed), epoch
+
+
+def rbm_group(key):
+    """The group of a trained RBM in rbm.h5: rbm/{rbm_key}."""
+    return f"rbm/{key}"
+
+
+CONTROL_EXTREMES = "control_extremes"  # the RBM trained on the extreme temperatures only (rbm/stage.py)
 
 
 def control_group(name):
     return f"controls/{name}"
 
 
+def trained_keys(cfg):
+    """The rbm_key of every trained RBM of ``cfg`` (no snapshots), by N_h then seed."""
+    return [rbm_key(nh, r) for nh in cfg.rbm.hidden for r in range(cfg.rbm.seeds)]
+
+
 def rbm_required(cfg):
-    return [f"{rbm_group(nh)}/{x}" for nh in cfg.rbm.hidden for x in PARAMS] + \
-           [f"{rbm_group(nh)}/{snapshot_group(e)}/W" for nh in cfg.rbm.hidden for e in cfg.rbm.snapshots] + \
+    return [f"{rbm_group(k)}/{x}" for k in trained_keys(cfg) for x in PARAMS] + \
+           [f"{rbm_group(k)}/{snapshot_group(e)}/W" for k in trained_keys(cfg) for e in cfg.rbm.snapshots] + \
            [f"{control_group('random')}/{x}" for x in PARAMS]
 
 
@@ -106,11 +132,6 @@ def snapshot_group(epoch):
 
 def snapshot_epoch(name):
     return int(name[len("epoch"):])
-
-
-def snapshot_key(n_hidden, epoch):
-    """The flow key of an RBM's snapshot: "nh{Nh}_epoch{e}"."""
-    return f"nh{n_hidden}_epoch{epoch}"
 
 
 def write_rbm(f, group, W, b, c, history, attrs, snapshots=None):
@@ -127,25 +148,27 @@ def write_rbm(f, group, W, b, c, history, attrs, snapshots=None):
 
 
 def read_rbms(path):
-    """{key: (W, b, c, q)}, W, b, c as stored; keys "nh{Nh}", "nh{Nh}_epoch{e}" (snapshots) and
+    """{key: (W, b, c, q)}, W, b, c as stored; keys :func:`rbm_key` (snapshots included) and
     "control_{name}"."""
     with h5py.File(path, "r") as h5:
         def params(g, q):
             return tuple(g[n][...] for n in PARAMS) + (q,)
         out = {}
         for k in h5["rbm"]:
-            g = h5[rbm_group(k[2:])]
+            g = h5[rbm_group(k)]
             q = int(g.attrs["q"])
             out[k] = params(g, q)
             for name in g.get("snapshots", {}):
-                out[snapshot_key(k[2:], snapshot_epoch(name))] = params(g[f"snapshots/{name}"], q)
+                out[f"{k}_{name}"] = params(g[f"snapshots/{name}"], q)
         out.update({f"control_{k}": params(h5[control_group(k)], int(h5[control_group(k)].attrs["q"]))
                     for k in h5.get("controls", {})})
     return out
 
 
 # -- thermometer.h5 -----------------------------------------------------------------------
-MLP_ARRAYS = ("W1", "b1", "W2", "b2")
+def mlp_names(layers):
+    """The arrays of an MLP with ``layers`` weight matrices, in order: W1, b1, W2, b2, ..."""
+    return [f"{x}{i}" for i in range(1, layers + 1) for x in "Wb"]
 
 
 def thermometer_group(field_index):
@@ -153,8 +176,9 @@ def thermometer_group(field_index):
 
 
 def thermometer_required(cfg):
+    names = mlp_names(len(cfg.thermometer.hidden) + 1) + ["calibration/predicted_mean"]
     return ["temperatures", "fields"] + [f"{thermometer_group(i)}/{n}" for i in range(len(cfg.sampling.fields))
-                                         for n in MLP_ARRAYS + ("calibration/predicted_mean",)]
+                                         for n in names]
 
 
 def write_thermometers(f, temperatures, fields, entries):
@@ -163,7 +187,7 @@ def write_thermometers(f, temperatures, fields, entries):
     f.create_global("fields", np.asarray(fields, float))
     for iH, (arrays, mean, std, accuracy) in enumerate(entries):
         g = thermometer_group(iH)
-        for name, value in zip(MLP_ARRAYS, arrays):
+        for name, value in zip(mlp_names(len(arrays) // 2), arrays):
             f.create_global(f"{g}/{name}", value)
         f.create_global(f"{g}/calibration/predicted_mean", mean)
         f.create_global(f"{g}/calibration/predicted_std", std)
@@ -171,9 +195,10 @@ def write_thermometers(f, temperatures, fields, entries):
 
 
 def read_thermometer_arrays(path, n_fields):
-    """Per field index: the MLP's (W1, b1, W2, b2)."""
+    """Per field index: the MLP's arrays [W1, b1, W2, b2, ...]."""
     with h5py.File(path, "r") as h5:
-        return [tuple(h5[f"{thermometer_group(i)}/{n}"][...] for n in MLP_ARRAYS) for i in range(n_fields)]
+        groups = [h5[thermometer_group(i)] for i in range(n_fields)]
+        return [[g[n][...] for n in mlp_names(sum(k.startswith("W") for k in g))] for g in groups]
 
 
 def read_thermometer_calibration(path):
@@ -192,14 +217,14 @@ KIND_DTYPE = "S6"  # fixed-length ASCII (parallel HDF5 writes no variable-length
 
 
 def flow_group(key, mode):
-    """/flow/{key}/{mode}: key "nh{Nh}" or "control_{name}", mode "mean-field" or "sample"."""
+    """/flow/{key}/{mode}: key an :func:`rbm_key` or "control_{name}", mode "mean-field" or "sample"."""
     return f"flow/{key}/{mode}"
 
 
 def flow_required(cfg):
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
     return ["starts/kind", "starts/temperature", "starts/field_index", "fields"] + \
-           [f"{flow_group(f'nh{nh}', m)}/temperature_{t}_inside" for nh in cfg.rbm.hidden for m in modes
+           [f"{flow_group(k, m)}/temperature_{t}_inside" for k in trained_keys(cfg) for m in modes
             for t in THERMOMETERS]
 
 
@@ -216,16 +241,22 @@ def start_kinds(flows):
 
 
 def flow_keys(flows, controls=False):
-    """The RBM groups of an open flow.h5: the trained RBMs "nh{Nh}" by N_h, or the controls by name."""
+    """The RBM groups of an open flow.h5: the trained RBMs of training seed 0 by N_h (all seeds:
+    :func:`rbm_families`), or the controls by name."""
     if controls:
         return sorted(k for k in flows["flow"] if k.startswith("control_"))
-    return sorted((k for k in flows["flow"] if k.startswith("nh") and "_epoch" not in k), key=lambda k: int(k[2:]))
+    return [keys[0] for keys in rbm_families(flows).values()]
 
 
-def snapshot_keys(flows):
-    """[(N_h, epoch, key)] of the flowed snapshots of an open flow.h5, by N_h and epoch."""
-    keys = [k for k in flows["flow"] if "_epoch" in k]
-    return sorted((int(k[2:k.index("_")]), int(k[k.index("_epoch") + 6:]), k) for k in keys)
+def rbm_families(flows, snapshots=False):
+    """{(N_h, epoch): [keys of its training seeds, in seed order]} of an open flow.h5: the trained
+    RBMs (epoch None), or with ``snapshots`` the flowed snapshots."""
+    out = {}
+    keys = [k for k in flows["flow"] if k.startswith("nh") and ("_epoch" in k) == snapshots]
+    for key in sorted(keys, key=lambda k: parse_rbm_key(k)[1]):
+        nh, _, epoch = parse_rbm_key(key)
+        out.setdefault((nh, epoch), []).append(key)
+    return dict(sorted(out.items()))
 
 
 def flow_modes(flows, key):

@@ -33,6 +33,15 @@ class Communicator:
             return cls(None)
         return cls(MPI.COMM_WORLD)
 
+    @classmethod
+    def alone(cls):
+        """This process by itself (MPI_COMM_SELF), for work that one rank does whole."""
+        try:
+            from mpi4py import MPI
+        except ImportError:
+            return cls(None)
+        return cls(MPI.COMM_SELF)
+
     @property
     def is_root(self):
         return self.rank == 0
@@ -70,6 +79,13 @@ class Communicator:
         if self.comm is not None:
             self.comm.Bcast(buf, root=root)
         return buf[0]
+
+    def bcast_array(self, array, root=0):
+        """Broadcast an array whose shape and dtype every rank knows (others pass a template)."""
+        buf = np.ascontiguousarray(array).copy()
+        if self.comm is not None:
+            self.comm.Bcast(buf, root=root)
+        return buf
 
     def bcast_text(self, text, root=0):
         """Broadcast a str from ``root`` as UTF-8 bytes (buffer-based)."""

@@ -41,12 +41,12 @@ def mean_log_likelihood(params, data, log_z):
     return float(np.mean(-free_energy(np, p64, np.asarray(data, np.float64))) - log_z)
 
 
-def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
+def ais_log_partition(params, base_bias, seed, chains=100, steps=1000, point=None):
     """Annealed importance sampling estimate of log Z and its standard error.
 
     Base model: visible biases ``base_bias`` (flat (units,)), W = 0, c = 0. Intermediate
     distributions interpolate linearly in beta; one Gibbs step per beta. Random numbers from
-    the AIS stream (replica = chain, step = beta index).
+    the AIS stream (point = ``point``, default Nh; replica = chain, step = beta index).
     """
     p = params.astype(np.float64)
     W, b, c = p.flat_W(), p.flat_b(), p.c
@@ -56,9 +56,10 @@ def ais_log_partition(params, base_bias, seed, chains=100, steps=1000):
     per_part = stride(sites, nh)
     ids = np.arange(chains)
     purpose = int(Purpose.AIS)
+    point = nh if point is None else point
 
     def draw(step, part, n):
-        return uniforms((chains, n), np.float64, seed, ids, step, nh, purpose, offset=part * per_part)
+        return uniforms((chains, n), np.float64, seed, ids, step, point, purpose, offset=part * per_part)
 
     def sample_from(logits, u):
         return sample_visible(np, probs_from_logits(np, logits, nv, q), u, q)

@@ -1,13 +1,19 @@
-"""The RBM stage: ``hpcrbm train RUN_DIR`` trains one RBM per Nh in ``rbm.hidden`` on every
-configuration of samples.h5 (all (T, H) points together; the RBM is never told T or H).
+"""The RBM stage: ``hpcrbm train RUN_DIR`` trains ``rbm.seeds`` independent RBMs per Nh in
+``rbm.hidden`` on the training configurations of samples.h5 (the first ``rbm.train_fraction`` of
+every (T, H) point's samples, all points together; the RBM is never told T or H). With
+``rbm.random_sign`` each configuration is multiplied by a random global sign first (stream
+RBM_SIGN, index = its global sample index in samples.h5).
 
-Output ``rbm.h5`` (layout in io/files.py): ``/rbm/nh{Nh}/`` with W, b, c and ``history/``
+Output ``rbm.h5`` (layout in io/files.py): ``/rbm/{key}/`` (key "nh{Nh}", "nh{Nh}_seed{r}" for the
+seeds r >= 1) with W, b, c and ``history/``
 (epoch, reconstruction_error, pseudo_likelihood, log_likelihood: exact when Nh <= 20, else NaN
 per epoch and an AIS estimate at the end, attributes log_likelihood_method and log_partition);
-``/controls/random`` and ``/controls/extremes`` (see :func:`train_controls`).
-Checkpoints ``checkpoints/rbm_nh{Nh}.h5`` (written by rank 0: every rank holds the same
-weights) make a killed training resume with identical results.
+``/controls/random`` and ``/controls/extremes`` (see :func:`random_control`, :func:`extremes_data`).
+Checkpoints ``checkpoints/rbm_{key}.h5`` (written by the RBM's first rank: every rank training it
+holds the same weights) make a killed training resume with identical results.
 """
+import dataclasses
+
 import h5py
 import numpy as np
 
@@ -16,7 +22,8 @@ from ..grid import Grid
 from ..io import files
 from ..io.hdf5 import replaced_on_success
 from ..log import get_logger
-from ..rng.streams import Purpose
+from ..parallel.communicator import Communicator
+from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, uniforms
 from ..stage import Stage
 from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
@@ -24,11 +31,31 @@ from .model import RBMParams, encode
 from .training import Trainer, TrainingSettings, TrainingState
 
 
-def settings_for(cfg, n_hidden):
+def settings_for(cfg, n_hidden, training_seed=0):
     r = cfg.rbm
     return TrainingSettings(n_hidden=n_hidden, q=cfg.model.q if r.visible == "categorical" else 0,
                             method=r.method, k=r.k, learning_rate=r.learning_rate, batch_size=r.batch_size,
-                            momentum=r.momentum, weight_decay=r.weight_decay, dtype=r.dtype, seed=cfg.run.seed)
+                            momentum=r.momentum, weight_decay=r.weight_decay, dtype=r.dtype, seed=cfg.run.seed,
+                            biases=r.biases, init_std=r.init_std, training_seed=training_seed)
+
+
+def training_samples(cfg):
+    """Samples per (T, H) point in the training set: the first round(train_fraction * S)."""
+    return max(1, int(round(cfg.rbm.train_fraction * cfg.sampling.samples)))
+
+
+def training_data(path, cfg, comm):
+    """This rank's training configurations as visible vectors (n_local, units) of rbm.dtype, the
+    global index of its first one and the global count (sample i = point * S_train + j)."""
+    configs, first, n_total = files.read_rank_configs(path, cfg, comm)
+    S, S_train = cfg.sampling.samples, training_samples(cfg)
+    if cfg.rbm.random_sign:
+        index = first + np.arange(len(configs))
+        sign = 1 - 2 * (counter_words(cfg.run.seed, 0, 0, 0, index, Purpose.RBM_SIGN) & 1).astype(np.int8)
+        configs = configs * sign.reshape((-1,) + (1,) * (configs.ndim - 1))
+    configs = configs.reshape((-1, S) + configs.shape[1:])[:, :S_train].reshape((-1,) + configs.shape[1:])
+    data = encode(configs, cfg.rbm.visible, cfg.model.q, np.dtype(cfg.rbm.dtype))
+    return data, first // S * S_train, n_total // S * S_train
 
 
 def _save_checkpoint(path, state, inputs, done):
@@ -62,19 +89,19 @@ def _load_checkpoint(path, inputs):
         return None
 
 
-def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots=()):
-    """Train (or resume) the RBM with ``n_hidden`` hidden units, keeping copies of the parameters
-    at the epochs ``snapshots``; returns (state, log Z info)."""
+def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots=(), training_seed=0):
+    """Train (or resume) the RBM with ``n_hidden`` hidden units and training seed ``training_seed``,
+    keeping copies of the parameters at the epochs ``snapshots``; returns (state, log Z info)."""
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
-    trainer = Trainer(settings_for(cfg, n_hidden), data, first, n_total, comm,
-                      cfg.model.L ** cfg.model.dim)
+    settings = settings_for(cfg, n_hidden, training_seed)
+    trainer = Trainer(settings, data, first, n_total, comm, cfg.model.L ** cfg.model.dim)
     state = _load_checkpoint(checkpoint, inputs)
     if comm.all_true(state is not None):
-        log.info("Nh=%d: resuming at epoch %d", n_hidden, state.epoch)
+        log.info("%s: resuming at epoch %d", files.rbm_key(n_hidden, training_seed), state.epoch)
     else:
         state = trainer.initial_state()
-    bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train Nh={n_hidden}", "epoch")
+    bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
     timer = ctx.checkpoint_timer()
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
@@ -105,8 +132,8 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
         base = np.log(np.clip(comm.allreduce_sum(data.sum(0, dtype=np.float64)) / n_total, 1e-3, 1 - 1e-3))
         if not cfg.rbm.visible == "categorical":
             base = base - np.log1p(-np.exp(base))
-        log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps)
-                            if comm.is_root else (0.0, 0.0))
+        log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps,
+                                              settings.point) if comm.is_root else (0.0, 0.0))
         log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
         free_energy = trainer.mean_free_energy(state.params)
     final_ll = free_energy - log_z
@@ -117,60 +144,124 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
                    "final_log_likelihood": final_ll}
 
 
-def train_controls(ctx, data, results):
-    """The critique's controls (Veiga and Vicente), with Nh = max(rbm.hidden):
-    "random": W drawn as N(0, sigma^2) with sigma the standard deviation of the trained RBM's W
-    (Philox, stream CONTROL_WEIGHTS), b = c = 0; "extremes": an RBM trained the same way
-    on the lowest and highest temperatures only. Returns {name: (params, history or None)}."""
-    cfg, comm = ctx.cfg, ctx.comm
-    nh = max(cfg.rbm.hidden)
-    trained = results[nh][0].params
-    sigma = float(np.std(trained.W))
+def random_control(cfg, trained):
+    """The critique's untrained control (Veiga and Vicente): W drawn as N(0, sigma^2) with sigma
+    the standard deviation of ``trained``'s W (Philox, stream CONTROL_WEIGHTS), b = c = 0."""
+    nh = trained.n_hidden
     rows = trained.W.reshape(nh, -1).shape[1]
     u = uniforms((nh, 2 * rows), np.float64, cfg.run.seed, np.arange(nh), 0, nh, Purpose.CONTROL_WEIGHTS)
-    W = normals(u, sigma)
-    controls = {"random": (RBMParams(W.reshape(trained.W.shape).astype(trained.W.dtype), np.zeros_like(trained.b),
-                                     np.zeros_like(trained.c), trained.q), None)}
+    W = normals(u, float(np.std(trained.W)))
+    return RBMParams(W.reshape(trained.W.shape).astype(trained.W.dtype), np.zeros_like(trained.b),
+                     np.zeros_like(trained.c), trained.q)
+
+
+def extremes_data(cfg, data, comm):
+    """The training samples of the lowest and highest temperatures among this rank's ``data``
+    (``comm``'s slice of the grid), with the global index of the first and the global count."""
     grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
-    nT, nH = grid.shape
-    S = cfg.sampling.samples
+    S = training_samples(cfg)
     lo, hi = comm.slice(grid.size)
-    chosen = [p for p in range(grid.size) if grid.index(p)[0] in (0, nT - 1)]
+    chosen = [p for p in range(grid.size) if grid.index(p)[0] in (0, grid.shape[0] - 1)]
     mine = [p for p in chosen if lo <= p < hi]
     subset = np.concatenate([data[(p - lo) * S:(p - lo + 1) * S] for p in mine]) if mine else data[:0]
-    sub_first, sub_total = S * sum(p < lo for p in chosen), S * len(chosen)
-    if nT < 2 or cfg.rbm.batch_size > sub_total:
-        get_logger().warning("control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
-        return controls
-    state, info = train_one(ctx, nh, subset, sub_first, sub_total, ctx.checkpoints / "rbm_control_extremes.h5",
-                            ctx.inputs + "\ncontrol = extremes")
-    controls["extremes"] = (state.params, state.history)
-    return controls
+    return subset, S * sum(p < lo for p in chosen), S * len(chosen)
+
+
+def _packed(cfg, key, result=None):
+    """A trained RBM's result (state, info) as one float64 vector, or (``result`` None) a zero
+    vector of its length: every rank knows the layout from the config alone."""
+    nh, q = files.parse_rbm_key(key)[0] if key != files.CONTROL_EXTREMES else max(cfg.rbm.hidden), \
+        cfg.model.q if cfg.rbm.visible == "categorical" else 0
+    nv = cfg.model.L ** cfg.model.dim
+    sizes = [nh * nv * max(q, 1), nv * max(q, 1), nh]
+    snapshots = cfg.rbm.snapshots if key != files.CONTROL_EXTREMES else ()
+    length = sum(sizes) * (1 + len(snapshots)) + 4 * cfg.rbm.epochs + 3
+    if result is None:
+        return np.zeros(length)
+    state, info = result
+    parts = [state.params.W, state.params.b, state.params.c] + [a for e in snapshots for a in state.snapshots[e]]
+    parts += [state.history[n] for n in HISTORY] + [[info["log_partition"], info["log_partition_err"],
+                                                     info["final_log_likelihood"]]]
+    return np.concatenate([np.asarray(a, np.float64).reshape(-1) for a in parts])
+
+
+def _unpacked(cfg, key, vector):
+    nh = files.parse_rbm_key(key)[0] if key != files.CONTROL_EXTREMES else max(cfg.rbm.hidden)
+    q = cfg.model.q if cfg.rbm.visible == "categorical" else 0
+    nv, dtype = cfg.model.L ** cfg.model.dim, np.dtype(cfg.rbm.dtype)
+    shapes = [(nh, nv, q) if q else (nh, nv), (nv, q) if q else (nv,), (nh,)]
+    snapshots = cfg.rbm.snapshots if key != files.CONTROL_EXTREMES else ()
+    arrays, at = [], 0
+    for shape in shapes * (1 + len(snapshots)):
+        n = int(np.prod(shape))
+        arrays.append(vector[at:at + n].reshape(shape).astype(dtype))
+        at += n
+    E = cfg.rbm.epochs
+    history = {name: list(vector[at + i * E:at + (i + 1) * E]) for i, name in enumerate(HISTORY)}
+    at += 4 * E
+    state = TrainingState(RBMParams(*arrays[:3], q), None, None, E, history,
+                          {e: tuple(arrays[3 * (i + 1):3 * (i + 2)]) for i, e in enumerate(snapshots)})
+    log_z, log_z_err, final = vector[at:at + 3]
+    method = "exact" if nh <= MAX_EXACT_HIDDEN else "ais"
+    return state, {"log_partition": float(log_z), "log_partition_err": float(log_z_err),
+                   "log_likelihood_method": method, "final_log_likelihood": float(final)}
+
+
+HISTORY = ("epoch", "reconstruction_error", "pseudo_likelihood", "log_likelihood")
 
 
 def train(ctx):
-    """Compute the RBM stage on ``ctx`` (collective): rbm.h5."""
+    """Compute the RBM stage on ``ctx`` (collective): rbm.h5.
+
+    rbm.parallel = "data": every RBM is trained by all ranks together, each on its grid slice.
+    "models": every rank reads the whole training set and trains whole RBMs, job j (the trained
+    RBMs by N_h and seed, then the "extremes" control) on rank j % size, then the results are
+    broadcast from their owners. Training is exact (training.ExactProducts), so both give the
+    same weights bit for bit on any number of ranks.
+    """
     cfg, comm = ctx.cfg, ctx.comm
-    configs, first, n_total = files.read_rank_configs(ctx.path(files.SAMPLES), cfg, comm)
-    data = encode(configs, cfg.rbm.visible, cfg.model.q, np.dtype(cfg.rbm.dtype))
+    by_models = cfg.rbm.parallel == "models" and comm.size > 1
+    work = dataclasses.replace(ctx, comm=Communicator.alone()) if by_models else ctx
+    data, first, n_total = training_data(ctx.path(files.SAMPLES), cfg, work.comm)
     if cfg.rbm.batch_size > n_total:
-        raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the data "
+        raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the training data "
                          f"({n_total} samples)")
-    results = {nh: train_one(ctx, nh, data, first, n_total, ctx.checkpoints / f"rbm_nh{nh}.h5",
-                             ctx.inputs + f"\nnh = {nh}", cfg.rbm.snapshots) for nh in cfg.rbm.hidden}
-    controls = train_controls(ctx, data, results)
+    sub, sub_first, sub_total = extremes_data(cfg, data, work.comm)
+    extremes = len(cfg.sampling.temperatures) >= 2 and cfg.rbm.batch_size <= sub_total
+    if not extremes:
+        get_logger().warning("control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
+    jobs = [(files.rbm_key(nh, r), nh, r) for nh in cfg.rbm.hidden for r in range(cfg.rbm.seeds)]
+    jobs += [(files.CONTROL_EXTREMES, max(cfg.rbm.hidden), 0)] if extremes else []
+    folder = ctx.checkpoints  # collective (creates the folder): once, before the ranks go their ways
+    results = {}
+    for j, (key, nh, r) in enumerate(jobs):
+        if by_models and j % comm.size != comm.rank:
+            continue
+        if key == files.CONTROL_EXTREMES:
+            results[key] = train_one(work, nh, sub, sub_first, sub_total, folder / f"rbm_{key}.h5",
+                                     ctx.inputs + "\ncontrol = extremes")
+        else:
+            inputs = ctx.inputs + f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else "")
+            results[key] = train_one(work, nh, data, first, n_total, folder / f"rbm_{key}.h5", inputs,
+                                     cfg.rbm.snapshots, r)
+    if by_models:
+        results = {key: _unpacked(cfg, key, comm.bcast_array(_packed(cfg, key, results.get(key)), j % comm.size))
+                   for j, (key, _, _) in enumerate(jobs)}
+    controls = {"random": (random_control(cfg, results[files.rbm_key(max(cfg.rbm.hidden))][0].params), None)}
+    if extremes:
+        state = results.pop(files.CONTROL_EXTREMES)[0]
+        controls["extremes"] = (state.params, state.history)
     with ctx.writing() as f:
-        for nh, (state, info) in results.items():
+        for key, (state, info) in results.items():
             p = state.params
-            files.write_rbm(f, files.rbm_group(nh), p.W, p.b, p.c, state.history,
+            files.write_rbm(f, files.rbm_group(key), p.W, p.b, p.c, state.history,
                             dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q, **info), state.snapshots)
         for name, (p, history) in controls.items():
             files.write_rbm(f, files.control_group(name), p.W, p.b, p.c, history,
                             dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q))
-    folder = ctx.checkpoints
     if comm.is_root:
-        for name in [f"rbm_nh{nh}" for nh in cfg.rbm.hidden] + ["rbm_control_extremes"]:
-            (folder / f"{name}.h5").unlink(missing_ok=True)
+        for key, _, _ in jobs:
+            (folder / f"rbm_{key}.h5").unlink(missing_ok=True)
     comm.barrier()
 
 

@@ -9,7 +9,7 @@ rows it owns; one allreduce (sum) per update combines them, and every rank appli
 update. The sums are exact (:class:`ExactProducts`), so 1, 2 or 3 ranks give the same weights
 bit for bit.
 
-Random numbers (point = Nh, docs/rng.md):
+Random numbers (point = Nh + 2**16 * training seed, :attr:`TrainingSettings.point`; docs/rng.md):
   RBM_ORDER: epoch permutations (replica 0, step = epoch, index = sample);
   RBM_INIT: initial weights (step 0) and persistent chains (step 1) (replica = row);
   RBM_GIBBS: Gibbs sampling (replica = chain id, step = update, index = half-step * stride + unit).
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..parallel.communicator import block_range
-from ..rng.streams import Purpose, counter_words
+from ..rng.streams import Purpose, counter_words, rbm_point
 from ..rng.uniform import normals, stride, uniforms
 from .model import (
     RBMParams,
@@ -92,6 +92,14 @@ class TrainingSettings:
     weight_decay: float = 0.0
     dtype: str = "float32"
     seed: int = 0
+    biases: bool = True  # False: b = c = 0 throughout (Bernoulli visibles only)
+    init_std: float = 0.01  # W starts as N(0, init_std**2)
+    training_seed: int = 0  # independent trainings of the same RBM (rbm.seeds) use 0, 1, ...
+
+    @property
+    def point(self):
+        """The work item of this RBM's random streams (rng.streams.rbm_point)."""
+        return rbm_point(self.n_hidden, self.training_seed)
 
 
 @dataclass
@@ -122,24 +130,27 @@ class Trainer:
 
     # -- random streams ---------------------------------------------------------------
     def _uniforms(self, ids, step, part, width):
-        return uniforms((len(ids), width), self.dtype, self.s.seed, ids, step, self.s.n_hidden,
+        return uniforms((len(ids), width), self.dtype, self.s.seed, ids, step, self.s.point,
                         Purpose.RBM_GIBBS, offset=part * self.stride)
 
     def permutation(self, epoch):
-        words = counter_words(self.s.seed, self.s.n_hidden, 0, epoch, np.arange(self.n_total), Purpose.RBM_ORDER)
+        words = counter_words(self.s.seed, self.s.point, 0, epoch, np.arange(self.n_total), Purpose.RBM_ORDER)
         return np.argsort(words, kind="stable")
 
     # -- state --------------------------------------------------------------------------
     def initial_state(self):
-        """W ~ 0.01 N(0, 1) (Box-Muller on the g = 1 stream), b from the data's unit means, c = 0."""
+        """W ~ N(0, init_std**2) (Box-Muller, RBM_INIT step 0), b from the data's unit means (0 without
+        biases), c = 0."""
         nh, q = self.s.n_hidden, self.s.q
-        u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, nh, Purpose.RBM_INIT)
+        u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, self.s.point, Purpose.RBM_INIT)
         normal = normals(u)
         means = self.comm.allreduce_sum(self.data.sum(axis=0, dtype=np.float64)) / self.n_total
         means = np.clip(means, 1e-3, 1 - 1e-3)
         b = np.log(means) if q else np.log(means / (1 - means))
+        if not self.s.biases:
+            b = np.zeros_like(b)
         shape_W = (nh, self.n_visible, q) if q else (nh, self.n_visible)
-        params = RBMParams((0.01 * normal).reshape(shape_W).astype(self.dtype),
+        params = RBMParams((self.s.init_std * normal).reshape(shape_W).astype(self.dtype),
                            b.reshape(shape_W[1:]).astype(self.dtype), np.zeros(nh, self.dtype), q)
         apply_gauge(np, params)
         chains = self._random_visible(np.arange(self.s.batch_size))
@@ -148,7 +159,7 @@ class Trainer:
 
     def _random_visible(self, ids):
         """Uniformly random visible states for chains ``ids`` (g = 1 stream, step 1)."""
-        u = uniforms((len(ids), self.sites), self.dtype, self.s.seed, ids, 1, self.s.n_hidden, Purpose.RBM_INIT)
+        u = uniforms((len(ids), self.sites), self.dtype, self.s.seed, ids, 1, self.s.point, Purpose.RBM_INIT)
         if self.s.q:
             flat = np.full((len(ids), self.units), 1.0 / self.s.q, self.dtype)
             return sample_categorical(np, flat, u, self.s.q)
@@ -200,7 +211,8 @@ class Trainer:
         if s.method == "pcd":
             state.chains = self.comm.allgather_slices(vk, s.batch_size) if self.comm.size > 1 else vk
         parts = (grad[:nW].reshape(p.W.shape), grad[nW:nW + nb].reshape(p.b.shape), grad[nW + nb:])
-        for param, vel, g in zip((p.W, p.b, p.c), state.velocity, parts):
+        trained = (p.W, p.b, p.c) if s.biases else (p.W,)
+        for param, vel, g in zip(trained, state.velocity, parts):
             if s.momentum:
                 vel *= s.momentum
                 vel += s.learning_rate * g

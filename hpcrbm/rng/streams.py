@@ -29,6 +29,7 @@ class Purpose(enum.IntEnum):
     TEMPERING = 2  # replica exchange: point = lower slot, replica 0, exchange, index = replica
     CLUSTER = 3  # Wolff / Swendsen-Wang: point, replica, sweep (SW: 2 sweep + part), running index
     METROPOLIS_TIE = 4  # Ising acceptance ties (low 24 bits): point, replica, half-sweep, index = site
+    # RBM streams (16..20, 23, 24, AIS, FLOW): "Nh" is the stream point Nh + 2**16 * training seed
     RBM_ORDER = 16  # RBM epoch permutations: point = Nh, replica 0, epoch, index = sample
     RBM_INIT = 17  # RBM initial weights and persistent chains: point = Nh, replica = row, step 0
     RBM_GIBBS = 18  # RBM Gibbs sampling: point = Nh, replica = chain, update, half-step * stride + unit
@@ -37,8 +38,14 @@ class Purpose(enum.IntEnum):
     THERMOMETER_ORDER = 21  # neural thermometer epoch permutations: point = field index, replica 0, epoch
     THERMOMETER_INIT = 22  # neural thermometer initial weights: point = field index, replica = row, layer
     CONTROL_WEIGHTS = 23  # the critique's random-weight control RBM: point = Nh, replica = row, step 0
+    RBM_SIGN = 24  # rbm.random_sign: point 0, replica 0, step 0, index = global sample index (bit 0 of the word)
     FLOW = 32  # RBM flows: point = Nh, replica = chain id, flow step, part * stride + unit
     BLOCK_SPIN = 48  # block-spin ties: point = b, replica = sample id, step 0, index = block
+
+
+def rbm_point(n_hidden, training_seed=0):
+    """The work item of an RBM's streams (training, AIS, flows): Nh + 2**16 * training seed."""
+    return int(n_hidden) + (int(training_seed) << 16)
 
 
 def counter_words(seed, point, replica, step, index, purpose):

@@ -14,7 +14,10 @@ temperature below which it cannot tell two ensembles apart).
   then have no fixed point ("beyond range" when no start ends inside the range).
 - Verdict: "fixed point" when every start stopped moving and all met: T is the mean of the last
   readings, its error sqrt(spread^2 / n + mean(dT^2) / n) (spread over starts and the chains'
-  statistical error; not the spread over training seeds). When every start stopped but they did
+  statistical error). With flows of G > 1 independently trained RBMs (``groups``: the training
+  seed of each row), every row must meet every other, T is the mean of the G seeds' means and its
+  error sqrt(s_G^2 / G + mean(dT^2) / n), s_G the standard deviation (ddof 1) of the seeds' means:
+  the spread over training seeds, which contains the spread over starts. When every start stopped but they did
   not meet, the last readings split into branches at gaps wider than the tolerance, each branch
   with its starts, mean and error, and there is no overall T: "separate attractors" with two
   branches or more, "stopped, not met" when the end points form one band too wide for a single
@@ -55,11 +58,12 @@ VERDICTS = ("fixed point", "separate attractors", "stopped, not met", "still mov
             "too short")
 
 
-def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None, inside=None):
+def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None, inside=None, groups=None):
     """The verdict on flows ``T`` (n_starts, steps + 1) with errors ``dT`` from starts named by
     ``labels``; see the module docstring. ``window``: steps compared for "stopped moving"
     (default a quarter of the steps, at least 1). ``inside`` (same shape, optional): whether each
-    reading lies inside the thermometer's range. Non-finite readings count as moving."""
+    reading lies inside the thermometer's range. ``groups`` (n_starts,) optional: the training seed
+    of each row. Non-finite readings count as moving."""
     T, dT = np.asarray(T, float), np.nan_to_num(np.asarray(dT, float), nan=np.inf)
     outside = np.zeros(len(T), bool) if inside is None else ~np.asarray(inside, bool)[:, -1]
     n, length = T.shape
@@ -100,4 +104,12 @@ def classify_flows(T, dT, labels, z=3.0, resolution=0.02, window=None, inside=No
     sd = float(np.std(last))
     result.update(verdict="fixed point", T=float(np.mean(last)),
                   err=math.sqrt(sd**2 / n + float(np.mean(err**2)) / n), spread=sd)
+    seeds = np.unique(groups) if groups is not None else []
+    if len(seeds) > 1:
+        means = np.array([last[np.asarray(groups) == g].mean() for g in seeds])
+        s_g = float(np.std(means, ddof=1))
+        result.update(T=float(means.mean()), err=math.sqrt(s_g**2 / len(seeds) + float(np.mean(err**2)) / n),
+                      seed_spread=s_g, seeds=len(seeds),
+                      error_contains="spread over training seeds (and so over starts) and the chains' "
+                                     "statistical error")
     return result

@@ -1,5 +1,6 @@
-"""The papers' neural thermometer: an MLP classifier (one ReLU hidden layer, softmax over the
-training temperatures) trained on labelled Monte Carlo configurations of one field, with a
+"""The papers' neural thermometer: an MLP classifier (ReLU hidden layers of thermometer.hidden
+units, softmax over the training temperatures; the critique's is 512-256-64) trained on
+labelled Monte Carlo configurations of one field, with a
 held-out split for its calibration curve.
 
 Data-parallel like the RBM trainer: sample g = iT * S + j of the field is owned by the rank
@@ -10,46 +11,69 @@ every rank (each row comes from one rank, the others add zeros: exact), and ever
 the same full-batch gradient and Adam update, so the weights do not depend on the rank count,
 bit for bit. Held-out predictions are made in blocks of a fixed shape and counted as integers.
 """
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, uniforms
 
 _ORDER = int(Purpose.THERMOMETER_ORDER)  # epoch permutations: replica 0, step = epoch
-_INIT = int(Purpose.THERMOMETER_INIT)  # initial weights: replica = row, step 0 (W1) or 1 (W2)
+_INIT = int(Purpose.THERMOMETER_INIT)  # initial weights: replica = row, step = layer
 
 
-@dataclass
 class MLP:
-    W1: np.ndarray  # (hidden, inputs)
-    b1: np.ndarray
-    W2: np.ndarray  # (classes, hidden)
-    b2: np.ndarray
+    """ReLU layers and a softmax output: ``weights`` [(units_out, units_in)], ``biases`` [(units_out,)],
+    input first, classes last."""
+
+    def __init__(self, weights, biases):
+        self.weights, self.biases = list(weights), list(biases)
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        """From [W1, b1, W2, b2, ...] (the file order, :meth:`arrays`)."""
+        return cls(arrays[0::2], arrays[1::2])
 
     def forward(self, X):
-        """(hidden pre-activations, class probabilities) for inputs X (n, inputs)."""
-        z1 = X @ self.W1.T + self.b1
-        z2 = np.maximum(z1, 0) @ self.W2.T + self.b2
-        z2 = z2 - z2.max(axis=1, keepdims=True)
-        p = np.exp(z2)
-        return z1, p / p.sum(axis=1, keepdims=True)
+        """(pre-activations of every hidden layer, class probabilities) for inputs X (n, inputs)."""
+        hidden, a = [], X
+        for W, b in zip(self.weights[:-1], self.biases[:-1]):
+            z = a @ W.T + b
+            hidden.append(z)
+            a = np.maximum(z, 0)
+        z = a @ self.weights[-1].T + self.biases[-1]
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return hidden, p / p.sum(axis=1, keepdims=True)
+
+    def gradients(self, X, y):
+        """Gradients of the mean cross-entropy of labels y, in :meth:`arrays` order."""
+        hidden, p = self.forward(X)
+        dz = p.copy()
+        dz[np.arange(len(y)), y] -= 1
+        dz /= len(y)
+        grads = []
+        for layer in range(len(self.weights) - 1, -1, -1):
+            a = X if layer == 0 else np.maximum(hidden[layer - 1], 0)
+            grads = [dz.T @ a, dz.sum(0)] + grads
+            if layer:
+                dz = (dz @ self.weights[layer]) * (hidden[layer - 1] > 0)
+        return grads
 
     def predict_proba(self, X):
         return self.forward(X)[1]
 
     def arrays(self):
-        return [self.W1, self.b1, self.W2, self.b2]
+        return [a for pair in zip(self.weights, self.biases) for a in pair]
 
 
 def init_mlp(inputs, hidden, classes, seed, field_index):
-    """He-initialised weights from the Philox stream (Box-Muller), zero biases."""
-    def normal(rows, cols, step):
-        u = uniforms((rows, 2 * cols), np.float64, seed, np.arange(rows), step, field_index, _INIT)
-        return normals(u)
-    return MLP(normal(hidden, inputs, 0) * np.sqrt(2 / inputs), np.zeros(hidden),
-               normal(classes, hidden, 1) * np.sqrt(2 / hidden), np.zeros(classes))
+    """He-initialised weights from the Philox stream (Box-Muller; step = layer), zero biases;
+    ``hidden``: the units of each hidden layer."""
+    sizes = [inputs, *hidden, classes]
+    weights = []
+    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        u = uniforms((n_out, 2 * n_in), np.float64, seed, np.arange(n_out), layer, field_index, _INIT)
+        weights.append(normals(u) * np.sqrt(2 / n_in))
+    return MLP(weights, [np.zeros(n) for n in sizes[1:]])
 
 
 def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm):
@@ -74,14 +98,7 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 if i is not None:
                     local[j, :width], local[j, width] = X_local[i], labels_local[i]
             rows = comm.allreduce_sum(local)
-            X, y = rows[:, :width], rows[:, width].astype(np.int64)
-            z1, p = mlp.forward(X)
-            dz2 = p.copy()
-            dz2[np.arange(len(y)), y] -= 1
-            dz2 /= B
-            a1 = np.maximum(z1, 0)
-            dz1 = (dz2 @ mlp.W2) * (z1 > 0)
-            grads = [dz1.T @ X, dz1.sum(0), dz2.T @ a1, dz2.sum(0)]
+            grads = mlp.gradients(rows[:, :width], rows[:, width].astype(np.int64))
             t += 1
             for a, (m, v), g in zip(mlp.arrays(), moments, grads):
                 m *= beta1

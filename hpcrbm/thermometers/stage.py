@@ -66,4 +66,6 @@ def train_thermometer_stage(ctx):
 
 STAGE = Stage("thermometer", files.THERMOMETER, sections=("thermometer",), reads=("simulate",),
               compute=train_thermometer_stage, required=files.thermometer_required,
-              attrs=lambda cfg: {"model_description": "MLP: ReLU hidden layer, softmax over the training temperatures"})
+              attrs=lambda cfg: {"model_description": "MLP: ReLU hidden layers of "
+                                  + "-".join(map(str, cfg.thermometer.hidden))
+                                  + " units, softmax over the training temperatures"})

@@ -5,6 +5,10 @@ import h5py
 import numpy as np
 import pytest
 
+from hpcrbm.config import load
+from hpcrbm.parallel import Communicator
+from hpcrbm.rbm.stage import training_data
+
 from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
@@ -105,6 +109,44 @@ def test_weights_do_not_depend_on_rank_count(simulated, tmp_path):
     for ranks in (2, 3):
         for name, value in results[None].items():
             assert np.array_equal(results[ranks][name], value), (ranks, name)  # bit for bit
+
+
+CRITIQUE = ["--set", "rbm.hidden=[4]", "--set", "rbm.method='cd'", "--set", "rbm.biases=false", "--set",
+            "rbm.init_std=0.1", "--set", "rbm.random_sign=true", "--set", "rbm.train_fraction=0.8", "--set",
+            "rbm.seeds=3"]
+
+
+def test_training_data_with_random_signs_and_a_held_out_fraction(simulated):
+    cfg = load(simulated.parent / "config.toml", ["rbm.random_sign=true", "rbm.train_fraction=0.8"])
+    data, first, n_total = training_data(simulated / "samples.h5", cfg, Communicator(None))
+    plain, _, _ = training_data(simulated / "samples.h5", load(simulated.parent / "config.toml"), Communicator(None))
+    assert (first, n_total, data.shape) == (0, 5 * 160, (5 * 160, 16))
+    kept = plain.reshape(5, 200, 16)[:, :160].reshape(-1, 16)  # the first 80% of every temperature
+    flipped = np.all(data == 1 - kept, axis=1) & ~np.all(data == kept, axis=1)
+    assert np.all(flipped | np.all(data == kept, axis=1))  # every configuration whole, or whole reversed
+    assert abs(flipped.mean() - 0.5) < 4 * 0.5 / np.sqrt(len(data))  # a fair sign per configuration
+
+
+@needs_mpiexec
+def test_seeds_without_biases_the_same_on_any_ranks_split_by_models_or_data(simulated, tmp_path):
+    """Three training seeds of the critique's RBM (no biases, W ~ N(0, 0.1^2), CD-1): b = c = 0,
+    the seeds differ, and 1 rank, 2 ranks with one RBM each and 3 ranks data-parallel give the
+    same weights bit for bit."""
+    results = {}
+    for ranks, parallel in ((None, "data"), (2, "models"), (3, "data")):
+        run = fresh_copy(simulated, tmp_path, f"critique{ranks}")
+        result = run_hpcrbm(["train", run, "--quiet", *CRITIQUE, "--set", f"rbm.parallel='{parallel}'"],
+                            ranks=ranks)
+        assert result.returncode == 0, result.stderr
+        results[ranks] = weights(run / "rbm.h5")
+        assert not list((run / "checkpoints").glob("rbm_*.h5"))
+    first = results[None]
+    assert sorted(k for k in first if k.endswith("/W")) == ["nh4/W", "nh4_seed1/W", "nh4_seed2/W"]
+    assert not any(np.any(first[f"{k}/{x}"]) for k in ("nh4", "nh4_seed1", "nh4_seed2") for x in "bc")
+    assert not np.array_equal(first["nh4/W"], first["nh4_seed1/W"])
+    for ranks in (2, 3):
+        for name, value in first.items():
+            assert np.array_equal(results[ranks][name], value), (ranks, name)
 
 
 @needs_mpiexec

@@ -29,6 +29,22 @@ def test_flows_that_meet_have_a_fixed_point():
     assert 10 <= out["convergence_step"] <= 30  # |6 - 2.27| e^{-0.3 t} < 3 x 0.014 + 0.02 from t ~ 14 on
 
 
+def test_the_error_of_a_fixed_point_contains_the_spread_over_training_seeds():
+    """Three independently trained RBMs whose flows end 0.01 apart (within the tolerance), each
+    from 6 starts: one fixed point at the mean of the seeds' means, error at least s_G / sqrt(G)."""
+    seed_targets = [2.26, 2.27, 2.28]
+    parts = [flows(np.full(6, target), np.linspace(0.5, 6.0, 6), noise=0.005, seed=i)
+             for i, target in enumerate(seed_targets)]
+    T, dT = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    groups = np.repeat([0, 1, 2], 6)
+    one = classify_flows(T, dT, labels(18))
+    out = classify_flows(T, dT, labels(18), groups=groups)
+    assert out["verdict"] == one["verdict"] == "fixed point" and out["seeds"] == 3
+    assert out["T"] == pytest.approx(2.27, abs=0.01) and out["seed_spread"] == pytest.approx(0.01, abs=0.005)
+    assert out["err"] >= out["seed_spread"] / np.sqrt(3) > one["err"]  # pooled starts understate it
+    assert "training seeds" in out["error_contains"]
+
+
 def test_flows_that_stay_apart_are_separate_attractors_with_their_starts():
     starts = np.linspace(0.5, 6.0, 10)
     targets = np.where(starts < 2.5, 1.8, 2.9)
