@@ -80,13 +80,6 @@ class Communicator:
             self.comm.Bcast(buf, root=root)
         return buf[0]
 
-    def bcast_array(self, array, root=0):
-        """Broadcast an array whose shape and dtype every rank knows (others pass a template)."""
-        buf = np.ascontiguousarray(array).copy()
-        if self.comm is not None:
-            self.comm.Bcast(buf, root=root)
-        return buf
-
     def bcast_text(self, text, root=0):
         """Broadcast a str from ``root`` as UTF-8 bytes (buffer-based)."""
         if self.comm is None:

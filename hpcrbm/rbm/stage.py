@@ -58,7 +58,7 @@ def training_data(path, cfg, comm):
     return data, first // S * S_train, n_total // S * S_train
 
 
-def _save_checkpoint(path, state, inputs, done):
+def _save_checkpoint(path, state, inputs, done, info=None):
     with replaced_on_success(path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
         p = state.params
         for name, value in (("W", p.W), ("b", p.b), ("c", p.c), ("vW", state.velocity[0]),
@@ -69,11 +69,12 @@ def _save_checkpoint(path, state, inputs, done):
         for epoch, arrays in state.snapshots.items():
             for name, value in zip(files.PARAMS, arrays):
                 h5[f"{files.snapshot_group(epoch)}/{name}"] = value
-        h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q)
+        h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q, **(info or {}))
 
 
-def _load_checkpoint(path, inputs):
-    """The TrainingState saved in ``path`` for the same inputs, or None."""
+def _load_checkpoint(path, inputs, with_info=False):
+    """The TrainingState saved in ``path`` for the same inputs, or None; ``with_info``: (state,
+    the log Z info of a finished training)."""
     try:
         with h5py.File(path, "r") as h5:
             if h5.attrs.get("inputs") != inputs:
@@ -84,6 +85,8 @@ def _load_checkpoint(path, inputs):
                          for name in h5.get("snapshots", {})}
             state = TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
                                   a["chains"], int(h5.attrs["epoch"]), history, snapshots)
+            if with_info:
+                return state, {k: h5.attrs[k].item() if hasattr(h5.attrs[k], "item") else h5.attrs[k] for k in INFO}
             return state
     except (OSError, KeyError):
         return None
@@ -136,12 +139,15 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
                                               settings.point) if comm.is_root else (0.0, 0.0))
         log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
         free_energy = trainer.mean_free_energy(state.params)
-    final_ll = free_energy - log_z
+    info = {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
+            "final_log_likelihood": free_energy - log_z}
     if comm.is_root:
-        _save_checkpoint(checkpoint, state, inputs, True)
+        _save_checkpoint(checkpoint, state, inputs, True, info)
     comm.barrier()
-    return state, {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
-                   "final_log_likelihood": final_ll}
+    return state, info
+
+
+INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood")
 
 
 def random_control(cfg, trained):
@@ -167,56 +173,13 @@ def extremes_data(cfg, data, comm):
     return subset, S * sum(p < lo for p in chosen), S * len(chosen)
 
 
-def _packed(cfg, key, result=None):
-    """A trained RBM's result (state, info) as one float64 vector, or (``result`` None) a zero
-    vector of its length: every rank knows the layout from the config alone."""
-    nh, q = files.parse_rbm_key(key)[0] if key != files.CONTROL_EXTREMES else max(cfg.rbm.hidden), \
-        cfg.model.q if cfg.rbm.visible == "categorical" else 0
-    nv = cfg.model.L ** cfg.model.dim
-    sizes = [nh * nv * max(q, 1), nv * max(q, 1), nh]
-    snapshots = cfg.rbm.snapshots if key != files.CONTROL_EXTREMES else ()
-    length = sum(sizes) * (1 + len(snapshots)) + 4 * cfg.rbm.epochs + 3
-    if result is None:
-        return np.zeros(length)
-    state, info = result
-    parts = [state.params.W, state.params.b, state.params.c] + [a for e in snapshots for a in state.snapshots[e]]
-    parts += [state.history[n] for n in HISTORY] + [[info["log_partition"], info["log_partition_err"],
-                                                     info["final_log_likelihood"]]]
-    return np.concatenate([np.asarray(a, np.float64).reshape(-1) for a in parts])
-
-
-def _unpacked(cfg, key, vector):
-    nh = files.parse_rbm_key(key)[0] if key != files.CONTROL_EXTREMES else max(cfg.rbm.hidden)
-    q = cfg.model.q if cfg.rbm.visible == "categorical" else 0
-    nv, dtype = cfg.model.L ** cfg.model.dim, np.dtype(cfg.rbm.dtype)
-    shapes = [(nh, nv, q) if q else (nh, nv), (nv, q) if q else (nv,), (nh,)]
-    snapshots = cfg.rbm.snapshots if key != files.CONTROL_EXTREMES else ()
-    arrays, at = [], 0
-    for shape in shapes * (1 + len(snapshots)):
-        n = int(np.prod(shape))
-        arrays.append(vector[at:at + n].reshape(shape).astype(dtype))
-        at += n
-    E = cfg.rbm.epochs
-    history = {name: list(vector[at + i * E:at + (i + 1) * E]) for i, name in enumerate(HISTORY)}
-    at += 4 * E
-    state = TrainingState(RBMParams(*arrays[:3], q), None, None, E, history,
-                          {e: tuple(arrays[3 * (i + 1):3 * (i + 2)]) for i, e in enumerate(snapshots)})
-    log_z, log_z_err, final = vector[at:at + 3]
-    method = "exact" if nh <= MAX_EXACT_HIDDEN else "ais"
-    return state, {"log_partition": float(log_z), "log_partition_err": float(log_z_err),
-                   "log_likelihood_method": method, "final_log_likelihood": float(final)}
-
-
-HISTORY = ("epoch", "reconstruction_error", "pseudo_likelihood", "log_likelihood")
-
-
 def train(ctx):
     """Compute the RBM stage on ``ctx`` (collective): rbm.h5.
 
     rbm.parallel = "data": every RBM is trained by all ranks together, each on its grid slice.
     "models": every rank reads the whole training set and trains whole RBMs, job j (the trained
-    RBMs by N_h and seed, then the "extremes" control) on rank j % size, then the results are
-    broadcast from their owners. Training is exact (training.ExactProducts), so both give the
+    RBMs by N_h and seed, then the "extremes" control) on rank j % size, and reads the others'
+    results from their final checkpoints. Training is exact (training.ExactProducts), so both give the
     same weights bit for bit on any number of ranks.
     """
     cfg, comm = ctx.cfg, ctx.comm
@@ -235,18 +198,18 @@ def train(ctx):
     folder = ctx.checkpoints  # collective (creates the folder): once, before the ranks go their ways
     results = {}
     for j, (key, nh, r) in enumerate(jobs):
+        inputs = ctx.inputs + ("\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
+                               f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""))
         if by_models and j % comm.size != comm.rank:
-            continue
-        if key == files.CONTROL_EXTREMES:
-            results[key] = train_one(work, nh, sub, sub_first, sub_total, folder / f"rbm_{key}.h5",
-                                     ctx.inputs + "\ncontrol = extremes")
+            results[key] = inputs  # trained by another rank: read from its final checkpoint below
+        elif key == files.CONTROL_EXTREMES:
+            results[key] = train_one(work, nh, sub, sub_first, sub_total, folder / f"rbm_{key}.h5", inputs)
         else:
-            inputs = ctx.inputs + f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else "")
             results[key] = train_one(work, nh, data, first, n_total, folder / f"rbm_{key}.h5", inputs,
                                      cfg.rbm.snapshots, r)
-    if by_models:
-        results = {key: _unpacked(cfg, key, comm.bcast_array(_packed(cfg, key, results.get(key)), j % comm.size))
-                   for j, (key, _, _) in enumerate(jobs)}
+    comm.barrier()
+    results = {key: _load_checkpoint(folder / f"rbm_{key}.h5", value, with_info=True) if isinstance(value, str)
+               else value for key, value in results.items()}
     controls = {"random": (random_control(cfg, results[files.rbm_key(max(cfg.rbm.hidden))][0].params), None)}
     if extremes:
         state = results.pop(files.CONTROL_EXTREMES)[0]
