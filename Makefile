@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 MPIEXEC := mpiexec --oversubscribe
 PYTEST := $(PY) -m pytest -p no:cacheprovider --color=no
 
-.PHONY: setup demo test lint test-serial test-mpi bench clean
+.PHONY: setup demo study test lint test-serial test-mpi bench clean
 
 setup:
 	bash tools/setup_env.sh
@@ -20,6 +20,10 @@ demo: setup
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm run configs/demo.toml
 	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
 	@echo "      files: samples.h5 rbm.h5 thermometer.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
+
+# The reproduction study (docs/results.md): every run, then docs/study/ and the report (hours on 2 cores).
+study: setup
+	RANKS=$(RANKS) PY=$(PY) MPIEXEC="$(MPIEXEC)" bash tools/study.sh
 
 test: setup lint test-serial test-mpi
 

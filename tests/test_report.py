@@ -1,4 +1,5 @@
 """`hpcrbm report`: docs/results.md is the report of the committed study summaries, byte for byte."""
+import json
 from pathlib import Path
 
 from hpcrbm.report import load_runs, render
@@ -26,3 +27,25 @@ def test_report_names_a_verdict_per_claim_and_refuses_a_missing_summary(tmp_path
     assert all(p.name in text for p in STUDY)
     bad = run_hpcrbm(["report", tmp_path, "--out", out])
     assert bad.returncode == 2 and "summary.json" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+SHORT = ["--set", "rbm.epochs=6", "--set", "rbm.snapshots=[2]", "--set", "sampling.samples=100", "--set",
+         "sampling.thermalize=100", "--set", "thermometer.epochs=2", "--set", "flow.samples=50", "--set",
+         "flow.steps=8", "--set", "analysis.window=2", "--set", "thermometer.hidden=[16, 8]"]
+
+
+def test_the_critique_study_in_short_runs_through_the_same_code_to_a_verdict(tmp_path):
+    """configs/study/critique.toml, cut down (6 epochs, 100 samples): two training seeds, no biases,
+    random signs, the report's m* row judged from the seeds' end states."""
+    run = tmp_path / "critique"
+    result = run_hpcrbm(["run", ROOT / "configs" / "study" / "critique.toml", "--out", run, "--quiet", *SHORT])
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run / "summary.json").read_text())
+    flows = [f for f in summary["flows"] if f["mode"] == "sample"]
+    end = flows[0]["end_state"]["random"]["abs_magnetization"]
+    assert flows[0]["seeds"] == 2 and len(end["per_seed"]) == 2 and end["spread"] is not None
+    assert set(summary["run_time"]) == {"simulate", "train", "thermometer", "flow"}
+    out = tmp_path / "report.md"
+    assert run_hpcrbm(["report", run, "--out", out]).returncode == 0
+    row = next(line for line in out.read_text().splitlines() if "ends at m* = 0.6507" in line)
+    assert f"m* = {end['mean']:.4f}" in row and ("| reproduced |" in row or "| not reproduced |" in row)
