@@ -124,6 +124,40 @@ def claim_training_independent(runs):
                 parts, verdicts, "depends on N_h and mode", "no run kept RBM snapshots (rbm.snapshots)")
 
 
+def _main_end(reading):
+    """The fixed point's T, else the T of the branch with the most starts (inside the range)."""
+    if reading["T"] is not None:
+        return reading["T"]
+    inside = [b for b in reading["branches"] if not b.get("beyond_range")]
+    return max(inside, key=lambda b: len(b["starts"]))["T"] if inside else None
+
+
+def claim_how_trained(runs):
+    parts, ends = [], []
+    for run_dir, s in runs:
+        r = s["protocol"]["rbm"]
+        flows = [f for f in s["flows"] if f["field"] == 0.0 and f["mode"] == "sample"]
+        if s["model"] != "ising" or len(r["hidden"]) < 2 or not flows or not math.isfinite(s["tc"]):
+            continue
+        nv = s["L"] ** s["dim"]
+        cells = []
+        for f in flows:
+            t = _main_end(f["fixed_point"]["energy"])
+            ends += [t] if t is not None else []
+            side = "<" if f["nh"] < nv else "=" if f["nh"] == nv else ">"
+            cells.append(f"N_h = {f['nh']} ({side} N_v) {_fmt(t, digits=2)}")
+        parts.append(f"{run_dir.name} ({r['method'].upper()}-{r['k']}, lr {r['learning_rate']:g}, "
+                     f"{r['epochs']} epochs): " + ", ".join(cells))
+    spread = max(ends) - min(ends) if ends else 0.0
+    verdict = {f"reproduced: the main end points span {spread:.2f} in T" if spread > 0.25 else
+               f"not reproduced: the main end points agree within {spread:.2f}"}
+    return _row("Where the flows end depends on how the RBM was made (N_h below or above N_v, CD or PCD, "
+                "learning rate, epochs)", "Iso, Shiba, Yokoo 2018 (N_h on both sides of N_v); this study",
+                "sampled flows at H = 0, energy thermometer: the fixed point, else the mean end of the branch "
+                "with the most starts; 'depends' when those span more than 0.25 in T", parts, verdict,
+                "", "no Ising run at H = 0 with several N_h")
+
+
 def claim_rg_flows_away(runs):
     parts, verdicts = [], set()
     for run_dir, s in runs:
@@ -269,7 +303,7 @@ def claim_neural_thermometer_resolution(runs):
 
 
 CLAIMS = (claim_monte_carlo_exact, claim_fixed_point_at_tc, claim_other_models_at_tc, claim_training_independent,
-          claim_rg_flows_away,
+          claim_how_trained, claim_rg_flows_away,
           claim_untrained_reads_tc, claim_critique_m_star, claim_neural_thermometer_resolution,
           claim_field_follows_heat_peak, claim_exponent)
 
