@@ -27,20 +27,20 @@ class Communicator:
 
     @classmethod
     def world(cls):
-        try:
-            from mpi4py import MPI
-        except ImportError:
-            return cls(None)
-        return cls(MPI.COMM_WORLD)
+        return cls._of("COMM_WORLD")
 
     @classmethod
     def alone(cls):
         """This process by itself (MPI_COMM_SELF), for work that one rank does whole."""
+        return cls._of("COMM_SELF")
+
+    @classmethod
+    def _of(cls, name):
         try:
             from mpi4py import MPI
         except ImportError:
             return cls(None)
-        return cls(MPI.COMM_SELF)
+        return cls(getattr(MPI, name))
 
     @property
     def is_root(self):
