@@ -72,7 +72,7 @@ class RBMConfig:
 
 @dataclass(frozen=True)
 class ThermometerConfig:
-    hidden: tuple[int, ...] = (64,)  # units of each hidden (ReLU) layer of the classifier
+    hidden: tuple[int, ...] = (64,)  # units of each hidden (ReLU) layer of the classifier; n means [n]
     epochs: int = 20
     learning_rate: float = 1e-3  # Adam
     batch_size: int = 100
@@ -181,6 +181,8 @@ def _section(name, cls, table):
         if key not in known:
             allowed = ", ".join(known) or "none"
             raise InputError(f"config key {dotted}: unknown key (allowed in [{name}]: {allowed})")
+        if dotted == "thermometer.hidden" and isinstance(value, int) and not isinstance(value, bool):
+            value = [value]  # one hidden layer (the form before layers could be listed)
         if dotted == "sampling.temperatures" and isinstance(value, dict):
             values[key] = _temperature_range(dotted, value)
             continue

@@ -28,6 +28,11 @@ def test_shipped_configs_load_and_round_trip(path):
     assert loads(to_toml(cfg)) == cfg
 
 
+def test_a_thermometer_of_one_layer_may_be_a_number():
+    assert loads("[thermometer]\nhidden = 64").thermometer.hidden == (64,) == Config().thermometer.hidden
+    assert loads("[thermometer]\nhidden = [512, 256, 64]").thermometer.hidden == (512, 256, 64)
+
+
 def test_temperature_range_includes_stop():
     cfg = loads("[sampling]\ntemperatures = {start = 0.25, stop = 6.0, step = 0.25}")
     assert cfg.sampling.temperatures[0] == 0.25 and cfg.sampling.temperatures[-1] == 6.0
