@@ -2,19 +2,21 @@
 # The reproduction study end to end: every run of docs/results.md, then its summaries and figures
 # copied into docs/study/ and the report regenerated. `make study` (RANKS=2 by default); a run
 # that is complete is skipped (hpcrbm's fingerprints), a killed one resumes. Run times on 2 CPU
-# cores are in the report, per run.
+# cores are in the report, per run. `tools/study.sh --collect` only copies and reports.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 RANKS=${RANKS:-2}
 MPIEXEC=${MPIEXEC:-mpiexec --oversubscribe}
 run() { $MPIEXEC -n "$RANKS" "$PY" -m hpcrbm run "$@" --quiet; }
-run configs/demo.toml --set run.out=runs/study/demo
-run configs/potts3.toml --set run.out=runs/study/potts3
-for name in ising_epochs ising_field critique potts2 potts4 clock4 exponent; do
-  run "configs/study/$name.toml"
-done
-"$PY" -m hpcrbm campaign run configs/study/training.toml --quiet
+if [ "${1:-}" != --collect ]; then
+  run configs/demo.toml --set run.out=runs/study/demo
+  run configs/potts3.toml --set run.out=runs/study/potts3
+  for name in ising_epochs ising_field critique potts2 potts4 clock4 exponent; do
+    run "configs/study/$name.toml"
+  done
+  "$PY" -m hpcrbm campaign run configs/study/training.toml --quiet
+fi
 dirs=()
 for src in runs/study/{demo,ising_epochs,ising_field,critique,potts2,potts3,potts4,clock4,exponent} runs/study/training/*/; do
   src=${src%/}
