@@ -139,7 +139,7 @@ def write_rbm(f, group, W, b, c, history, attrs, snapshots=None):
     copies of W, b, c kept at earlier epochs (``snapshots``: epoch -> (W, b, c))."""
     for name, value in zip(PARAMS, (W, b, c)):
         f.create_global(f"{group}/{name}", value)
-    for name, values in (history or {}).items():
+    for name, values in sorted((history or {}).items()):  # one order on every rank (collective creates)
         f.create_global(f"{group}/history/{name}", np.asarray(values, dtype=np.float64))
     for epoch, arrays in sorted((snapshots or {}).items()):
         for name, value in zip(PARAMS, arrays):

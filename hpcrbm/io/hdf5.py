@@ -79,7 +79,7 @@ class ParallelFile:
         """Attributes with values identical on every rank (groups are created on demand)."""
         if self.writes:
             target = self.h5.require_group(node) if node != "/" else self.h5
-            for key, value in attrs.items():
+            for key, value in sorted(attrs.items()):  # one order on every rank
                 target.attrs[key] = value
 
     def write_global(self, name, array):
