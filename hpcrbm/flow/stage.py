@@ -128,7 +128,7 @@ def run_flows(ctx):
     lo, hi = comm.slice(len(starts))
     modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
     trained = files.trained_keys(cfg)
-    keys = trained + [f"{k}_epoch{e}" for k in trained for e in cfg.rbm.snapshots] + \
+    keys = trained + [files.rbm_key(*files.parse_rbm_key(k)[:2], e) for k in trained for e in cfg.rbm.snapshots] + \
         sorted(k for k in stored if k.startswith("control_"))
     per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
     for s in range(lo, hi):

@@ -159,7 +159,7 @@ def read_rbms(path):
             q = int(g.attrs["q"])
             out[k] = params(g, q)
             for name in g.get("snapshots", {}):
-                out[f"{k}_{name}"] = params(g[f"snapshots/{name}"], q)
+                out[rbm_key(*parse_rbm_key(k)[:2], snapshot_epoch(name))] = params(g[f"snapshots/{name}"], q)
         out.update({f"control_{k}": params(h5[control_group(k)], int(h5[control_group(k)].attrs["q"]))
                     for k in h5.get("controls", {})})
     return out
