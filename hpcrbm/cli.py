@@ -1,7 +1,8 @@
 """The ``hpcrbm`` command line (also ``python -m hpcrbm``).
 
 Exit status: 0 done; 2 bad input (one line on stderr naming the key or file, no
-traceback, no output written); 1 anything else, with the failing rank named.
+traceback, no output written); 75 stopped by SIGTERM or SIGUSR1 after writing a checkpoint
+(run the same command again to resume); 130 Ctrl-C; 1 anything else, with the failing rank named.
 """
 import argparse
 import json
@@ -10,7 +11,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import InputError
+from .errors import EXIT_STOPPED, InputError, Stopped
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,9 @@ def _load_config(args):
 def _world(args):
     from .log import setup_logging
     from .parallel import Communicator
+    from .stage import catch_stop_signals
+    if args.func in (cmd_simulate, cmd_stage, cmd_run) or getattr(args, "action", None) == "run":
+        catch_stop_signals()  # the commands that compute honour SIGTERM/SIGUSR1 at their next checkpoint
     comm = Communicator.world()
     setup_logging(comm, quiet=getattr(args, "quiet", False))
     return comm
@@ -252,6 +256,11 @@ def main(argv=None):
         if comm.is_root:
             print(f"hpcrbm: error: {exc}", file=sys.stderr)
         return 2
+    except Stopped as exc:
+        if comm.is_root:
+            print(f"hpcrbm: stopped by {exc}; checkpoint written, run the same command again to resume",
+                  file=sys.stderr)
+        return EXIT_STOPPED
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # output piped into head and the like: stop quietly

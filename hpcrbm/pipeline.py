@@ -83,7 +83,9 @@ def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
                          "remove it to simulate again")
     if reason != "missing":
         log.info("%s %s: rebuilding it", path, reason)
-    stage.compute(Context(stage, cfg, comm, backend, run_dir, prints[stage.name], quiet))
+    ctx = Context(stage, cfg, comm, backend, run_dir, prints[stage.name], quiet)
+    ctx.stop_point()
+    stage.compute(ctx)
     return path
 
 

@@ -14,6 +14,7 @@ rename); the decisions to skip, rebuild or refuse are taken in hpcrbm/pipeline.p
 """
 import contextlib
 import hashlib
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 import h5py
+import numpy as np
 
 from .config import Config, fingerprint, to_toml
+from .errors import Stopped
 from .io.hdf5 import ParallelFile
 from .io.provenance import now, provenance
 from .log import get_logger
@@ -95,18 +98,37 @@ def stored_config_text(path):
     return text if isinstance(text, str) else None
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # what Slurm sends before a time limit
+_stop_requests = []  # signal numbers received by this process
+
+
+def catch_stop_signals():
+    """Turn SIGTERM and SIGUSR1 into a stop request, honoured at the next checkpoint check."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, lambda number, frame: _stop_requests.append(number))
+
+
 class CheckpointTimer:
-    """Says, the same on every rank, when ``run.checkpoint_interval`` seconds of wall time have
-    passed since the last checkpoint (rank 0's clock decides; collective)."""
+    """Says, the same on every rank, when to checkpoint: ``run.checkpoint_interval`` seconds of
+    wall time since the last checkpoint (rank 0's clock decides), or a stop signal received on
+    any rank. Collective: every rank calls :meth:`checkpoint_if_due` the same number of times."""
 
     def __init__(self, comm, interval):
         self.comm, self.interval, self.last = comm, interval, time.monotonic()
 
-    def due(self):
-        due = bool(self.comm.bcast_number(time.monotonic() - self.last >= self.interval))
-        if due:
-            self.last = time.monotonic()
-        return due
+    def checkpoint_if_due(self, save=None):
+        """Call ``save()`` (collective) when a checkpoint is due; then raise :class:`Stopped`
+        when the cause was a stop signal. Returns whether it saved."""
+        elapsed = self.comm.is_root and time.monotonic() - self.last >= self.interval
+        late, stop = self.comm.allreduce_sum(np.array([int(elapsed), len(_stop_requests)]))
+        if not (late or stop):
+            return False
+        if save is not None:
+            save()
+        self.last = time.monotonic()
+        if stop:
+            raise Stopped(signal.Signals(_stop_requests[0]).name if _stop_requests else "a stop signal")
+        return True
 
 
 @dataclass
@@ -151,6 +173,11 @@ class Context:
 
     def checkpoint_timer(self):
         return CheckpointTimer(self.comm, self.cfg.run.checkpoint_interval)
+
+    def stop_point(self):
+        """Raise :class:`Stopped` when a stop signal arrived on any rank (collective), for work
+        that keeps no checkpoint: that stage starts again on resume."""
+        CheckpointTimer(self.comm, float("inf")).checkpoint_if_due()
 
     def file_attrs(self, strategy, complete):
         """Provenance, stage, config and fingerprint attributes (identical on every rank)."""

@@ -131,13 +131,16 @@ def run_flows(ctx):
     keys = trained + [files.rbm_key(*files.parse_rbm_key(k)[:2], e) for k in trained for e in cfg.rbm.snapshots] + \
         sorted(k for k in stored if k.startswith("control_"))
     per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
-    for s in range(lo, hi):
-        kind, iT, iH = starts[s]
-        v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)  # once for every RBM and mode
-        ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
-        for (key, mode), local in per_start.items():
-            local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode, thermo[iH],
-                                    nn[iH], stream_point(key, stored[key])))
+    most = -(-len(starts) // comm.size)  # starts of the busiest rank: every rank stops as often
+    for s in range(lo, lo + most):
+        if s < hi:
+            kind, iT, iH = starts[s]
+            v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)  # once for every RBM and mode
+            ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
+            for (key, mode), local in per_start.items():
+                local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode,
+                                        thermo[iH], nn[iH], stream_point(key, stored[key])))
+        ctx.stop_point()
     n_steps, nT = cfg.flow.steps + 1, len(cfg.sampling.temperatures)
     with ctx.writing() as f:
         files.write_starts(f, [k for k, _, _ in starts],

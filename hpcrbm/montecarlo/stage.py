@@ -7,7 +7,9 @@ checkpoint (``checkpoints/samples.h5``: every point's spins, observables so far 
 step counter); the finished file is renamed to ``samples.h5``. Checkpoints are per grid
 point, so a run may even resume on a different number of ranks.
 """
+import math
 import os
+import time
 
 import h5py
 import numpy as np
@@ -52,12 +54,14 @@ class SimulationPlan:
 class ChainState:
     """This rank's mutable state: spins of each local point and the observables so far."""
 
-    def __init__(self, spins, energy, magnetization, tuning, steps_done, tempering=None):
+    def __init__(self, spins, energy, magnetization, tuning, steps_done, sweeps, position, tempering=None):
         self.spins = spins  # list of int8 (R, *lattice), one per local point
         self.energy = energy  # float64 (n_local, samples), NaN where not yet sampled
         self.magnetization = magnetization
         self.tuning = tuning  # int64 (n_local, n_tuning): updater settings found while thermalising
-        self.steps_done = steps_done
+        self.steps_done = steps_done  # schedule steps completed by every point
+        self.sweeps = sweeps  # int64 (n_local,): sweeps done by each local point
+        self.position = position  # sweeps done by every point of the grid (the same on all ranks)
         self.tempering = tempering  # Tempering bookkeeping (identical on all ranks) or None
         self.pending = []  # (local index, first sample, int8 (R, *lattice)) not yet on disk
 
@@ -70,7 +74,7 @@ def _fresh_state(plan):
     nan = np.full((n, plan.samples), np.nan)
     tuning = np.zeros((n, plan.updater.n_tuning), dtype=np.int64)
     tempering = Tempering(plan.grid, plan.replicas) if cfg.sampling.tempering else None
-    return ChainState(spins, nan, nan.copy(), tuning, 0, tempering)
+    return ChainState(spins, nan, nan.copy(), tuning, 0, np.zeros(n, np.int64), 0, tempering)
 
 
 def _load_checkpoint(plan):
@@ -91,8 +95,9 @@ def _load_checkpoint(plan):
         with h5py.File(plan.checkpoint, "r") as h5:
             steps_done = int(h5.attrs["steps_done"])
             pts, shape = list(plan.points), plan.grid.shape
-            spins, energy, magnetization, tuning = (read_points(h5, name, pts, shape) for name in
-                                                    ("spins", "energy", "magnetization", "tuning"))
+            spins, energy, magnetization, tuning, sweeps = (read_points(h5, name, pts, shape) for name in
+                                                            ("spins", "energy", "magnetization", "tuning", "sweeps"))
+            position = int(h5.attrs["position"])
             tempering = None
             if plan.cfg.sampling.tempering:
                 tempering = Tempering(plan.grid, plan.replicas)
@@ -100,7 +105,7 @@ def _load_checkpoint(plan):
     except (OSError, KeyError):
         return None
     spins = list(spins)
-    return ChainState(spins, energy, magnetization, tuning, steps_done, tempering)
+    return ChainState(spins, energy, magnetization, tuning, steps_done, sweeps.astype(np.int64), position, tempering)
 
 
 def _create_partial(plan):
@@ -152,11 +157,12 @@ def _write_checkpoint(plan, state):
     f.create("energy", (nT, nH, plan.samples), np.float64)
     f.create("magnetization", (nT, nH, plan.samples), np.float64)
     f.create("tuning", (nT, nH, plan.updater.n_tuning), np.int64)
-    for name, rows in (("spins", state.spins), ("energy", state.energy),
-                       ("magnetization", state.magnetization), ("tuning", state.tuning)):
+    f.create("sweeps", (nT, nH), np.int64)
+    for name, rows in (("spins", state.spins), ("energy", state.energy), ("magnetization", state.magnetization),
+                       ("tuning", state.tuning), ("sweeps", state.sweeps)):
         f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
     _write_tempering(f, state.tempering, create=True)
-    f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done})
+    f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done, "position": state.position})
     f.commit(plan.checkpoint)
 
 
@@ -198,22 +204,34 @@ def _finish(plan, state):
         os.remove(plan.checkpoint)
 
 
-def _advance(plan, state, params, sweep_from, sweep_to):
-    """Sweep every local point from ``sweep_from`` to ``sweep_to``, stopping for replica
-    exchanges at multiples of ``exchange_every`` when tempering (collective then)."""
+def _advance(plan, state, params, sweep_to, pieces, pause):
+    """Sweep every local point from ``state.position`` to ``sweep_to``, stopping for replica
+    exchanges at multiples of ``exchange_every`` when tempering (collective then). Between
+    exchanges the local points go in ``pieces`` groups (the same count on every rank) with
+    ``pause()`` (collective: a checkpoint when one is due) between groups, so a long step can
+    be checkpointed inside; a point's sweeps never depend on where the pauses fall."""
     cfg, seed = plan.cfg, plan.cfg.run.seed
     every = cfg.sampling.exchange_every if state.tempering is not None else 0
-    stops = list(range((sweep_from // every + 1) * every, sweep_to + 1, every)) if every else []
+    start = state.position
+    stops = list(range((start // every + 1) * every, sweep_to + 1, every)) if every else []
     if not stops or stops[-1] != sweep_to:
         stops.append(sweep_to)
-    start = sweep_from
+    groups = np.array_split(np.arange(len(plan.points)), pieces)
     for stop in stops:
         thermalizing = stop <= cfg.sampling.thermalize
-        plan.updater.sweep_points(state.spins, params, state.tuning, seed, plan.points, start, stop - start,
-                                  thermalizing)
+        for g, group in enumerate(groups):
+            behind = [li for li in group if state.sweeps[li] < stop]
+            for first in sorted({int(state.sweeps[li]) for li in behind}):
+                chosen = [li for li in behind if state.sweeps[li] == first]
+                plan.updater.sweep_points([state.spins[li] for li in chosen], [params[li] for li in chosen],
+                                          [state.tuning[li] for li in chosen], seed,
+                                          [plan.points[li] for li in chosen], first, stop - first, thermalizing)
+            state.sweeps[group] = stop
+            if g + 1 < len(groups):
+                pause()
         if every and stop % every == 0:
             _exchange(plan, state, stop // every - 1, counted=not thermalizing)
-        start = stop
+        state.position = stop
 
 
 def _exchange(plan, state, exchange, counted):
@@ -254,8 +272,15 @@ def simulate(ctx):
     params = [plan.updater.prepare(*plan.grid.values(p)) for p in plan.points]
     bar = ctx.progress(schedule.steps, state.steps_done, "simulate")
     timer = ctx.checkpoint_timer()
+
+    def save():
+        _flush(plan, state)
+        _write_checkpoint(plan, state)
+
+    most_points = -(-plan.grid.size // comm.size)  # local points of the busiest rank
+    pieces, began = 1, time.monotonic()
     for step in range(state.steps_done, schedule.steps):
-        _advance(plan, state, params, schedule.target(step - 1) if step > 0 else 0, schedule.target(step))
+        _advance(plan, state, params, schedule.target(step), pieces, lambda: timer.checkpoint_if_due(save))
         rnd = schedule.round_of(step)
         if rnd >= 0:
             j0 = rnd * plan.replicas
@@ -266,9 +291,12 @@ def simulate(ctx):
                 state.pending.append((li, j0, state.spins[li].copy()))
         state.steps_done = step + 1
         bar.update(1)
-        if step + 1 < schedule.steps and timer.due():
-            _flush(plan, state)
-            _write_checkpoint(plan, state)
+        if step + 1 < schedule.steps:
+            timer.checkpoint_if_due(save)
+        # a step longer than a quarter of the checkpoint interval is cut into groups of points
+        seconds, began = time.monotonic() - began, time.monotonic()
+        wanted = math.ceil(seconds / (ctx.cfg.run.checkpoint_interval / 4))
+        pieces = int(comm.bcast_number(min(max(wanted, 1), most_points)))
     bar.close()
     _flush(plan, state)
     _finish(plan, state)

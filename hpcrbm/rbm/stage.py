@@ -106,6 +106,12 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
         state = trainer.initial_state()
     bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
     timer = ctx.checkpoint_timer()
+
+    def save():
+        if comm.is_root:
+            _save_checkpoint(checkpoint, state, inputs, False)
+        comm.barrier()
+
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
     while state.epoch < cfg.rbm.epochs:
@@ -122,10 +128,8 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
             p = state.params
             state.snapshots[state.epoch] = (p.W.copy(), p.b.copy(), p.c.copy())
         bar.update(1)
-        if timer.due():
-            if state.epoch < cfg.rbm.epochs and comm.is_root:
-                _save_checkpoint(checkpoint, state, inputs, False)
-            comm.barrier()
+        if state.epoch < cfg.rbm.epochs:
+            timer.checkpoint_if_due(save)
     bar.close()
     if exact:
         if log_z is None:  # resumed after the last epoch: the loop did not run

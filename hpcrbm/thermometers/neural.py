@@ -76,11 +76,13 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
     return MLP(weights, [np.zeros(n) for n in sizes[1:]])
 
 
-def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm):
+def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm,
+                     pause=None):
     """Train on the distributed training set; returns the MLP (identical on every rank).
 
     X_local (n_local, inputs) and labels_local: this rank's training samples, whose global
-    training indices are ``rows_local`` (sorted); n_train: global training-set size.
+    training indices are ``rows_local`` (sorted); n_train: global training-set size;
+    ``pause()``: called after every epoch (collective), e.g. to honour a stop signal.
     """
     mlp = init_mlp(X_local.shape[1], cfg_t.hidden, classes, seed, field_index)
     moments = [[np.zeros_like(a), np.zeros_like(a)] for a in mlp.arrays()]
@@ -106,6 +108,8 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 v *= beta2
                 v += (1 - beta2) * g * g
                 a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+        if pause is not None:
+            pause()
     return mlp
 
 

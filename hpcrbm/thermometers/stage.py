@@ -21,10 +21,10 @@ def visible_kind(model):
     return "bernoulli" if model.kind == "ising" else "categorical"
 
 
-def train_thermometers(cfg, data, comm):
+def train_thermometers(cfg, data, comm, pause=None):
     """One neural thermometer per field, trained data-parallel on this rank's visible vectors
     ``data`` (its grid slice, all samples); returns a list of (MLP, calibration mean (nT,),
-    calibration std (nT,), held-out accuracy)."""
+    calibration std (nT,), held-out accuracy). ``pause()``: called after every epoch (collective)."""
     grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
     nT, nH = grid.shape
     S = cfg.sampling.samples
@@ -47,7 +47,7 @@ def train_thermometers(cfg, data, comm):
         stack = lambda parts: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
         rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
         mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,
-                               cfg.thermometer, cfg.run.seed, iH, comm)
+                               cfg.thermometer, cfg.run.seed, iH, comm, pause)
         mean, std, accuracy = calibration(mlp, stack(X_test), np.array(y_test, np.int64), grid.temperatures, comm)
         out.append((mlp, mean, std, accuracy))
     return out
@@ -58,7 +58,7 @@ def train_thermometer_stage(ctx):
     cfg = ctx.cfg
     configs, _, _ = files.read_rank_configs(ctx.path(files.SAMPLES), cfg, ctx.comm)
     data = encode(configs, visible_kind(cfg.model), cfg.model.q, np.float64)
-    thermometers = train_thermometers(cfg, data, ctx.comm)
+    thermometers = train_thermometers(cfg, data, ctx.comm, ctx.stop_point)
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
                                  [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])

@@ -1,0 +1,115 @@
+"""Stop signals (what Slurm sends before a time limit): SIGTERM and SIGUSR1 make every stage write
+its checkpoint and exit 75; the same command resumes to the files of an uninterrupted run,
+including from a checkpoint taken inside a simulate step."""
+import signal
+import subprocess
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from hpcrbm import stage as stage_module
+from hpcrbm.backend import select_backend
+from hpcrbm.config import loads
+from hpcrbm.errors import EXIT_STOPPED, Stopped
+from hpcrbm.parallel import Communicator
+from hpcrbm.pipeline import SIMULATE, run_stage
+from tools.compare_runs import compare_h5
+
+from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
+from .test_pipeline import CONFIG, summary_without_time
+
+
+def same_results(a, b):
+    """Two files hold the same datasets and attributes bit for bit, but for ``config`` (run.out)."""
+    diffs = [d for d in compare_h5(a, b) if not d.endswith("attribute config differs")]
+    assert diffs == [], diffs
+    return True
+
+
+def stop_after(cmd, watched, signum, timeout=120):
+    """Start cmd in its own session; once ``watched`` exists send ``signum`` to its first process
+    (mpiexec forwards SIGUSR1 to the ranks); returns (exit status, stderr)."""
+    proc = subprocess.Popen(cmd, env=cli_env(), start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not watched.exists():
+        time.sleep(0.02)
+    if proc.poll() is None:
+        proc.send_signal(signum)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        kill_session(proc.pid)
+    return proc.returncode, err
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("ranks,signum,watched", [(2, signal.SIGUSR1, "checkpoints/samples.h5"),
+                                                  (None, signal.SIGTERM, "checkpoints/rbm_nh4.h5")])
+def test_stop_signal_checkpoints_exits_75_and_resumes_identically(tmp_path, write_config, ranks, signum, watched):
+    config = write_config(CONFIG.replace("samples = 200", "samples = 2000"))
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    result = run_hpcrbm(["run", config, "--out", reference, "--quiet"])
+    assert result.returncode == 0, result.stderr
+    status, err = stop_after(hpcrbm_command(["run", config, "--out", stopped, "--quiet"], ranks),
+                             stopped / watched, signum)
+    assert status == EXIT_STOPPED, err
+    assert f"stopped by {signum.name}; checkpoint written" in err and "Traceback" not in err
+    assert not (stopped / "summary.json").exists()
+    assert any((stopped / "checkpoints").iterdir())
+    result = run_hpcrbm(["run", config, "--out", stopped], ranks=ranks)
+    assert result.returncode == 0, result.stderr
+    assert "resuming" in result.stderr
+    assert summary_without_time(reference / "summary.json") == summary_without_time(stopped / "summary.json")
+    for name in ("samples.h5", "rbm.h5", "flow.h5"):
+        assert same_results(reference / name, stopped / name)
+
+
+LONG_STEPS = """
+[run]
+seed = 5
+checkpoint_interval = 0.001
+[model]
+L = 8
+[sampling]
+temperatures = [1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+fields = [0.0]
+thermalize = 300
+samples = 40
+replicas = 20
+interval = 5
+"""
+
+
+def test_a_checkpoint_inside_a_long_step_resumes_identically(tmp_path, monkeypatch):
+    """With steps longer than the checkpoint interval the points of a step go in groups with a
+    checkpoint between them; a stop there leaves points at different sweeps, and the resume
+    gives the samples of an uninterrupted run bit for bit."""
+    comm, backend = Communicator.world(), select_backend("cpu")
+    cfg = loads(LONG_STEPS, [f"run.out='{tmp_path / 'reference'}'"])
+    run_stage(SIMULATE, cfg, comm, backend, quiet=True)
+    original, calls = stage_module.CheckpointTimer.checkpoint_if_due, []
+
+    def stop_at_the_ninth_pause(self, save=None):
+        # step 0 (one group) pauses once at its end; steps 1 and 2 go in 6 groups of one point
+        # (a step takes far longer than interval / 4): pauses 2-6 and 8-12 fall inside them
+        calls.append(1)
+        if len(calls) == 9:
+            stage_module._stop_requests.append(signal.SIGUSR1)
+        return original(self, save)
+
+    monkeypatch.setattr(stage_module.CheckpointTimer, "checkpoint_if_due", stop_at_the_ninth_pause)
+    stopped = loads(LONG_STEPS, [f"run.out='{tmp_path / 'stopped'}'"])
+    try:
+        with pytest.raises(Stopped):
+            run_stage(SIMULATE, stopped, comm, backend, quiet=True)
+    finally:
+        stage_module._stop_requests.clear()
+    with h5py.File(tmp_path / "stopped" / "checkpoints" / "samples.h5") as h5:
+        sweeps, position = h5["sweeps"][...], h5.attrs["position"]
+    assert len(np.unique(sweeps)) == 2 and sweeps.min() == position, (sweeps, position)  # inside a step
+    monkeypatch.setattr(stage_module.CheckpointTimer, "checkpoint_if_due", original)
+    run_stage(SIMULATE, stopped, comm, backend, quiet=True)
+    assert same_results(tmp_path / "reference" / "samples.h5", tmp_path / "stopped" / "samples.h5")
