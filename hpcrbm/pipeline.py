@@ -20,6 +20,7 @@ from .config import loads, to_toml, toml_value
 from .errors import InputError
 from .flow.stage import STAGE as FLOW
 from .io import files
+from .io.lock import run_lock
 from .log import get_logger
 from .montecarlo.stage import STAGE as SIMULATE
 from .rbm.stage import STAGE as TRAIN
@@ -61,6 +62,11 @@ def rebuild_command(stage, run_dir):
 def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
     """Skip, compute or refuse ``stage`` for ``cfg`` in ``cfg.out_dir`` (collective); returns
     the path of its file. ``standalone``: its own command (inputs must be current)."""
+    with run_lock(cfg.out_dir, comm):
+        return _run_stage(stage, cfg, comm, backend, quiet, standalone)
+
+
+def _run_stage(stage, cfg, comm, backend, quiet, standalone):
     log = get_logger()
     run_dir = cfg.out_dir
     prints = fingerprints(STAGES, cfg)
@@ -91,8 +97,9 @@ def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
 
 def run_all(cfg, comm, backend, quiet=False):
     """Every stage in order for ``cfg`` (collective); returns summary.json's path."""
-    for stage in STAGES:
-        run_stage(stage, cfg, comm, backend, quiet)
+    with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
+        for stage in STAGES:
+            run_stage(stage, cfg, comm, backend, quiet)
     return files.summary_path(cfg.out_dir)
 
 
