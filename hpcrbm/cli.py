@@ -11,7 +11,7 @@ import sys
 import traceback
 
 from . import __version__
-from .errors import EXIT_STOPPED, InputError, Stopped
+from .errors import EXIT_STOPPED, InputError, Stopped, write_failure
 
 
 class _Parser(argparse.ArgumentParser):
@@ -267,6 +267,12 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # noqa: BLE001 - report, name the rank, and stop the other ranks
+        failure = write_failure(exc)
+        if failure is not None:  # one line; skip HDF5's clean-up of files it cannot write (it crashes)
+            print(f"hpcrbm: rank {comm.rank} of {comm.size}: cannot write {failure}", file=sys.stderr, flush=True)
+            if comm.size > 1:
+                comm.abort(1)
+            os._exit(1)
         print(f"hpcrbm: rank {comm.rank} of {comm.size} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
         traceback.print_exc()
         comm.abort(1)

@@ -1,12 +1,15 @@
 """Safety at the edges: one writer per run directory, write failures, sizes checked up front,
 and values that used to pass validation and fail later (each exits 2 with one line, or works)."""
+import shutil
 import subprocess
 import time
+
+import pytest
 
 from hpcrbm.io.lock import LOCK_NAME
 
 from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
-from .test_pipeline import CONFIG
+from .test_pipeline import CONFIG, summary_without_time
 
 
 def one_line_error(result, *phrases):
@@ -58,3 +61,63 @@ def test_refused_input_leaves_no_run_directory(tmp_path, write_config):
     one_line_error(result, "made from a different")
     result = run_hpcrbm(["train", tmp_path / "nothing"])
     assert result.returncode == 2 and not (tmp_path / "nothing").exists()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MB tmpfs (root only): a file system that can be filled."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({made.stderr.decode().strip()}): needs root")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk):
+    """Write a file until the disk is full; returns it."""
+    filler = disk / "filler"
+    with open(filler, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 2**16)
+                f.flush()
+        except OSError:
+            pass
+    return filler
+
+
+@needs_mpiexec
+@pytest.mark.parametrize("ranks,failure", [(None, "full"), (2, "full"), (2, "vanished")])
+def test_a_write_failure_ends_the_run_with_one_line_and_the_resume_is_identical(tmp_path, write_config, small_disk,
+                                                                                ranks, failure):
+    config = write_config(CONFIG)
+    reference, out = tmp_path / "reference", small_disk / "run"
+    assert run_hpcrbm(["run", config, "--out", reference, "--quiet"]).returncode == 0
+    proc = subprocess.Popen(hpcrbm_command(["run", config, "--out", out, "--quiet"], ranks), env=cli_env(),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not (out / "checkpoints" / "rbm_nh4.h5").exists() and time.time() < deadline:
+            time.sleep(0.01)
+        if failure == "full":
+            filler = fill(small_disk)
+        else:
+            shutil.rmtree(out)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        kill_session(proc.pid)
+    cause = {"full": "No space left on device", "vanished": "No such file or directory"}[failure]
+    ours = [line for line in err.splitlines() if line.startswith("hpcrbm:")]
+    assert proc.returncode == 1 and "Traceback" not in err and len(err.splitlines()) < 20, err
+    assert ours and all(f"cannot write {out}" in line and cause in line for line in ours), err
+    assert not (out / "summary.json").exists()
+    if failure == "vanished":
+        return
+    filler.unlink()
+    assert (out / "samples.h5").exists()  # what was complete is still complete
+    result = run_hpcrbm(["run", config, "--out", out], ranks=ranks)
+    assert result.returncode == 0, result.stderr
+    assert "samples.h5 is complete" in result.stderr
+    assert summary_without_time(reference / "summary.json") == summary_without_time(out / "summary.json")

@@ -13,17 +13,79 @@ so a file under its final name is always complete. Strings are stored as fixed-l
 (``S`` dtypes): parallel HDF5 cannot write variable-length data collectively.
 """
 import contextlib
+import functools
 import os
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from ..errors import WriteError, write_failure
 from ..log import get_logger
 
 _TAG_COUNT, _TAG_HEADER, _TAG_DATA = 71, 72, 73
 _HEADER = 8  # (len(index), index padded to 4, start, stop, unused)
 _warned = False
+_lost_writes = []  # HDF5 write errors that h5py could only print, while freeing objects
+
+
+def _is_lost_write(kind, value):
+    return kind is RuntimeError and "decrement id ref count" in str(value)
+
+
+def _record_lost_write(kind, value, tb, default=sys.excepthook):
+    """h5py reports a write that fails when HDF5 evicts cached data (no space, quota) only by
+    printing it from a destructor (through sys.excepthook and sys.unraisablehook, once per
+    object: thousands of tracebacks) and carries on; keep the message instead, for
+    :func:`check_writes` to raise."""
+    if _is_lost_write(kind, value):
+        _lost_writes.append(str(value))
+    else:
+        default(kind, value, tb)
+
+
+def _record_lost_write_unraisable(unraisable, default=sys.unraisablehook):
+    if _is_lost_write(unraisable.exc_type, unraisable.exc_value):
+        _lost_writes.append(str(unraisable.exc_value))
+    else:
+        default(unraisable)
+
+
+def check_writes():
+    """Raise the first HDF5 write failure that h5py could not raise itself (see above)."""
+    sys.excepthook, sys.unraisablehook = _record_lost_write, _record_lost_write_unraisable
+    if _lost_writes:
+        raise RuntimeError(_lost_writes[0])
+
+
+def why_not_written(path, exc):
+    """"FILE: cause" for a failed write of ``path``: HDF5's errno message where it gives one
+    (the mpio driver does not), else what the file system says now."""
+    found = write_failure(exc)
+    if found:
+        return found
+    folder = Path(path).parent
+    if not folder.is_dir():
+        cause = "No such file or directory (the run directory vanished)"
+    elif (lambda st: st.f_bavail * st.f_frsize)(os.statvfs(folder)) < 2**20:
+        cause = "No space left on device"
+    elif not os.access(folder, os.W_OK):
+        cause = "Permission denied"
+    else:
+        cause = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+    return f"{path}: {cause}"
+
+
+def _reports_write_errors(method):
+    """Turn h5py's errors inside ``method`` into one WriteError naming the file and the cause."""
+    @functools.wraps(method)
+    def wrapped(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, RuntimeError) as exc:
+            raise WriteError(why_not_written(self.path, exc)) from None
+    return wrapped
 
 
 def mpio_available():
@@ -55,11 +117,13 @@ class ParallelFile:
     when start is None; ``index`` is a tuple of at most 4 leading integers.
     """
 
+    @_reports_write_errors
     def __init__(self, path, comm, mode="w"):
         self.path = Path(path)
         self.comm = comm
         self.strategy = choose_strategy(comm)
         self.h5 = None
+        check_writes()
         if self.strategy == "mpio":
             self.h5 = h5py.File(self.path, mode, driver="mpio", comm=comm.mpi)
         elif comm.is_root:
@@ -71,10 +135,12 @@ class ParallelFile:
         """Whether this rank holds the file open."""
         return self.h5 is not None
 
+    @_reports_write_errors
     def create(self, name, shape, dtype):
         if self.writes:
             self.h5.create_dataset(name, shape=tuple(shape), dtype=dtype)
 
+    @_reports_write_errors
     def set_attrs(self, attrs, node="/"):
         """Attributes with values identical on every rank (groups are created on demand)."""
         if self.writes:
@@ -82,6 +148,7 @@ class ParallelFile:
             for key, value in sorted(attrs.items()):  # one order on every rank
                 target.attrs[key] = value
 
+    @_reports_write_errors
     def write_global(self, name, array):
         """A dataset whose whole value every rank knows: rank 0 writes it."""
         if self.writes and self.comm.is_root:
@@ -93,6 +160,7 @@ class ParallelFile:
         self.create(name, array.shape, array.dtype)
         self.write_global(name, array)
 
+    @_reports_write_errors
     def write_blocks(self, name, blocks):
         """Write this rank's ``blocks`` of dataset ``name``; every rank may pass any number."""
         if self.strategy == "mpio":
@@ -134,12 +202,16 @@ class ParallelFile:
         else:
             dset[index + (slice(start, stop),)] = array
 
+    @_reports_write_errors
     def close(self):
         if self.h5 is not None:
+            self.h5.flush()
             self.h5.close()
             self.h5 = None
+            check_writes()
         self.comm.barrier()
 
+    @_reports_write_errors
     def commit(self, final_path):
         """Close and atomically rename to ``final_path`` (rank 0), then synchronise."""
         self.close()
@@ -163,7 +235,9 @@ def replaced_on_success(final, suffix=".partial"):
     ``final`` when the block succeeds, so readers never see a half-written file."""
     final = Path(final)
     tmp = final.with_name(final.name + suffix)
+    check_writes()
     yield tmp
+    check_writes()
     os.replace(tmp, final)
 
 
