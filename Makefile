@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 MPIEXEC := mpiexec --oversubscribe
 PYTEST := $(PY) -m pytest -p no:cacheprovider --color=no
 
-.PHONY: setup demo study test lint test-serial test-mpi bench clean
+.PHONY: setup demo study test lint test-serial test-mpi test-slurm bench clean
 
 setup:
 	bash tools/setup_env.sh
@@ -25,17 +25,22 @@ demo: setup
 study: setup
 	RANKS=$(RANKS) PY=$(PY) MPIEXEC="$(MPIEXEC)" bash tools/study.sh
 
-test: setup lint test-serial test-mpi
+test: setup lint test-serial test-mpi test-slurm
 
 lint:
 	$(VENV)/bin/ruff check hpcrbm tests benchmarks tools
 
 test-serial:
-	timeout 1800 $(PYTEST) -q --timeout 600 tests
+	timeout 1800 $(PYTEST) -q --timeout 600 -m "not slurm" tests
 
 test-mpi:
 	timeout 600 $(MPIEXEC) -n 2 $(PYTEST) --with-mpi -m mpi -q --timeout 300 tests/mpi
 	timeout 600 $(MPIEXEC) -n 3 $(PYTEST) --with-mpi -m mpi -q --timeout 300 tests/mpi
+
+# The job scripts under a real single-node Slurm that the tests start and stop (tools/slurm_local.sh;
+# root on Debian, else skipped with the reason): about 3 minutes on 2 cores.
+test-slurm:
+	timeout 1200 $(PYTEST) -q -rs --timeout 600 -m slurm tests/slurm
 
 bench: setup
 	bash benchmarks/bench_mc.sh

@@ -59,9 +59,11 @@ def load_campaign(path):
     """Read and validate a campaign file; every run's config is checked before anything runs."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InputError(f"campaign file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"campaign file {path}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"campaign file {path}: malformed TOML ({exc})") from None
     unknown = set(data) - {"campaign", "sweep"}
@@ -76,9 +78,20 @@ def load_campaign(path):
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise InputError(f"campaign file {path}: sweep key {key} needs a non-empty list of values")
+        if key in ("run.out", "run.name"):
+            raise InputError(f"campaign file {path}: sweep key {key}: a campaign names its runs (OUT/NAME from the "
+                             "swept values); set [campaign] out instead")
+        repeated = [toml_value(v) for i, v in enumerate(values) if v in values[:i]]
+        if repeated:
+            raise InputError(f"campaign file {path}: sweep key {key}: the value {repeated[0]} appears twice")
     name = str(head.get("name", path.stem))
     campaign = Campaign(name, (path.parent / head["base"]).resolve(), Path(head.get("out", f"runs/campaigns/{name}")),
                         tuple((k, tuple(v)) for k, v in sweep.items()))
+    names = [name for name, _ in campaign.runs()]
+    clash = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if clash:
+        raise InputError(f"campaign file {path}: two runs of the sweep would share the directory {clash}; "
+                         "make the swept values distinct as text")
     for i in range(len(campaign.runs())):
         campaign.config(i)  # raises InputError naming the bad key
     return campaign

@@ -71,6 +71,30 @@ def cmd_run(args, comm):
     return 0
 
 
+def cmd_plan(args, comm):
+    """Stages, memory and disk per rank, expected files and a rough time, before any work."""
+    from .plan import check, plan_text, ranks_on_this_node
+    cfg = _load_config(args)
+    ranks = args.ranks or comm.size
+    rates = None
+    if not args.no_bench:
+        from .backend import select_backend
+        from .bench import bench_mc, bench_rbm
+        backend = select_backend("cpu", comm)
+        alone = comm.alone()
+        rates = {"flips_per_ns": bench_mc(alone, backend, L=64, sweeps=200)["flips_per_ns"],
+                 "samples_per_s": bench_rbm(alone, backend, epochs=1, dtype=cfg.rbm.dtype,
+                                            method=cfg.rbm.method)["samples_per_s"]}
+    here = min(ranks, ranks_on_this_node(comm)) if not args.ranks else min(args.ranks, os.cpu_count() or 1)
+    if comm.is_root:
+        print(plan_text(cfg, ranks, here, rates))
+    from .pipeline import STAGES
+    check(cfg, [s.name for s in STAGES], comm)
+    if comm.is_root:
+        print("fits: yes")
+    return 0
+
+
 def cmd_campaign(args, comm):
     from .campaign import format_status, load_campaign, status, status_json
     campaign = load_campaign(args.file)
@@ -174,6 +198,14 @@ def build_parser():
         p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
         p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("plan", help="stages, memory and disk per rank, files and a rough time, before any work")
+    p.add_argument("config", help="TOML config file")
+    p.add_argument("--out", help="run directory (overrides run.out)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
+    p.add_argument("--ranks", type=int, help="plan for this many ranks (default: the ranks it runs on)")
+    p.add_argument("--no-bench", action="store_true", help="no time estimate (it measures this machine for ~2 s)")
+    p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)")
     p.add_argument("action", choices=["run", "status", "list"])

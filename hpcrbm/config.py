@@ -137,6 +137,7 @@ _CHOICES = {
 }
 _MAY_BE_EMPTY = {"rbm.snapshots"}
 MAX_TRAINING_SEEDS = 255  # the stream point Nh + 2**16 * seed stays below 2**24 (rng/streams.py)
+MAX_FIELD = 1000.0  # |H| / J; e^(2 |H| / T) stays finite for T > 0.003 J
 MAX_Q = 12  # Potts and clock: the Metropolis table has q**(z + 2) entries
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}
 
@@ -200,6 +201,10 @@ def check_values(cfg: Config):
         if value not in choices:
             bad(key, f"{value!r} is not one of {', '.join(map(repr, choices))}")
     m, s, r = cfg.model, cfg.sampling, cfg.rbm
+    name = cfg.run.name
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        bad("run.name", f"{name!r} must be a plain name (no '/', not '.' or '..'): the run goes to runs/NAME; "
+                        "choose another directory with run.out or --out")
     if not 0 <= cfg.run.seed < 2**64:
         bad("run.seed", "must be an integer in [0, 2**64)")
     if cfg.run.checkpoint_interval <= 0:
@@ -225,6 +230,9 @@ def check_values(cfg: Config):
             bad("sampling.thermalize", "must be >= 1 for 'wolff' (it sets the clusters per sweep)")
     if any(t <= 0 for t in s.temperatures):
         bad("sampling.temperatures", "every temperature must be > 0")
+    if any(abs(h) > MAX_FIELD * abs(m.J) for h in s.fields):
+        bad("sampling.fields", f"every field must be within +-{MAX_FIELD} J (beyond it the lattice is frozen "
+                               "along the field at any temperature)")
     if len(set(s.temperatures)) != len(s.temperatures) or len(set(s.fields)) != len(s.fields):
         bad("sampling.temperatures", "temperatures and fields must not repeat")
     if len(s.temperatures) * len(s.fields) > GRID_POINTS:
@@ -279,8 +287,8 @@ def check_values(cfg: Config):
         bad("thermometer.learning_rate", "must be > 0")
     if not 0 < t.holdout < 1:
         bad("thermometer.holdout", "must be in (0, 1)")
-    if cfg.flow.steps < 0:
-        bad("flow.steps", "must be >= 0")
+    if cfg.flow.steps < 1:
+        bad("flow.steps", "must be >= 1")
     a = cfg.analysis
     if a.z <= 0:
         bad("analysis.z", "must be > 0")
@@ -338,9 +346,11 @@ def load(path, overrides=()) -> Config:
     """Read a TOML config file; every problem is an InputError naming the file or key."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"config file {path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {path}: not UTF-8 text (byte {exc.start}); a config is a TOML file") from None
     return loads(text, overrides, source=str(path))
 
 

@@ -69,8 +69,9 @@ def fingerprints(stages, cfg: Config):
 
 
 def file_state(path, inputs, required=()):
-    """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable",
-    "incomplete", "made from another config" or "lacks DATASET"."""
+    """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable"
+    (not HDF5, truncated, or an object's header or attributes damaged), "incomplete", "made
+    from another config" or "lacks DATASET"."""
     path = Path(path)
     if not path.exists():
         return "missing"
@@ -83,7 +84,8 @@ def file_state(path, inputs, required=()):
             for name in required:
                 if name not in h5:
                     return f"lacks /{name}"
-    except (OSError, KeyError, RuntimeError):
+            h5.visititems(lambda name, node: None if dict(node.attrs) else None)  # every header, every attribute
+    except (OSError, KeyError, RuntimeError, ValueError):
         return "unreadable"
     return None
 

@@ -38,12 +38,49 @@ def assert_bad_input(result, needle):
     ("[model]\ndim = 1\nL = 1", "model.L"),
     ("[sampling]\nsamples = 0", "sampling.samples"),
     ("[model\nL = 4", "malformed TOML"),
+    ("[flow]\nsteps = 0", "flow.steps"),  # used to fail in analyze
+    ("[run]\nname = '../../x'", "run.name"),  # used to write outside runs/
+    ("[run]\nname = '..'", "run.name"),
+    ("[sampling]\nfields = [1e300]", "sampling.fields"),  # used to end in a traceback
 ])
 def test_simulate_rejects_bad_config_without_output(tmp_path, write_config, text, needle):
     out = tmp_path / "run"
     result = run_hpcrbm(["simulate", write_config(text), "--out", out], timeout=120)
     assert_bad_input(result, needle)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("overrides,needle", [
+    (["rbm.batch_size=100000"], "rbm.batch_size"),  # used to be refused only after simulate wrote samples.h5
+    (["thermometer.batch_size=100000"], "thermometer.batch_size"),  # used to train zero steps and exit 0
+    (["thermometer.holdout=0.0001"], "thermometer.holdout"),  # no calibration sample: used to give a NaN accuracy
+    (["model.L=60000"], "resources: the"),  # used to reach 4 GB in 9 s before failing
+    (["sampling.samples=1000000000"], "resources: the"),
+    (["flow.samples=1000", "flow.steps=100000"], "resources: the flow stage needs"),
+])
+def test_run_refuses_what_cannot_work_before_any_work(tmp_path, overrides, needle):
+    out = tmp_path / "run"
+    result = run_hpcrbm(["run", "configs/demo.toml", "--out", out] + [x for o in overrides for x in ("--set", o)])
+    assert_bad_input(result, needle)
+    assert not out.exists()
+
+
+def test_plan_prints_stages_files_and_a_time_and_refuses_what_does_not_fit(tmp_path):
+    result = run_hpcrbm(["plan", "configs/demo.toml", "--out", tmp_path / "run", "--ranks", "2"])
+    assert result.returncode == 0, result.stderr
+    for needle in ("simulate", "train", "thermometer", "flow", "analyze", "samples.h5", "flow.h5", "memory/rank",
+                   "rough time", "fits: yes"):
+        assert needle in result.stdout, result.stdout
+    assert not (tmp_path / "run").exists()
+    result = run_hpcrbm(["plan", "configs/demo.toml", "--no-bench", "--set", "model.L=60000"])
+    assert result.returncode == 2 and "resources: the" in result.stderr and "rough time" not in result.stdout
+
+
+def test_a_config_that_is_not_utf8_is_bad_input(tmp_path):
+    config = tmp_path / "latin1.toml"
+    config.write_bytes("[run]\nname = 'M\u00fcller'\n".encode("latin-1"))
+    assert_bad_input(run_hpcrbm(["simulate", config, "--out", tmp_path / "run"]), "not UTF-8")
+    assert not (tmp_path / "run").exists()
 
 
 def test_simulate_rejects_bad_override_and_missing_config(tmp_path, write_config):

@@ -34,3 +34,15 @@ def test_script_uses_real_cli_flags(script):
         assert command in flags, line
         for flag in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", rest):
             assert flag in flags[command], f"{script.name}: {flag} is not a flag of hpcrbm {command}"
+
+
+@pytest.mark.parametrize("script", sorted((ROOT / "jobs").glob("*.sbatch")), ids=lambda p: p.name)
+def test_sbatch_scripts_are_requeue_safe(script):
+    """Warned by USR1 before the time limit, hpcrbm exits 75 and the job requeues itself
+    (tests/slurm runs this under a real Slurm)."""
+    text = script.read_text()
+    for line in ("#SBATCH --requeue", "#SBATCH --open-mode=append", "#SBATCH --signal=B:USR1@",
+                 "trap 'warned=1; kill -USR1 \"$step\"", "trap 'kill -TERM \"$step\"", '"$status" -eq 75',
+                 'scontrol requeue "$SLURM_JOB_ID"'):
+        assert line in text, f"{script.name}: no {line}"
+    assert re.search(r"^srun python -m hpcrbm .*&$", text, re.M), f"{script.name}: srun not in the background"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Sets up everything hpcrbm needs, from nothing: Open MPI and parallel HDF5 from the
-# system's packages (when absent and we are root on Debian), a .venv, h5py built against
-# parallel HDF5, and hpcrbm with its extras. Idempotent: a finished set-up is a stamp file.
+# Sets up everything hpcrbm needs, from nothing: Open MPI and parallel HDF5 (and slurm-wlm and
+# munge, for the Slurm tests) from the system's packages (when absent and we are root on Debian),
+# a .venv, h5py built against parallel HDF5, and hpcrbm with its extras. Idempotent: a finished
+# set-up is a stamp file.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -14,15 +15,30 @@ if [ -f "$STAMP" ] && [ "$STAMP" -nt setup.cfg ] && [ "$STAMP" -nt tools/setup_e
 fi
 
 have_system_mpi_hdf5() { command -v mpicc >/dev/null && command -v mpiexec >/dev/null && [ -d "$HDF5_DIR_DEFAULT" ]; }
+# Slurm and munge: the job-script tests (tests/slurm) start a single-node Slurm with them.
+have_slurm() { command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
+               && command -v munged >/dev/null; }
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+if { ! have_system_mpi_hdf5 || ! have_slurm; } && can_apt; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+fi
 if ! have_system_mpi_hdf5; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  if can_apt; then
     echo "setup: installing Open MPI and parallel HDF5 from Debian packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
     apt-get install -y -qq libhdf5-openmpi-dev openmpi-bin libopenmpi-dev pkg-config >/dev/null
   else
     echo "setup: Open MPI / parallel HDF5 not found and cannot install them (not root on Debian);" \
          "h5py will fall back to the serial writer" >&2
+  fi
+fi
+if ! have_slurm; then
+  if can_apt; then
+    echo "setup: installing slurm-wlm and munge from Debian packages (for the Slurm tests)"
+    apt-get install -y -qq slurm-wlm munge >/dev/null \
+      || echo "setup: slurm-wlm / munge could not be installed; the Slurm tests will skip" >&2
+  else
+    echo "setup: slurm-wlm / munge not found and cannot install them (not root on Debian); the Slurm tests will skip" >&2
   fi
 fi
 

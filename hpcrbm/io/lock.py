@@ -67,10 +67,10 @@ def run_lock(run_dir, comm):
                 error = f"{run_dir}: in use by {holder}; wait for it to end or stop it (one writer per run)"
             elif holder:
                 from ..log import get_logger
-                get_logger().info("%s: took over the stale lock of a run that ended without releasing it (%s)",
-                                  key / LOCK_NAME, holder)
+                get_logger().debug("%s: took over the stale lock of a run that ended without releasing it (%s)",
+                                   key / LOCK_NAME, holder)
         except OSError as exc:
-            error = f"{run_dir}: cannot create the run directory or its lock ({exc.strerror})"
+            error = f"run.out: cannot create the run directory {run_dir} or its lock ({exc.strerror})"
     error = comm.bcast_text(error)
     if error:
         raise InputError(error)

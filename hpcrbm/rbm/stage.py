@@ -17,7 +17,6 @@ import dataclasses
 import h5py
 import numpy as np
 
-from ..errors import InputError
 from ..grid import Grid
 from ..io import files
 from ..io.hdf5 import replaced_on_success
@@ -190,9 +189,6 @@ def train(ctx):
     by_models = cfg.rbm.parallel == "models" and comm.size > 1
     work = dataclasses.replace(ctx, comm=Communicator.alone()) if by_models else ctx
     data, first, n_total = training_data(ctx.path(files.SAMPLES), cfg, work.comm)
-    if cfg.rbm.batch_size > n_total:
-        raise InputError(f"config key rbm.batch_size: {cfg.rbm.batch_size} is larger than the training data "
-                         f"({n_total} samples)")
     sub, sub_first, sub_total = extremes_data(cfg, data, work.comm)
     extremes = len(cfg.sampling.temperatures) >= 2 and cfg.rbm.batch_size <= sub_total
     if not extremes:

@@ -13,18 +13,22 @@ import pytest
 from ..conftest import MPI_ENV, ROOT
 
 SLURM_LOCAL = ROOT / "tools" / "slurm_local.sh"
+# Ranks waiting in MPI give up the core: this node's 2 cores may hold more ranks than cores (a job
+# and a run beside it), and Open MPI launched by srun would spin.
+YIELD = {"OMPI_MCA_mpi_yield_when_idle": "1"}
 FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL",
                 "DEADLINE", "PREEMPTED"}
 
 
 class Cluster:
     """Clients of the test cluster: its SLURM_CONF, this interpreter's bin/ first on PATH (the job
-    scripts call ``python``), Open MPI allowed to run as root, like the Makefile."""
+    scripts call ``python``), Open MPI allowed to run as root like the Makefile; jobs inherit it."""
 
     def __init__(self, directory):
         self.dir = directory
         self.env = dict(os.environ)
         self.env.update(MPI_ENV)
+        self.env.update(YIELD)
         self.env["SLURM_CONF"] = str(directory / "slurm.conf")
         self.env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{self.env.get('PATH', '')}"
 
@@ -66,10 +70,10 @@ def slurm(tmp_path_factory):
         started = subprocess.CompletedProcess([], 1, "", "timed out after 300 s")
     try:
         if started.returncode != 0:
-            reason = started.stderr.strip().splitlines()
-            pytest.skip("Slurm tests skipped: "
-                        + next((line for line in reversed(reason) if "cannot start" in line),
-                               reason[-1] if reason else f"tools/slurm_local.sh start exited {started.returncode}"))
+            lines = started.stderr.strip().splitlines()
+            reason = next((line for line in reversed(lines) if "cannot start" in line),
+                          lines[-1] if lines else f"tools/slurm_local.sh start exited {started.returncode}")
+            pytest.skip(f"Slurm tests skipped: {reason.removeprefix('slurm_local: ')}")
         yield Cluster(directory)
     finally:
         subprocess.run(["bash", str(SLURM_LOCAL), "stop", str(directory)], capture_output=True, timeout=120)

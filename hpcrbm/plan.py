@@ -1,0 +1,241 @@
+"""The resource plan of a run: memory per rank and disk per file for every stage, estimated from
+the config alone and checked against the machine before any work (``hpcrbm plan CONFIG``
+prints it; ``hpcrbm run`` and every stage command refuse, with exit 2 and the numbers, a
+config that cannot fit).
+
+Estimates are upper bounds of the large arrays (configurations, chains, weights, flows), not
+of the interpreter (about 150 MB per rank, added once). Memory is checked per node: the
+ranks sharing this node times the busiest rank's need, against MemAvailable (or the cgroup's
+limit, e.g. a Slurm allocation's); disk against the free space of the run directory's file
+system, counting only the files still to be written.
+"""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InputError
+from .io import files
+
+INTERPRETER = 150 * 2**20  # bytes per rank: Python, NumPy, h5py, mpi4py, numba's compiled kernels
+DISK_MARGIN = 1.1  # HDF5 metadata and free-space overhead
+MEMORY_SHARE = 0.9  # of the available memory that a run may plan to use
+
+
+@dataclass
+class StageNeeds:
+    """One stage: peak bytes of its large arrays on the busiest rank, and the bytes of each file
+    it writes (checkpoints included, while they exist)."""
+
+    name: str
+    memory: int
+    disk: dict = field(default_factory=dict)  # file name -> bytes
+    work: str = ""  # what it does, in the units the time estimate uses
+
+
+def _busiest(n_items, ranks):
+    return -(-n_items // ranks)
+
+
+def stage_needs(cfg, ranks):
+    """[StageNeeds] for the five stages of ``cfg`` run on ``ranks`` ranks."""
+    from .flow.stage import flow_names, starts_table
+    m, s, r, t, f = cfg.model, cfg.sampling, cfg.rbm, cfg.thermometer, cfg.flow
+    n_sites = m.L ** m.dim
+    points = len(s.temperatures) * len(s.fields)
+    local = _busiest(points, ranks)
+    R = cfg.replicas
+    configs = points * s.samples * n_sites  # int8 bytes of /configs
+    observables = 2 * 8 * points * s.samples
+    # simulate: spins, the observables so far, the samples waiting for the next checkpoint (at most all)
+    simulate = StageNeeds("simulate", local * (R * n_sites + 16 * s.samples + s.samples * n_sites),
+                          {files.SAMPLES: configs + observables, "checkpoints/samples.h5": points * R * n_sites
+                           + observables},
+                          f"{points * R * n_sites * (s.thermalize + s.samples // R * s.interval):.3g} spin flips")
+    visible = n_sites * (1 if r.visible == "bernoulli" else m.q)
+    itemsize = 4 if r.dtype == "float32" else 8
+    trained = len(r.hidden) * r.seeds
+    data_points = points if r.parallel == "models" and ranks > 1 else local
+    data = data_points * s.samples * (n_sites + visible * itemsize)  # int8 read, then encoded
+    largest = max(r.hidden) * visible
+    per_rbm = [nh * visible * itemsize for nh in r.hidden]  # bytes of one W
+    kept = sum(w * (r.seeds * (1 + len(r.snapshots)) + 2) for w in per_rbm)  # snapshots, the two controls
+    train = StageNeeds("train", data + 8 * 8 * largest + 8 * r.batch_size * (visible + max(r.hidden)),
+                       {files.RBM: kept + 8 * 4 * r.epochs * trained,
+                        "checkpoints/rbm_*.h5": sum(w * r.seeds * (2 + len(r.snapshots)) for w in per_rbm)},
+                       f"{trained * r.epochs * points * round(r.train_fraction * s.samples):.3g} sample-epochs "
+                       f"of N_h up to {max(r.hidden)}")
+    widths = [n_sites * (1 if m.kind == "ising" else m.q), *t.hidden, len(s.temperatures)]
+    mlp = sum(a * b + b for a, b in zip(widths, widths[1:])) * 8
+    thermometer = StageNeeds("thermometer", local * s.samples * (n_sites + 8 * widths[0]) + 4 * mlp
+                             + 8 * t.batch_size * sum(widths),
+                             {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))})
+    starts = len(starts_table(cfg))
+    modes = ("mean-field", "sample") if f.mode == "both" else (f.mode,)
+    flowed = trained * (1 + len(r.snapshots)) + 2 * len(r.hidden)
+    rows = sum(len(flow_names(mode)) for mode in modes) + len(modes) * len(s.temperatures)
+    flow_bytes = flowed * starts * (f.steps + 1) * rows * 8
+    flow = StageNeeds("flow", _busiest(starts, ranks) * flow_bytes // max(starts, 1) * 2
+                      + 8 * 6 * f.samples * visible + 4 * max(per_rbm) + len(s.fields) * mlp,
+                      {files.FLOW: flow_bytes},
+                      f"{flowed * starts * len(modes) * f.steps * f.samples:.3g} chain steps")
+    analyze = StageNeeds("analyze", 2 * flow_bytes + 16 * points * s.samples,
+                         {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
+    return [simulate, train, thermometer, flow, analyze]
+
+
+def available_memory():
+    """Bytes this node can still give: MemAvailable, capped by a cgroup limit (Slurm, containers)."""
+    total = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                total = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    v1 = "/sys/fs/cgroup/memory/memory."
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                         (v1 + "limit_in_bytes", v1 + "usage_in_bytes")):
+        try:
+            cap = Path(limit).read_text().strip()
+            if cap != "max" and int(cap) < 2**60:
+                free = int(cap) - int(Path(usage).read_text())
+                total = free if total is None else min(total, free)
+            break
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def free_disk(run_dir):
+    """Free bytes on the file system that holds (or will hold) ``run_dir``."""
+    path = Path(run_dir).resolve()
+    while not path.exists():
+        path = path.parent
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def size(n):
+    """Bytes in human units (binary prefixes)."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+
+
+def check_data(cfg, stage_names):
+    """Raise InputError naming the key when a stage would get less data than its settings need
+    (a batch larger than its training set, no held-out sample to calibrate on)."""
+    s, r, t = cfg.sampling, cfg.rbm, cfg.thermometer
+    if "train" in stage_names:
+        training = len(s.temperatures) * len(s.fields) * max(1, round(r.train_fraction * s.samples))
+        if r.batch_size > training:
+            raise InputError(f"config key rbm.batch_size: {r.batch_size} is larger than the training data ({training} "
+                             "samples: points * sampling.samples * rbm.train_fraction)")
+    if "thermometer" in stage_names:
+        kept = max(1, round((1 - t.holdout) * s.samples))
+        if kept >= s.samples:
+            raise InputError(f"config key thermometer.holdout: {t.holdout} of sampling.samples ({s.samples}) leaves "
+                             "no held-out sample per point to calibrate the thermometer on")
+        if t.batch_size > kept * len(s.temperatures):
+            raise InputError(f"config key thermometer.batch_size: {t.batch_size} is larger than the thermometer's "
+                             f"training data per field ({kept * len(s.temperatures)} samples: temperatures * "
+                             "sampling.samples * (1 - thermometer.holdout))")
+
+
+def check(cfg, stage_names, comm):
+    """Refuse (InputError, exit 2 on every rank, with the numbers) the stages ``stage_names`` of
+    ``cfg`` when their data settings are inconsistent or they cannot fit in this node's memory
+    or on the run directory's disk (files already there count as written). Collective."""
+    check_data(cfg, stage_names)
+    ranks_here = ranks_on_this_node(comm)
+    try:
+        error = ""
+        _check_resources(cfg, stage_names, comm.size, ranks_here, cfg.out_dir)
+    except InputError as exc:
+        error = str(exc)
+    if not comm.all_true(not error):
+        raise InputError(comm.bcast_text(error) or "resources: another node of this run cannot fit it "
+                                                   "(hpcrbm plan CONFIG)")
+
+
+def _check_resources(cfg, stage_names, ranks, ranks_here, run_dir):
+    needs = [n for n in stage_needs(cfg, ranks) if n.name in stage_names]
+    memory = available_memory()
+    if memory is not None:
+        worst = max(needs, key=lambda n: n.memory)
+        wanted = ranks_here * (worst.memory + INTERPRETER)
+        if wanted > MEMORY_SHARE * memory:
+            raise InputError(f"resources: the {worst.name} stage needs about {size(worst.memory + INTERPRETER)} per "
+                             f"rank, {size(wanted)} for the {ranks_here} rank(s) on this node, but "
+                             f"{size(memory)} is available; reduce {_main_keys(worst.name)} or use more nodes "
+                             "(hpcrbm plan CONFIG shows every stage)")
+    to_write = sum(b for n in needs for name, b in n.disk.items() if not (Path(run_dir) / name).exists())
+    free = free_disk(run_dir)
+    if DISK_MARGIN * to_write > free:
+        raise InputError(f"resources: the run needs about {size(DISK_MARGIN * to_write)} of disk in {run_dir} but "
+                         f"{size(free)} is free; free some space or choose another run.out "
+                         "(hpcrbm plan CONFIG shows every file)")
+
+
+def _main_keys(stage):
+    return {"simulate": "model.L, sampling.samples or the grid", "train": "model.L, sampling.samples or rbm.hidden",
+            "thermometer": "model.L, sampling.samples or thermometer.hidden",
+            "flow": "flow.samples, flow.steps, flow.starts or rbm.hidden", "analyze": "flow.steps or the starts"}[stage]
+
+
+def plan_text(cfg, ranks, ranks_here, rates=None):
+    """The plan as text: stages, memory per rank, files, free resources, a rough time."""
+    needs = stage_needs(cfg, ranks)
+    lines = [f"plan for {cfg.out_dir} on {ranks} rank(s), {ranks_here} on this node", "",
+             f"{'stage':12s} {'memory/rank':>12s} {'disk':>12s}  work"]
+    for n in needs:
+        lines.append(f"{n.name:12s} {size(n.memory + INTERPRETER):>12s} {size(sum(n.disk.values())):>12s}  {n.work}")
+    lines += ["", "files:"] + [f"  {name:28s} {size(b):>10s}" for n in needs for name, b in n.disk.items()]
+    memory, free = available_memory(), free_disk(cfg.out_dir)
+    peak = max(n.memory for n in needs) + INTERPRETER
+    lines += ["", f"memory: {size(ranks_here * peak)} at peak on this node, "
+                  f"{size(memory) if memory is not None else 'unknown'} available",
+              f"disk: {size(DISK_MARGIN * sum(b for n in needs for b in n.disk.values()))} in all, "
+              f"{size(free)} free in {Path(cfg.out_dir).resolve()}"]
+    if rates:
+        lines += ["", "rough time (from hpcrbm bench on this machine, all ranks):"]
+        lines += [f"  {name:12s} {seconds_text(sec)}" for name, sec in rough_times(cfg, ranks, rates).items()]
+    return "\n".join(lines)
+
+
+def rough_times(cfg, ranks, rates):
+    """Seconds for simulate and train from rates measured on one rank (flips per ns; RBM samples
+    per second at N_v = 100, N_h = 64, scaled by N_v N_h); the other stages take minutes at most."""
+    s, r = cfg.sampling, cfg.rbm
+    n_sites = cfg.model.L ** cfg.model.dim
+    visible = n_sites * (1 if r.visible == "bernoulli" else cfg.model.q)
+    points = len(s.temperatures) * len(s.fields)
+    R = cfg.replicas
+    flips = points * R * n_sites * (s.thermalize + s.samples // R * s.interval)
+    train_samples = points * max(1, round(r.train_fraction * s.samples)) * r.epochs
+    # each epoch also measures reconstruction error and pseudo-likelihood on the training set (about
+    # one more pass); the "extremes" control trains on the two extreme temperatures only
+    extremes = 2 / max(len(s.temperatures), 2)
+    work = sum(nh / 64 * visible / 100 for nh in r.hidden) * (2 * r.seeds + extremes)
+    return {"simulate": flips / (rates["flips_per_ns"] * 1e9 * ranks),
+            "train": train_samples * work / (rates["samples_per_s"] * ranks)}
+
+
+def seconds_text(seconds):
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def ranks_on_this_node(comm):
+    """How many ranks of ``comm`` share this node (1 without MPI)."""
+    if comm.comm is None:
+        return 1
+    from mpi4py import MPI
+    node = comm.comm.Split_type(MPI.COMM_TYPE_SHARED)
+    n = node.Get_size()
+    node.Free()
+    return n
