@@ -46,10 +46,20 @@ def stop_after(cmd, watched, signum, timeout=120):
 
 
 @needs_mpiexec
-@pytest.mark.parametrize("ranks,signum,watched", [(2, signal.SIGUSR1, "checkpoints/samples.h5"),
-                                                  (None, signal.SIGTERM, "checkpoints/rbm_nh4.h5")])
-def test_stop_signal_checkpoints_exits_75_and_resumes_identically(tmp_path, write_config, ranks, signum, watched):
-    config = write_config(CONFIG.replace("samples = 200", "samples = 2000"))
+@pytest.mark.parametrize("ranks,signum,watched,changes", [
+    (2, signal.SIGUSR1, "checkpoints/samples.h5", {"samples = 200": "samples = 2000"}),
+    (None, signal.SIGTERM, "checkpoints/rbm_nh4.h5", {"samples = 200": "samples = 2000"}),
+    (None, signal.SIGUSR1, "checkpoints/thermometer.h5", {"epochs = 150": "epochs = 5", "epochs = 3": "epochs = 3000"}),
+    (2, signal.SIGUSR1, "checkpoints/flow.h5", {"epochs = 150": "epochs = 5", "steps = 3": "steps = 40",
+                                                 "samples = 10": "samples = 200",  # 4 starts a rank, ~1 s each
+                                                 "[1.5, 2.27, 3.5]": "[1.5, 2.0, 2.27, 2.5, 3.0, 3.5]"}),
+])
+def test_stop_signal_checkpoints_exits_75_and_resumes_identically(tmp_path, write_config, ranks, signum, watched,
+                                                                  changes):
+    text = CONFIG
+    for old, new in changes.items():
+        text = text.replace(old, new)
+    config = write_config(text)
     reference, stopped = tmp_path / "reference", tmp_path / "stopped"
     result = run_hpcrbm(["run", config, "--out", reference, "--quiet"])
     assert result.returncode == 0, result.stderr
@@ -58,12 +68,12 @@ def test_stop_signal_checkpoints_exits_75_and_resumes_identically(tmp_path, writ
     assert status == EXIT_STOPPED, err
     assert f"stopped by {signum.name}; checkpoint written" in err and "Traceback" not in err
     assert not (stopped / "summary.json").exists()
-    assert any((stopped / "checkpoints").iterdir())
+    assert (stopped / watched).exists()  # the stage stopped inside, with its checkpoint
     result = run_hpcrbm(["run", config, "--out", stopped], ranks=ranks)
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr
     assert summary_without_time(reference / "summary.json") == summary_without_time(stopped / "summary.json")
-    for name in ("samples.h5", "rbm.h5", "flow.h5"):
+    for name in ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5"):
         assert same_results(reference / name, stopped / name)
 
 

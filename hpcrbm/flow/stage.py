@@ -22,11 +22,15 @@ temperature_nn (+ ``_err``), the neural thermometer's mean prediction, and nn_hi
 Monte Carlo u(T) of samples.h5 at that field; |m|: the Monte Carlo |m|(T)).
 Synthetic starts ("up", "random") draw from the INITIAL_STATE stream at point
 SYNTHETIC_POINTS + s, outside the grid's points (rng/streams.py). Each rank writes the rows of
-its own starts.
+its own starts. Every ``run.checkpoint_interval`` (or on a stop signal) the rows of the starts done
+so far go to checkpoints/flow.h5 (same datasets, plus ``/done``); a resume, on any number of
+ranks, computes only the others.
 """
+import h5py
 import numpy as np
 
 from ..io import files
+from ..io.hdf5 import ParallelFile
 from ..log import get_logger
 from ..montecarlo.models import make_model
 from ..rbm.model import RBMParams, encode
@@ -130,30 +134,90 @@ def run_flows(ctx):
     trained = files.trained_keys(cfg)
     keys = trained + [files.rbm_key(*files.parse_rbm_key(k)[:2], e) for k in trained for e in cfg.rbm.snapshots] + \
         sorted(k for k in stored if k.startswith("control_"))
-    per_start = {(key, mode): [] for key in keys for mode in modes}  # this rank's starts, in order
-    most = -(-len(starts) // comm.size)  # starts of the busiest rank: every rank stops as often
+    pairs = [(key, mode) for key in keys for mode in modes]
+    layout = _layout(cfg, pairs, len(starts))
+    checkpoint = ctx.checkpoints / files.FLOW
+    rows = _load_checkpoint(checkpoint, ctx.inputs, layout, pairs, lo, hi)  # start -> {(key, mode): row}
+    if rows:
+        log.info("resuming from %s with %d of this rank's %d starts done", checkpoint, len(rows), hi - lo)
+    timer = ctx.checkpoint_timer()
+    most = -(-len(starts) // comm.size)  # starts of the busiest rank: every rank checks as often
     for s in range(lo, lo + most):
-        if s < hi:
+        if s < hi and s not in rows:
             kind, iT, iH = starts[s]
             v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)  # once for every RBM and mode
             ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
-            for (key, mode), local in per_start.items():
-                local.append(flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode,
-                                        thermo[iH], nn[iH], stream_point(key, stored[key])))
-        ctx.stop_point()
-    n_steps, nT = cfg.flow.steps + 1, len(cfg.sampling.temperatures)
+            rows[s] = {(key, mode): flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode,
+                                               thermo[iH], nn[iH], stream_point(key, stored[key]))
+                       for key, mode in pairs}
+        if s + 1 < lo + most:
+            timer.checkpoint_if_due(lambda: _save_checkpoint(ctx, checkpoint, layout, rows))
     with ctx.writing() as f:
         files.write_starts(f, [k for k, _, _ in starts],
                            [cfg.sampling.temperatures[t] if t >= 0 else np.nan for _, t, _ in starts],
                            [h for _, _, h in starts], cfg.sampling.fields)
-        for (key, mode), local in per_start.items():
-            group = files.flow_group(key, mode)
-            for name in flow_names(mode):
-                f.create(f"{group}/{name}", (len(starts), n_steps), np.float64)
-                f.write_rows(f"{group}/{name}", lo, hi, np.array([r[name] for r in local], np.float64))
-            f.create(f"{group}/nn_histogram", (len(starts), n_steps, nT), np.int64)
-            f.write_rows(f"{group}/nn_histogram", lo, hi, np.array([r["nn_histogram"] for r in local], np.int64))
+        _write_rows(f, layout, rows)
         log.info("flowed %s from %d starts", ", ".join(keys), len(starts))
+    if comm.is_root:
+        checkpoint.unlink(missing_ok=True)
+
+
+def _layout(cfg, pairs, n_starts):
+    """{dataset: (shape, dtype, (key, mode), name in a row)} of every flow row:
+    /flow/{key}/{mode}/NAME (n_starts, steps + 1) and nn_histogram (n_starts, steps + 1, nT)."""
+    n_steps, nT = cfg.flow.steps + 1, len(cfg.sampling.temperatures)
+    layout = {}
+    for pair in pairs:
+        group = files.flow_group(*pair)
+        for name in flow_names(pair[1]):
+            layout[f"{group}/{name}"] = ((n_starts, n_steps), np.float64, pair, name)
+        layout[f"{group}/nn_histogram"] = ((n_starts, n_steps, nT), np.int64, pair, "nn_histogram")
+    return layout
+
+
+def _runs(starts):
+    """Sorted start indices as runs of consecutive ones: [[a, a + 1, ...], ...]."""
+    done = sorted(starts)
+    return [list(map(int, g)) for g in np.split(done, np.flatnonzero(np.diff(done) != 1) + 1)] if done else []
+
+
+def _write_rows(f, layout, rows):
+    """Create every dataset of ``layout`` in ``f`` and write this rank's ``rows`` (start ->
+    {(key, mode): row}) into it, one block per run of consecutive starts (collective)."""
+    runs = _runs(rows)
+    for name, (shape, dtype, pair, field_name) in layout.items():
+        f.create(name, shape, dtype)
+        f.write_blocks(name, [((), run[0], run[-1] + 1, np.array([rows[s][pair][field_name] for s in run], dtype))
+                              for run in runs])
+
+
+def _save_checkpoint(ctx, path, layout, rows):
+    """Every start done so far (its rows and ``done`` = 1), then an atomic rename (collective)."""
+    n_starts = next(iter(layout.values()))[0][0]
+    f = ParallelFile(path.with_name(path.name + ".tmp"), ctx.comm, "w")
+    _write_rows(f, layout, rows)
+    f.create("done", (n_starts,), np.int8)
+    f.write_blocks("done", [((), run[0], run[-1] + 1, np.ones(len(run), np.int8)) for run in _runs(rows)])
+    f.set_attrs({"inputs": ctx.inputs})
+    f.commit(path)
+
+
+def _load_checkpoint(path, inputs, layout, pairs, lo, hi):
+    """{start: {(key, mode): row}} of this rank's starts [lo, hi) done in the checkpoint of the
+    same inputs; empty when there is none."""
+    try:
+        with h5py.File(path, "r") as h5:
+            if h5.attrs.get("inputs") != inputs:
+                return {}
+            done = lo + np.flatnonzero(h5["done"][lo:hi])
+            block = {name: h5[name][lo:hi] for name in layout}
+    except (OSError, KeyError):
+        return {}
+    rows = {int(s): {pair: {} for pair in pairs} for s in done}
+    for name, (_, _, pair, field_name) in layout.items():
+        for s in rows:
+            rows[s][pair][field_name] = block[name][s - lo]
+    return rows
 
 
 STAGE = Stage("flow", files.FLOW, sections=("flow",), reads=("simulate", "train", "thermometer"),

@@ -77,20 +77,26 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
 
 
 def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm,
-                     pause=None):
+                     pause=None, resume=None):
     """Train on the distributed training set; returns the MLP (identical on every rank).
 
     X_local (n_local, inputs) and labels_local: this rank's training samples, whose global
     training indices are ``rows_local`` (sorted); n_train: global training-set size;
-    ``pause()``: called after every epoch (collective), e.g. to honour a stop signal.
+    ``pause(epochs done, Adam step, mlp, moments)``: called after every epoch (collective), to
+    checkpoint; ``resume``: (epochs done, Adam step, arrays, moments) that ``pause`` was given.
     """
     mlp = init_mlp(X_local.shape[1], cfg_t.hidden, classes, seed, field_index)
     moments = [[np.zeros_like(a), np.zeros_like(a)] for a in mlp.arrays()]
     beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
+    first = 0
+    if resume is not None:
+        first, t, arrays, saved = resume
+        for a, (m, v), value, (m0, v0) in zip(mlp.arrays(), moments, arrays, saved):
+            a[...], m[...], v[...] = value, m0, v0
     position = {int(g): i for i, g in enumerate(rows_local)}
     B = cfg_t.batch_size
     width = X_local.shape[1]
-    for epoch in range(cfg_t.epochs):
+    for epoch in range(first, cfg_t.epochs):
         order = np.argsort(counter_words(seed, field_index, 0, epoch, np.arange(n_train), _ORDER), kind="stable")
         for start in range(0, n_train - B + 1, B):
             batch = order[start:start + B]
@@ -109,7 +115,7 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 v += (1 - beta2) * g * g
                 a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
         if pause is not None:
-            pause()
+            pause(epoch + 1, t, mlp, moments)
     return mlp
 
 

@@ -7,13 +7,16 @@ retrain it, and changing it does not retrain the RBMs.
 The MLP reads the configurations as the RBMs' natural visible units: Ising spins as
 v = (1 + s) / 2, Potts and clock states one-hot.
 """
+import h5py
 import numpy as np
 
 from ..grid import Grid
 from ..io import files
+from ..io.hdf5 import replaced_on_success
+from ..log import get_logger
 from ..rbm.model import encode
 from ..stage import Stage
-from .neural import calibration, train_classifier
+from .neural import MLP, calibration, train_classifier
 
 
 def visible_kind(model):
@@ -21,10 +24,65 @@ def visible_kind(model):
     return "bernoulli" if model.kind == "ising" else "categorical"
 
 
-def train_thermometers(cfg, data, comm, pause=None):
+class ThermometerCheckpoint:
+    """checkpoints/thermometer.h5: the finished fields' MLPs and calibrations and the MLP in
+    training with its Adam moments, written by rank 0 when the checkpoint timer says so (every
+    rank holds the same MLPs)."""
+
+    def __init__(self, ctx):
+        self.ctx, self.path = ctx, ctx.checkpoints / files.THERMOMETER
+        self.timer = ctx.checkpoint_timer()
+        self.finished, self.current = {}, None  # field -> (arrays, mean, std, accuracy); (field, resume)
+        try:
+            with h5py.File(self.path, "r") as h5:
+                if h5.attrs.get("inputs") != ctx.inputs:
+                    return
+                for name in h5.get("finished", {}):
+                    g = h5[f"finished/{name}"]
+                    arrays = [g[f"array{i}"][...] for i in range(int(g.attrs["arrays"]))]
+                    self.finished[int(name)] = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
+                if "current" in h5:
+                    g, n = h5["current"], int(h5["current"].attrs["arrays"])
+                    self.current = (int(g.attrs["field"]), (int(g.attrs["epoch"]), int(g.attrs["step"]),
+                                    [g[f"array{i}"][...] for i in range(n)],
+                                    [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)]))
+        except (OSError, KeyError):
+            self.finished, self.current = {}, None
+
+    def resume(self, field_index):
+        return self.current[1] if self.current and self.current[0] == field_index else None
+
+    def pause(self, field_index):
+        """The ``pause`` of train_classifier for field ``field_index``."""
+        def pause(epoch, step, mlp, moments):
+            self.current = (field_index, (epoch, step, mlp.arrays(), moments))
+            self.timer.checkpoint_if_due(self.save)
+        return pause
+
+    def save(self):
+        if self.ctx.comm.is_root:
+            with replaced_on_success(self.path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
+                h5.attrs["inputs"] = self.ctx.inputs
+                for iH, (arrays, mean, std, accuracy) in self.finished.items():
+                    g = h5.create_group(f"finished/{iH}")
+                    g.attrs.update(arrays=len(arrays), accuracy=accuracy)
+                    g["mean"], g["std"] = mean, std
+                    for i, a in enumerate(arrays):
+                        g[f"array{i}"] = a
+                if self.current is not None:
+                    iH, (epoch, step, arrays, moments) = self.current
+                    g = h5.create_group("current")
+                    g.attrs.update(field=iH, epoch=epoch, step=step, arrays=len(arrays))
+                    for i, (a, (m, v)) in enumerate(zip(arrays, moments)):
+                        g[f"array{i}"], g[f"m{i}"], g[f"v{i}"] = a, m, v
+        self.ctx.comm.barrier()
+
+
+def train_thermometers(cfg, data, comm, checkpoint=None):
     """One neural thermometer per field, trained data-parallel on this rank's visible vectors
     ``data`` (its grid slice, all samples); returns a list of (MLP, calibration mean (nT,),
-    calibration std (nT,), held-out accuracy). ``pause()``: called after every epoch (collective)."""
+    calibration std (nT,), held-out accuracy). ``checkpoint``: a :class:`ThermometerCheckpoint`
+    to resume from and write to."""
     grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
     nT, nH = grid.shape
     S = cfg.sampling.samples
@@ -32,6 +90,10 @@ def train_thermometers(cfg, data, comm, pause=None):
     lo, hi = comm.slice(grid.size)
     out = []
     for iH in range(nH):
+        if checkpoint is not None and iH in checkpoint.finished:
+            arrays, mean, std, accuracy = checkpoint.finished[iH]
+            out.append((MLP.from_arrays(arrays), mean, std, accuracy))
+            continue
         X_train, y_train, rows, X_test, y_test = [], [], [], [], []
         for p in range(lo, hi):
             iT, h = grid.index(p)
@@ -46,22 +108,31 @@ def train_thermometers(cfg, data, comm, pause=None):
         width = data.shape[1]
         stack = lambda parts: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
         rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
+        pause, resume = (checkpoint.pause(iH), checkpoint.resume(iH)) if checkpoint is not None else (None, None)
         mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,
-                               cfg.thermometer, cfg.run.seed, iH, comm, pause)
+                               cfg.thermometer, cfg.run.seed, iH, comm, pause, resume)
         mean, std, accuracy = calibration(mlp, stack(X_test), np.array(y_test, np.int64), grid.temperatures, comm)
         out.append((mlp, mean, std, accuracy))
+        if checkpoint is not None:
+            checkpoint.finished[iH], checkpoint.current = ([a.copy() for a in mlp.arrays()], mean, std, accuracy), None
     return out
 
 
 def train_thermometer_stage(ctx):
-    """Compute the thermometer stage on ``ctx`` (collective): thermometer.h5."""
+    """Compute the thermometer stage on ``ctx`` (collective): thermometer.h5, resumed from its
+    checkpoint when one of the same inputs exists."""
     cfg = ctx.cfg
     configs, _, _ = files.read_rank_configs(ctx.path(files.SAMPLES), cfg, ctx.comm)
     data = encode(configs, visible_kind(cfg.model), cfg.model.q, np.float64)
-    thermometers = train_thermometers(cfg, data, ctx.comm, ctx.stop_point)
+    checkpoint = ThermometerCheckpoint(ctx)
+    if checkpoint.finished or checkpoint.current:
+        get_logger().info("resuming from %s", checkpoint.path)
+    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint)
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
                                  [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])
+    if ctx.comm.is_root:
+        checkpoint.path.unlink(missing_ok=True)
 
 
 STAGE = Stage("thermometer", files.THERMOMETER, sections=("thermometer",), reads=("simulate",),
