@@ -73,7 +73,7 @@ def cmd_run(args, comm):
 
 def cmd_plan(args, comm):
     """Stages, memory and disk per rank, expected files and a rough time, before any work."""
-    from .plan import check, plan_text, ranks_on_this_node
+    from .plan import check, plan_text
     cfg = _load_config(args)
     ranks = args.ranks or comm.size
     rates = None
@@ -85,7 +85,7 @@ def cmd_plan(args, comm):
         rates = {"flips_per_ns": bench_mc(alone, backend, L=64, sweeps=200)["flips_per_ns"],
                  "samples_per_s": bench_rbm(alone, backend, epochs=1, dtype=cfg.rbm.dtype,
                                             method=cfg.rbm.method)["samples_per_s"]}
-    here = min(ranks, ranks_on_this_node(comm)) if not args.ranks else min(args.ranks, os.cpu_count() or 1)
+    here = comm.node()[1] if not args.ranks else min(args.ranks, os.cpu_count() or 1)
     if comm.is_root:
         print(plan_text(cfg, ranks, here, rates))
     from .pipeline import STAGES

@@ -64,7 +64,7 @@ def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
     """Skip, compute or refuse ``stage`` for ``cfg`` in ``cfg.out_dir`` (collective); returns
     the path of its file. ``standalone``: its own command (inputs must be current)."""
     with run_lock(cfg.out_dir, comm):
-        check_plan(cfg, [stage.name], comm)
+        check_plan(cfg, [stage.name], comm, backend)
         return _run_stage(stage, cfg, comm, backend, quiet, standalone)
 
 
@@ -100,7 +100,7 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone):
 def run_all(cfg, comm, backend, quiet=False):
     """Every stage in order for ``cfg`` (collective); returns summary.json's path."""
     with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
-        check_plan(cfg, [s.name for s in STAGES], comm)  # before any work: every stage fits
+        check_plan(cfg, [s.name for s in STAGES], comm, backend)  # before any work: every stage fits
         for stage in STAGES:
             run_stage(stage, cfg, comm, backend, quiet)
     return files.summary_path(cfg.out_dir)

@@ -30,6 +30,7 @@ class StageNeeds:
     memory: int
     disk: dict = field(default_factory=dict)  # file name -> bytes
     work: str = ""  # what it does, in the units the time estimate uses
+    device: int = 0  # bytes on the GPU, when the stage runs there
 
 
 def _busiest(n_items, ranks):
@@ -50,7 +51,8 @@ def stage_needs(cfg, ranks):
     simulate = StageNeeds("simulate", local * (R * n_sites + 16 * s.samples + s.samples * n_sites),
                           {files.SAMPLES: configs + observables, "checkpoints/samples.h5": points * R * n_sites
                            + observables},
-                          f"{points * R * n_sites * (s.thermalize + s.samples // R * s.interval):.3g} spin flips")
+                          f"{points * R * n_sites * (s.thermalize + s.samples // R * s.interval):.3g} spin flips",
+                          device=2 * local * R * n_sites)  # the batch of every local point's chains, and a copy
     visible = n_sites * (1 if r.visible == "bernoulli" else m.q)
     itemsize = 4 if r.dtype == "float32" else 8
     trained = len(r.hidden) * r.seeds
@@ -143,14 +145,17 @@ def check_data(cfg, stage_names):
                              "sampling.samples * (1 - thermometer.holdout))")
 
 
-def check(cfg, stage_names, comm):
+def check(cfg, stage_names, comm, backend=None):
     """Refuse (InputError, exit 2 on every rank, with the numbers) the stages ``stage_names`` of
-    ``cfg`` when their data settings are inconsistent or they cannot fit in this node's memory
-    or on the run directory's disk (files already there count as written). Collective."""
+    ``cfg`` when their data settings are inconsistent or they cannot fit in this node's memory,
+    on this rank's GPU (``backend``) or on the run directory's disk (files already there count
+    as written). Collective."""
     check_data(cfg, stage_names)
-    ranks_here = ranks_on_this_node(comm)
+    ranks_here = comm.node()[1]
     try:
         error = ""
+        if backend is not None and backend.name == "gpu":
+            _check_device(cfg, stage_names, comm.size, ranks_here, backend.xp)
         _check_resources(cfg, stage_names, comm.size, ranks_here, cfg.out_dir)
     except InputError as exc:
         error = str(exc)
@@ -176,6 +181,18 @@ def _check_resources(cfg, stage_names, ranks, ranks_here, run_dir):
         raise InputError(f"resources: the run needs about {size(DISK_MARGIN * to_write)} of disk in {run_dir} but "
                          f"{size(free)} is free; free some space or choose another run.out "
                          "(hpcrbm plan CONFIG shows every file)")
+
+
+def _check_device(cfg, stage_names, ranks, ranks_here, cupy):
+    """The stages' GPU arrays against the free memory of this rank's device, shared by the ranks
+    of this node that use the same device."""
+    sharing = -(-ranks_here // cupy.cuda.runtime.getDeviceCount())
+    free = cupy.cuda.Device().mem_info[0]
+    for n in stage_needs(cfg, ranks):
+        if n.name in stage_names and sharing * n.device > MEMORY_SHARE * free:
+            raise InputError(f"resources: the {n.name} stage needs about {size(n.device)} of GPU memory per rank, "
+                             f"{sharing} rank(s) per GPU, but {size(free)} is free on it; reduce "
+                             f"{_main_keys(n.name)} or use more GPUs")
 
 
 def _main_keys(stage):
@@ -228,14 +245,3 @@ def seconds_text(seconds):
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def ranks_on_this_node(comm):
-    """How many ranks of ``comm`` share this node (1 without MPI)."""
-    if comm.comm is None:
-        return 1
-    from mpi4py import MPI
-    node = comm.comm.Split_type(MPI.COMM_TYPE_SHARED)
-    n = node.Get_size()
-    node.Free()
-    return n

@@ -68,6 +68,11 @@ def fingerprints(stages, cfg: Config):
     return out
 
 
+def _read_header(name, node):
+    """A visit of every object: open its header and read its attributes (None: visit on)."""
+    dict(node.attrs)
+
+
 def file_state(path, inputs, required=()):
     """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable"
     (not HDF5, truncated, or an object's header or attributes damaged), "incomplete", "made
@@ -84,7 +89,7 @@ def file_state(path, inputs, required=()):
             for name in required:
                 if name not in h5:
                     return f"lacks /{name}"
-            h5.visititems(lambda name, node: None if dict(node.attrs) else None)  # every header, every attribute
+            h5.visititems(_read_header)
     except (OSError, KeyError, RuntimeError, ValueError):
         return "unreadable"
     return None

@@ -10,6 +10,7 @@ import pytest
 from hpcrbm.io.lock import LOCK_NAME
 
 from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
+from .montecarlo.test_gpu_kernels import gpu
 from .test_pipeline import CONFIG, summary_without_time
 
 
@@ -156,3 +157,20 @@ def test_a_run_that_cannot_fit_on_the_disk_is_refused_up_front(small_disk):
     result = run_hpcrbm(["run", "configs/demo.toml", "--out", out, "--set", "sampling.samples=20000"])
     one_line_error(result, "resources: the run needs about", "of disk", "is free")
     assert not out.exists()
+
+
+@gpu
+def test_the_plan_refuses_what_cannot_fit_on_the_gpu():
+    from hpcrbm.backend import select_backend
+    from hpcrbm.config import loads
+    from hpcrbm.errors import InputError
+    from hpcrbm.parallel import Communicator
+    from hpcrbm.plan import check
+    comm = Communicator.world()
+    backend = select_backend("gpu", comm)
+    free = backend.xp.cuda.Device().mem_info[0]
+    replicas = free // 2**20  # of L = 1024: the point's chains and their copy need twice the free memory
+    cfg = loads(f"[model]\nL = 1024\n[sampling]\ntemperatures = [2.0]\nsamples = {replicas}\n"
+                f"replicas = {replicas}\nthermalize = 1\n[run]\nbackend = 'gpu'\n")
+    with pytest.raises(InputError, match="GPU memory"):
+        check(cfg, ["simulate"], comm, backend)

@@ -51,15 +51,20 @@ class Communicator:
         """The mpi4py communicator for h5py's mpio driver, or None when serial."""
         return self.comm
 
-    def local_rank(self):
-        """Rank among the processes of this node (shared-memory split of the communicator)."""
+    def node(self):
+        """(rank among the processes of this node, how many of them share it): the shared-memory
+        split of the communicator (collective)."""
         if self.comm is None:
-            return 0
+            return 0, 1
         from mpi4py import MPI
         node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
-        rank = node.Get_rank()
+        rank, size = node.Get_rank(), node.Get_size()
         node.Free()
-        return rank
+        return rank, size
+
+    def local_rank(self):
+        """Rank among the processes of this node."""
+        return self.node()[0]
 
     def slice(self, n_items):
         """This rank's [start, stop) of ``n_items`` (see :func:`block_range`)."""

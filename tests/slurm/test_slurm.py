@@ -16,6 +16,7 @@ import pytest
 from tools.compare_runs import compare_h5, compare_json
 
 from ..conftest import ROOT, cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
+from ..test_pipeline import CONFIG
 from .conftest import YIELD
 
 pytestmark = pytest.mark.slurm
@@ -27,31 +28,6 @@ STAGE_FILES = ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5
 # configs/demo.toml with one RBM: 45 to 65 s on 2 ranks here (mostly training), about twice that
 # while the reference runs beside it; a checkpoint every 2 s.
 DEMO_SMALL = ["rbm.hidden=[16]", "run.checkpoint_interval=2"]
-
-TINY = """
-[run]
-seed = 21
-[model]
-dim = 2
-L = 4
-[sampling]
-temperatures = [1.5, 2.27, 3.5]
-fields = [0.0]
-thermalize = 100
-samples = 200
-interval = 2
-[rbm]
-hidden = [4]
-batch_size = 20
-epochs = 20
-learning_rate = 0.02
-[thermometer]
-epochs = 3
-[flow]
-steps = 3
-samples = 10
-"""
-
 
 def options(tmp_path, name, *extra):
     """sbatch options for this node; output appended to tmp_path/NAME-JOBID.out. The scripts'
@@ -126,7 +102,7 @@ def test_time_limit_stops_the_job_which_requeues_resumes_and_matches_an_uninterr
 
 @pytest.mark.timeout(300)
 def test_campaign_as_an_array_job_completes_every_run(slurm, tmp_path):
-    (tmp_path / "base.toml").write_text(TINY)
+    (tmp_path / "base.toml").write_text(CONFIG.replace("epochs = 150", "epochs = 20"))
     campaign = tmp_path / "campaign.toml"
     campaign.write_text(f'[campaign]\nname = "array"\nbase = "base.toml"\nout = "{tmp_path / "runs"}"\n'
                         '[sweep]\n"run.seed" = [1, 2, 3]\n')
