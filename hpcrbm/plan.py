@@ -154,7 +154,7 @@ def check(cfg, stage_names, comm, backend=None):
     ranks_here = comm.node()[1]
     try:
         error = ""
-        if backend is not None and backend.name == "gpu":
+        if backend is not None and backend.name == "gpu" and hasattr(backend.xp, "cuda"):  # not the emulator
             _check_device(cfg, stage_names, comm.size, ranks_here, backend.xp)
         _check_resources(cfg, stage_names, comm.size, ranks_here, cfg.out_dir)
     except InputError as exc:
