@@ -11,7 +11,8 @@ The update rule and random-number layout are shared with the NumPy reference
   (uint64 table, 2**32 = always). The top byte of u is byte ``k % 4`` of Metropolis word
   ``k // 4`` (one Philox block serves 16 sites); only when that byte equals the threshold's
   top byte (probability 1/256) are the low 24 bits needed: the top 24 bits of word k of the
-  tie stream. No floating point is evaluated in the kernel.
+  tie stream. No floating point is evaluated in the kernel. The kernels decide a class row in
+  two passes (top bytes, then ties): the same decisions, in a loop the compiler vectorises.
 """
 import sys
 
@@ -27,29 +28,39 @@ assert sys.byteorder == "little", "the kernels read Philox words as little-endia
 
 
 @numba.njit(inline="always", cache=True)
-def _flips(buf, k, t, step, replica, c3, k0, k1):
-    """1 iff class site k accepts its flip against threshold t (uint64 <= 2**32), else 0.
-
-    buf: the colour's Metropolis words as bytes (little-endian: byte k is byte k % 4 of word
-    k // 4); c3: counter word 3 of the Metropolis stream (the tie stream's differs in its
-    purpose byte only)."""
-    top = np.uint64(buf[k])
-    hi = t >> np.uint64(24)
-    if top != hi:  # decided by the top byte (255 times in 256)
-        return np.int8(top < hi)
-    w = philox4x32(k >> np.uint64(2), np.uint64(step), np.uint64(replica), c3 + np.uint64(_TIE - _METROPOLIS), k0, k1)
-    j = k & np.uint64(3)
-    word = w[0] if j == 0 else w[1] if j == 1 else w[2] if j == 2 else w[3]
-    return np.int8((word >> np.uint64(8)) < (t & np.uint64(0xFFFFFF)))
+def _threshold_bytes(thresholds):
+    """The threshold table's top bytes and where it is 2**32 (always flip), uint8 (n,) each."""
+    thr = thresholds.ravel()
+    top = np.zeros(thr.size, np.uint8)
+    always = np.zeros(thr.size, np.uint8)
+    for j in range(thr.size):
+        if thr[j] >= np.uint64(1 << 32):
+            always[j] = 1
+        else:
+            top[j] = np.uint8(thr[j] >> np.uint64(24))
+    return thr, top, always
 
 
 @numba.njit(inline="always", cache=True)
-def _update_site(s, row, up, down, x, left, right, k, buf, thr, step, replica, c3, k0, k1):
-    """Metropolis update of s[row + x] (flat indices, neighbours given), class site k."""
-    si = s[row + x]
-    nb = np.int32(s[up + x]) + np.int32(s[down + x]) + np.int32(s[row + left]) + np.int32(s[row + right])
-    t = thr[np.uint64(((si + 1) >> 1) * 5 + ((nb + 4) >> 1))]
-    s[row + x] = si - 2 * si * _flips(buf, k, t, step, replica, c3, k0, k1)
+def _decide(s, i, nb, z, byte, top, always, tied, k):
+    """First pass at site i (class site k, neighbour sum nb, coordination z): flip it when its
+    Metropolis byte is below the threshold's top byte (or the threshold is 2**32); on a tie
+    (one site in 256) leave it and set tied[k]. Branch-free, no loop-carried state."""
+    si = s[i]
+    j = ((si + 1) >> 1) * (z + 1) + ((nb + z) >> 1)
+    a = always[j]
+    tied[k] = (byte == top[j]) & (a == 0)
+    s[i] = si - 2 * si * np.int8((byte < top[j]) | (a == 1))
+
+
+@numba.njit(inline="always", cache=True)
+def _tie_flips(k, t, step, replica, c3, k0, k1):
+    """Second pass: whether tied class site k flips, from the low 24 bits of its threshold and
+    the top 24 bits of word k of the tie stream."""
+    w = philox4x32(k >> np.uint64(2), np.uint64(step), np.uint64(replica), c3 + np.uint64(_TIE - _METROPOLIS), k0, k1)
+    j = k & np.uint64(3)
+    word = w[0] if j == 0 else w[1] if j == 1 else w[2] if j == 2 else w[3]
+    return (word >> np.uint64(8)) < (t & np.uint64(0xFFFFFF))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -58,48 +69,104 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
 
     spins: int8 (R, L, L), +-1, updated in place; thresholds: uint64 (2, 5);
     k0, k1: Philox key; point: global flat grid index; sweep_start: sweeps done so far.
-    Indices are unsigned so that numba emits no negative-index wrap-around checks.
+    The sites of a colour do not neighbour each other, so each row of a class is decided in two
+    passes: the top bytes first (a loop the compiler vectorises; the two ends, which wrap, on
+    their own), then the rare ties; the decisions are those of the one-pass rule exactly.
     """
     n_rep, L, _ = spins.shape
+    if L <= SMALL_L:
+        _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps)
+        return
     half = L // 2
     n_sites = L * half
     words = np.empty(((n_sites + 15) // 16) * 4, dtype=np.uint32)
     buf = words.view(np.uint8)
-    thr = thresholds.ravel()
+    thr, top, always = _threshold_bytes(thresholds)
+    tied = np.zeros(half, np.bool_)
     c3 = np.uint64(point * 256 + _METROPOLIS)
     kk0 = np.uint64(k0)
     kk1 = np.uint64(k1)
-    one, two = np.uint64(1), np.uint64(2)
+    ends = (0, half - 1) if half > 1 else (0, 0)
+    for r in range(n_rep):
+        s = spins[r]
+        for sweep in range(sweep_start, sweep_start + n_sweeps):
+            for colour in range(2):
+                step = sweep * 2 + colour
+                fill_words(words, 0, (n_sites + 3) // 4, step, r, c3, kk0, kk1)
+                for y in range(L):
+                    row = s[y]
+                    above = s[y - 1 if y > 0 else L - 1]
+                    below = s[y + 1 if y < L - 1 else 0]
+                    x0 = (y + colour) & 1
+                    kb = y * half
+                    for e in range(1 if half == 1 else 2):  # the ends of the row, which may wrap
+                        i = ends[e]
+                        x = x0 + 2 * i
+                        nb = (np.int32(above[x]) + np.int32(below[x]) + np.int32(row[x - 1 if x > 0 else L - 1])
+                              + np.int32(row[x + 1 if x < L - 1 else 0]))
+                        _decide(row, x, nb, 4, buf[kb + i], top, always, tied, i)
+                    for i in range(1, half - 1):  # interior: no wrap
+                        x = x0 + 2 * i
+                        nb = np.int32(above[x]) + np.int32(below[x]) + np.int32(row[x - 1]) + np.int32(row[x + 1])
+                        _decide(row, x, nb, 4, buf[kb + i], top, always, tied, i)
+                    for i in range(half):
+                        if not tied[i]:
+                            continue
+                        x = x0 + 2 * i
+                        si = row[x]
+                        nb = (np.int32(above[x]) + np.int32(below[x]) + np.int32(row[x - 1 if x > 0 else L - 1])
+                              + np.int32(row[x + 1 if x < L - 1 else 0]))
+                        t = thr[((si + 1) >> 1) * 5 + ((nb + 4) >> 1)]
+                        if _tie_flips(np.uint64(kb + i), t, step, r, c3, kk0, kk1):
+                            row[x] = -si
+
+
+SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
+
+
+@numba.njit(cache=True, nogil=True)
+def _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
+    """:func:`metropolis_2d` for small lattices (batches of many replicas): each colour class
+    is one loop over precomputed flat site and neighbour indices (row-major class order)."""
+    n_rep, L, _ = spins.shape
+    half = L // 2
+    n_sites = L * half
+    sites = np.empty((2, n_sites), np.int32)
+    neighbours = np.empty((2, 4, n_sites), np.int32)
+    for colour in range(2):
+        for y in range(L):
+            for i in range(half):
+                k, x = y * half + i, ((y + colour) & 1) + 2 * i
+                sites[colour, k] = y * L + x
+                neighbours[colour, 0, k] = ((y + L - 1) % L) * L + x
+                neighbours[colour, 1, k] = ((y + 1) % L) * L + x
+                neighbours[colour, 2, k] = y * L + (x + L - 1) % L
+                neighbours[colour, 3, k] = y * L + (x + 1) % L
+    words = np.empty(((n_sites + 15) // 16) * 4, dtype=np.uint32)
+    buf = words.view(np.uint8)
+    thr, top, always = _threshold_bytes(thresholds)
+    tied = np.zeros(n_sites, np.bool_)
+    c3 = np.uint64(point * 256 + _METROPOLIS)
+    kk0 = np.uint64(k0)
+    kk1 = np.uint64(k1)
     for r in range(n_rep):
         s = spins[r].ravel()
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
                 step = sweep * 2 + colour
                 fill_words(words, 0, (n_sites + 3) // 4, step, r, c3, kk0, kk1)
-                for y in range(L):
-                    row = np.uint64(y * L)
-                    up = np.uint64(((y + L - 1) % L) * L)
-                    down = np.uint64(((y + 1) % L) * L)
-                    x0 = np.uint64((y + colour) & 1)
-                    kb = np.uint64(y * half)
-                    for i in range(one, np.uint64(half - 1)):  # interior: no wrap
-                        x = x0 + two * i
-                        _update_site(s, row, up, down, x, x - one, x + one, kb + i, buf, thr, step, r, c3, kk0, kk1)
-                    last = x0 + two * np.uint64(half - 1)
-                    _update_site(s, row, up, down, x0, np.uint64((x0 + L - 1) % L), np.uint64((x0 + 1) % L), kb,
-                                 buf, thr, step, r, c3, kk0, kk1)
-                    if half > 1:
-                        _update_site(s, row, up, down, last, last - one, np.uint64((last + 1) % L),
-                                     kb + np.uint64(half - 1), buf, thr, step, r, c3, kk0, kk1)
-
-
-@numba.njit(inline="always", cache=True)
-def _update_ring_site(s, i, left, right, k, buf, thr, step, replica, c3, k0, k1):
-    """Metropolis update of ring site i (class site k) with neighbours ``left`` and ``right``."""
-    si = s[i]
-    nb = np.int32(s[left]) + np.int32(s[right])
-    t = thr[np.uint64(((si + 1) >> 1) * 3 + ((nb + 2) >> 1))]
-    s[i] = si - 2 * si * _flips(buf, k, t, step, replica, c3, k0, k1)
+                site, up, down, left, right = (sites[colour], neighbours[colour, 0], neighbours[colour, 1],
+                                               neighbours[colour, 2], neighbours[colour, 3])
+                for k in range(n_sites):
+                    nb = np.int32(s[up[k]]) + np.int32(s[down[k]]) + np.int32(s[left[k]]) + np.int32(s[right[k]])
+                    _decide(s, site[k], nb, 4, buf[k], top, always, tied, k)
+                for k in range(n_sites):
+                    if not tied[k]:
+                        continue
+                    si = s[site[k]]
+                    nb = np.int32(s[up[k]]) + np.int32(s[down[k]]) + np.int32(s[left[k]]) + np.int32(s[right[k]])
+                    if _tie_flips(np.uint64(k), thr[((si + 1) >> 1) * 5 + ((nb + 4) >> 1)], step, r, c3, kk0, kk1):
+                        s[site[k]] = -si
 
 
 @numba.njit(inline="always", cache=True)
@@ -125,12 +192,11 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
     count0 = (n + 1) // 2
     words = np.empty(((count0 + 15) // 16) * 4, dtype=np.uint32)
     buf = words.view(np.uint8)
-    thr = thresholds.ravel()
+    thr, top, always = _threshold_bytes(thresholds)
+    tied = np.zeros(count0, np.bool_)
     c3 = np.uint64(point * 256 + _METROPOLIS)
     kk0 = np.uint64(k0)
     kk1 = np.uint64(k1)
-    one, two = np.uint64(1), np.uint64(2)
-    last = np.uint64(n - 1)
     for r in range(n_rep):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
@@ -138,17 +204,22 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                 step = sweep * n_colours + colour
                 start, count = ring_colour_class(n, colour)
                 fill_words(words, 0, (count + 3) // 4, step, r, c3, kk0, kk1)
-                first = np.uint64(start)
-                for k in range(one, np.uint64(count - 1)):  # interior: no wrap
-                    i = first + two * k
-                    _update_ring_site(s, i, i - one, i + one, k, buf, thr, step, r, c3, kk0, kk1)
-                ends = 2 if count > 1 else 1
-                for e in range(ends):  # the two ends of the class, which may wrap
-                    k = np.uint64(e * (count - 1))
-                    i = first + two * k
-                    left = i - one if i > 0 else last
-                    right = i + one if i < last else np.uint64(0)
-                    _update_ring_site(s, i, left, right, k, buf, thr, step, r, c3, kk0, kk1)
+                for e in range(1 if count == 1 else 2):  # the two ends of the class, which may wrap
+                    k = e * (count - 1)
+                    i = start + 2 * k
+                    nb = np.int32(s[(i + n - 1) % n]) + np.int32(s[(i + 1) % n])
+                    _decide(s, i, nb, 2, buf[k], top, always, tied, k)
+                for k in range(1, count - 1):  # interior: no wrap
+                    i = start + 2 * k
+                    _decide(s, i, np.int32(s[i - 1]) + np.int32(s[i + 1]), 2, buf[k], top, always, tied, k)
+                for k in range(count):
+                    if not tied[k]:
+                        continue
+                    i = start + 2 * k
+                    si = s[i]
+                    nb = np.int32(s[(i + n - 1) % n]) + np.int32(s[(i + 1) % n])
+                    if _tie_flips(np.uint64(k), thr[((si + 1) >> 1) * 3 + ((nb + 2) >> 1)], step, r, c3, kk0, kk1):
+                        s[i] = -si
 
 
 @numba.njit(cache=True, nogil=True)
