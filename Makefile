@@ -42,8 +42,11 @@ test-mpi:
 test-slurm:
 	timeout 1200 $(PYTEST) -q -rs --timeout 600 -m slurm tests/slurm
 
+# Every benchmark beside its reference in the same run, one table of ratios with floors, written into
+# docs/benchmarks.md; exits 1 below a floor. Minutes; not part of make test (timing is not a test).
 bench: setup
-	bash benchmarks/bench_mc.sh
+	$(VENV)/bin/python -c "import sklearn" 2>/dev/null || $(VENV)/bin/python -m pip install -q scikit-learn
+	$(PY) benchmarks/bench_all.py --write
 
 clean:
 	rm -rf runs build *.egg-info

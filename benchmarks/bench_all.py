@@ -1,0 +1,163 @@
+"""`make bench`: every benchmark beside its reference, measured in the same run on the same
+machine, as one table of ratios with a floor each; exits 1 when a ratio is below its floor.
+
+- Monte Carlo: `hpcrbm bench mc` (a fresh process per run) beside the plain C reference
+  (benchmarks/mc_reference.c, gcc -O3 -march=native) on one core: 2D Ising L = 1024, 1000 x
+  10 x 10 (C: one 10 x 10 lattice), the ring N = 100000 (C: L = 1024); Potts q = 3 and clock
+  q = 4 beside Ising at L = 1024.
+- RBM: PCD-1 at N_v = 100, N_h = 64, batch 100 (the demo's shape) beside scikit-learn's
+  BernoulliRBM on the same data in the same process (float32 both).
+- Stages: `hpcrbm run configs/demo.toml` on 1 and on 2 ranks, each stage's wall time from
+  summary.json's run_time; the speed-up is reported, with no floor (issue 15 sets none yet).
+
+Every pair is measured alternately, ``--repeats`` times; the ratio is best over best. With
+``--write``, the table replaces the block between the markers in docs/benchmarks.md.
+Not part of `make test`: timing is not a test here. Needs scikit-learn (installed by `make bench`).
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # this checkout's hpcrbm, whatever the venv has installed
+PY = sys.executable
+BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+
+
+def cpu_name():
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def hpcrbm_mc(*args):
+    out = subprocess.run([PY, "-m", "hpcrbm", "bench", "mc", "--backend", "cpu", "--json", *map(str, args)],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return json.loads(out)["flips_per_ns"]
+
+
+def c_mc(binary, L, sweeps):
+    out = subprocess.run([str(binary), str(L), str(sweeps), "2.269"], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["flips_per_ns"]
+
+
+def best_pair(measure_a, measure_b, repeats):
+    """(best of a, best of b, all a, all b), measured alternately."""
+    a, b = [], []
+    for _ in range(repeats):
+        a.append(measure_a())
+        b.append(measure_b())
+    return max(a), max(b), a, b
+
+
+def monte_carlo_rows(repeats, build):
+    binary = build / "mc_reference"
+    subprocess.run(["gcc", "-O3", "-march=native", "-o", str(binary), str(ROOT / "benchmarks/mc_reference.c"), "-lm"],
+                   check=True)
+    rows = []
+    cases = [("Ising 2D L = 1024", ["--L", 1024, "--sweeps", 190, "--T", 2.269], ("C, L = 1024", 1024, 190)),
+             ("Ising 2D 1000 x 10 x 10", ["--L", 10, "--replicas", 1000, "--sweeps", 200, "--T", 2.269],
+              ("C, one 10 x 10 lattice", 10, 2_000_000)),
+             ("Ising ring N = 100000", ["--dim", 1, "--L", 100000, "--sweeps", 2000, "--T", 2.269],
+              ("C, 2D L = 1024", 1024, 190))]
+    for name, args, (ref, L, sweeps) in cases:
+        ours, theirs, a, b = best_pair(lambda: hpcrbm_mc(*args), lambda: c_mc(binary, L, sweeps), repeats)
+        rows.append((name, ours, ref, theirs, 1.0, "flips/ns", a, b))
+    ising = lambda: hpcrbm_mc("--L", 1024, "--sweeps", 100, "--T", 2.269)  # noqa: E731
+    for name, args in (("Potts q = 3 L = 1024", ["--model", "potts", "--q", 3, "--T", 0.995]),
+                       ("clock q = 4 L = 1024", ["--model", "clock", "--q", 4, "--T", 1.1345])):
+        ours, theirs, a, b = best_pair(lambda: hpcrbm_mc("--L", 1024, "--sweeps", 40, *args), ising, repeats)
+        rows.append((name, ours, "hpcrbm Ising L = 1024", theirs, 0.8, "flips/ns", a, b))
+    return rows
+
+
+def rbm_rows(repeats):
+    import numpy as np
+    from sklearn.neural_network import BernoulliRBM
+
+    from hpcrbm.backend import select_backend
+    from hpcrbm.bench import bench_rbm, ising_training_data
+    from hpcrbm.parallel import Communicator
+    data = ising_training_data().astype(np.float32)
+    comm, backend = Communicator(None), select_backend("cpu")
+
+    def sklearn_rate(epochs=3):
+        BernoulliRBM(n_components=64, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(data[:1000])
+        t0 = time.perf_counter()
+        BernoulliRBM(n_components=64, learning_rate=0.01, batch_size=100, n_iter=epochs, random_state=0).fit(data)
+        return epochs * len(data) / (time.perf_counter() - t0)
+
+    ours, theirs, a, b = best_pair(lambda: bench_rbm(comm, backend, epochs=3)["samples_per_s"], sklearn_rate,
+                                   repeats)
+    return [("RBM PCD-1 100 x 64, batch 100", ours, "scikit-learn BernoulliRBM", theirs, 3.0, "samples/s", a, b)]
+
+
+def stage_rows(build):
+    """Wall time of each stage of configs/demo.toml on 1 and on 2 ranks (summary.json run_time)."""
+    times = {}
+    for ranks in (1, 2):
+        out = build / f"demo{ranks}"
+        cmd = ["mpiexec", "--oversubscribe", "-n", str(ranks), PY, "-m", "hpcrbm", "run", "configs/demo.toml",
+               "--out", str(out), "--quiet"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True,
+                       env={**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+        total = time.perf_counter() - t0
+        run_time = json.loads((out / "summary.json").read_text())["run_time"]
+        times[ranks] = {**{stage: v["seconds"] for stage, v in run_time.items()}, "hpcrbm run (total)": total}
+    return [(f"stage {stage}, configs/demo.toml", times[1][stage] / max(times[2][stage], 1e-9), "1 rank -> 2 ranks",
+             1.0, None, "speed-up", [times[1][stage]], [times[2][stage]]) for stage in times[1]]
+
+
+def table(rows, commit):
+    lines = [f"{time.strftime('%Y-%m-%d')}, commit {commit}, {cpu_name()} ({os.cpu_count()} cores), one core for "
+             "the kernels; best of the repeats, each pair measured alternately.", "",
+             "| benchmark | hpcrbm | reference | reference value | ratio | floor |", "|---|---|---|---|---|---|"]
+    failed = []
+    for name, ours, ref, theirs, floor, unit, a, b in rows:
+        if unit == "speed-up":
+            lines.append(f"| {name} | {a[0]:.0f} s -> {b[0]:.0f} s | {ref} | | {ours:.2f} | none |")
+            continue
+        ratio = ours / theirs
+        mark = "" if ratio >= floor else " **below**"
+        if ratio < floor:
+            failed.append(name)
+        lines.append(f"| {name} | {ours:.4g} {unit} | {ref} | {theirs:.4g} | {ratio:.2f}{mark} | {floor} |")
+    return "\n".join(lines), failed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-stages", action="store_true", help="leave out the 1 vs 2 rank runs (minutes)")
+    parser.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
+    args = parser.parse_args()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=ROOT).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        build = Path(tmp)
+        rows = monte_carlo_rows(args.repeats, build) + rbm_rows(args.repeats)
+        if not args.skip_stages:
+            rows += stage_rows(build)
+    text, failed = table(rows, commit)
+    print(text)
+    if args.write:
+        doc = ROOT / "docs/benchmarks.md"
+        body = doc.read_text()
+        start, stop = body.index(BEGIN) + len(BEGIN), body.index(END)
+        doc.write_text(body[:start] + "\n" + text + "\n" + body[stop:])
+    if failed:
+        print(f"below the floor: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
