@@ -36,18 +36,22 @@ def stop_after(cmd, watched, signum, timeout=120):
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None and not watched.exists():
         time.sleep(0.02)
+    seen = watched.exists()
     if proc.poll() is None:
         proc.send_signal(signum)
     try:
         _, err = proc.communicate(timeout=60)
     finally:
         kill_session(proc.pid)
+    assert seen, f"the run ended before {watched.name} appeared: lengthen the stage in the test's config"
     return proc.returncode, err
 
 
 @needs_mpiexec
 @pytest.mark.parametrize("ranks,signum,watched,changes", [
-    (2, signal.SIGUSR1, "checkpoints/samples.h5", {"samples = 200": "samples = 2000"}),
+    # one replica: 4000 steps of a few sweeps, several seconds, so the checkpoint is seen before simulate ends
+    (2, signal.SIGUSR1, "checkpoints/samples.h5", {"samples = 200": "samples = 4000\nreplicas = 1",
+                                                   "epochs = 150": "epochs = 5"}),
     (None, signal.SIGTERM, "checkpoints/rbm_nh4.h5", {"samples = 200": "samples = 2000"}),
     (None, signal.SIGUSR1, "checkpoints/thermometer.h5", {"epochs = 150": "epochs = 5", "epochs = 3": "epochs = 3000"}),
     (2, signal.SIGUSR1, "checkpoints/flow.h5", {"epochs = 150": "epochs = 5", "steps = 3": "steps = 40",
