@@ -102,7 +102,7 @@ def run_all(cfg, comm, backend, quiet=False):
     with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
         check_plan(cfg, [s.name for s in STAGES], comm, backend)  # before any work: every stage fits
         for stage in STAGES:
-            run_stage(stage, cfg, comm, backend, quiet)
+            _run_stage(stage, cfg, comm, backend, quiet, standalone=False)
     return files.summary_path(cfg.out_dir)
 
 

@@ -12,7 +12,7 @@ The update rule and random-number layout are shared with the NumPy reference
   ``k // 4`` (one Philox block serves 16 sites); only when that byte equals the threshold's
   top byte (probability 1/256) are the low 24 bits needed: the top 24 bits of word k of the
   tie stream. No floating point is evaluated in the kernel. The kernels decide a class row in
-  two passes (top bytes, then ties): the same decisions, in a loop the compiler vectorises.
+  two passes (top bytes, branch-free, then ties): the same decisions.
 """
 import sys
 
@@ -42,25 +42,36 @@ def _threshold_bytes(thresholds):
 
 
 @numba.njit(inline="always", cache=True)
+def _table_index(si, nb, z):
+    """Index of the threshold of spin si with neighbour sum nb (coordination z) in the flat table."""
+    return ((si + 1) >> 1) * (z + 1) + ((nb + z) >> 1)
+
+
+@numba.njit(inline="always", cache=True)
 def _decide(s, i, nb, z, byte, top, always, tied, k):
     """First pass at site i (class site k, neighbour sum nb, coordination z): flip it when its
     Metropolis byte is below the threshold's top byte (or the threshold is 2**32); on a tie
     (one site in 256) leave it and set tied[k]. Branch-free, no loop-carried state."""
     si = s[i]
-    j = ((si + 1) >> 1) * (z + 1) + ((nb + z) >> 1)
+    j = _table_index(si, nb, z)
     a = always[j]
     tied[k] = (byte == top[j]) & (a == 0)
     s[i] = si - 2 * si * np.int8((byte < top[j]) | (a == 1))
 
 
 @numba.njit(inline="always", cache=True)
-def _tie_flips(k, t, step, replica, c3, k0, k1):
-    """Second pass: whether tied class site k flips, from the low 24 bits of its threshold and
-    the top 24 bits of word k of the tie stream."""
-    w = philox4x32(k >> np.uint64(2), np.uint64(step), np.uint64(replica), c3 + np.uint64(_TIE - _METROPOLIS), k0, k1)
-    j = k & np.uint64(3)
+def _settle_tie(s, i, nb, z, thr, k, step, replica, c3, k0, k1):
+    """Second pass at tied site i (class site k): flip it when the top 24 bits of word k of the
+    tie stream are below the low 24 bits of its threshold."""
+    si = s[i]
+    t = thr[_table_index(si, nb, z)]
+    word_index = np.uint64(k)
+    w = philox4x32(word_index >> np.uint64(2), np.uint64(step), np.uint64(replica),
+                   c3 + np.uint64(_TIE - _METROPOLIS), k0, k1)
+    j = word_index & np.uint64(3)
     word = w[0] if j == 0 else w[1] if j == 1 else w[2] if j == 2 else w[3]
-    return (word >> np.uint64(8)) < (t & np.uint64(0xFFFFFF))
+    if (word >> np.uint64(8)) < (t & np.uint64(0xFFFFFF)):
+        s[i] = -si
 
 
 @numba.njit(cache=True, nogil=True)
@@ -70,8 +81,8 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
     spins: int8 (R, L, L), +-1, updated in place; thresholds: uint64 (2, 5);
     k0, k1: Philox key; point: global flat grid index; sweep_start: sweeps done so far.
     The sites of a colour do not neighbour each other, so each row of a class is decided in two
-    passes: the top bytes first (a loop the compiler vectorises; the two ends, which wrap, on
-    their own), then the rare ties; the decisions are those of the one-pass rule exactly.
+    passes: the top bytes first (branch-free; the two ends, which wrap, on their own), then the
+    rare ties; the decisions are those of the one-pass rule exactly.
     """
     n_rep, L, _ = spins.shape
     if L <= SMALL_L:
@@ -113,12 +124,9 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                         if not tied[i]:
                             continue
                         x = x0 + 2 * i
-                        si = row[x]
                         nb = (np.int32(above[x]) + np.int32(below[x]) + np.int32(row[x - 1 if x > 0 else L - 1])
                               + np.int32(row[x + 1 if x < L - 1 else 0]))
-                        t = thr[((si + 1) >> 1) * 5 + ((nb + 4) >> 1)]
-                        if _tie_flips(np.uint64(kb + i), t, step, r, c3, kk0, kk1):
-                            row[x] = -si
+                        _settle_tie(row, x, nb, 4, thr, kb + i, step, r, c3, kk0, kk1)
 
 
 SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
@@ -163,10 +171,8 @@ def _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps
                 for k in range(n_sites):
                     if not tied[k]:
                         continue
-                    si = s[site[k]]
                     nb = np.int32(s[up[k]]) + np.int32(s[down[k]]) + np.int32(s[left[k]]) + np.int32(s[right[k]])
-                    if _tie_flips(np.uint64(k), thr[((si + 1) >> 1) * 5 + ((nb + 4) >> 1)], step, r, c3, kk0, kk1):
-                        s[site[k]] = -si
+                    _settle_tie(s, site[k], nb, 4, thr, k, step, r, c3, kk0, kk1)
 
 
 @numba.njit(inline="always", cache=True)
@@ -216,10 +222,8 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                     if not tied[k]:
                         continue
                     i = start + 2 * k
-                    si = s[i]
-                    nb = np.int32(s[(i + n - 1) % n]) + np.int32(s[(i + 1) % n])
-                    if _tie_flips(np.uint64(k), thr[((si + 1) >> 1) * 3 + ((nb + 2) >> 1)], step, r, c3, kk0, kk1):
-                        s[i] = -si
+                    _settle_tie(s, i, np.int32(s[(i + n - 1) % n]) + np.int32(s[(i + 1) % n]), 2, thr, k, step, r,
+                                c3, kk0, kk1)
 
 
 @numba.njit(cache=True, nogil=True)
