@@ -20,17 +20,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..parallel.communicator import block_range
+from ..rng.philox import seed_key
 from ..rng.streams import Purpose, counter_words, rbm_point
 from ..rng.uniform import normals, stride, uniforms
+from .kernels_cpu import (
+    quantised_weights,
+    sample_bernoulli_rows,
+    sample_categorical_rows,
+    scaled_inputs,
+    signed_fixed_point,
+)
 from .model import (
     RBMParams,
     apply_gauge,
     free_energy,
     hidden_probs,
     probs_from_logits,
-    sample_bernoulli,
     sample_categorical,
-    sample_visible,
     sigmoid,
     softplus,
     visible_probs,
@@ -47,36 +53,42 @@ def fixed_point(x):
 
 class ExactProducts:
     """The products of one update, exact and so independent of how rows are split over ranks
-    and of how BLAS blocks a matrix product.
+    and of how a matrix product is blocked.
 
     Every product in training has a binary operand (data and sampled visible states, sampled
     hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
-    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order.
-    The gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid,
-    softmax) are applied afterwards, row by row.
+    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order
+    (kernels_cpu.exact_inputs adds the selected rows). The gradient sums p(h | v)^T v use p
+    rounded the same way. Elementwise functions (sigmoid, softmax) are applied afterwards with
+    NumPy, row by row.
     """
 
     def __init__(self, params, dtype):
         self.params, self.dtype = params, dtype
-        self.Wq = fixed_point(params.flat_W())
-        if max(np.abs(self.Wq).sum(axis=1).max(initial=0), np.abs(self.Wq).sum(axis=0).max(initial=0)) >= 2.0**53:
+        self.Wq, largest = quantised_weights(np.ascontiguousarray(params.flat_W()))
+        if largest >= 2.0**53:
             raise FloatingPointError("RBM weights too large for exact products (a row or column of |W| sums "
                                      "to 2**21 or more)")
 
+    def _inputs(self, states, weights, bias, dtype):
+        """states @ weights 2**-32 + bias as ``dtype``; states binary (rows, n_in)."""
+        out = np.empty((len(states), weights.shape[1]), dtype)
+        scaled_inputs(np.asarray(states, np.float64) @ weights, bias, out)
+        return out
+
     def hidden_probs(self, v):
-        x = (np.asarray(v, np.float64) @ self.Wq.T) / FIXED_POINT + self.params.c
-        return sigmoid(np, x.astype(self.dtype, copy=False))
+        return sigmoid(np, self._inputs(v, self.Wq.T, self.params.c, self.dtype))
 
     def visible_probs(self, h):
         p = self.params
-        logits = (np.asarray(h, np.float64) @ self.Wq) / FIXED_POINT + p.flat_b()
-        return probs_from_logits(np, logits.astype(self.dtype, copy=False), p.n_visible, p.q)
+        logits = self._inputs(h, self.Wq, p.flat_b(), self.dtype)
+        return probs_from_logits(np, logits, p.n_visible, p.q)
 
     def free_energy(self, v):
         """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
         whatever the other rows (see free_energy in model.py)."""
+        x = self._inputs(v, self.Wq.T, self.params.c, np.float64)
         v = np.asarray(v, np.float64)
-        x = (v @ self.Wq.T) / FIXED_POINT + self.params.c
         return -(v @ fixed_point(self.params.flat_b())) / FIXED_POINT - softplus(np, x).sum(axis=1)
 
 
@@ -127,11 +139,10 @@ class Trainer:
         self.stride = stride(self.units, settings.n_hidden)
         self.batches = n_total // settings.batch_size
         self._monitor = None  # (global indices, rows) of the monitor subset, once assembled
+        self._key = seed_key(settings.seed)
+        self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
 
     # -- random streams ---------------------------------------------------------------
-    def _uniforms(self, ids, step, part, width):
-        return uniforms((len(ids), width), self.dtype, self.s.seed, ids, step, self.s.point,
-                        Purpose.RBM_GIBBS, offset=part * self.stride)
 
     def permutation(self, epoch):
         words = counter_words(self.s.seed, self.s.point, 0, epoch, np.arange(self.n_total), Purpose.RBM_ORDER)
@@ -166,6 +177,17 @@ class Trainer:
         return (u < 0.5).astype(self.dtype)
 
     # -- one update ---------------------------------------------------------------------
+    def _sample(self, probs, ids, update, part, categorical):
+        """States drawn from ``probs`` with the RBM_GIBBS uniforms of ``part`` (module docstring)."""
+        out = np.empty_like(probs)
+        ids = np.asarray(ids, np.int64)
+        block = part * self.stride // 4
+        if categorical:
+            sample_categorical_rows(probs, self.s.q, ids, update, block, self._c3, *self._key, out)
+        else:
+            sample_bernoulli_rows(probs, ids, update, block, self._c3, *self._key, out)
+        return out
+
     def _gibbs(self, exact, v, ids, update, ph=None):
         """k steps v -> h -> v from ``v`` for chains ``ids``; returns the last v.
 
@@ -174,10 +196,8 @@ class Trainer:
         for g in range(self.s.k):
             if ph is None or g > 0:
                 ph = exact.hidden_probs(v)
-            h = sample_bernoulli(np, ph, self._uniforms(ids, update, 2 * g, self.s.n_hidden))
-            probs = exact.visible_probs(h)
-            u = self._uniforms(ids, update, 2 * g + 1, self.sites)
-            v = sample_visible(np, probs, u, self.s.q)
+            h = self._sample(ph, ids, update, 2 * g, False)
+            v = self._sample(exact.visible_probs(h), ids, update, 2 * g + 1, bool(self.s.q))
         return v
 
     def update(self, state, batch, update):
@@ -189,7 +209,7 @@ class Trainer:
         if s.method == "pcd":
             lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
             start = state.chains[lo:hi]
-            both = exact.hidden_probs(np.concatenate([v0, start]))  # one matrix product for both
+            both = exact.hidden_probs(np.concatenate([v0, start]))  # one pass for both
             ph0, ph_start = both[:len(v0)], both[len(v0):]
             vk = self._gibbs(exact, start, np.arange(lo, hi), update, ph_start)
         else:
@@ -200,7 +220,8 @@ class Trainer:
         grad = np.empty(nW + nb + p.c.size, dtype=np.float64)
         # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
         # for W and c): [ph0, -phk]^T [v0; vk]
-        signed = fixed_point(np.concatenate([ph0, -phk]))
+        signed = np.empty((len(ph0) + len(phk), p.n_hidden))
+        signed_fixed_point(ph0, phk, signed)
         grad[:nW] = (signed.T @ np.concatenate([v0, vk]).astype(np.float64)).reshape(-1)
         grad[nW:nW + nb] = v0.sum(0, dtype=np.float64) - vk.sum(0, dtype=np.float64)
         grad[nW + nb:] = signed.sum(0)

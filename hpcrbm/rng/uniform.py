@@ -2,8 +2,8 @@
 
 Row i of ``out`` (one chain or sample) holds, at column u, word ``offset + u`` (offset a
 multiple of 4) of the stream
-(counter ((offset + u) // 4, step, ids[i], c3)), mapped to ((word >> 8) + 0.5) * 2**-24:
-24 random bits, exactly representable in float32 and float64 alike, never 0 or 1.
+(counter ((offset + u) // 4, step, ids[i], c3)), mapped to ((word >> 8) + 0.5) * 2**-24,
+never 0 or 1: exact in float64; float32 rounds the values above 0.5 to 2**-24 (docs/rng.md).
 """
 import numba
 import numpy as np

@@ -1,0 +1,102 @@
+"""Numba kernels of one RBM training update: weights in fixed point, sampling, signed
+probabilities. The products themselves are BLAS products (dgemm) of integer-valued float64
+operands, exact in any order (training.ExactProducts).
+
+Their NumPy twins are in training.py and model.py (``fixed_point``, ``sample_*``); the tests
+require the two to agree bit for bit. Each kernel is one pass over its arrays where NumPy would
+make several.
+
+Uniforms are those of ``rng.uniform.uniforms``: word ``first_block * 4 + u`` of the Philox
+stream (block, step, ids[i], c3) for column u, as ((word >> 8) + 0.5) * 2**-24 rounded to the
+probabilities' dtype (25 bits: float32 rounds the upper half) before the comparison.
+"""
+import numba
+import numpy as np
+
+from ..rng.philox import fill_words
+from ..rng.uniform import SCALE
+
+
+@numba.njit(cache=True, nogil=True)
+def quantised_weights(W):
+    """(Wq, largest): Wq = rint(W 2**32) as float64 (Nh, units) for W (Nh, units) (float32/64),
+    and the largest sum of |Wq| over a row or a column."""
+    nh, units = W.shape
+    Wq = np.empty((nh, units))
+    columns = np.zeros(units)
+    largest = 0.0
+    for j in range(nh):
+        row = 0.0
+        for i in range(units):
+            x = np.rint(np.float64(W[j, i]) * 2.0**32)
+            Wq[j, i] = x
+            row += abs(x)
+            columns[i] += abs(x)
+        largest = max(largest, row)
+    for i in range(units):
+        largest = max(largest, columns[i])
+    return Wq, largest
+
+
+@numba.njit(cache=True, nogil=True)
+def scaled_inputs(sums, bias, out):
+    """out = sums 2**-32 + bias, rounded once to out's dtype; sums (rows, n) float64, bias (n,)."""
+    rows, n = sums.shape
+    for r in range(rows):
+        for j in range(n):
+            out[r, j] = sums[r, j] * 2.0**-32 + np.float64(bias[j])
+
+
+@numba.njit(cache=True, nogil=True)
+def signed_fixed_point(positive, negative, out):
+    """out (rows_p + rows_n, n) float64 = [rint(positive 2**32); -rint(negative 2**32)]."""
+    rows_p, n = positive.shape
+    for r in range(rows_p):
+        for j in range(n):
+            out[r, j] = np.rint(np.float64(positive[r, j]) * 2.0**32)
+    for r in range(negative.shape[0]):
+        for j in range(n):
+            out[rows_p + r, j] = -np.rint(np.float64(negative[r, j]) * 2.0**32)
+
+
+@numba.njit(cache=True, nogil=True)
+def sample_bernoulli_rows(probs, ids, step, first_block, c3, k0, k1, out):
+    """out[i, u] = 1 if uniform(i, u) < probs[i, u] else 0 (probs, out (rows, m))."""
+    n, m = probs.shape
+    words = np.empty(((m + 3) // 4) * 4, dtype=np.uint32)
+    uniform = np.empty(m, probs.dtype)
+    kk0, kk1, cc3 = np.uint64(k0), np.uint64(k1), np.uint64(c3)
+    for i in range(n):
+        fill_words(words, first_block, m, step, ids[i], cc3, kk0, kk1)
+        for u in range(m):
+            uniform[u] = ((words[u] >> np.uint32(8)) + 0.5) * SCALE
+        for u in range(m):
+            out[i, u] = uniform[u] < probs[i, u]
+
+
+@numba.njit(cache=True, nogil=True)
+def sample_categorical_rows(probs, q, ids, step, first_block, c3, k0, k1, out):
+    """One-hot states out (rows, sites * q) from per-site probabilities probs (rows, sites * q),
+    one uniform per site: the state is the number of cumulative sums (in the probabilities'
+    dtype, in order) below the uniform, at most q - 1 (model.sample_categorical)."""
+    n, units = probs.shape
+    sites = units // q
+    words = np.empty(((sites + 3) // 4) * 4, dtype=np.uint32)
+    cumulative = np.empty(q, probs.dtype)
+    uniform = np.empty(1, probs.dtype)
+    kk0, kk1, cc3 = np.uint64(k0), np.uint64(k1), np.uint64(c3)
+    for i in range(n):
+        fill_words(words, first_block, sites, step, ids[i], cc3, kk0, kk1)
+        for site in range(sites):
+            uniform[0] = ((words[site] >> np.uint32(8)) + 0.5) * SCALE
+            u = uniform[0]
+            base = site * q
+            cumulative[0] = probs[i, base]
+            for a in range(1, q):
+                cumulative[a] = cumulative[a - 1] + probs[i, base + a]
+            state = 0
+            for a in range(q):
+                state += cumulative[a] < u
+            state = min(state, q - 1)
+            for a in range(q):
+                out[i, base + a] = a == state

@@ -1,0 +1,71 @@
+"""The numba kernels of a training update against their NumPy twins, bit for bit."""
+import numpy as np
+import pytest
+
+from hpcrbm.rbm import kernels_cpu as k
+from hpcrbm.rbm.model import sample_bernoulli, sample_categorical
+from hpcrbm.rbm.training import fixed_point
+from hpcrbm.rng.philox import seed_key
+from hpcrbm.rng.streams import Purpose
+from hpcrbm.rng.uniform import uniforms
+
+SEED, POINT, STEP = 11, 37, 5
+
+
+@pytest.fixture(params=["float32", "float64"])
+def dtype(request):
+    return np.dtype(request.param)
+
+
+def test_quantised_weights_are_fixed_point_with_the_largest_row_or_column_sum(dtype):
+    W = (np.random.default_rng(0).normal(size=(7, 13)) * 0.3).astype(dtype)
+    Wq, largest = k.quantised_weights(W)
+    assert np.array_equal(Wq, fixed_point(W))
+    assert largest == max(np.abs(fixed_point(W)).sum(0).max(), np.abs(fixed_point(W)).sum(1).max())
+
+
+def test_scaled_inputs_round_once_from_float64(dtype):
+    rng = np.random.default_rng(1)
+    sums = np.rint(rng.normal(size=(9, 6)) * 2.0**34)
+    bias = rng.normal(size=6).astype(dtype)
+    out = np.empty((9, 6), dtype)
+    k.scaled_inputs(sums, bias, out)
+    assert np.array_equal(out, (sums / 2.0**32 + bias).astype(dtype))
+
+
+def test_signed_fixed_point():
+    rng = np.random.default_rng(2)
+    a, b = rng.random((4, 5)).astype(np.float32), rng.random((3, 5)).astype(np.float32)
+    a[0, 0] = 0.5 + 2.0**-24  # rint of exact halves: to even, the same for +x and -x
+    out = np.empty((7, 5))
+    k.signed_fixed_point(a, b, out)
+    assert np.array_equal(out, fixed_point(np.concatenate([a, -b])))
+
+
+def _stream(shape, dtype, ids, part, width_stride):
+    return uniforms(shape, dtype, SEED, ids, STEP, POINT, Purpose.RBM_GIBBS, offset=part * width_stride)
+
+
+def test_bernoulli_sampling_uses_the_uniforms_of_the_stream(dtype):
+    rng = np.random.default_rng(3)
+    probs = rng.random((6, 10)).astype(dtype)
+    ids = np.array([0, 3, 4, 9, 100, 2**40])
+    probs[0] = _stream((6, 10), dtype, ids, 1, 12)[0]  # ties: u < p is false
+    out = np.empty_like(probs)
+    k.sample_bernoulli_rows(probs, ids, STEP, 3, POINT * 256 + int(Purpose.RBM_GIBBS), *seed_key(SEED), out)
+    expected = sample_bernoulli(np, probs, _stream((6, 10), dtype, ids, 1, 12))
+    assert np.array_equal(out, expected) and out.dtype == dtype and 0 < out.mean() < 1
+
+
+@pytest.mark.parametrize("q", [2, 3, 5])
+def test_categorical_sampling_uses_the_uniforms_of_the_stream(dtype, q):
+    rng = np.random.default_rng(4 + q)
+    sites, rows = 8, 50
+    logits = rng.normal(size=(rows, sites, q)) * 2
+    probs = (np.exp(logits) / np.exp(logits).sum(2, keepdims=True)).astype(dtype).reshape(rows, -1)
+    ids = np.arange(rows) * 7
+    out = np.empty_like(probs)
+    k.sample_categorical_rows(probs, q, ids, STEP, 2, POINT * 256 + int(Purpose.RBM_GIBBS), *seed_key(SEED), out)
+    expected = sample_categorical(np, probs, _stream((rows, sites), dtype, ids, 1, 8), q)
+    assert np.array_equal(out, expected)
+    assert np.array_equal(out.reshape(rows, sites, q).sum(2), np.ones((rows, sites)))
