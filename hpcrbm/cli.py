@@ -129,7 +129,7 @@ def cmd_posthoc(args, comm):
     elif args.command == "export":
         print(f"{posthoc.export(args.run_dir, args.csv)} rows -> {args.csv}")
     else:
-        for path in posthoc.redraw(args.run_dir):
+        for path in posthoc.redraw(args.run_dir, type(comm).alone()):
             print(path)
     return 0
 

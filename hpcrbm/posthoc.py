@@ -61,7 +61,7 @@ def export(run_dir, out_csv):
     return len(rows)
 
 
-def redraw(run_dir):
+def redraw(run_dir, comm):
     """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
     from .analysis.figures import draw_all
     from .pipeline import ANALYZE, run_config
@@ -70,7 +70,7 @@ def redraw(run_dir):
     mc = files.read_samples_summary(run_dir / files.SAMPLES)
     try:
         with h5py.File(run_dir / files.FLOW, "r") as flows:
-            return draw_all(run_dir, cfg, mc, flows, summary)
+            return draw_all(run_dir, cfg, mc, flows, summary, comm)
     except OSError:
         raise InputError(f"{run_dir / files.FLOW}: missing; run hpcrbm flow first") from None
 

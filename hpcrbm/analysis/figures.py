@@ -1,5 +1,7 @@
 """Figures of a run (matplotlib, PNG, no display needed), drawn from the files alone."""
+import functools
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -15,26 +17,30 @@ def _plt():
     return plt
 
 
-def draw_all(run_dir, cfg, mc, flows, summary):
-    """Write figures/*.png into run_dir; returns the list of paths. ``mc``: samples.h5's summary
-    (io.files.read_samples_summary), ``flows``: the open flow.h5, ``summary``: summary.json's content."""
+FIGURES = ("mc_observables", "flow_temperatures", "fixed_points_vs_nh", "fixed_points_vs_field",
+           "fixed_points_vs_epochs", "exponent_fit", "rbm_flow_vs_rg", "thermometer_calibration", "nn_histograms")
+
+
+def draw_all(run_dir, cfg, mc, flows, summary, comm):
+    """Write figures/*.png into run_dir, the figures spread over the ranks of ``comm``; returns
+    the list of paths (every rank). ``mc``: samples.h5's summary (io.files.read_samples_summary),
+    ``flows``: the open flow.h5, ``summary``: summary.json's content."""
     out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
-    plt = _plt()
-    paths = []
-    for name, fn in (("mc_observables", mc_observables), ("flow_temperatures", flow_temperatures),
-                     ("fixed_points_vs_nh", fixed_points_vs_nh), ("fixed_points_vs_field", fixed_points_vs_field),
-                     ("fixed_points_vs_epochs", fixed_points_vs_epochs),
-                     ("exponent_fit", exponent_fit), ("rbm_flow_vs_rg", rbm_flow_vs_rg),
-                     ("thermometer_calibration", thermometer_calibration), ("nn_histograms", nn_histograms)):
-        fig = fn(plt, cfg, mc, flows, summary)
-        if fig is not None:
-            fig.tight_layout()
-            path = out / f"{name}.png"
-            fig.savefig(path, dpi=110, bbox_inches="tight")
-            plt.close(fig)
-            paths.append(path)
-    return paths
+    if comm.is_root:
+        out.mkdir(exist_ok=True)
+    comm.barrier()
+
+    def draw(name):
+        plt = _plt()
+        fig = globals()[name](plt, cfg, mc, flows, summary)
+        if fig is None:
+            return None
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        return str(path)
+    return [Path(p) for p in comm.share([functools.partial(draw, name) for name in FIGURES]) if p is not None]
 
 
 def _tc_line(ax, summary, axis="x"):

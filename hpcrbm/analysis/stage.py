@@ -14,9 +14,11 @@ What it computes (docs/results.md discusses the numbers):
 - the block-spin RG flow (b = 2, 3 where L allows): the temperature of majority-rule blocked
   configurations read by the exact energy thermometer of the blocked size (same J), beside the
   talk's recursion K' = (3/8) ln cosh 4K.
-Rank 0 computes; every rank writes analysis.h5 through the same parallel writer.
+The ranks share the independent pieces and the figures (Communicator.share); every rank
+writes analysis.h5 through the same parallel writer.
 """
 import dataclasses
+import functools
 import json
 import math
 from datetime import datetime
@@ -180,28 +182,49 @@ def validation(cfg, samples_h5, z_max=4.0):
                     "errors of zero (frozen samples) are not judged"}
 
 
-def rg_flow(cfg, samples_h5, n_configs=200):
-    """{b: T' per temperature} from majority-rule blocking at H = 0 (Ising, 2D only), read by
-    the exact energy thermometer of the blocked L x L torus with the same J."""
-    if cfg.model.kind != "ising" or cfg.model.dim != 2 or 0.0 not in cfg.sampling.fields:
-        return {}
-    iH = list(cfg.sampling.fields).index(0.0)
+def rg_flow(cfg, samples_h5, b, n_configs=200):
+    """[(T', error) per temperature] from majority-rule blocking by ``b`` at H = 0 (Ising, 2D
+    only; None otherwise or where L does not allow it), read by the exact energy thermometer of
+    the blocked L/b x L/b torus with the same J."""
     L = cfg.model.L
+    if cfg.model.kind != "ising" or cfg.model.dim != 2 or 0.0 not in cfg.sampling.fields or L % b or L // b < 2:
+        return None
+    iH = list(cfg.sampling.fields).index(0.0)
+    small_cfg = dataclasses.replace(cfg.model, L=L // b)
+    small = make_model(small_cfg)
+    thermometer = CurveThermometer.exact_energy(small_cfg)
+    readings = []
+    for iT in range(len(cfg.sampling.temperatures)):
+        configs = files.read_point_configs(samples_h5, iT, iH, n_configs)
+        blocked = block_spin(configs, b, cfg.run.seed, np.arange(len(configs)) + iT * n_configs)
+        e, _ = small.measure(blocked, 0.0)
+        t, dt, _ = thermometer.read(e.mean(), e.std() / math.sqrt(len(e)))
+        readings.append((float(t), float(dt)))
+    return readings
+
+
+def exponents(cfg, mc, flows, tc):
+    """beta fitted to the Monte Carlo |m|, to the exact curve on the same points, and to the
+    one-step reconstructions of every flow family (:func:`fit_beta`); {} without a finite Tc
+    or H = 0."""
     out = {}
-    for b in (2, 3):
-        if L % b or L // b < 2:
-            continue
-        small_cfg = dataclasses.replace(cfg.model, L=L // b)
-        small = make_model(small_cfg)
-        thermometer = CurveThermometer.exact_energy(small_cfg)
-        readings = []
-        for iT in range(len(cfg.sampling.temperatures)):
-            configs = files.read_point_configs(samples_h5, iT, iH, n_configs)
-            blocked = block_spin(configs, b, cfg.run.seed, np.arange(len(configs)) + iT * n_configs)
-            e, _ = small.measure(blocked, 0.0)
-            t, dt, _ = thermometer.read(e.mean(), e.std() / math.sqrt(len(e)))
-            readings.append((float(t), float(dt)))
-        out[b] = readings
+    if not math.isfinite(tc) or 0.0 not in cfg.sampling.fields:
+        return out
+    T = mc["temperatures"]
+    iH = list(cfg.sampling.fields).index(0.0)
+    m, dm = mc["abs_magnetization"][:, iH], mc["abs_magnetization_err"][:, iH]
+    out["monte_carlo"] = fit_beta(T, m, dm, tc)
+    exact_m = exact_magnetization(cfg.model, T)
+    if exact_m is not None:  # the exact (L = inf) curve fitted on the same points
+        out["exact_same_points"] = fit_beta(T, exact_m, np.full(len(T), 1e-3), tc)
+    kinds = files.start_kinds(flows)
+    sel = (kinds == "mc") & (flows["starts/field_index"][:] == iH)
+    for nh_key in files.flow_keys(flows):
+        for mode in files.flow_modes(flows, nh_key):
+            g = flows[files.flow_group(nh_key, mode)]
+            out[f"reconstruction_{nh_key}_{mode}"] = fit_beta(
+                flows["starts/temperature"][sel], g["abs_magnetization"][sel, 1], g["abs_magnetization_err"][sel, 1],
+                tc)
     return out
 
 
@@ -231,62 +254,56 @@ def run_time(ctx):
     return out
 
 
+BLOCK_SIZES = (2, 3)  # the block-spin RG's b
+
+
 def summarize(ctx):
-    """summary.json's content (rank 0), figures drawn on the way."""
-    cfg, run_dir = ctx.cfg, ctx.run_dir
+    """summary.json's content, computed by all ranks together (independent pieces and figures
+    spread over the ranks, Communicator.share), the same on every rank and for any rank count."""
+    cfg, run_dir, comm = ctx.cfg, ctx.run_dir, ctx.comm
     mc = files.read_samples_summary(ctx.path(files.SAMPLES))
+    fields = list(cfg.sampling.fields)
     with h5py.File(ctx.path(files.SAMPLES), "r") as samples, h5py.File(ctx.path(files.FLOW), "r") as flows:
         T = mc["temperatures"]
         tc = critical_temperature(cfg.model)
-        peaks = [specific_heat_peak(cfg, ctx.path(files.SAMPLES), T, iH) for iH in range(len(cfg.sampling.fields))]
-        fps = fixed_points(cfg, flows)
+        tasks = [functools.partial(specific_heat_peak, cfg, ctx.path(files.SAMPLES), T, iH)
+                 for iH in range(len(fields))]
+        tasks += [functools.partial(rg_flow, cfg, samples, b) for b in BLOCK_SIZES]
+        tasks += [functools.partial(fixed_points, cfg, flows), functools.partial(fixed_points, cfg, flows, True),
+                  functools.partial(exponents, cfg, mc, flows, tc), functools.partial(validation, cfg, mc)]
+        results = comm.share(tasks)
+        peaks, rg = results[:len(fields)], dict(zip(BLOCK_SIZES, results[len(fields):len(fields) + len(BLOCK_SIZES)]))
+        fps, controls, exponent_fits, checks = results[len(fields) + len(BLOCK_SIZES):]
         for fp in fps:
-            iH = list(cfg.sampling.fields).index(fp["field"])
             fp["tc"] = critical_temperature(cfg.model, fp["field"])
-            fp["specific_heat_peak"] = peaks[iH]
-        exponents = {}
-        if math.isfinite(tc) and 0.0 in cfg.sampling.fields:
-            iH = list(cfg.sampling.fields).index(0.0)
-            m, dm = mc["abs_magnetization"][:, iH], mc["abs_magnetization_err"][:, iH]
-            exponents["monte_carlo"] = fit_beta(T, m, dm, tc)
-            exact_m = exact_magnetization(cfg.model, T)
-            if exact_m is not None:  # the exact (L = inf) curve fitted on the same points
-                exponents["exact_same_points"] = fit_beta(T, exact_m, np.full(len(T), 1e-3), tc)
-            kinds = files.start_kinds(flows)
-            sel = (kinds == "mc") & (flows["starts/field_index"][:] == iH)
-            for nh_key in files.flow_keys(flows):
-                for mode in files.flow_modes(flows, nh_key):
-                    g = flows[files.flow_group(nh_key, mode)]
-                    exponents[f"reconstruction_{nh_key}_{mode}"] = fit_beta(
-                        flows["starts/temperature"][sel], g["abs_magnetization"][sel, 1],
-                        g["abs_magnetization_err"][sel, 1], tc)
-        rg = rg_flow(cfg, samples)
+            fp["specific_heat_peak"] = peaks[fields.index(fp["field"])]
         summary = {
             "run": cfg.run.name, "model": cfg.model.kind, "dim": cfg.model.dim, "L": cfg.model.L, "q": cfg.model.q,
             "tc": tc, "protocol": protocol(cfg), "flows": fps, "training": training_dependence(cfg, flows, fps),
-            "exponents": exponents,
+            "exponents": exponent_fits,
             "rg": {"block_spin": {str(b): [{"T": float(t0), "T_blocked": t, "err": dt}
-                                          for t0, (t, dt) in zip(T, r)] for b, r in rg.items()},
+                                          for t0, (t, dt) in zip(T, r)] for b, r in rg.items() if r is not None},
                    "talk_recursion_fixed_point_K": talk_fixed_point(),
                    "talk_recursion_fixed_point_T": 1 / talk_fixed_point()},
-            "validation": validation(cfg, mc),
-            "controls": fixed_points(cfg, flows, controls=True),
+            "validation": checks,
+            "controls": controls,
             "nn_thermometer": files.read_thermometer_calibration(ctx.path(files.THERMOMETER)), "created": now(),
             "run_time": run_time(ctx),
         }
+        summary = json.loads(json.dumps(summary, allow_nan=True))  # as every reader of summary.json sees it
         from .figures import draw_all
-        draw_all(run_dir, cfg, mc, flows, summary)
+        draw_all(run_dir, cfg, mc, flows, summary, comm)
     return summary
 
 
 def analyze(ctx):
-    """Compute the analysis stage on ``ctx``: summary.json and figures (rank 0), then
-    analysis.h5 (collective); summary.json is in place before analysis.h5 is complete."""
+    """Compute the analysis stage on ``ctx``: summary.json (rank 0's, with its time stamp) and
+    figures, then analysis.h5 (collective); summary.json is in place before analysis.h5 is
+    complete."""
     comm = ctx.comm
-    text = ""
+    summary = summarize(ctx)
+    text = json.dumps(summary, indent=2, allow_nan=True) if comm.is_root else ""
     if comm.is_root:
-        summary = summarize(ctx)
-        text = json.dumps(summary, indent=2, allow_nan=True)
         with replaced_on_success(files.summary_path(ctx.run_dir), ".tmp") as tmp:
             tmp.write_text(text)
     summary = json.loads(comm.bcast_text(text))

@@ -4,6 +4,8 @@
 ``hpcrbm simulate`` without mpiexec is then a singleton MPI run), and a serial stand-in
 with the same methods otherwise. Nothing in hpcrbm touches COMM_WORLD at import time.
 """
+import json
+
 import numpy as np
 
 
@@ -94,6 +96,25 @@ class Communicator:
         buf = data.copy() if data is not None else np.empty(n, np.uint8)
         self.comm.Bcast(buf, root=root)
         return buf.tobytes().decode()
+
+    def share(self, tasks):
+        """Run independent ``tasks`` (callables returning JSON-able values), task i on rank
+        i % size, and return every result on every rank, in task order, as read back from JSON
+        (so one rank or many see the same values). A task that raises makes every rank raise."""
+        mine = {}
+        for i in range(self.rank, len(tasks), self.size):
+            try:
+                mine[str(i)] = {"value": tasks[i]()}
+            except Exception as exc:  # re-raised on every rank below
+                mine[str(i)] = {"error": f"{type(exc).__name__}: {exc}"}
+        results = {}
+        for root in range(self.size):
+            results.update(json.loads(self.bcast_text(json.dumps(mine, allow_nan=True) if root == self.rank else "",
+                                                      root)))
+        errors = [r["error"] for r in results.values() if "error" in r]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+        return [results[str(i)]["value"] for i in range(len(tasks))]
 
     def all_true(self, flag):
         """Logical AND over ranks: combine per-rank checks so no rank raises alone."""

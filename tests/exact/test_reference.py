@@ -84,8 +84,8 @@ def test_block_spin_readings_scale_with_j(tmp_path):
                 configs[iT, 0] = spins
         cfg = loads(f"[run]\nseed = 5\n[model]\nL = 8\nJ = {J}\n[sampling]\ntemperatures = {list(temperatures)}\n")
         with h5py.File(path) as h5:
-            readings[J] = rg_flow(cfg, h5, n_configs=16)
-    scaled = np.array([t for t, _ in readings[1.0][2]]) * 1.5
-    got = np.array([t for t, _ in readings[1.5][2]])
+            readings[J] = rg_flow(cfg, h5, 2, n_configs=16)
+    scaled = np.array([t for t, _ in readings[1.0]]) * 1.5
+    got = np.array([t for t, _ in readings[1.5]])
     assert np.allclose(got, scaled, rtol=1e-6), (got, scaled)
     assert np.all(got > 1.0)  # not stuck at the low end of a J = 1 curve

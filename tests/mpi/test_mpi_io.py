@@ -46,6 +46,26 @@ def test_slices_cover_grid_once(comm):
     assert comm.all_true(all(comm.owner(p, n) == comm.rank for p in range(*comm.slice(n))))
 
 
+def test_share_runs_each_task_once_and_gives_every_rank_every_result(comm):
+    ran = []
+
+    def task(i):
+        ran.append(i)
+        return {"i": i, "x": [i / 3, float("nan")] if i == 4 else [i / 3]}
+    results = comm.share([lambda i=i: task(i) for i in range(5)])
+    expected = [{"i": i, "x": [i / 3]} for i in range(5)]
+    ok = results[:4] == expected[:4] and results[4]["x"][0] == 4 / 3 and np.isnan(results[4]["x"][1])
+    ok &= ran == list(range(comm.rank, 5, comm.size))
+    total = comm.allreduce_sum(np.array([len(ran)]))[0]
+    failing = [lambda: 1] * comm.size + [lambda: 1 / 0]  # raises on one rank only
+    try:
+        comm.share(failing)
+        raised = False
+    except RuntimeError as exc:
+        raised = "ZeroDivisionError" in str(exc)
+    assert comm.all_true(ok and total == 5 and raised)
+
+
 @pytest.mark.parametrize("strategy", ["mpio", "root"])
 def test_grid_file_gathers_every_rank_points(comm, shared_dir, monkeypatch, strategy):
     if strategy == "root":
