@@ -48,6 +48,24 @@ def scaled_inputs(sums, bias, out):
 
 
 @numba.njit(cache=True, nogil=True)
+def half_inputs(sums, bias, out):
+    """out = 0.5 x with x = sums 2**-32 + bias rounded to out's dtype (the argument of tanh in
+    model.sigmoid: 0.5 (1 + tanh(x / 2))); 0.5 x is computed in out's dtype, as NumPy does."""
+    rows, n = sums.shape
+    for r in range(rows):
+        for j in range(n):
+            out[r, j] = sums[r, j] * 2.0**-32 + np.float64(bias[j])
+            out[r, j] = out[r, j] * 0.5
+
+
+@numba.njit(cache=True, nogil=True)
+def gather_rows(data, index, out):
+    """out[k] = data[index[k]] (converted to out's dtype)."""
+    for k in range(len(index)):
+        out[k] = data[index[k]]
+
+
+@numba.njit(cache=True, nogil=True)
 def signed_fixed_point(positive, negative, out):
     """out (rows_p + rows_n, n) float64 = [rint(positive 2**32); -rint(negative 2**32)]."""
     rows_p, n = positive.shape

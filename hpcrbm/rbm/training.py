@@ -21,9 +21,11 @@ import numpy as np
 
 from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
-from ..rng.streams import Purpose, counter_words, rbm_point
-from ..rng.uniform import normals, stride, uniforms
+from ..rng.streams import Purpose, rbm_point
+from ..rng.uniform import normals, stream_words, stride, uniforms
 from .kernels_cpu import (
+    gather_rows,
+    half_inputs,
     quantised_weights,
     sample_bernoulli_rows,
     sample_categorical_rows,
@@ -37,7 +39,6 @@ from .model import (
     hidden_probs,
     probs_from_logits,
     sample_categorical,
-    sigmoid,
     softplus,
     visible_probs,
 )
@@ -76,13 +77,24 @@ class ExactProducts:
         scaled_inputs(np.asarray(states, np.float64) @ weights, bias, out)
         return out
 
+    def _sigmoid(self, states, weights, bias):
+        """model.sigmoid of :meth:`_inputs` in self.dtype, with the same operations in place."""
+        sums = np.asarray(states, np.float64) @ weights
+        out = np.empty(sums.shape, self.dtype)
+        half_inputs(sums, bias, out)
+        np.tanh(out, out=out)
+        out += 1.0
+        out *= 0.5
+        return out
+
     def hidden_probs(self, v):
-        return sigmoid(np, self._inputs(v, self.Wq.T, self.params.c, self.dtype))
+        return self._sigmoid(v, self.Wq.T, self.params.c)
 
     def visible_probs(self, h):
         p = self.params
-        logits = self._inputs(h, self.Wq, p.flat_b(), self.dtype)
-        return probs_from_logits(np, logits, p.n_visible, p.q)
+        if not p.q:
+            return self._sigmoid(h, self.Wq, p.flat_b())
+        return probs_from_logits(np, self._inputs(h, self.Wq, p.flat_b(), self.dtype), p.n_visible, p.q)
 
     def free_energy(self, v):
         """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
@@ -145,7 +157,7 @@ class Trainer:
     # -- random streams ---------------------------------------------------------------
 
     def permutation(self, epoch):
-        words = counter_words(self.s.seed, self.s.point, 0, epoch, np.arange(self.n_total), Purpose.RBM_ORDER)
+        words = stream_words(self.n_total, self.s.seed, self.s.point, 0, epoch, Purpose.RBM_ORDER)
         return np.argsort(words, kind="stable")
 
     # -- state --------------------------------------------------------------------------
@@ -205,25 +217,28 @@ class Trainer:
         p, s = state.params, self.s
         exact = ExactProducts(p, self.dtype)
         mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
-        v0 = self.data[mine - self.first]
+        n0 = len(mine)
+        lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank) if s.method == "pcd" else (0, n0)
+        rows = np.empty((n0 + hi - lo, self.units))  # float64 [v0; chain starts, then vk]
+        gather_rows(self.data, mine - self.first, rows[:n0])
         if s.method == "pcd":
-            lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
-            start = state.chains[lo:hi]
-            both = exact.hidden_probs(np.concatenate([v0, start]))  # one pass for both
-            ph0, ph_start = both[:len(v0)], both[len(v0):]
-            vk = self._gibbs(exact, start, np.arange(lo, hi), update, ph_start)
+            rows[n0:] = state.chains[lo:hi]
+            both = exact.hidden_probs(rows)  # one product for both
+            ph0 = both[:n0]
+            vk = self._gibbs(exact, rows[n0:], np.arange(lo, hi), update, both[n0:])
         else:
-            ph0 = exact.hidden_probs(v0)
-            vk = self._gibbs(exact, v0, mine, update, ph0)
-        phk = exact.hidden_probs(vk)
+            ph0 = exact.hidden_probs(rows[:n0])
+            vk = self._gibbs(exact, rows[:n0], mine, update, ph0)
+        rows[n0:] = vk
+        phk = exact.hidden_probs(rows[n0:])
         nW, nb = p.W.size, p.b.size
         grad = np.empty(nW + nb + p.c.size, dtype=np.float64)
         # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
         # for W and c): [ph0, -phk]^T [v0; vk]
-        signed = np.empty((len(ph0) + len(phk), p.n_hidden))
+        signed = np.empty((len(rows), p.n_hidden))
         signed_fixed_point(ph0, phk, signed)
-        grad[:nW] = (signed.T @ np.concatenate([v0, vk]).astype(np.float64)).reshape(-1)
-        grad[nW:nW + nb] = v0.sum(0, dtype=np.float64) - vk.sum(0, dtype=np.float64)
+        grad[:nW] = (signed.T @ rows).reshape(-1)
+        grad[nW:nW + nb] = rows[:n0].sum(0) - rows[n0:].sum(0)
         grad[nW + nb:] = signed.sum(0)
         grad = self.comm.allreduce_sum(grad)
         grad[:nW] /= FIXED_POINT

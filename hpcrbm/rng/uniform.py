@@ -24,6 +24,20 @@ def _fill_uniforms(out, ids, step, c3, k0, k1, first_block):
             out[i, u] = ((words[u] >> np.uint32(8)) + 0.5) * SCALE
 
 
+@numba.njit(cache=True, nogil=True)
+def _first_words(n, step, replica, c3, k0, k1):
+    words = np.empty(((n + 3) // 4) * 4, dtype=np.uint32)
+    fill_words(words, 0, n, step, replica, np.uint64(c3), np.uint64(k0), np.uint64(k1))
+    return words[:n]
+
+
+def stream_words(n, seed, point, replica, step, purpose):
+    """Words 0 .. n - 1 of one stream as uint32 (n,): streams.counter_words(seed, point,
+    replica, step, np.arange(n), purpose), one Philox block per four words."""
+    k0, k1 = seed_key(seed)
+    return _first_words(int(n), int(step), int(replica), int(point) * 256 + int(purpose), k0, k1)
+
+
 def stride(*widths):
     """Word offset between the parts of one chain's draws at a step: the widest part, rounded
     up to a multiple of 4 (``uniforms``' ``offset``)."""

@@ -13,8 +13,8 @@ bit for bit. Held-out predictions are made in blocks of a fixed shape and counte
 """
 import numpy as np
 
-from ..rng.streams import Purpose, counter_words
-from ..rng.uniform import normals, uniforms
+from ..rng.streams import Purpose
+from ..rng.uniform import normals, stream_words, uniforms
 
 _ORDER = int(Purpose.THERMOMETER_ORDER)  # epoch permutations: replica 0, step = epoch
 _INIT = int(Purpose.THERMOMETER_INIT)  # initial weights: replica = row, step = layer
@@ -97,7 +97,7 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
     B = cfg_t.batch_size
     width = X_local.shape[1]
     for epoch in range(first, cfg_t.epochs):
-        order = np.argsort(counter_words(seed, field_index, 0, epoch, np.arange(n_train), _ORDER), kind="stable")
+        order = np.argsort(stream_words(n_train, seed, field_index, 0, epoch, _ORDER), kind="stable")
         for start in range(0, n_train - B + 1, B):
             batch = order[start:start + B]
             local = np.zeros((B, width + 1))  # the rows this rank owns, and their labels, at their batch places

@@ -69,3 +69,24 @@ def test_categorical_sampling_uses_the_uniforms_of_the_stream(dtype, q):
     expected = sample_categorical(np, probs, _stream((rows, sites), dtype, ids, 1, 8), q)
     assert np.array_equal(out, expected)
     assert np.array_equal(out.reshape(rows, sites, q).sum(2), np.ones((rows, sites)))
+
+
+@pytest.mark.parametrize("q", [0, 3])
+def test_exact_products_are_the_numpy_formulas(dtype, q):
+    """ExactProducts (BLAS products of fixed-point weights, in-place sigmoid) against the plain
+    NumPy expressions of model.py on the same fixed-point products."""
+    from hpcrbm.rbm.model import RBMParams, probs_from_logits, sigmoid
+    from hpcrbm.rbm.training import ExactProducts
+    rng = np.random.default_rng(9)
+    nv, nh = 12, 7
+    units = nv * max(q, 1)
+    W = rng.normal(size=(nh, nv, q) if q else (nh, nv)).astype(dtype)
+    params = RBMParams(W, rng.normal(size=W.shape[1:]).astype(dtype), rng.normal(size=nh).astype(dtype), q)
+    v = (rng.random((30, units)) < 0.5).astype(dtype)
+    h = (rng.random((30, nh)) < 0.5).astype(dtype)
+    exact = ExactProducts(params, dtype)
+    Wq = fixed_point(params.flat_W())
+    hidden = sigmoid(np, ((v.astype(np.float64) @ Wq.T) / 2.0**32 + params.c).astype(dtype))
+    logits = ((h.astype(np.float64) @ Wq) / 2.0**32 + params.flat_b()).astype(dtype)
+    assert np.array_equal(exact.hidden_probs(v), hidden)
+    assert np.array_equal(exact.visible_probs(h), probs_from_logits(np, logits, nv, q))

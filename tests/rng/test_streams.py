@@ -37,3 +37,13 @@ def test_no_code_adds_offsets_to_a_purpose():
     package = Path(__file__).resolve().parents[2] / "hpcrbm"
     offenders = [str(p) for p in package.rglob("*.py") if re.search(r"Purpose\.\w+\)?\s*\+", p.read_text())]
     assert not offenders
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 8, 1001])
+def test_stream_words_are_the_counter_words_of_the_first_indices(n):
+    import numpy as np
+
+    from hpcrbm.rng.streams import counter_words
+    from hpcrbm.rng.uniform import stream_words
+    expected = counter_words(2**40 + 3, 77, 5, 9, np.arange(n), Purpose.RBM_ORDER)
+    assert np.array_equal(stream_words(n, 2**40 + 3, 77, 5, 9, Purpose.RBM_ORDER), expected)
