@@ -67,7 +67,7 @@ class RBMConfig:
     init_std: float = 0.01  # W starts as N(0, init_std**2)
     random_sign: bool = False  # Ising at H = 0: every training configuration gets a random global sign
     train_fraction: float = 1.0  # the first fraction of each (T, H) point's samples is the training set
-    parallel: str = "data"  # "data": all ranks train each RBM; "models": each rank trains whole RBMs
+    parallel: str = "auto"  # "data": all ranks train each RBM; "models": each rank trains whole RBMs; "auto"
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,7 @@ _CHOICES = {
     "rbm.visible": ("auto", "bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
     "rbm.dtype": ("float32", "float64"),
-    "rbm.parallel": ("data", "models"),
+    "rbm.parallel": ("auto", "data", "models"),
     "flow.mode": ("mean-field", "sample", "both"),
 }
 _MAY_BE_EMPTY = {"rbm.snapshots"}

@@ -56,7 +56,8 @@ def stage_needs(cfg, ranks):
     visible = n_sites * (1 if r.visible == "bernoulli" else m.q)
     itemsize = 4 if r.dtype == "float32" else 8
     trained = len(r.hidden) * r.seeds
-    data_points = points if r.parallel == "models" and ranks > 1 else local
+    from .rbm.stage import parallel_mode
+    data_points = points if parallel_mode(cfg, ranks) == "models" else local
     data = data_points * s.samples * (n_sites + visible * itemsize)  # int8 read, then encoded
     largest = max(r.hidden) * visible
     per_rbm = [nh * visible * itemsize for nh in r.hidden]  # bytes of one W

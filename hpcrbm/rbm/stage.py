@@ -43,6 +43,34 @@ def training_samples(cfg):
     return max(1, int(round(cfg.rbm.train_fraction * cfg.sampling.samples)))
 
 
+MODELS_BYTES = 2**31  # rbm.parallel = "auto": whole RBMs per rank only while the training set fits this
+
+
+def parallel_mode(cfg, ranks):
+    """How the train stage splits its work over ``ranks``: "data" or "models" (rbm.parallel).
+    "auto" gives each rank whole RBMs when there are at least as many trained RBMs as ranks and
+    the whole training set (every rank reads it) takes at most MODELS_BYTES in rbm.dtype; else
+    all ranks train each RBM together. Training is exact, so the mode changes no bit."""
+    r, s, m = cfg.rbm, cfg.sampling, cfg.model
+    if ranks == 1:
+        return "data"
+    if r.parallel != "auto":
+        return r.parallel
+    units = m.L ** m.dim * (1 if r.visible == "bernoulli" else m.q)
+    data_bytes = len(s.temperatures) * len(s.fields) * training_samples(cfg) * units * np.dtype(r.dtype).itemsize
+    return "models" if len(r.hidden) * r.seeds >= ranks and data_bytes <= MODELS_BYTES else "data"
+
+
+def job_owners(costs, ranks):
+    """The rank of each job (list of costs): the costliest job first, each to the least loaded
+    rank (ties to the lower rank); the same on every rank."""
+    load, owners = [0.0] * ranks, [0] * len(costs)
+    for j in sorted(range(len(costs)), key=lambda j: (-costs[j], j)):
+        owners[j] = min(range(ranks), key=lambda rank: (load[rank], rank))
+        load[owners[j]] += costs[j]
+    return owners
+
+
 def training_data(path, cfg, comm):
     """This rank's training configurations as visible vectors (n_local, units) of rbm.dtype, the
     global index of its first one and the global count (sample i = point * S_train + j)."""
@@ -180,13 +208,14 @@ def train(ctx):
     """Compute the RBM stage on ``ctx`` (collective): rbm.h5.
 
     rbm.parallel = "data": every RBM is trained by all ranks together, each on its grid slice.
-    "models": every rank reads the whole training set and trains whole RBMs, job j (the trained
-    RBMs by N_h and seed, then the "extremes" control) on rank j % size, and reads the others'
-    results from their final checkpoints. Training is exact (training.ExactProducts), so both give the
+    "models": every rank reads the whole training set and trains whole RBMs (the trained RBMs by
+    N_h and seed, then the "extremes" control; :func:`job_owners` balances their cost, samples
+    times N_h + 10 per epoch), and reads the others' results from their final checkpoints.
+    "auto": :func:`parallel_mode`. Training is exact (training.ExactProducts), so both give the
     same weights bit for bit on any number of ranks.
     """
     cfg, comm = ctx.cfg, ctx.comm
-    by_models = cfg.rbm.parallel == "models" and comm.size > 1
+    by_models = parallel_mode(cfg, comm.size) == "models"
     work = dataclasses.replace(ctx, comm=Communicator.alone()) if by_models else ctx
     data, first, n_total = training_data(ctx.path(files.SAMPLES), cfg, work.comm)
     sub, sub_first, sub_total = extremes_data(cfg, data, work.comm)
@@ -195,12 +224,14 @@ def train(ctx):
         get_logger().warning("control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
     jobs = [(files.rbm_key(nh, r), nh, r) for nh in cfg.rbm.hidden for r in range(cfg.rbm.seeds)]
     jobs += [(files.CONTROL_EXTREMES, max(cfg.rbm.hidden), 0)] if extremes else []
+    owners = job_owners([(sub_total if key == files.CONTROL_EXTREMES else n_total) * (nh + 10) for key, nh, _ in jobs],
+                        comm.size)
     folder = ctx.checkpoints  # collective (creates the folder): once, before the ranks go their ways
     results = {}
     for j, (key, nh, r) in enumerate(jobs):
         inputs = ctx.inputs + ("\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
                                f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""))
-        if by_models and j % comm.size != comm.rank:
+        if by_models and owners[j] != comm.rank:
             results[key] = inputs  # trained by another rank: read from its final checkpoint below
         elif key == files.CONTROL_EXTREMES:
             results[key] = train_one(work, nh, sub, sub_first, sub_total, folder / f"rbm_{key}.h5", inputs)

@@ -186,3 +186,20 @@ def test_bad_rbm_values_exit_2_without_output(simulated, tmp_path, override, nee
 def test_train_without_samples_is_bad_input(tmp_path):
     result = run_hpcrbm(["train", tmp_path])
     assert result.returncode == 2 and "samples.h5" in result.stderr
+
+
+def test_jobs_go_costliest_first_to_the_least_loaded_rank():
+    from hpcrbm.rbm.stage import job_owners
+    assert job_owners([16, 36, 64, 100, 100], 2) == [1, 1, 0, 0, 1]  # loads 164 and 152
+    assert job_owners([5, 5, 5], 3) == [0, 1, 2] and job_owners([1, 2], 1) == [0, 0]
+
+
+def test_auto_parallel_mode_gives_whole_rbms_when_there_are_enough_and_the_data_fit():
+    from hpcrbm.config import loads
+    from hpcrbm.rbm.stage import parallel_mode
+    base = "[model]\nL = 10\n[sampling]\ntemperatures = [1.0, 2.0]\nsamples = 100\n[rbm]\nhidden = [4, 8]\n"
+    assert [parallel_mode(loads(base), ranks) for ranks in (1, 2, 3)] == ["data", "models", "data"]
+    assert parallel_mode(loads(base + "parallel = 'data'\n"), 2) == "data"
+    huge = base.replace("samples = 100", "samples = 3000000")  # 2 x 3e6 x 100 float32: 2.4 GB
+    assert parallel_mode(loads(huge), 2) == "data"
+    assert parallel_mode(loads(huge + "parallel = 'models'\n"), 2) == "models"
