@@ -19,19 +19,27 @@ from ..rng.uniform import SCALE
 
 @numba.njit(cache=True, nogil=True)
 def quantised_weights(W):
-    """(Wq, largest): Wq = rint(W 2**32) as float64 (Nh, units) for W (Nh, units) (float32/64),
-    and the largest sum of |Wq| over a row or a column."""
+    """(Wq, largest): Wq = rint(W 2**32) as float64 (Nh, units) for W (Nh, units) (float32/64);
+    largest: max |Wq| times the longer side, an upper bound on every row and column sum of |Wq|,
+    replaced by the largest of those sums themselves when the bound reaches 2**53."""
     nh, units = W.shape
     Wq = np.empty((nh, units))
+    top = 0.0
+    for j in range(nh):
+        for i in range(units):
+            x = np.rint(np.float64(W[j, i]) * 2.0**32)
+            Wq[j, i] = x
+            top = max(top, abs(x))
+    largest = top * max(nh, units)
+    if largest < 2.0**53:
+        return Wq, largest
     columns = np.zeros(units)
     largest = 0.0
     for j in range(nh):
         row = 0.0
         for i in range(units):
-            x = np.rint(np.float64(W[j, i]) * 2.0**32)
-            Wq[j, i] = x
-            row += abs(x)
-            columns[i] += abs(x)
+            row += abs(Wq[j, i])
+            columns[i] += abs(Wq[j, i])
         largest = max(largest, row)
     for i in range(units):
         largest = max(largest, columns[i])
@@ -62,19 +70,36 @@ def half_inputs(sums, bias, out):
 def gather_rows(data, index, out):
     """out[k] = data[index[k]] (converted to out's dtype)."""
     for k in range(len(index)):
-        out[k] = data[index[k]]
+        source = data[index[k]]
+        for i in range(out.shape[1]):
+            out[k, i] = source[i]
 
 
 @numba.njit(cache=True, nogil=True)
-def signed_fixed_point(positive, negative, out):
-    """out (rows_p + rows_n, n) float64 = [rint(positive 2**32); -rint(negative 2**32)]."""
+def signed_fixed_point(positive, negative, out, sums):
+    """out (rows_p + rows_n, n) float64 = [rint(positive 2**32); -rint(negative 2**32)] and
+    sums (n,) = its column sums (integer-valued: exact)."""
     rows_p, n = positive.shape
+    sums[:] = 0.0
     for r in range(rows_p):
         for j in range(n):
             out[r, j] = np.rint(np.float64(positive[r, j]) * 2.0**32)
+            sums[j] += out[r, j]
     for r in range(negative.shape[0]):
         for j in range(n):
             out[rows_p + r, j] = -np.rint(np.float64(negative[r, j]) * 2.0**32)
+            sums[j] += out[rows_p + r, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def phase_difference(rows, n_positive, out):
+    """out (units,) = column sums of rows[:n_positive] minus those of rows[n_positive:]
+    (0/1 values: exact counts)."""
+    out[:] = 0.0
+    for r in range(rows.shape[0]):
+        sign = 1.0 if r < n_positive else -1.0
+        for i in range(rows.shape[1]):
+            out[i] += sign * rows[r, i]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -118,3 +143,35 @@ def sample_categorical_rows(probs, q, ids, step, first_block, c3, k0, k1, out):
             state = min(state, q - 1)
             for a in range(q):
                 out[i, base + a] = a == state
+
+
+@numba.njit(cache=True, nogil=True)
+def _sgd(param, velocity, grad, scale, batch_size, learning_rate, momentum, decay):
+    """One parameter's step with the operations and roundings of NumPy's in-place code (NEP 50:
+    Python floats take the arrays' dtype): g = grad / scale / batch_size (float64);
+    momentum: v = v * momentum + learning_rate g, else v = learning_rate g (float64, rounded once);
+    decay: v -= (learning_rate decay) param; param += v."""
+    typed = np.empty(2, param.dtype)
+    typed[0] = momentum
+    typed[1] = learning_rate * decay
+    for i in range(param.size):
+        step = learning_rate * (grad[i] / scale / batch_size)
+        if momentum != 0.0:
+            velocity[i] = velocity[i] * typed[0]
+            velocity[i] = np.float64(velocity[i]) + step
+        else:
+            velocity[i] = step
+        if decay != 0.0:
+            velocity[i] = velocity[i] - typed[1] * param[i]
+        param[i] = param[i] + velocity[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def sgd_step(grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, decay, biases):
+    """The SGD update of W, b, c (flat views) from the summed gradient [W (scale 2**32), b, c
+    (scale 2**32)] of one batch; b and c only with ``biases``, weight decay on W only."""
+    nW, nb = W.size, b.size
+    _sgd(W, vW, grad[:nW], 2.0**32, batch_size, learning_rate, momentum, decay)
+    if biases:
+        _sgd(b, vb, grad[nW:nW + nb], 1.0, batch_size, learning_rate, momentum, 0.0)
+        _sgd(c, vc, grad[nW + nb:], 2.0**32, batch_size, learning_rate, momentum, 0.0)

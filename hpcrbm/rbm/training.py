@@ -26,10 +26,12 @@ from ..rng.uniform import normals, stream_words, stride, uniforms
 from .kernels_cpu import (
     gather_rows,
     half_inputs,
+    phase_difference,
     quantised_weights,
     sample_bernoulli_rows,
     sample_categorical_rows,
     scaled_inputs,
+    sgd_step,
     signed_fixed_point,
 )
 from .model import (
@@ -236,27 +238,14 @@ class Trainer:
         # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
         # for W and c): [ph0, -phk]^T [v0; vk]
         signed = np.empty((len(rows), p.n_hidden))
-        signed_fixed_point(ph0, phk, signed)
-        grad[:nW] = (signed.T @ rows).reshape(-1)
-        grad[nW:nW + nb] = rows[:n0].sum(0) - rows[n0:].sum(0)
-        grad[nW + nb:] = signed.sum(0)
+        signed_fixed_point(ph0, phk, signed, grad[nW + nb:])
+        np.matmul(signed.T, rows, out=grad[:nW].reshape(p.n_hidden, self.units))
+        phase_difference(rows, n0, grad[nW:nW + nb])
         grad = self.comm.allreduce_sum(grad)
-        grad[:nW] /= FIXED_POINT
-        grad[nW + nb:] /= FIXED_POINT
-        grad /= s.batch_size
         if s.method == "pcd":
             state.chains = self.comm.allgather_slices(vk, s.batch_size) if self.comm.size > 1 else vk
-        parts = (grad[:nW].reshape(p.W.shape), grad[nW:nW + nb].reshape(p.b.shape), grad[nW + nb:])
-        trained = (p.W, p.b, p.c) if s.biases else (p.W,)
-        for param, vel, g in zip(trained, state.velocity, parts):
-            if s.momentum:
-                vel *= s.momentum
-                vel += s.learning_rate * g
-            else:
-                vel[...] = s.learning_rate * g
-            if s.weight_decay and param is p.W:
-                vel -= s.learning_rate * s.weight_decay * param
-            param += vel
+        flat = [a.reshape(-1) for a in (p.W, p.b, p.c, *state.velocity)]  # views: contiguous arrays
+        sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
         apply_gauge(np, p)
 
     def epoch(self, state):

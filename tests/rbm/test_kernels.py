@@ -17,11 +17,14 @@ def dtype(request):
     return np.dtype(request.param)
 
 
-def test_quantised_weights_are_fixed_point_with_the_largest_row_or_column_sum(dtype):
+def test_quantised_weights_are_fixed_point_with_a_bound_on_the_row_and_column_sums(dtype):
     W = (np.random.default_rng(0).normal(size=(7, 13)) * 0.3).astype(dtype)
     Wq, largest = k.quantised_weights(W)
-    assert np.array_equal(Wq, fixed_point(W))
-    assert largest == max(np.abs(fixed_point(W)).sum(0).max(), np.abs(fixed_point(W)).sum(1).max())
+    sums = max(np.abs(fixed_point(W)).sum(0).max(), np.abs(fixed_point(W)).sum(1).max())
+    assert np.array_equal(Wq, fixed_point(W)) and sums <= largest == np.abs(Wq).max() * 13
+    huge = np.full((3, 5), 2.0**19, dtype)  # bound 5 * 2**51 >= 2**53: the sums themselves
+    huge[0, 0] = 2.0**20
+    assert k.quantised_weights(huge)[1] == (2.0**20 + 4 * 2.0**19) * 2.0**32  # row 0
 
 
 def test_scaled_inputs_round_once_from_float64(dtype):
@@ -37,9 +40,16 @@ def test_signed_fixed_point():
     rng = np.random.default_rng(2)
     a, b = rng.random((4, 5)).astype(np.float32), rng.random((3, 5)).astype(np.float32)
     a[0, 0] = 0.5 + 2.0**-24  # rint of exact halves: to even, the same for +x and -x
-    out = np.empty((7, 5))
-    k.signed_fixed_point(a, b, out)
-    assert np.array_equal(out, fixed_point(np.concatenate([a, -b])))
+    out, sums = np.empty((7, 5)), np.empty(5)
+    k.signed_fixed_point(a, b, out, sums)
+    assert np.array_equal(out, fixed_point(np.concatenate([a, -b]))) and np.array_equal(sums, out.sum(0))
+
+
+def test_phase_difference_counts_units_on_minus_off():
+    rows = (np.random.default_rng(5).random((9, 6)) < 0.5).astype(np.float64)
+    out = np.empty(6)
+    k.phase_difference(rows, 4, out)
+    assert np.array_equal(out, rows[:4].sum(0) - rows[4:].sum(0))
 
 
 def _stream(shape, dtype, ids, part, width_stride):
@@ -90,3 +100,26 @@ def test_exact_products_are_the_numpy_formulas(dtype, q):
     logits = ((h.astype(np.float64) @ Wq) / 2.0**32 + params.flat_b()).astype(dtype)
     assert np.array_equal(exact.hidden_probs(v), hidden)
     assert np.array_equal(exact.visible_probs(h), probs_from_logits(np, logits, nv, q))
+
+
+@pytest.mark.parametrize("momentum, decay, biases", [(0.0, 0.0, True), (0.9, 1e-3, True), (0.5, 0.0, False)])
+def test_sgd_step_is_numpys_in_place_update(dtype, momentum, decay, biases):
+    """The update NumPy code would make: grad scaled, momentum and decay with NEP 50 typing."""
+    rng = np.random.default_rng(10)
+    W, b, c = (rng.normal(size=n).astype(dtype) for n in ((4, 6), 6, 4))
+    vW, vb, vc = (rng.normal(size=a.shape).astype(dtype) * 0.01 for a in (W, b, c))
+    grad = np.rint(rng.normal(size=24 + 6 + 4) * 2.0**36)
+    grad[24:30] = rng.integers(-50, 50, 6)
+    expected = [a.copy() for a in (W, b, c, vW, vb, vc)]
+    parts = (grad[:24].reshape(4, 6) / 2.0**32 / 50, grad[24:30] / 50, grad[30:] / 2.0**32 / 50)
+    for param, vel, g in list(zip(expected[:3], expected[3:], parts))[:3 if biases else 1]:
+        if momentum:
+            vel *= momentum
+            vel += 0.01 * g
+        else:
+            vel[...] = 0.01 * g
+        if decay and param is expected[0]:
+            vel -= 0.01 * decay * param
+        param += vel
+    k.sgd_step(grad, *(a.reshape(-1) for a in (W, b, c, vW, vb, vc)), 50, 0.01, momentum, decay, biases)
+    assert all(np.array_equal(x, y) for x, y in zip((W, b, c, vW, vb, vc), expected))
