@@ -13,6 +13,8 @@ The update rule and random-number layout are shared with the NumPy reference
   top byte (probability 1/256) are the low 24 bits needed: the top 24 bits of word k of the
   tie stream. No floating point is evaluated in the kernel. The kernels decide a class row in
   two passes (top bytes, branch-free, then ties): the same decisions.
+- Small lattices (L <= SMALL_L) with many replicas are updated REPLICA_GROUP replicas at a time,
+  one per SIMD lane (Philox and decisions vectorised across replicas): the same decisions again.
 """
 import sys
 
