@@ -65,6 +65,27 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
 
 
 @numba.njit(inline="always", cache=True)
+def philox4x32_lanes(c0, c1, c2, c3, k0, k1):
+    """:func:`philox4x32` (same words) written for loops that LLVM vectorises across lanes: every
+    multiplicand and every new word is masked to 32 bits, so the 32 x 32 -> 64-bit products
+    become ``vpmuludq`` rather than full 64-bit multiplies."""
+    mask = np.uint64(_MASK)
+    s32 = np.uint64(32)
+    for r in range(ROUNDS):
+        p0 = np.uint64(PHILOX_M0) * (c0 & mask)
+        p1 = np.uint64(PHILOX_M1) * (c2 & mask)
+        n0 = ((p1 >> s32) ^ c1 ^ k0) & mask
+        n2 = ((p0 >> s32) ^ c3 ^ k1) & mask
+        c1 = p1 & mask
+        c3 = p0 & mask
+        c0 = n0
+        c2 = n2
+        k0 = (k0 + np.uint64(PHILOX_W0)) & mask
+        k1 = (k1 + np.uint64(PHILOX_W1)) & mask
+    return c0, c1, c2, c3
+
+
+@numba.njit(inline="always", cache=True)
 def fill_words(buf, first_block, n_words, step, replica, c3, k0, k1):
     """buf[k] = word k % 4 of Philox((first_block + k // 4, step, replica, c3)), k < n_words (rounded up)."""
     st = np.uint64(step)

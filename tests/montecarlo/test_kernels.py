@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 
 from hpcrbm.montecarlo.ising import TWO32, IsingModel
+from hpcrbm.montecarlo.kernels import ising_cpu
 from hpcrbm.montecarlo.kernels.ising_reference import acceptance_numbers, colour_classes, metropolis_reference
+from hpcrbm.rng import seed_key
 
 
 @pytest.mark.parametrize("dim,L", [(2, 2), (2, 4), (2, 6), (2, 10), (2, 16), (1, 2), (1, 3), (1, 9), (1, 16)])
@@ -32,6 +34,37 @@ def test_tie_draws_equal_reference():
         ties = metropolis_reference(slow, table, seed, 7, 0, 12)
         assert ties > 20  # about 1 in 256 of 12000 (1D) and 37000 (2D) updates
         assert np.array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("T,H", [(2.269, 0.0), (1.1, 0.45), (3.7, -1.3)])
+def test_replica_groups_equal_one_replica_at_a_time(T, H):
+    """Small lattices: whole groups of REPLICA_GROUP replicas (vectorised across replicas) plus
+    the rest one at a time make the same decisions as every replica one at a time."""
+    n_rep = 2 * ising_cpu.REPLICA_GROUP + 6
+    for L in range(2, ising_cpu.SMALL_L + 1, 2):
+        model = IsingModel(2, L)
+        seed = 2**35 + L
+        table = model.thresholds(T, H)
+        spins = model.initial_state(seed, 9, n_rep, "random")
+        grouped, single = spins.copy(), spins.copy()
+        model.sweep(grouped, table, seed, 9, 13, 30)
+        ising_cpu._metropolis_2d_replicas(single, 0, table, *seed_key(seed), 9, 13, 30)
+        assert np.array_equal(grouped, single), L
+        assert not np.array_equal(grouped, spins)
+
+
+def test_replica_groups_equal_reference_with_ties():
+    """A replica group against the NumPy reference, with tied top bytes, on a strided view."""
+    model = IsingModel(2, 10)
+    seed = 4242
+    table = model.thresholds(1.9, 0.2)
+    spins = model.initial_state(seed, 2, 2 * ising_cpu.REPLICA_GROUP, "random")
+    fast, slow = spins.copy(), spins.copy()
+    model.sweep(fast[::2], table, seed, 2, 5, 6)
+    ties = metropolis_reference(slow[::2], table, seed, 2, 5, 6)
+    assert ties > 10
+    assert np.array_equal(fast, slow)
+    assert not np.array_equal(fast, spins)
 
 
 def test_acceptance_numbers_are_uniform_32_bit():

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpcrbm.rng import Purpose, counter_words, philox4x32, philox4x32_numpy, seed_key
+from hpcrbm.rng.philox import philox4x32_lanes
 
 # Random123 known-answer vectors: counter (4 words), key (2 words) -> output (4 words).
 KAT = [
@@ -18,6 +19,7 @@ KAT = [
 def test_known_answers_numpy_and_numba(ctr, key, expected):
     assert tuple(int(w) for w in philox4x32_numpy(*ctr, *key)) == expected
     assert tuple(int(w) for w in philox4x32(*(np.uint64(v) for v in ctr + key))) == expected
+    assert tuple(int(w) for w in philox4x32_lanes(*(np.uint64(v) for v in ctr + key))) == expected
 
 
 words = st.integers(0, 2**32 - 1)
@@ -28,7 +30,8 @@ words = st.integers(0, 2**32 - 1)
 def test_numba_equals_numpy(args):
     a = tuple(int(w) for w in philox4x32_numpy(*args))
     b = tuple(int(w) for w in philox4x32(*(np.uint64(v) for v in args)))
-    assert a == b
+    c = tuple(int(w) for w in philox4x32_lanes(*(np.uint64(v) for v in args)))
+    assert a == b == c
 
 
 def test_seed_key_splits_64_bits():

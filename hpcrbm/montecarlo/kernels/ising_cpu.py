@@ -13,13 +13,15 @@ The update rule and random-number layout are shared with the NumPy reference
   top byte (probability 1/256) are the low 24 bits needed: the top 24 bits of word k of the
   tie stream. No floating point is evaluated in the kernel. The kernels decide a class row in
   two passes (top bytes, branch-free, then ties): the same decisions.
+- Small lattices (L <= SMALL_L) with many replicas are updated REPLICA_GROUP replicas at a time,
+  one per SIMD lane (Philox and decisions vectorised across replicas): the same decisions again.
 """
 import sys
 
 import numba
 import numpy as np
 
-from ...rng.philox import fill_words, philox4x32
+from ...rng.philox import fill_words, philox4x32, philox4x32_lanes
 from ...rng.streams import Purpose
 
 _METROPOLIS = int(Purpose.METROPOLIS)
@@ -130,12 +132,149 @@ def metropolis_2d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
 
 
 SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
+REPLICA_GROUP = 32  # small lattices: replicas updated together, one SIMD lane each
 
 
 @numba.njit(cache=True, nogil=True)
 def _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
-    """:func:`metropolis_2d` for small lattices (batches of many replicas): each colour class
-    is one loop over precomputed flat site and neighbour indices (row-major class order)."""
+    """:func:`metropolis_2d` for small lattices (batches of many replicas): whole groups of
+    ``REPLICA_GROUP`` replicas side by side (:func:`_metropolis_2d_grouped`), the rest (fewer
+    than a group) one at a time (:func:`_metropolis_2d_replicas`). The same decisions."""
+    n_grouped = spins.shape[0] - spins.shape[0] % REPLICA_GROUP
+    if n_grouped > 0:
+        _metropolis_2d_grouped(spins, n_grouped, thresholds, k0, k1, point, sweep_start, n_sweeps)
+    _metropolis_2d_replicas(spins, n_grouped, thresholds, k0, k1, point, sweep_start, n_sweeps)
+
+
+@numba.njit(inline="always", cache=True)
+def _small_tables(L):
+    """int64 (2, 5, L * L // 2): per colour and class site k (row-major class order), the flat
+    index of the site, then of its neighbours above, below, left and right."""
+    half = L // 2
+    n_sites = L * half
+    tables = np.empty((2, 5, n_sites), np.int64)
+    for colour in range(2):
+        for y in range(L):
+            for i in range(half):
+                k, x = y * half + i, ((y + colour) & 1) + 2 * i
+                tables[colour, 0, k] = y * L + x
+                tables[colour, 1, k] = ((y + L - 1) % L) * L + x
+                tables[colour, 2, k] = ((y + 1) % L) * L + x
+                tables[colour, 3, k] = y * L + (x + L - 1) % L
+                tables[colour, 4, k] = y * L + (x + 1) % L
+    return tables
+
+
+@numba.njit(inline="always", cache=True)
+def _select_limit(si, q, limits):
+    """limits[(si + 1) // 2 * 5 + q] (limits: a tuple of 10) as selects, not a gather, so that
+    the loop around it vectorises."""
+    m = limits[0] if q == 0 else limits[1] if q == 1 else limits[2] if q == 2 else limits[3] if q == 3 else limits[4]
+    p = limits[5] if q == 0 else limits[6] if q == 1 else limits[7] if q == 2 else limits[8] if q == 3 else limits[9]
+    return p if si > 0 else m
+
+
+@numba.njit(inline="always", cache=True)
+def _spread_word(rand, row, g, w):
+    """Bytes 0..3 (little-endian) of the 32-bit word w into rand[row .. row + 3, g]."""
+    rand[row, g] = np.uint8(w & np.uint64(255))
+    rand[row + 1, g] = np.uint8((w >> np.uint64(8)) & np.uint64(255))
+    rand[row + 2, g] = np.uint8((w >> np.uint64(16)) & np.uint64(255))
+    rand[row + 3, g] = np.uint8(w >> np.uint64(24))
+
+
+@numba.njit(cache=True, nogil=True)
+def _metropolis_2d_grouped(spins, n_grouped, thresholds, k0, k1, point, sweep_start, n_sweeps):
+    """Replicas 0 .. n_grouped - 1 (a multiple of ``REPLICA_GROUP``) of a small lattice, a group
+    at a time with one replica per lane: the group's spins are transposed to (site, replica),
+    a class's Philox blocks are drawn for the whole group at once (vectorised across replicas)
+    and spread into per-site rows of bytes, and each class site is decided for every replica in
+    one vectorised loop (top bytes against the threshold's, 256 meaning always). Ties are
+    settled afterwards exactly as in :func:`_settle_tie`. Spins are copied back at the end."""
+    L = spins.shape[1]
+    n_sites = L * (L // 2)
+    G = REPLICA_GROUP
+    tables = _small_tables(L)
+    thr, top, always = _threshold_bytes(thresholds)
+    lim = np.empty(10, np.int16)  # flip iff byte < limit; tie iff byte == limit (never when 256)
+    for j in range(10):
+        lim[j] = 256 if always[j] else top[j]
+    limits = (lim[0], lim[1], lim[2], lim[3], lim[4], lim[5], lim[6], lim[7], lim[8], lim[9])
+    n_blocks = (n_sites + 15) // 16
+    group = np.empty((L * L, G), np.int8)
+    rand = np.empty((n_blocks * 16, G), np.uint8)  # rand[k, g]: Metropolis byte of class site k
+    tied = np.empty((n_sites, G), np.uint8)
+    any_tied = np.zeros(n_sites, np.uint8)
+    c3 = np.uint64(point * 256 + _METROPOLIS)
+    c3_tie = np.uint64(point * 256 + _TIE)
+    kk0 = np.uint64(k0)
+    kk1 = np.uint64(k1)
+    for r0 in range(0, n_grouped, G):
+        for y in range(L):
+            for x in range(L):
+                for g in range(G):
+                    group[y * L + x, g] = spins[r0 + g, y, x]
+        for sweep in range(sweep_start, sweep_start + n_sweeps):
+            for colour in range(2):
+                step = np.uint64(sweep * 2 + colour)
+                for b in range(n_blocks):
+                    o = 16 * b
+                    for g in range(G):
+                        w0, w1, w2, w3 = philox4x32_lanes(np.uint64(b), step, np.uint64(r0 + g), c3, kk0, kk1)
+                        _spread_word(rand, o, g, w0)
+                        _spread_word(rand, o + 4, g, w1)
+                        _spread_word(rand, o + 8, g, w2)
+                        _spread_word(rand, o + 12, g, w3)
+                n_tied = 0
+                for k in range(n_sites):
+                    site = group[tables[colour, 0, k]]
+                    up = group[tables[colour, 1, k]]
+                    down = group[tables[colour, 2, k]]
+                    left = group[tables[colour, 3, k]]
+                    right = group[tables[colour, 4, k]]
+                    rk = rand[k]
+                    tk = tied[k]
+                    seen = np.uint8(0)
+                    for g in range(G):
+                        si = site[g]
+                        q = (np.int32(up[g]) + np.int32(down[g]) + np.int32(left[g]) + np.int32(right[g]) + 4) >> 1
+                        limit = _select_limit(si, q, limits)
+                        u = np.int16(rk[g])
+                        site[g] = -si if u < limit else si
+                        t = np.uint8(u == limit)
+                        tk[g] = t
+                        seen |= t
+                    any_tied[k] = seen
+                    n_tied += seen
+                if n_tied == 0:
+                    continue
+                for k in range(n_sites):
+                    if any_tied[k] == 0:
+                        continue
+                    i = tables[colour, 0, k]
+                    for g in range(G):
+                        if tied[k, g] == 0:
+                            continue
+                        si = group[i, g]  # a tied site was not flipped in the first pass
+                        nb = (np.int32(group[tables[colour, 1, k], g]) + np.int32(group[tables[colour, 2, k], g])
+                              + np.int32(group[tables[colour, 3, k], g]) + np.int32(group[tables[colour, 4, k], g]))
+                        t = thr[_table_index(si, nb, 4)]
+                        word_index = np.uint64(k)
+                        w = philox4x32(word_index >> np.uint64(2), step, np.uint64(r0 + g), c3_tie, kk0, kk1)
+                        j = word_index & np.uint64(3)
+                        word = w[0] if j == 0 else w[1] if j == 1 else w[2] if j == 2 else w[3]
+                        if (word >> np.uint64(8)) < (t & np.uint64(0xFFFFFF)):
+                            group[i, g] = -si
+        for y in range(L):
+            for x in range(L):
+                for g in range(G):
+                    spins[r0 + g, y, x] = group[y * L + x, g]
+
+
+@numba.njit(cache=True, nogil=True)
+def _metropolis_2d_replicas(spins, first, thresholds, k0, k1, point, sweep_start, n_sweeps):
+    """Replicas first .. R - 1 of a small lattice one at a time: each colour class is one loop
+    over precomputed flat site and neighbour indices (row-major class order)."""
     n_rep, L, _ = spins.shape
     half = L // 2
     n_sites = L * half
@@ -157,7 +296,7 @@ def _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps
     c3 = np.uint64(point * 256 + _METROPOLIS)
     kk0 = np.uint64(k0)
     kk1 = np.uint64(k1)
-    for r in range(n_rep):
+    for r in range(first, n_rep):
         s = spins[r].ravel()
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
