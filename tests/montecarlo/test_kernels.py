@@ -67,6 +67,18 @@ def test_replica_groups_equal_reference_with_ties():
     assert not np.array_equal(fast, spins)
 
 
+def test_replicas_one_at_a_time_update_a_strided_view():
+    """Fewer replicas than a group (one at a time) on a strided view: updated in place, as the
+    NumPy reference does."""
+    model = IsingModel(2, 8)
+    table = model.thresholds(2.1, -0.1)
+    spins = model.initial_state(7, 1, 10, "random")
+    fast, slow = spins.copy(), spins.copy()
+    model.sweep(fast[::2], table, 7, 1, 0, 4)
+    metropolis_reference(slow[::2], table, 7, 1, 0, 4)
+    assert np.array_equal(fast, slow) and not np.array_equal(fast, spins)
+
+
 def test_acceptance_numbers_are_uniform_32_bit():
     """z-scores (fixed seed): u < t has probability t / 2**32, also where the top byte ties and
     only the tie stream's 24 bits decide."""

@@ -297,7 +297,7 @@ def _metropolis_2d_replicas(spins, first, thresholds, k0, k1, point, sweep_start
     kk0 = np.uint64(k0)
     kk1 = np.uint64(k1)
     for r in range(first, n_rep):
-        s = spins[r].ravel()
+        s = np.ascontiguousarray(spins[r]).reshape(L * L)  # the replica itself unless spins is a strided view
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
                 step = sweep * 2 + colour
@@ -312,6 +312,7 @@ def _metropolis_2d_replicas(spins, first, thresholds, k0, k1, point, sweep_start
                         continue
                     nb = np.int32(s[up[k]]) + np.int32(s[down[k]]) + np.int32(s[left[k]]) + np.int32(s[right[k]])
                     _settle_tie(s, site[k], nb, 4, thr, k, step, r, c3, kk0, kk1)
+        spins[r] = s.reshape(L, L)  # a no-op on the replica itself; the copy back for a strided view
 
 
 @numba.njit(inline="always", cache=True)
