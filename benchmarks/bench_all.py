@@ -6,9 +6,11 @@ machine, as one table of ratios with a floor each; exits 1 when a ratio is below
   10 x 10 (C: one 10 x 10 lattice), the ring N = 100000 (C: L = 1024); Potts q = 3 and clock
   q = 4 beside Ising at L = 1024.
 - RBM: PCD-1 at N_v = 100, N_h = 64, batch 100 (the demo's shape) beside scikit-learn's
-  BernoulliRBM on the same data in the same process (float32 both).
+  BernoulliRBM on the same data (float32 both): hpcrbm on 1 rank in the same process (BLAS
+  threads on every core, as scikit-learn's) and on 2 ranks (one core each).
 - Stages: `hpcrbm run configs/demo.toml` on 1 and on 2 ranks, each stage's wall time from
-  summary.json's run_time; the speed-up is reported, with no floor (issue 15 sets none yet).
+  summary.json's run_time (the analysis: `hpcrbm analyze` run again on the finished run); the
+  speed-up is reported, with no floor (issue 15 sets none).
 
 Every pair is measured alternately, ``--repeats`` times; the ratio is best over best. With
 ``--write``, the table replaces the block between the markers in docs/benchmarks.md.
@@ -28,6 +30,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's hpcrbm, whatever the venv has installed
 PY = sys.executable
 BEGIN, END = "<!-- make bench: begin -->", "<!-- make bench: end -->"
+MPIEXEC = ("mpiexec", "--oversubscribe")
+MPI_ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 
 def cpu_name():
@@ -94,24 +98,37 @@ def rbm_rows(repeats):
         BernoulliRBM(n_components=64, learning_rate=0.01, batch_size=100, n_iter=epochs, random_state=0).fit(data)
         return epochs * len(data) / (time.perf_counter() - t0)
 
-    ours, theirs, a, b = best_pair(lambda: bench_rbm(comm, backend, epochs=3)["samples_per_s"], sklearn_rate,
-                                   repeats)
-    return [("RBM PCD-1 100 x 64, batch 100", ours, "scikit-learn BernoulliRBM", theirs, 3.0, "samples/s", a, b)]
+    def two_ranks():
+        out = subprocess.run([*MPIEXEC, "-n", "2", PY, "-m", "hpcrbm", "bench", "rbm", "--json"], capture_output=True,
+                             text=True, check=True, cwd=ROOT, env=MPI_ENV).stdout
+        return json.loads(out)["samples_per_s"]
+
+    rows = []
+    for name, ours in (("1 rank", lambda: bench_rbm(comm, backend, epochs=3)["samples_per_s"]), ("2 ranks", two_ranks)):
+        best, theirs, a, b = best_pair(ours, sklearn_rate, repeats)
+        rows.append((f"RBM PCD-1 100 x 64, batch 100, {name}", best, "scikit-learn BernoulliRBM", theirs, 3.0,
+                     "samples/s", a, b))
+    return rows
 
 
 def stage_rows(build):
-    """Wall time of each stage of configs/demo.toml on 1 and on 2 ranks (summary.json run_time)."""
+    """Wall time of each stage of configs/demo.toml on 1 and on 2 ranks (summary.json run_time;
+    the analysis stage, which writes summary.json, run again by itself on the finished run)."""
     times = {}
     for ranks in (1, 2):
         out = build / f"demo{ranks}"
-        cmd = ["mpiexec", "--oversubscribe", "-n", str(ranks), PY, "-m", "hpcrbm", "run", "configs/demo.toml",
-               "--out", str(out), "--quiet"]
+        mpiexec = [*MPIEXEC, "-n", str(ranks), PY, "-m", "hpcrbm"]
         t0 = time.perf_counter()
-        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True,
-                       env={**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"})
+        subprocess.run([*mpiexec, "run", "configs/demo.toml", "--out", str(out), "--quiet"], check=True, cwd=ROOT,
+                       capture_output=True, env=MPI_ENV)
         total = time.perf_counter() - t0
         run_time = json.loads((out / "summary.json").read_text())["run_time"]
-        times[ranks] = {**{stage: v["seconds"] for stage, v in run_time.items()}, "hpcrbm run (total)": total}
+        times[ranks] = {stage: v["seconds"] for stage, v in run_time.items()}
+        (out / "analysis.h5").unlink()
+        t0 = time.perf_counter()
+        subprocess.run([*mpiexec, "analyze", str(out), "--quiet"], check=True, cwd=ROOT, capture_output=True,
+                       env=MPI_ENV)
+        times[ranks].update({"analyze": time.perf_counter() - t0, "hpcrbm run (total)": total})
     return [(f"stage {stage}, configs/demo.toml", times[1][stage] / max(times[2][stage], 1e-9), "1 rank -> 2 ranks",
              1.0, None, "speed-up", [times[1][stage]], [times[2][stage]]) for stage in times[1]]
 
