@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from hpcrbm.exact import kaufman_observables
-from hpcrbm.montecarlo.kernels.qstate_cpu import proposal_constants
+from hpcrbm.montecarlo.kernels.qstate_cpu import SMALL_L, proposal_constants
 from hpcrbm.montecarlo.kernels.qstate_reference import metropolis_q_reference
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.montecarlo.single_point import sample_point
@@ -41,10 +41,12 @@ def test_proposal_bytes_are_exactly_uniform(q):
 
 
 @pytest.mark.parametrize("kind,dim,L,q", [("potts", 2, 16, 7), ("clock", 2, 12, 5), ("clock", 1, 101, 6),
-                                          ("potts", 2, 16, 4)])
+                                          ("potts", 2, 16, 4), ("potts", 2, 34, 3), ("clock", 2, 40, 7),
+                                          ("potts", 2, 36, 12)])
 def test_second_pass_equals_reference(kind, dim, L, q):
     """Enough updates that both parts of the second pass run (acceptance ties, and proposal
-    bytes in the tail where q - 1 does not divide 256), still bit for bit."""
+    bytes in the tail where q - 1 does not divide 256), still bit for bit; lattices on both
+    sides of SMALL_L (class loops, row loops)."""
     model = QStateModel(kind, dim, L, q)
     spins = model.initial_state(5, 7, 3, "random")
     table = model.thresholds(0.9, 0.1)
@@ -53,6 +55,10 @@ def test_second_pass_equals_reference(kind, dim, L, q):
     ties, tails = metropolis_q_reference(slow, table, q, 5, 7, 0, 6)
     assert np.array_equal(fast, slow)
     assert ties > 0 and (tails > 0) == (256 % (q - 1) != 0), (ties, tails)
+
+
+def test_small_lattice_threshold_is_covered():
+    assert 16 <= SMALL_L < 34
 
 
 def test_measure_potts_and_clock():

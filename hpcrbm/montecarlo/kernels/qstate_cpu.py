@@ -33,6 +33,8 @@ from ...rng.philox import fill_words, philox4x32
 from ...rng.streams import Purpose
 from .ising_cpu import ring_colour_class
 
+SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
+
 _METROPOLIS = int(Purpose.METROPOLIS)
 _TIE = int(Purpose.METROPOLIS_TIE)
 assert sys.byteorder == "little", "the kernels read Philox words as little-endian half-words"
@@ -175,10 +177,20 @@ def _settle(s, i, neighbours, table, k, q, qz, tail, mul, hw, step_count, replic
 @numba.njit(cache=True, nogil=True)
 def metropolis_q_2d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
     """Advance every replica (int8 (R, L, L), states 0..q-1) by ``n_sweeps`` sweeps; table:
-    uint64 (q (q - 1) q^4,), the model's thresholds.
+    uint64 (q (q - 1) q^4,), the model's thresholds; k0, k1: Philox key; point: global flat
+    grid index; sweep_start: sweeps done so far. Lattices up to SMALL_L a side go class by class
+    (:func:`_metropolis_q_2d_small`), larger ones row by row (:func:`_metropolis_q_2d_rows`)."""
+    if spins.shape[1] <= SMALL_L:
+        _metropolis_q_2d_small(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
+    else:
+        _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
 
-    Each row of a class is decided in two passes: the two ends (which may wrap) one by one and
-    the interior in three vectorisable loops, then the rare pending sites (module docstring)."""
+
+@numba.njit(cache=True, nogil=True)
+def _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
+    """:func:`metropolis_q_2d` row by row: each row of a class is decided in two passes, the
+    two ends (which may wrap) one by one and the interior in three vectorisable loops, then the
+    rare pending sites (module docstring). Any L."""
     n_rep, L, _ = spins.shape
     half = L // 2
     n_sites = L * half
@@ -231,6 +243,56 @@ def metropolis_q_2d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
                                flat + (x - 1 if x > 0 else L - 1), flat + (x + 1 if x < L - 1 else 0))
                         _settle(flat_s, flat + x, nbs, table, kb + i, q, qz, tail, mul, hws[kb + i], step, r,
                                 c3_tie, kk0, kk1)
+
+
+@numba.njit(cache=True, nogil=True)
+def _metropolis_q_2d_small(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
+    """:func:`metropolis_q_2d` for small lattices (batches of many replicas): each colour class
+    is one loop over precomputed flat site and neighbour indices (row-major class order), in the
+    same two passes."""
+    n_rep, L, _ = spins.shape
+    half = L // 2
+    n_sites = L * half
+    sites = np.empty((2, n_sites), np.int64)
+    neighbours = np.empty((2, 4, n_sites), np.int64)
+    for colour in range(2):
+        for y in range(L):
+            for i in range(half):
+                k, x = y * half + i, ((y + colour) & 1) + 2 * i
+                sites[colour, k] = y * L + x
+                neighbours[colour, 0, k] = ((y + L - 1) % L) * L + x
+                neighbours[colour, 1, k] = ((y + 1) % L) * L + x
+                neighbours[colour, 2, k] = y * L + (x + L - 1) % L
+                neighbours[colour, 3, k] = y * L + (x + 1) % L
+    words = np.empty(((n_sites + 7) // 8) * 4, dtype=np.uint32)
+    hws = words.view(np.uint16)
+    top = _top_table(table)
+    pending = np.zeros(n_sites, np.bool_)
+    c3 = np.uint64(point * 256 + _METROPOLIS)
+    c3_tie = np.uint64(point * 256 + _TIE)
+    kk0, kk1 = np.uint64(k0), np.uint64(k1)
+    qi, m = np.int32(q), np.int32(q - 1)
+    qz = np.int64(q) ** 4
+    _, tail, mul = proposal_constants(q)
+    tail, mul = np.int32(tail), np.int32(mul)
+    qz32 = np.int32(qz)
+    for r in range(n_rep):
+        s = spins[r].ravel()
+        for sweep in range(sweep_start, sweep_start + n_sweeps):
+            for colour in range(2):
+                step = sweep * 2 + colour
+                fill_words(words, 0, (n_sites + 1) // 2, step, r, c3, kk0, kk1)
+                site, up, down, left, right = (sites[colour], neighbours[colour, 0], neighbours[colour, 1],
+                                               neighbours[colour, 2], neighbours[colour, 3])
+                for k in range(n_sites):
+                    x = site[k]
+                    si = np.int32(s[x])
+                    nbi = _neighbours_2d(si, s[up[k]], s[down[k]], s[left[k]], s[right[k]], qi)
+                    _first(s, x, si, nbi, hws[k], top, pending, k, qi, m, qz32, tail, mul)
+                for k in range(n_sites):
+                    if pending[k]:
+                        _settle(s, site[k], (up[k], down[k], left[k], right[k]), table, k, q, qz, tail, mul, hws[k],
+                                step, r, c3_tie, kk0, kk1)
 
 
 @numba.njit(cache=True, nogil=True)
