@@ -148,6 +148,24 @@ def _decide(s, x1, hws, k1, n, top_bytes, pending, i1, q, tail, mul):
         s[x] = np.int8(new - q * np.int32(new >= q))
 
 
+@numba.njit(cache=True, nogil=True)
+def _decide_pairs(pairs, shift, hws, k1, n, top_bytes, pending, q, tail, mul):
+    """:func:`_decide` for a 2D row read as uint16 pairs of sites (2j, 2j + 1): class site j is
+    byte shift / 8 of pairs[j + 1] (x1 = x0 + 2, pending slot j + 1); contiguous 16-bit loads
+    and stores instead of byte-strided ones."""
+    one = np.uint64(1)
+    keep = np.int32(0xFF00) >> shift
+    for j in range(np.uint64(0), np.uint64(n)):
+        v = np.int32(pairs[j + one])
+        si = (v >> shift) & np.int32(0xFF)
+        p, a, step, ok = _proposal(hws[k1 + j], tail, mul)
+        t = top_bytes[j]
+        pending[j + one] = (a == t) | (p >= tail)
+        new = si + (np.int32(a < t) & ok) * (step + np.int32(1))
+        new = new - q * np.int32(new >= q)
+        pairs[j + one] = np.uint16((v & keep) | (new << shift))
+
+
 @numba.njit(inline="always", cache=True)
 def _settle(s, i, neighbours, table, k, q, qz, tail, mul, hw, step_count, replica, c3_tie, k0, k1):
     """Second pass at pending flat site i (class site k): the proposal from the tail word when
@@ -233,7 +251,8 @@ def _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
                         x1, k1 = np.uint64(x0 + 2), np.uint64(kb + 1)
                         _index_2d(row, above, below, x1, hws, k1, inner, index, qi, m, qz32, tail, mul)
                         _gather(index, inner, top)
-                        _decide(row, x1, hws, k1, inner, index, pending, np.uint64(1), qi, tail, mul)
+                        _decide_pairs(row.view(np.uint16), np.int32(8 * x0), hws, k1, inner, index, pending, qi, tail,
+                                      mul)
                     for i in range(half):
                         if not pending[i]:
                             continue
