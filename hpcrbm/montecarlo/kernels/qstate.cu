@@ -51,9 +51,9 @@ struct QStateRule {
                                   const unsigned long long* table)
     {
         const unsigned int hw = half_word(w, j), p = hw & 0xFFu, a = hw >> 8;
-        const unsigned int c = 256u / (unsigned int)(q - 1);
+        const unsigned int c = 256u / (unsigned int)(q - 1), mul = (65536u + c - 1) / c;  // per block, not per site
         if (p >= (unsigned int)(q - 1) * c) return true;
-        const int delta = 1 + (int)(p / c);
+        const int delta = 1 + (int)((p * mul) >> 16);  // 1 + p / c exactly (qstate_cpu.proposal_constants)
         const unsigned int hi = (unsigned int)(threshold(s, site, nb, dim, q, delta, table) >> 24);  // 256 for 2^32
         if (a < hi) move(s, site, q, delta);
         return a == hi;
