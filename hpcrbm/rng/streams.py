@@ -25,10 +25,10 @@ class Purpose(enum.IntEnum):
     the comment of each member is its (point, replica, step, index) layout."""
 
     INITIAL_STATE = 0  # Monte Carlo initial states: point, replica, step 0, index = site
-    METROPOLIS = 1  # Metropolis sweeps: point, replica, half-sweep, index = site (Ising: byte) or 2 site + part
+    METROPOLIS = 1  # Metropolis sweeps: point, replica, half-sweep, index = site (Ising: byte; q-state: half-word)
     TEMPERING = 2  # replica exchange: point = lower slot, replica 0, exchange, index = replica
     CLUSTER = 3  # Wolff / Swendsen-Wang: point, replica, sweep (SW: 2 sweep + part), running index
-    METROPOLIS_TIE = 4  # Ising acceptance ties (low 24 bits): point, replica, half-sweep, index = site
+    METROPOLIS_TIE = 4  # acceptance ties, q-state tail proposals: point, replica, half-sweep, site (q: 2 site + part)
     # RBM streams (16..20, 23, 24, AIS, FLOW): "Nh" is the stream point Nh + 2**16 * training seed
     RBM_ORDER = 16  # RBM epoch permutations: point = Nh, replica 0, epoch, index = sample
     RBM_INIT = 17  # RBM initial weights and persistent chains: point = Nh, replica = row, step 0

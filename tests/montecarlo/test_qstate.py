@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from hpcrbm.exact import kaufman_observables
+from hpcrbm.montecarlo.kernels.qstate_cpu import SMALL_L, proposal_constants
 from hpcrbm.montecarlo.kernels.qstate_reference import metropolis_q_reference
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.montecarlo.single_point import sample_point
@@ -26,6 +27,38 @@ def test_kernel_equals_reference(kind, dim, L, q):
     metropolis_q_reference(slow, table, q, 11, 2, 5, 4)
     assert np.array_equal(fast, slow)
     assert not np.array_equal(fast, spins) and fast.min() >= 0 and fast.max() < q
+
+
+@pytest.mark.parametrize("q", range(2, 129))
+def test_proposal_bytes_are_exactly_uniform(q):
+    """The kernels' p // c by a multiplication is exact for every byte, and the bytes below the
+    tail give every step delta = 1 .. q - 1 equally often (docs/rng.md)."""
+    c, tail, mul = proposal_constants(q)
+    p = np.arange(256, dtype=np.int64)
+    assert tail == 256 - 256 % (q - 1) and c == tail // (q - 1)
+    assert np.array_equal((p * mul) >> 16, p // c)
+    assert np.array_equal(np.bincount(p[:tail] // c), np.full(q - 1, c))
+
+
+@pytest.mark.parametrize("kind,dim,L,q", [("potts", 2, 16, 7), ("clock", 2, 12, 5), ("clock", 1, 101, 6),
+                                          ("potts", 2, 16, 4), ("potts", 2, 34, 3), ("clock", 2, 40, 7),
+                                          ("potts", 2, 36, 12)])
+def test_second_pass_equals_reference(kind, dim, L, q):
+    """Enough updates that both parts of the second pass run (acceptance ties, and proposal
+    bytes in the tail where q - 1 does not divide 256), still bit for bit; lattices on both
+    sides of SMALL_L (class loops, row loops)."""
+    model = QStateModel(kind, dim, L, q)
+    spins = model.initial_state(5, 7, 3, "random")
+    table = model.thresholds(0.9, 0.1)
+    fast, slow = spins.copy(), spins.copy()
+    model.sweep(fast, table, 5, 7, 0, 6)
+    ties, tails = metropolis_q_reference(slow, table, q, 5, 7, 0, 6)
+    assert np.array_equal(fast, slow)
+    assert ties > 0 and (tails > 0) == (256 % (q - 1) != 0), (ties, tails)
+
+
+def test_small_lattice_threshold_is_covered():
+    assert 16 <= SMALL_L < 34
 
 
 def test_measure_potts_and_clock():

@@ -173,7 +173,7 @@ def metropolis_gpu(model, spins, tables, seed, points, sweep_start, n_sweeps, pa
     assert replicas * len(points) == n_lattices and s.dtype == np.int8 and s.flags.c_contiguous
     qstate = hasattr(model, "q")
     kind = "qstate" if qstate else "ising"
-    per_block = 2 if qstate else 16  # sites per Philox block (two words per q-state site, a byte per Ising site)
+    per_block = 8 if qstate else 16  # sites per Philox block (two bytes per q-state site, a byte per Ising site)
     path = choose_path(model) if path == "auto" else path
     batch = (xp.asarray(tables), xp.asarray(np.asarray(points, dtype=np.int32)), np.int32(tables.shape[1]),
              np.int32(replicas), np.int32(n_lattices), philox_key(seed),

@@ -32,8 +32,9 @@ struct IsingRule {
 
     // A tied site (class index k): the exact decision with the tie stream.
     template <class I>
-    __device__ static void resolve(signed char* s, I site, const I nb[4], int dim, const unsigned long long* thr,
-                                   const Batch& batch, long long k, unsigned int step, int b)
+    __device__ static void resolve(signed char* s, I site, const I nb[4], int dim, int, const unsigned int*, int,
+                                   const unsigned long long* thr, const Batch& batch, long long k, unsigned int step,
+                                   int b)
     {
         const unsigned long long t = threshold(s, site, nb, dim, thr);
         if (batch.ising_flips(top_byte(t), t, k, step, b)) s[site] = (signed char)-s[site];

@@ -98,6 +98,12 @@ struct Batch {
         philox_block(w, (unsigned int)block, step, (unsigned int)(b % replicas),
                      (unsigned int)points[b / replicas] * 256u + purpose, key);
     }
+    // Block `block` of the tie stream (q-state models: words 2k, 2k + 1 of class site k).
+    __device__ __forceinline__ void tie_words(unsigned int w[4], long long block, unsigned int step, int b) const
+    {
+        philox_block(w, (unsigned int)block, step, (unsigned int)(b % replicas),
+                     (unsigned int)points[b / replicas] * 256u + tie, key);
+    }
     __device__ __forceinline__ bool ising_flips(unsigned int top, unsigned long long t, long long k,
                                                 unsigned int step, int b) const
     {

@@ -9,7 +9,8 @@
 
 // The sites of Philox block `block` of a colour class (Rule::SITES consecutive sites; the last
 // block may be short), each updated by the Rule with the block's words w; sites whose update tied
-// (Ising, 1 in 256) are decided after the block by Rule::resolve. I: index type.
+// (1 in 256; q-state models also a proposal byte in the tail) are decided after the block by
+// Rule::resolve. I: index type.
 template <class Rule, class I>
 __device__ __forceinline__ void update_block(signed char* s, int dim, int L, int q, int colour, I block, I count,
                                              const Batch& batch, unsigned int step, int b, const unsigned long long* table)
@@ -27,10 +28,11 @@ __device__ __forceinline__ void update_block(signed char* s, int dim, int L, int
         ties |= (unsigned int)Rule::update(s, site, nb, dim, q, w, j, table) << j;
     }
     for (; ties; ties &= ties - 1) {
-        const I k = Rule::SITES * block + (__ffs(ties) - 1);
+        const int j = __ffs(ties) - 1;
+        const I k = Rule::SITES * block + j;
         I site, nb[4];
         ClassCursor<I>(dim, L, colour, k).site(&site, nb);
-        Rule::resolve(s, site, nb, dim, table, batch, k, step, b);
+        Rule::resolve(s, site, nb, dim, q, w, j, table, batch, k, step, b);
     }
 }
 
