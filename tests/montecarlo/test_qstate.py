@@ -29,6 +29,17 @@ def test_kernel_equals_reference(kind, dim, L, q):
     assert not np.array_equal(fast, spins) and fast.min() >= 0 and fast.max() < q
 
 
+@pytest.mark.parametrize("dim,L", [(2, 6), (2, 40), (1, 9)])
+def test_kernel_updates_a_strided_view(dim, L):
+    model = QStateModel("potts", dim, L, 3)
+    spins = model.initial_state(3, 1, 6, "random")
+    table = model.thresholds(0.9, 0.0)
+    fast, slow = spins.copy(), spins.copy()
+    model.sweep(fast[::2], table, 3, 1, 0, 3)
+    metropolis_q_reference(slow[::2], table, 3, 3, 1, 0, 3)
+    assert np.array_equal(fast, slow) and not np.array_equal(fast, spins)
+
+
 @pytest.mark.parametrize("q", range(2, 129))
 def test_proposal_bytes_are_exactly_uniform(q):
     """The kernels' p // c by a multiplication is exact for every byte, and the bytes below the

@@ -230,8 +230,8 @@ def _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
     inner = max(half - 2, 0)
     ends = (0, half - 1) if half > 1 else (0, 0)
     for r in range(n_rep):
-        s = spins[r]
-        flat_s = s.ravel()
+        flat_s = np.ascontiguousarray(spins[r]).reshape(L * L)  # the replica itself unless spins is strided
+        s = flat_s.reshape(L, L)
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
                 step = sweep * 2 + colour
@@ -264,6 +264,7 @@ def _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
                                flat + (x - 1 if x > 0 else L - 1), flat + (x + 1 if x < L - 1 else 0))
                         _settle(flat_s, flat + x, nbs, table, kb + i, q, qz, tail, mul, hws[kb + i], step, r,
                                 c3_tie, kk0, kk1)
+        spins[r] = s  # a no-op on the replica itself; the copy back for a strided view
 
 
 @numba.njit(cache=True, nogil=True)
@@ -298,7 +299,7 @@ def _metropolis_q_2d_small(spins, table, q, k0, k1, point, sweep_start, n_sweeps
     tail, mul = np.int32(tail), np.int32(mul)
     qz32 = np.int32(qz)
     for r in range(n_rep):
-        s = spins[r].ravel()
+        s = np.ascontiguousarray(spins[r]).reshape(L * L)  # the replica itself unless spins is strided
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
                 step = sweep * 2 + colour
@@ -314,6 +315,7 @@ def _metropolis_q_2d_small(spins, table, q, k0, k1, point, sweep_start, n_sweeps
                     if pending[k]:
                         _settle(s, site[k], (up[k], down[k], left[k], right[k]), table, k, q, qz, tail, mul, hws[k],
                                 step, r, c3_tie, kk0, kk1)
+        spins[r] = s.reshape(L, L)  # a no-op on the replica itself; the copy back for a strided view
 
 
 @numba.njit(cache=True, nogil=True)
