@@ -132,7 +132,7 @@ class TrainingSettings:
 class TrainingState:
     params: RBMParams
     velocity: list  # momentum buffers for W, b, c
-    chains: np.ndarray  # PCD chains (batch_size, units), identical on every rank
+    chains: np.ndarray  # PCD chains (batch_size, units), identical on every rank between epochs
     epoch: int = 0
     history: dict = field(default_factory=lambda: {"epoch": [], "reconstruction_error": [],
                                                    "pseudo_likelihood": [], "log_likelihood": []})
@@ -243,7 +243,7 @@ class Trainer:
         phase_difference(rows, n0, grad[nW:nW + nb])
         grad = self.comm.allreduce_sum(grad)
         if s.method == "pcd":
-            state.chains = self.comm.allgather_slices(vk, s.batch_size) if self.comm.size > 1 else vk
+            state.chains[lo:hi] = vk  # this rank's chains; every rank's are gathered at the end of the epoch
         flat = [a.reshape(-1) for a in (p.W, p.b, p.c, *state.velocity)]  # views: contiguous arrays
         sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
         apply_gauge(np, p)
@@ -254,6 +254,9 @@ class Trainer:
         bs = self.s.batch_size
         for bi in range(self.batches):
             self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi)
+        if self.s.method == "pcd" and self.comm.size > 1:
+            lo, hi = block_range(bs, self.comm.size, self.comm.rank)
+            state.chains = self.comm.allgather_slices(state.chains[lo:hi], bs)
         state.epoch += 1
 
     # -- monitoring -----------------------------------------------------------------------
