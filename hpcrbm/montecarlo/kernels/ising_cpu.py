@@ -355,9 +355,11 @@ def metropolis_1d(spins, thresholds, k0, k1, point, sweep_start, n_sweeps):
                     i = start + 2 * k
                     nb = np.int32(s[(i + n - 1) % n]) + np.int32(s[(i + 1) % n])
                     _decide(s, i, nb, 2, buf[k], top, always, tied, k)
+                first = np.uint64(start)  # unsigned indices: no negative-index checks in the loop
                 for k in range(1, count - 1):  # interior: no wrap
-                    i = start + 2 * k
-                    _decide(s, i, np.int32(s[i - 1]) + np.int32(s[i + 1]), 2, buf[k], top, always, tied, k)
+                    i = first + np.uint64(2 * k)
+                    _decide(s, i, np.int32(s[i - np.uint64(1)]) + np.int32(s[i + np.uint64(1)]), 2, buf[k], top, always,
+                            tied, k)
                 for k in range(count):
                     if not tied[k]:
                         continue
