@@ -147,7 +147,7 @@ def _metropolis_2d_small(spins, thresholds, k0, k1, point, sweep_start, n_sweeps
 
 
 @numba.njit(inline="always", cache=True)
-def _small_tables(L):
+def checkerboard_tables(L):
     """int64 (2, 5, L * L // 2): per colour and class site k (row-major class order), the flat
     index of the site, then of its neighbours above, below, left and right."""
     half = L // 2
@@ -194,7 +194,7 @@ def _metropolis_2d_grouped(spins, n_grouped, thresholds, k0, k1, point, sweep_st
     L = spins.shape[1]
     n_sites = L * (L // 2)
     G = REPLICA_GROUP
-    tables = _small_tables(L)
+    tables = checkerboard_tables(L)
     thr, top, always = _threshold_bytes(thresholds)
     lim = np.empty(10, np.int16)  # flip iff byte < limit; tie iff byte == limit (never when 256)
     for j in range(10):
@@ -276,19 +276,8 @@ def _metropolis_2d_replicas(spins, first, thresholds, k0, k1, point, sweep_start
     """Replicas first .. R - 1 of a small lattice one at a time: each colour class is one loop
     over precomputed flat site and neighbour indices (row-major class order)."""
     n_rep, L, _ = spins.shape
-    half = L // 2
-    n_sites = L * half
-    sites = np.empty((2, n_sites), np.int32)
-    neighbours = np.empty((2, 4, n_sites), np.int32)
-    for colour in range(2):
-        for y in range(L):
-            for i in range(half):
-                k, x = y * half + i, ((y + colour) & 1) + 2 * i
-                sites[colour, k] = y * L + x
-                neighbours[colour, 0, k] = ((y + L - 1) % L) * L + x
-                neighbours[colour, 1, k] = ((y + 1) % L) * L + x
-                neighbours[colour, 2, k] = y * L + (x + L - 1) % L
-                neighbours[colour, 3, k] = y * L + (x + 1) % L
+    n_sites = L * (L // 2)
+    tables = checkerboard_tables(L)
     words = np.empty(((n_sites + 15) // 16) * 4, dtype=np.uint32)
     buf = words.view(np.uint8)
     thr, top, always = _threshold_bytes(thresholds)
@@ -302,8 +291,7 @@ def _metropolis_2d_replicas(spins, first, thresholds, k0, k1, point, sweep_start
             for colour in range(2):
                 step = sweep * 2 + colour
                 fill_words(words, 0, (n_sites + 3) // 4, step, r, c3, kk0, kk1)
-                site, up, down, left, right = (sites[colour], neighbours[colour, 0], neighbours[colour, 1],
-                                               neighbours[colour, 2], neighbours[colour, 3])
+                site, up, down, left, right = tables[colour]
                 for k in range(n_sites):
                     nb = np.int32(s[up[k]]) + np.int32(s[down[k]]) + np.int32(s[left[k]]) + np.int32(s[right[k]])
                     _decide(s, site[k], nb, 4, buf[k], top, always, tied, k)

@@ -31,7 +31,7 @@ import numpy as np
 
 from ...rng.philox import fill_words, philox4x32
 from ...rng.streams import Purpose
-from .ising_cpu import ring_colour_class
+from .ising_cpu import checkerboard_tables, ring_colour_class
 
 SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
 
@@ -194,6 +194,16 @@ def _settle(s, i, neighbours, table, k, q, qz, tail, mul, hw, step_count, replic
         s[i] = np.int8(new - q * (new >= q))
 
 
+@numba.njit(inline="always", cache=True)
+def _constants(q, z, point, k0, k1):
+    """The kernels' constants: the Metropolis and tie streams' c3, the key, q and q - 1 (int32),
+    q**z (int64), the proposal's tail and multiplier (int32) and q**z as int32."""
+    _, tail, mul = proposal_constants(q)
+    qz = np.int64(q) ** z
+    return (np.uint64(point * 256 + _METROPOLIS), np.uint64(point * 256 + _TIE), np.uint64(k0), np.uint64(k1),
+            np.int32(q), np.int32(q - 1), qz, np.int32(tail), np.int32(mul), np.int32(qz))
+
+
 @numba.njit(cache=True, nogil=True)
 def metropolis_q_2d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
     """Advance every replica (int8 (R, L, L), states 0..q-1) by ``n_sweeps`` sweeps; table:
@@ -219,14 +229,7 @@ def _metropolis_q_2d_rows(spins, table, q, k0, k1, point, sweep_start, n_sweeps)
     top = _top_table(table)
     pending = np.zeros(half, np.bool_)
     index = np.empty(max(half - 2, 1), np.int32)
-    c3 = np.uint64(point * 256 + _METROPOLIS)
-    c3_tie = np.uint64(point * 256 + _TIE)
-    kk0, kk1 = np.uint64(k0), np.uint64(k1)
-    qi, m = np.int32(q), np.int32(q - 1)
-    qz = np.int64(q) ** 4
-    _, tail, mul = proposal_constants(q)
-    tail, mul = np.int32(tail), np.int32(mul)
-    qz32 = np.int32(qz)
+    c3, c3_tie, kk0, kk1, qi, m, qz, tail, mul, qz32 = _constants(q, 4, point, k0, k1)
     inner = max(half - 2, 0)
     ends = (0, half - 1) if half > 1 else (0, 0)
     for r in range(n_rep):
@@ -273,39 +276,20 @@ def _metropolis_q_2d_small(spins, table, q, k0, k1, point, sweep_start, n_sweeps
     is one loop over precomputed flat site and neighbour indices (row-major class order), in the
     same two passes."""
     n_rep, L, _ = spins.shape
-    half = L // 2
-    n_sites = L * half
-    sites = np.empty((2, n_sites), np.int64)
-    neighbours = np.empty((2, 4, n_sites), np.int64)
-    for colour in range(2):
-        for y in range(L):
-            for i in range(half):
-                k, x = y * half + i, ((y + colour) & 1) + 2 * i
-                sites[colour, k] = y * L + x
-                neighbours[colour, 0, k] = ((y + L - 1) % L) * L + x
-                neighbours[colour, 1, k] = ((y + 1) % L) * L + x
-                neighbours[colour, 2, k] = y * L + (x + L - 1) % L
-                neighbours[colour, 3, k] = y * L + (x + 1) % L
+    n_sites = L * (L // 2)
+    tables = checkerboard_tables(L)
     words = np.empty(((n_sites + 7) // 8) * 4, dtype=np.uint32)
     hws = words.view(np.uint16)
     top = _top_table(table)
     pending = np.zeros(n_sites, np.bool_)
-    c3 = np.uint64(point * 256 + _METROPOLIS)
-    c3_tie = np.uint64(point * 256 + _TIE)
-    kk0, kk1 = np.uint64(k0), np.uint64(k1)
-    qi, m = np.int32(q), np.int32(q - 1)
-    qz = np.int64(q) ** 4
-    _, tail, mul = proposal_constants(q)
-    tail, mul = np.int32(tail), np.int32(mul)
-    qz32 = np.int32(qz)
+    c3, c3_tie, kk0, kk1, qi, m, qz, tail, mul, qz32 = _constants(q, 4, point, k0, k1)
     for r in range(n_rep):
         s = np.ascontiguousarray(spins[r]).reshape(L * L)  # the replica itself unless spins is strided
         for sweep in range(sweep_start, sweep_start + n_sweeps):
             for colour in range(2):
                 step = sweep * 2 + colour
                 fill_words(words, 0, (n_sites + 1) // 2, step, r, c3, kk0, kk1)
-                site, up, down, left, right = (sites[colour], neighbours[colour, 0], neighbours[colour, 1],
-                                               neighbours[colour, 2], neighbours[colour, 3])
+                site, up, down, left, right = tables[colour]
                 for k in range(n_sites):
                     x = site[k]
                     si = np.int32(s[x])
@@ -330,14 +314,7 @@ def metropolis_q_1d(spins, table, q, k0, k1, point, sweep_start, n_sweeps):
     top = _top_table(table)
     pending = np.zeros(count0, np.bool_)
     index = np.empty(max(count0 - 2, 1), np.int32)
-    c3 = np.uint64(point * 256 + _METROPOLIS)
-    c3_tie = np.uint64(point * 256 + _TIE)
-    kk0, kk1 = np.uint64(k0), np.uint64(k1)
-    qi, m = np.int32(q), np.int32(q - 1)
-    qz = np.int64(q) ** 2
-    _, tail, mul = proposal_constants(q)
-    tail, mul = np.int32(tail), np.int32(mul)
-    qz32 = np.int32(qz)
+    c3, c3_tie, kk0, kk1, qi, m, qz, tail, mul, qz32 = _constants(q, 2, point, k0, k1)
     for r in range(n_rep):
         s = spins[r]
         for sweep in range(sweep_start, sweep_start + n_sweeps):
