@@ -2,9 +2,9 @@
 probabilities. The products themselves are BLAS products (dgemm) of integer-valued float64
 operands, exact in any order (training.ExactProducts).
 
-Their NumPy twins are in training.py and model.py (``fixed_point``, ``sample_*``); the tests
-require the two to agree bit for bit. Each kernel is one pass over its arrays where NumPy would
-make several.
+Their NumPy twins (training.fixed_point, model.sample_*, and the NumPy update written out in
+tests/rbm/test_kernels.py) must agree with them bit for bit there. Each kernel is one pass over
+its arrays where NumPy would make several.
 
 Uniforms are those of ``rng.uniform.uniforms``: word ``first_block * 4 + u`` of the Philox
 stream (block, step, ids[i], c3) for column u, as ((word >> 8) + 0.5) * 2**-24 rounded to the

@@ -60,10 +60,11 @@ class ExactProducts:
 
     Every product in training has a binary operand (data and sampled visible states, sampled
     hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
-    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order
-    (kernels_cpu.exact_inputs adds the selected rows). The gradient sums p(h | v)^T v use p
-    rounded the same way. Elementwise functions (sigmoid, softmax) are applied afterwards with
-    NumPy, row by row.
+    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order,
+    so BLAS (dgemm, float64) gives the same bits whatever its blocking. The gradient sums
+    p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid, softmax) are applied
+    afterwards with NumPy, row by row; the steps between the products are numba kernels
+    (kernels_cpu.py).
     """
 
     def __init__(self, params, dtype):
@@ -157,7 +158,6 @@ class Trainer:
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
 
     # -- random streams ---------------------------------------------------------------
-
     def permutation(self, epoch):
         words = stream_words(self.n_total, self.s.seed, self.s.point, 0, epoch, Purpose.RBM_ORDER)
         return np.argsort(words, kind="stable")
@@ -244,7 +244,10 @@ class Trainer:
         grad = self.comm.allreduce_sum(grad)
         if s.method == "pcd":
             state.chains[lo:hi] = vk  # this rank's chains; every rank's are gathered at the end of the epoch
-        flat = [a.reshape(-1) for a in (p.W, p.b, p.c, *state.velocity)]  # views: contiguous arrays
+        arrays = (p.W, p.b, p.c, *state.velocity)
+        if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
+            raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
+        flat = [a.reshape(-1) for a in arrays]
         sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
         apply_gauge(np, p)
 
