@@ -17,10 +17,6 @@ def _plt():
     return plt
 
 
-FIGURES = ("mc_observables", "flow_temperatures", "fixed_points_vs_nh", "fixed_points_vs_field",
-           "fixed_points_vs_epochs", "exponent_fit", "rbm_flow_vs_rg", "thermometer_calibration", "nn_histograms")
-
-
 def draw_all(run_dir, cfg, mc, flows, summary, comm):
     """Write figures/*.png into run_dir, the figures spread over the ranks of ``comm``; returns
     the list of paths (every rank). ``mc``: samples.h5's summary (io.files.read_samples_summary),
@@ -30,9 +26,10 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm):
         out.mkdir(exist_ok=True)
     comm.barrier()
 
-    def draw(name):
+    def draw(fn):
         plt = _plt()
-        fig = globals()[name](plt, cfg, mc, flows, summary)
+        name = fn.__name__
+        fig = fn(plt, cfg, mc, flows, summary)
         if fig is None:
             return None
         fig.tight_layout()
@@ -40,7 +37,9 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm):
         fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         return str(path)
-    return [Path(p) for p in comm.share([functools.partial(draw, name) for name in FIGURES]) if p is not None]
+    figures = (mc_observables, flow_temperatures, fixed_points_vs_nh, fixed_points_vs_field, fixed_points_vs_epochs,
+               exponent_fit, rbm_flow_vs_rg, thermometer_calibration, nn_histograms)
+    return [Path(p) for p in comm.share([functools.partial(draw, fn) for fn in figures]) if p is not None]
 
 
 def _tc_line(ax, summary, axis="x"):
