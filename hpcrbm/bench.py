@@ -45,7 +45,8 @@ def bench_mc(comm, backend, L=1024, dim=2, temperature=2.269, replicas=1, sweeps
     tuning = np.zeros(updater.n_tuning, dtype=np.int64)
     extra = {}
     if gpu:
-        from .montecarlo.kernels.gpu import choose_path, compile_defines, metropolis_gpu
+        from .backend.cuda import compile_defines
+        from .montecarlo.kernels.gpu import choose_path, metropolis_gpu
         spins = backend.xp.asarray(spins)
         path = choose_path(model) if path == "auto" else path
 

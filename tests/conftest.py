@@ -46,6 +46,16 @@ def write_config(tmp_path):
     return write
 
 
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory):
+    """The package's CUDA module compiled for the CPU (cuda_emulator.py), built once per session;
+    skips without g++."""
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    from .cuda_emulator import build
+    return build(tmp_path_factory.mktemp("cuda_emulator"))
+
+
 needs_mpiexec = pytest.mark.skipif(shutil.which("mpiexec") is None, reason="needs mpiexec (Open MPI)")
 
 

@@ -74,7 +74,8 @@ class GpuMetropolis(Metropolis):
         self._device = None
 
     def sweep_points(self, spins, params, tunings, seed, points, sweep_start, n_sweeps, thermalizing=False):
-        from .kernels.gpu import CupyRunner, metropolis_gpu
+        from ..backend.cuda import CupyRunner
+        from .kernels.gpu import metropolis_gpu
         if not spins:
             return
         runner = self.runner or CupyRunner()

@@ -2,7 +2,7 @@
 
 Both take a 128-bit counter (c0, c1, c2, c3) and a 64-bit key (k0, k1), all uint32, and
 return four uint32 words. They agree bit for bit with Random123's known-answer vectors
-(tests/rng/test_philox.py) and with the CUDA twin used by the GPU kernels.
+(tests/rng/test_philox.py) and with the CUDA twin (philox.cu) used by the GPU kernels.
 """
 import numba
 import numpy as np
@@ -97,3 +97,15 @@ def fill_words(buf, first_block, n_words, step, replica, c3, k0, k1):
         buf[4 * b + 1] = np.uint32(w1)
         buf[4 * b + 2] = np.uint32(w2)
         buf[4 * b + 3] = np.uint32(w3)
+
+
+PHILOX_KEY = np.dtype({"names": ["k0", "k1"], "formats": [(np.uint32, ROUNDS), (np.uint32, ROUNDS)]})
+
+
+def philox_key(seed):
+    """The kernels' PhiloxKey argument (philox.cu): the key schedule of ``seed``, round r holding
+    (k0 + r W0, k1 + r W1) mod 2**32, as a one-element structured array (passed by value)."""
+    rounds = np.arange(ROUNDS, dtype=np.uint64)
+    schedule = [(np.uint64(k) + rounds * np.uint64(w)) & np.uint64(0xFFFFFFFF)
+                for k, w in zip(seed_key(seed), (PHILOX_W0, PHILOX_W1))]
+    return np.concatenate(schedule).astype(np.uint32).view(PHILOX_KEY)

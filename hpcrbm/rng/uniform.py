@@ -4,11 +4,12 @@ Row i of ``out`` (one chain or sample) holds, at column u, word ``offset + u`` (
 multiple of 4) of the stream
 (counter ((offset + u) // 4, step, ids[i], c3)), mapped to ((word >> 8) + 0.5) * 2**-24,
 never 0 or 1: exact in float64; float32 rounds the values above 0.5 to 2**-24 (docs/rng.md).
+With a ``runner`` (backend/cuda.py) the same numbers are made on its device (uniform.cu).
 """
 import numba
 import numpy as np
 
-from .philox import fill_words, seed_key
+from .philox import fill_words, philox_key, seed_key
 
 SCALE = 2.0**-24
 
@@ -50,12 +51,28 @@ def normals(u, scale=1.0):
     return scale * np.sqrt(-2 * np.log(u[:, 0::2])) * np.cos(2 * np.pi * u[:, 1::2])
 
 
-def uniforms(shape, dtype, seed, ids, step, point, purpose, offset=0):
-    """float array ``shape`` = (len(ids), m) of uniforms; see the module docstring."""
+def uniforms(shape, dtype, seed, ids, step, point, purpose, offset=0, runner=None):
+    """float array ``shape`` = (len(ids), m) of uniforms; see the module docstring. With a
+    ``runner``: an array of ``runner.xp`` made on its device (ids may be a device array)."""
     if offset % 4:
         raise ValueError("offset must be a multiple of 4")
+    c3 = int(point) * 256 + int(purpose)
+    if runner is not None:
+        return _device_uniforms(runner, shape, np.dtype(dtype), seed, ids, int(step), c3, int(offset) // 4)
     out = np.empty(shape, dtype=dtype)
     k0, k1 = seed_key(seed)
-    _fill_uniforms(out, np.asarray(ids, dtype=np.int64), int(step), int(point) * 256 + int(purpose), k0, k1,
-                   int(offset) // 4)
+    _fill_uniforms(out, np.asarray(ids, dtype=np.int64), int(step), c3, k0, k1, int(offset) // 4)
+    return out
+
+
+def _device_uniforms(runner, shape, dtype, seed, ids, step, c3, first_block, threads=256):
+    xp = runner.xp
+    rows, cols = shape
+    out = xp.empty(shape, dtype=dtype)
+    if rows and cols:
+        name = {np.float32: "stream_uniforms_f32", np.float64: "stream_uniforms_f64"}[dtype.type]
+        ids = xp.ascontiguousarray(xp.asarray(ids, dtype=np.int64))
+        runner.launch(name, (-(-rows * ((cols + 3) // 4) // threads),), threads,
+                      (out, ids, np.int32(rows), np.int32(cols), np.uint32(step), np.uint32(c3),
+                       np.uint32(first_block), philox_key(seed)))
     return out

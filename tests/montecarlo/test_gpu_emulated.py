@@ -1,4 +1,4 @@
-"""The CUDA kernels' logic on the CPU (cuda_emulator.py): every launch shape of metropolis_gpu,
+"""The CUDA kernels' logic on the CPU (tests/cuda_emulator.py, the ``runner`` fixture): every launch shape of metropolis_gpu,
 through the same launch code as on a GPU, equals the numba kernels bit for bit. Runs in CI
 (g++ only); the device tests in test_gpu_kernels.py are the proof on a GPU."""
 import shutil
@@ -19,12 +19,6 @@ from hpcrbm.pipeline import SIMULATE, run_stage
 from .test_gpu_kernels import batch_on_cpu, simulate_config
 
 pytestmark = pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
-
-
-@pytest.fixture(scope="module")
-def runner(tmp_path_factory):
-    from .cuda_emulator import build
-    return build(tmp_path_factory.mktemp("cuda_emulator"))
 
 
 CASES = [(IsingModel(2, 10), "lanes"), (IsingModel(2, 10), "shared"), (IsingModel(2, 10), "global"),

@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.montecarlo.kernels.gpu import choose_path, cuda_source, from_planes, to_planes
+from hpcrbm.backend.cuda import cuda_source
+from hpcrbm.montecarlo.kernels.gpu import choose_path, from_planes, to_planes
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.rng.philox import philox4x32_numpy
 
 from ..conftest import run_hpcrbm
 
 ENTRIES = ("philox_words", "ising_half_sweep", "qstate_half_sweep", "ising_sweeps_shared", "qstate_sweeps_shared",
-           "ising2d_compact_half_sweep", "ising2d_planes", "ising_lanes_shared")
+           "ising2d_compact_half_sweep", "ising2d_planes", "ising_lanes_shared", "stream_uniforms_f32",
+           "stream_uniforms_f64")
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
@@ -48,7 +50,7 @@ def test_colour_planes_follow_the_class_numbering():
 @pytest.mark.parametrize("defines", ["COMPACT_UNROLL=0", "COMPACT_ROWS=3", "ROWS=8", "COMPACT_ROWS=x"])
 def test_bad_knobs_are_input_errors(monkeypatch, defines):
     from hpcrbm.errors import InputError
-    from hpcrbm.montecarlo.kernels.gpu import tuning
+    from hpcrbm.backend.cuda import tuning
     monkeypatch.setenv("HPCRBM_GPU_DEFINES", defines)
     with pytest.raises(InputError, match="HPCRBM_GPU_DEFINES"):
         tuning()
@@ -82,7 +84,8 @@ gpu = pytest.mark.skipif(not gpu_available(), reason="needs CuPy and a CUDA devi
 def test_philox_on_gpu_equals_cpu():
     import cupy
 
-    from hpcrbm.montecarlo.kernels.gpu import module, philox_key
+    from hpcrbm.backend.cuda import module
+    from hpcrbm.rng.philox import philox_key
     out = cupy.zeros(4 * 1000, dtype=cupy.uint32)
     module().get_function("philox_words")((4,), (256,), (out, np.int32(1000), np.uint32(7), np.uint32(3),
                                                           np.uint32(5 * 256 + 1), philox_key(11 + (13 << 32))))
@@ -153,7 +156,8 @@ def test_compact_knobs_keep_results(monkeypatch, defines):
 def test_planes_kernel_equals_numpy():
     import cupy
 
-    from hpcrbm.montecarlo.kernels.gpu import CupyRunner, from_planes, to_planes
+    from hpcrbm.backend.cuda import CupyRunner
+    from hpcrbm.montecarlo.kernels.gpu import from_planes, to_planes
     spins = IsingModel(2, 64).initial_state(5, 0, 3, "random")
     planes = to_planes(cupy, cupy.asarray(spins), CupyRunner())
     assert np.array_equal(cupy.asnumpy(planes), to_planes(np, spins))

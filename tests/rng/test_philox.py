@@ -64,3 +64,17 @@ def test_words_are_uniform():
     counts = np.histogram(w, bins=16, range=(0, 1))[0]
     chi2 = ((counts - w.size / 16) ** 2 / (w.size / 16)).sum()
     assert chi2 < 50  # 15 degrees of freedom: p < 1e-5
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_uniforms_are_the_cpu_uniforms(runner, dtype):
+    """uniform.cu (through the CPU emulator of the CUDA module) makes the numbers of the numba
+    twin bit for bit: rows of different replicas, an odd width, a block offset, replica words
+    above 2**32 (the first round's 64-bit product) and float32's rounding of the upper half."""
+    from hpcrbm.rng.uniform import uniforms
+    ids = np.array([0, 1, 7, 2**32 - 1, 2**32 + 5, 2**40 + 3, 12345])
+    for cols, offset in ((13, 0), (4, 8), (1, 4)):
+        args = ((len(ids), cols), dtype, 2**40 + 17, ids, 9, 321, 18)
+        device = uniforms(*args, offset=offset, runner=runner)
+        assert device.dtype == np.dtype(dtype) and np.array_equal(device, uniforms(*args, offset=offset))
+    assert uniforms((0, 5), dtype, 1, [], 0, 0, 18, runner=runner).shape == (0, 5)

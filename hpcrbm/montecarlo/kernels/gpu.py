@@ -1,7 +1,5 @@
-"""CUDA twins of the CPU Metropolis kernels, loaded through CuPy (RawModule, NVRTC).
-
-The .cu sources beside this file are concatenated into one module (philox.cu first). CuPy is
-imported only when a GPU kernel is actually used, so CPU-only machines never import it.
+"""CUDA twins of the CPU Metropolis kernels (the .cu sources beside this file), launched through
+a runner of the package's CUDA module (backend/cuda.py).
 
 Four launch shapes, all bit-identical to the CPU kernels (docs/gpu.md):
 
@@ -15,17 +13,13 @@ Four launch shapes, all bit-identical to the CPU kernels (docs/gpu.md):
   every sweep in one launch, one update rule per model (``IsingRule``, ``QStateRule``).
 - ``global``: everything else; natural layout, one launch per half-sweep.
 """
-import os
-from pathlib import Path
-
 import numpy as np
 
-from ...errors import InputError
-from ...rng.philox import PHILOX_W0, PHILOX_W1, ROUNDS, seed_key
+from ...backend.cuda import CupyRunner, tuning
+from ...rng.philox import philox_key
 from ...rng.streams import Purpose
 from .ising_cpu import ring_colour_class
 
-SOURCES = ("philox.cu", "lattice.cu", "ising.cu", "qstate.cu", "sweeps.cu", "ising_compact.cu", "ising_lanes.cu")
 THREADS = 256
 SHARED_BYTES = 48 * 1024  # shared memory per block without opting in
 SHARED_SITES = SHARED_BYTES  # one byte per spin
@@ -33,58 +27,6 @@ LANES, LANE_INFO = 16, 16 * 24  # lattices per group; bytes of per-lattice data 
 LANES_SITES = (SHARED_BYTES - LANE_INFO) // (2 * LANES)  # one group of cells and the site table (16 bytes a site)
 MAX_GRID_Y = 65535
 PATHS = ("auto", "lanes", "compact", "shared", "global")
-_modules = {}
-# compile-time knobs (docs/gpu.md, docs/benchmarks.md)
-TUNED = {"COMPACT_ROWS": 16, "COMPACT_MIN_BLOCKS": 4, "COMPACT_UNROLL": 1}
-
-
-def cuda_source():
-    """The whole CUDA module as one source string (also compiled by `nvcc -ptx` in the tests)."""
-    here = Path(__file__).parent
-    return "\n".join((here / name).read_text() for name in SOURCES)
-
-
-def tuning():
-    """TUNED, with overrides from HPCRBM_GPU_DEFINES="NAME=int,..." (for benchmarks;
-    COMPACT_ROWS must divide 32)."""
-    values = dict(TUNED)
-    for item in filter(None, (part.strip() for part in os.environ.get("HPCRBM_GPU_DEFINES", "").split(","))):
-        name, _, value = item.partition("=")
-        if name not in TUNED or not value.isdigit() or int(value) < 1 or (name == "COMPACT_ROWS" and 32 % int(value)):
-            raise InputError(f"HPCRBM_GPU_DEFINES: {item!r} is not NAME=positive integer with NAME in "
-                             f"{', '.join(TUNED)}"
-                             " (COMPACT_ROWS a divisor of 32)")
-        values[name] = int(value)
-    return values
-
-
-def compile_defines():
-    """The -D options of the module: every knob of :func:`tuning`."""
-    return tuple(f"-D{name}={value}" for name, value in sorted(tuning().items()))
-
-
-def module():
-    """The compiled module (NVRTC, cached per set of compile-time defines)."""
-    options = ("--std=c++14",) + compile_defines()
-    if options not in _modules:
-        import cupy
-        _modules[options] = cupy.RawModule(code=cuda_source(), options=options)
-    return _modules[options]
-
-
-class CupyRunner:
-    """Launches the module's kernels on the current CUDA device; arrays are CuPy arrays.
-
-    metropolis_gpu takes any object with ``xp`` and ``launch`` (tests/montecarlo/cuda_emulator.py
-    runs the same kernels compiled for the CPU through this interface)."""
-
-    @property
-    def xp(self):
-        import cupy
-        return cupy
-
-    def launch(self, name, grid, block, args, shared_mem=0):
-        module().get_function(name)(grid, (block,), args, shared_mem=shared_mem)
 
 
 def blocks(threads):
@@ -134,18 +76,6 @@ def _planes_kernel(runner, spins, planes, to_planes):
     n, L, _ = spins.shape
     runner.launch("ising2d_planes", blocks(n * L * (L // 32)), THREADS,
                   (spins, planes, np.int32(L), np.int32(n), np.int32(to_planes)))
-
-
-PHILOX_KEY = np.dtype({"names": ["k0", "k1"], "formats": [(np.uint32, ROUNDS), (np.uint32, ROUNDS)]})
-
-
-def philox_key(seed):
-    """The kernels' PhiloxKey argument (philox.cu): the key schedule of ``seed``, round r holding
-    (k0 + r W0, k1 + r W1) mod 2**32, as a one-element structured array (passed by value)."""
-    rounds = np.arange(ROUNDS, dtype=np.uint64)
-    schedule = [(np.uint64(k) + rounds * np.uint64(w)) & np.uint64(0xFFFFFFFF)
-                for k, w in zip(seed_key(seed), (PHILOX_W0, PHILOX_W1))]
-    return np.concatenate(schedule).astype(np.uint32).view(PHILOX_KEY)
 
 
 def _class_sizes(model):

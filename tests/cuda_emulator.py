@@ -6,7 +6,7 @@ Not a GPU: memory-model subtleties, alignment faults and timing are not emulated
 tests in test_gpu_kernels.py remain the proof on a device. The emulation compiles the module's
 sources unchanged apart from one textual rewrite (``extern __shared__`` arrays become a pointer
 into the block's dynamic shared memory) with g++ -std=c++20; kernels are called through
-:class:`EmulatedRunner`, the same interface CuPy is called through (kernels/gpu.py).
+:class:`EmulatedRunner`, the same interface CuPy is called through (backend/cuda.py).
 """
 import ctypes
 import re
@@ -15,7 +15,7 @@ import subprocess
 
 import numpy as np
 
-from hpcrbm.montecarlo.kernels.gpu import compile_defines, cuda_source
+from hpcrbm.backend.cuda import compile_defines, cuda_source
 
 SHIM = r"""
 #include <algorithm>
@@ -126,7 +126,7 @@ def build(tmp_path):
 
 
 class EmulatedRunner:
-    """kernels/gpu.py's runner interface on the CPU: NumPy arrays, kernels from :func:`build`."""
+    """backend/cuda.py's runner interface on the CPU: NumPy arrays, kernels from :func:`build`."""
 
     xp = np
 

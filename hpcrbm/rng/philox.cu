@@ -8,15 +8,21 @@ struct PhiloxKey {
     unsigned int k0[10], k1[10];  // round r: seed words + r (0x9E3779B9, 0xBB67AE85), mod 2^32
 };
 
-__device__ __forceinline__ void philox4x32_10(unsigned int c[4], const PhiloxKey& key)
+// Rounds first .. 9 of Philox4x32-10 on the counter c (all ten: philox4x32_10).
+__device__ __forceinline__ void philox4x32_rounds(unsigned int c[4], const PhiloxKey& key, int first)
 {
 #pragma unroll
-    for (int round = 0; round < 10; ++round) {
+    for (int round = first; round < 10; ++round) {
         const unsigned int hi0 = __umulhi(0xD2511F53u, c[0]), lo0 = 0xD2511F53u * c[0];
         const unsigned int hi1 = __umulhi(0xCD9E8D57u, c[2]), lo1 = 0xCD9E8D57u * c[2];
         const unsigned int n0 = hi1 ^ c[1] ^ key.k0[round], n2 = hi0 ^ c[3] ^ key.k1[round];
         c[0] = n0; c[1] = lo1; c[2] = n2; c[3] = lo0;
     }
+}
+
+__device__ __forceinline__ void philox4x32_10(unsigned int c[4], const PhiloxKey& key)
+{
+    philox4x32_rounds(c, key, 0);
 }
 
 // Random words of one work item: word k of (step, replica, c3) is element k % 4 of the block
