@@ -37,7 +37,8 @@ dim3 blockDim, gridDim;
 thread_local std::barrier<>* emu_barrier;
 unsigned char* emu_dynamic_shared;
 inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
-inline unsigned int __umulhi(unsigned int a, unsigned int b) { return (unsigned int)(((unsigned long long)a * b) >> 32); }
+inline unsigned int __umulhi(unsigned int a, unsigned int b)
+{ return (unsigned int)(((unsigned long long)a * b) >> 32); }
 inline unsigned int __funnelshift_l(unsigned int lo, unsigned int hi, unsigned int s)
 { return (unsigned int)((((unsigned long long)hi << 32 | lo) << (s & 31)) >> 32); }
 inline unsigned int __funnelshift_r(unsigned int lo, unsigned int hi, unsigned int s)

@@ -2,9 +2,11 @@
 
 CPU-only machines without CuPy never import it; "auto" picks the GPU only when CuPy imports
 and sees a device. Each rank takes device ``local_rank % device_count`` (local rank from a
-shared-memory split of the communicator). The GPU runs the Metropolis kernels; the RBM,
-flows and cluster updates run on the CPU.
+shared-memory split of the communicator). On the GPU run the Metropolis kernels, RBM training
+and its log-likelihoods, the flows and the neural thermometer (their arrays stay on the device;
+files and collectives go through the host); cluster updates and the analysis run on the CPU.
 """
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +19,17 @@ class Backend:
     name: str  # "cpu" | "gpu"
     xp: object  # numpy or cupy
     device: str  # human-readable device description
-    runner: object = None  # what launches the GPU kernels (None: CuPy; tests pass the CPU emulator)
+    runner: object = None  # what launches the CUDA kernels (cuda.CupyRunner; tests pass the CPU emulator)
+
+
+def array_module(array):
+    """numpy, or cupy for a CuPy array (CuPy is never imported here)."""
+    return sys.modules["cupy"] if type(array).__module__.startswith("cupy") else np
+
+
+def to_host(array):
+    """A NumPy array of ``array`` (copied from the device for a CuPy array)."""
+    return array.get() if array_module(array) is not np else np.asarray(array)
 
 
 def _gpu_backend(comm):
@@ -33,7 +45,8 @@ def _gpu_backend(comm):
     cupy.cuda.Device(device).use()
     props = cupy.cuda.runtime.getDeviceProperties(device)
     name = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    return Backend("gpu", cupy, f"gpu {device} of {count}: {name}")
+    from .cuda import CupyRunner
+    return Backend("gpu", cupy, f"gpu {device} of {count}: {name}", CupyRunner())
 
 
 def select_backend(name, comm=None):

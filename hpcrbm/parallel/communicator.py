@@ -8,6 +8,8 @@ import json
 
 import numpy as np
 
+from ..backend import array_module
+
 
 def block_range(n_items, size, rank):
     """Balanced contiguous slice [start, stop) of ``n_items`` for ``rank`` of ``size``.
@@ -121,7 +123,11 @@ class Communicator:
         return bool(self.allreduce_sum(np.array([0 if flag else 1]))[0] == 0)
 
     def allreduce_sum(self, array):
-        """Elementwise sum over ranks of a NumPy array (returns a new array)."""
+        """Elementwise sum over ranks of an array (returns a new one); a CuPy array goes through a
+        host buffer and comes back as one."""
+        xp = array_module(array)
+        if xp is not np:
+            return xp.asarray(self.allreduce_sum(array.get()))
         array = np.ascontiguousarray(array)
         if self.comm is None:
             return array.copy()
@@ -135,6 +141,9 @@ class Communicator:
 
         ``local`` has shape (stop - start, *rest) on each rank; returns (n_items, *rest).
         """
+        xp = array_module(local)
+        if xp is not np:
+            return xp.asarray(self.allgather_slices(local.get(), n_items))
         local = np.ascontiguousarray(local)
         if self.comm is None:
             return local.copy()

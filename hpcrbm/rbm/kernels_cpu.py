@@ -16,6 +16,8 @@ import numpy as np
 from ..rng.philox import fill_words
 from ..rng.uniform import SCALE
 
+xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)
+
 
 @numba.njit(cache=True, nogil=True)
 def quantised_weights(W):

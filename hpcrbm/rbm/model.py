@@ -35,8 +35,10 @@ class RBMParams:
         return self.n_visible * max(self.q, 1)
 
     def astype(self, dtype):
-        """The same parameters as ``dtype`` arrays (no copy where they already are)."""
-        return RBMParams(*(np.asarray(a, dtype) for a in (self.W, self.b, self.c)), self.q)
+        """The same parameters as ``dtype`` arrays of the same array module (no copy where they
+        already are)."""
+        return RBMParams(*(a.astype(dtype, copy=False) if hasattr(a, "astype") else np.asarray(a, dtype)
+                           for a in (self.W, self.b, self.c)), self.q)
 
     def flat_W(self):
         return self.W.reshape(self.n_hidden, -1)

@@ -9,6 +9,13 @@ rows it owns; one allreduce (sum) per update combines them, and every rank appli
 update. The sums are exact (:class:`ExactProducts`), so 1, 2 or 3 ranks give the same weights
 bit for bit.
 
+The arrays live where the kernels run (:func:`training_kernels`): NumPy with the numba kernels of
+kernels_cpu.py on the CPU, CuPy with kernels_array.py on a GPU (the same products, exact, and the
+same random streams made on the device; only tanh and exp come from CUDA rather than NumPy, so a
+GPU training equals the CPU one up to those roundings and is rank-invariant bit for bit among GPUs
+of one kind). Only the gradient allreduce (through host buffers) and monitors' scalars leave the
+device.
+
 Random numbers (point = Nh + 2**16 * training seed, :attr:`TrainingSettings.point`; docs/rng.md):
   RBM_ORDER: epoch permutations (replica 0, step = epoch, index = sample);
   RBM_INIT: initial weights (step 0) and persistent chains (step 1) (replica = row);
@@ -19,21 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backend import to_host
 from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
 from ..rng.uniform import normals, stream_words, stride, uniforms
-from .kernels_cpu import (
-    gather_rows,
-    half_inputs,
-    phase_difference,
-    quantised_weights,
-    sample_bernoulli_rows,
-    sample_categorical_rows,
-    scaled_inputs,
-    sgd_step,
-    signed_fixed_point,
-)
+from . import kernels_cpu
+from .kernels_array import ArrayKernels
 from .model import (
     RBMParams,
     apply_gauge,
@@ -54,6 +53,15 @@ def fixed_point(x):
     return np.rint(np.asarray(x, np.float64) * FIXED_POINT)
 
 
+def training_kernels(backend=None):
+    """The kernels of an update for ``backend`` (backend/__init__.py): kernels_cpu (numba, NumPy
+    arrays) on the CPU, :class:`ArrayKernels` on the device of a GPU backend (CuPy arrays, or
+    NumPy ones with the CUDA emulator in the tests)."""
+    if backend is None or backend.name == "cpu":
+        return kernels_cpu
+    return ArrayKernels(backend.runner)
+
+
 class ExactProducts:
     """The products of one update, exact and so independent of how rows are split over ranks
     and of how a matrix product is blocked.
@@ -61,31 +69,32 @@ class ExactProducts:
     Every product in training has a binary operand (data and sampled visible states, sampled
     hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
     float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order,
-    so BLAS (dgemm, float64) gives the same bits whatever its blocking. The gradient sums
-    p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid, softmax) are applied
-    afterwards with NumPy, row by row; the steps between the products are numba kernels
-    (kernels_cpu.py).
+    so BLAS (dgemm, float64, on the CPU or the GPU) gives the same bits whatever its blocking. The
+    gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid,
+    softmax) are applied afterwards, row by row; the steps between the products are the
+    ``kernels`` (:func:`training_kernels`).
     """
 
-    def __init__(self, params, dtype):
-        self.params, self.dtype = params, dtype
-        self.Wq, largest = quantised_weights(np.ascontiguousarray(params.flat_W()))
+    def __init__(self, params, dtype, kernels=kernels_cpu):
+        self.params, self.dtype, self.k, self.xp = params, dtype, kernels, kernels.xp
+        self.Wq, largest = kernels.quantised_weights(self.xp.ascontiguousarray(params.flat_W()))
         if largest >= 2.0**53:
             raise FloatingPointError("RBM weights too large for exact products (a row or column of |W| sums "
                                      "to 2**21 or more)")
 
     def _inputs(self, states, weights, bias, dtype):
         """states @ weights 2**-32 + bias as ``dtype``; states binary (rows, n_in)."""
-        out = np.empty((len(states), weights.shape[1]), dtype)
-        scaled_inputs(np.asarray(states, np.float64) @ weights, bias, out)
+        out = self.xp.empty((len(states), weights.shape[1]), dtype)
+        self.k.scaled_inputs(self.xp.asarray(states, np.float64) @ weights, bias, out)
         return out
 
     def _sigmoid(self, states, weights, bias):
         """model.sigmoid of :meth:`_inputs` in self.dtype, with the same operations in place."""
-        sums = np.asarray(states, np.float64) @ weights
-        out = np.empty(sums.shape, self.dtype)
-        half_inputs(sums, bias, out)
-        np.tanh(out, out=out)
+        xp = self.xp
+        sums = xp.asarray(states, np.float64) @ weights
+        out = xp.empty(sums.shape, self.dtype)
+        self.k.half_inputs(sums, bias, out)
+        xp.tanh(out, out=out)
         out += 1.0
         out *= 0.5
         return out
@@ -97,14 +106,16 @@ class ExactProducts:
         p = self.params
         if not p.q:
             return self._sigmoid(h, self.Wq, p.flat_b())
-        return probs_from_logits(np, self._inputs(h, self.Wq, p.flat_b(), self.dtype), p.n_visible, p.q)
+        return probs_from_logits(self.xp, self._inputs(h, self.Wq, p.flat_b(), self.dtype), p.n_visible, p.q)
 
     def free_energy(self, v):
         """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
         whatever the other rows (see free_energy in model.py)."""
+        xp = self.xp
         x = self._inputs(v, self.Wq.T, self.params.c, np.float64)
-        v = np.asarray(v, np.float64)
-        return -(v @ fixed_point(self.params.flat_b())) / FIXED_POINT - softplus(np, x).sum(axis=1)
+        v = xp.asarray(v, np.float64)
+        b = xp.rint(self.params.flat_b().astype(np.float64) * FIXED_POINT)
+        return -(v @ b) / FIXED_POINT - softplus(xp, x).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -141,12 +152,14 @@ class TrainingState:
 
 
 class Trainer:
-    """Trains one RBM on the distributed data set; ``comm`` is the run's Communicator."""
+    """Trains one RBM on the distributed data set; ``comm`` is the run's Communicator,
+    ``kernels`` those of :func:`training_kernels` (the data are copied to their device once)."""
 
-    def __init__(self, settings, data, first, n_total, comm, n_visible):
+    def __init__(self, settings, data, first, n_total, comm, n_visible, kernels=kernels_cpu):
         self.s = settings
+        self.k, self.xp = kernels, kernels.xp
         self.dtype = np.dtype(settings.dtype)
-        self.data = np.asarray(data, dtype=self.dtype)
+        self.data = self.xp.asarray(np.asarray(data, dtype=self.dtype))
         self.first, self.n_total, self.comm = first, n_total, comm
         self.n_visible = n_visible
         self.units = n_visible * max(settings.q, 1)
@@ -169,7 +182,7 @@ class Trainer:
         nh, q = self.s.n_hidden, self.s.q
         u = uniforms((nh, 2 * self.units), np.float64, self.s.seed, np.arange(nh), 0, self.s.point, Purpose.RBM_INIT)
         normal = normals(u)
-        means = self.comm.allreduce_sum(self.data.sum(axis=0, dtype=np.float64)) / self.n_total
+        means = self.comm.allreduce_sum(to_host(self.data.sum(axis=0, dtype=np.float64))) / self.n_total
         means = np.clip(means, 1e-3, 1 - 1e-3)
         b = np.log(means) if q else np.log(means / (1 - means))
         if not self.s.biases:
@@ -179,8 +192,17 @@ class Trainer:
                            b.reshape(shape_W[1:]).astype(self.dtype), np.zeros(nh, self.dtype), q)
         apply_gauge(np, params)
         chains = self._random_visible(np.arange(self.s.batch_size))
-        return TrainingState(params, [np.zeros_like(params.W), np.zeros_like(params.b), np.zeros_like(params.c)],
-                             chains)
+        return self.on_device(TrainingState(params, [np.zeros_like(params.W), np.zeros_like(params.b),
+                                                     np.zeros_like(params.c)], chains))
+
+    def on_device(self, state):
+        """``state`` with its parameters, velocities and chains as arrays of the kernels' device."""
+        xp = self.xp
+        p = state.params
+        state.params = RBMParams(*(xp.asarray(a) for a in (p.W, p.b, p.c)), p.q)
+        state.velocity = [xp.asarray(a) for a in state.velocity]
+        state.chains = xp.asarray(state.chains)
+        return state
 
     def _random_visible(self, ids):
         """Uniformly random visible states for chains ``ids`` (g = 1 stream, step 1)."""
@@ -193,13 +215,13 @@ class Trainer:
     # -- one update ---------------------------------------------------------------------
     def _sample(self, probs, ids, update, part, categorical):
         """States drawn from ``probs`` with the RBM_GIBBS uniforms of ``part`` (module docstring)."""
-        out = np.empty_like(probs)
+        out = self.xp.empty_like(probs)
         ids = np.asarray(ids, np.int64)
         block = part * self.stride // 4
         if categorical:
-            sample_categorical_rows(probs, self.s.q, ids, update, block, self._c3, *self._key, out)
+            self.k.sample_categorical_rows(probs, self.s.q, ids, update, block, self._c3, *self._key, out)
         else:
-            sample_bernoulli_rows(probs, ids, update, block, self._c3, *self._key, out)
+            self.k.sample_bernoulli_rows(probs, ids, update, block, self._c3, *self._key, out)
         return out
 
     def _gibbs(self, exact, v, ids, update, ph=None):
@@ -216,13 +238,13 @@ class Trainer:
 
     def update(self, state, batch, update):
         """One SGD step on the global batch (global sample indices); all ranks call it."""
-        p, s = state.params, self.s
-        exact = ExactProducts(p, self.dtype)
+        p, s, k, xp = state.params, self.s, self.k, self.xp
+        exact = ExactProducts(p, self.dtype, k)
         mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
         n0 = len(mine)
         lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank) if s.method == "pcd" else (0, n0)
-        rows = np.empty((n0 + hi - lo, self.units))  # float64 [v0; chain starts, then vk]
-        gather_rows(self.data, mine - self.first, rows[:n0])
+        rows = xp.empty((n0 + hi - lo, self.units))  # float64 [v0; chain starts, then vk]
+        k.gather_rows(self.data, mine - self.first, rows[:n0])
         if s.method == "pcd":
             rows[n0:] = state.chains[lo:hi]
             both = exact.hidden_probs(rows)  # one product for both
@@ -234,13 +256,13 @@ class Trainer:
         rows[n0:] = vk
         phk = exact.hidden_probs(rows[n0:])
         nW, nb = p.W.size, p.b.size
-        grad = np.empty(nW + nb + p.c.size, dtype=np.float64)
+        grad = xp.empty(nW + nb + p.c.size, dtype=np.float64)
         # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
         # for W and c): [ph0, -phk]^T [v0; vk]
-        signed = np.empty((len(rows), p.n_hidden))
-        signed_fixed_point(ph0, phk, signed, grad[nW + nb:])
-        np.matmul(signed.T, rows, out=grad[:nW].reshape(p.n_hidden, self.units))
-        phase_difference(rows, n0, grad[nW:nW + nb])
+        signed = xp.empty((len(rows), p.n_hidden))
+        k.signed_fixed_point(ph0, phk, signed, grad[nW + nb:])
+        xp.matmul(signed.T, rows, out=grad[:nW].reshape(p.n_hidden, self.units))
+        k.phase_difference(rows, n0, grad[nW:nW + nb])
         grad = self.comm.allreduce_sum(grad)
         if s.method == "pcd":
             state.chains[lo:hi] = vk  # this rank's chains; every rank's are gathered at the end of the epoch
@@ -248,8 +270,8 @@ class Trainer:
         if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
             raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
         flat = [a.reshape(-1) for a in arrays]
-        sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
-        apply_gauge(np, p)
+        k.sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
+        apply_gauge(xp, p)
 
     def epoch(self, state):
         """One pass over the data set; increments ``state.epoch``."""
@@ -272,8 +294,8 @@ class Trainer:
             chosen = np.arange(n) * self.n_total // n
             rows = np.zeros((n, self.units))
             mine = (chosen >= self.first) & (chosen < self.first + len(self.data))
-            rows[mine] = self.data[chosen[mine] - self.first]
-            self._monitor = chosen, self.comm.allreduce_sum(rows)
+            rows[mine] = to_host(self.data[self.xp.asarray(chosen[mine] - self.first)])
+            self._monitor = chosen, self.xp.asarray(self.comm.allreduce_sum(rows))
         return self._monitor
 
     def reconstruction_and_pseudo_likelihood(self, params, epoch):
@@ -281,35 +303,36 @@ class Trainer:
         (N_sites log p(site | rest) for one site per sample, site = (index + epoch) mod N_sites),
         on the monitor subset (the same computation on every rank: no reduction)."""
         rows, v = self.monitor_data()
-        n = len(rows)
+        xp, n = self.xp, len(rows)
         p64 = params.astype(np.float64)
-        rec = visible_probs(np, p64, hidden_probs(np, p64, v))
+        rec = visible_probs(xp, p64, hidden_probs(xp, p64, v))
         err = float(((v - rec) ** 2).sum()) / self.units
-        site = (rows + epoch) % self.n_visible
-        f0 = free_energy(np, p64, v)
+        site = xp.asarray((rows + epoch) % self.n_visible)
+        at = xp.arange(n)
+        f0 = free_energy(xp, p64, v)
         if not self.s.q:
             flipped = v.copy()
-            flipped[np.arange(len(v)), site] = 1 - flipped[np.arange(len(v)), site]
-            log_p = -np.logaddexp(0, -(free_energy(np, p64, flipped) - f0))
+            flipped[at, site] = 1 - flipped[at, site]
+            log_p = -xp.logaddexp(0, -(free_energy(xp, p64, flipped) - f0))
         else:
             q = self.s.q
             alternatives = []
             for a in range(q):
-                va = v.reshape(len(v), self.n_visible, q).copy()
-                va[np.arange(len(v)), site] = np.eye(q)[a]
-                alternatives.append(-free_energy(np, p64, va.reshape(len(v), -1)))
-            alternatives = np.stack(alternatives, axis=1) if len(v) else np.empty((0, q))
-            top = alternatives.max(axis=1, initial=0.0) if len(v) else 0.0
-            log_p = -f0 - (top + np.log(np.exp(alternatives - np.atleast_1d(top)[:, None]).sum(axis=1)))
-        return err / n, float(np.sum(log_p)) * self.n_visible / n
+                va = v.reshape(n, self.n_visible, q).copy()
+                va[at, site] = xp.eye(q)[a]
+                alternatives.append(-free_energy(xp, p64, va.reshape(n, -1)))
+            alternatives = xp.stack(alternatives, axis=1)
+            top = xp.maximum(alternatives.max(axis=1), 0.0)
+            log_p = -f0 - (top + xp.log(xp.exp(alternatives - top[:, None]).sum(axis=1)))
+        return err / n, float(log_p.sum()) * self.n_visible / n
 
     def mean_free_energy(self, params):
         """-<F(v)> over the whole global data set (float64): per-row F from exact products,
         summed exactly at a resolution of 2**-32 per row (:func:`exact_total`)."""
-        exact = ExactProducts(params, np.float64)
+        exact = ExactProducts(params, np.float64, self.k)
         parts = np.zeros(2)
         for start in range(0, len(self.data), 4096):
-            parts += split_fixed_point(-exact.free_energy(self.data[start:start + 4096]))
+            parts += split_fixed_point(to_host(-exact.free_energy(self.data[start:start + 4096])))
         return exact_total(parts, self.comm) / self.n_total
 
 

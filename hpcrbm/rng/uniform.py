@@ -56,12 +56,16 @@ def uniforms(shape, dtype, seed, ids, step, point, purpose, offset=0, runner=Non
     ``runner``: an array of ``runner.xp`` made on its device (ids may be a device array)."""
     if offset % 4:
         raise ValueError("offset must be a multiple of 4")
-    c3 = int(point) * 256 + int(purpose)
+    return stream_uniforms(shape, dtype, seed, ids, step, int(point) * 256 + int(purpose), int(offset) // 4, runner)
+
+
+def stream_uniforms(shape, dtype, seed, ids, step, c3, first_block, runner=None):
+    """:func:`uniforms` by counter word 3 (``c3`` = point * 256 + purpose) and first Philox block."""
     if runner is not None:
-        return _device_uniforms(runner, shape, np.dtype(dtype), seed, ids, int(step), c3, int(offset) // 4)
+        return _device_uniforms(runner, shape, np.dtype(dtype), seed, ids, int(step), int(c3), int(first_block))
     out = np.empty(shape, dtype=dtype)
     k0, k1 = seed_key(seed)
-    _fill_uniforms(out, np.asarray(ids, dtype=np.int64), int(step), c3, k0, k1, int(offset) // 4)
+    _fill_uniforms(out, np.asarray(ids, dtype=np.int64), int(step), int(c3), k0, k1, int(first_block))
     return out
 
 

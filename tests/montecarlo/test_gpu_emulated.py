@@ -1,6 +1,6 @@
-"""The CUDA kernels' logic on the CPU (tests/cuda_emulator.py, the ``runner`` fixture): every launch shape of metropolis_gpu,
-through the same launch code as on a GPU, equals the numba kernels bit for bit. Runs in CI
-(g++ only); the device tests in test_gpu_kernels.py are the proof on a GPU."""
+"""The CUDA kernels' logic on the CPU (tests/cuda_emulator.py, the ``runner`` fixture): every
+launch shape of metropolis_gpu, through the same launch code as on a GPU, equals the numba kernels
+bit for bit. Runs in CI (g++ only); the device tests in test_gpu_kernels.py are the proof on a GPU."""
 import shutil
 
 import h5py

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.backend.cuda import cuda_source
+from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.kernels.gpu import choose_path, from_planes, to_planes
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.rng.philox import philox4x32_numpy
@@ -49,8 +49,8 @@ def test_colour_planes_follow_the_class_numbering():
 
 @pytest.mark.parametrize("defines", ["COMPACT_UNROLL=0", "COMPACT_ROWS=3", "ROWS=8", "COMPACT_ROWS=x"])
 def test_bad_knobs_are_input_errors(monkeypatch, defines):
-    from hpcrbm.errors import InputError
     from hpcrbm.backend.cuda import tuning
+    from hpcrbm.errors import InputError
     monkeypatch.setenv("HPCRBM_GPU_DEFINES", defines)
     with pytest.raises(InputError, match="HPCRBM_GPU_DEFINES"):
         tuning()
