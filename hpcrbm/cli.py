@@ -52,10 +52,8 @@ def cmd_simulate(args, comm):
 
 def cmd_stage(args, comm):
     """train / thermometer / flow / analyze RUN_DIR: run the stage, print the file it wrote."""
-    from .backend import select_backend
     from .pipeline import run_stage_command
-    path = run_stage_command(args.command, args.run_dir, comm, select_backend("cpu"), overrides=args.set or [],
-                             quiet=args.quiet)
+    path = run_stage_command(args.command, args.run_dir, comm, overrides=args.set or [], quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0

@@ -146,10 +146,13 @@ def run_config(run_dir, stage, overrides=()):
     return loads(to_toml(cfg), [*overrides, f"run.out={toml_value(str(run_dir))}"], source=str(samples))
 
 
-def run_stage_command(name, run_dir, comm, backend, overrides=(), quiet=False):
-    """``hpcrbm NAME RUN_DIR [--set ...]`` for NAME in train, thermometer, flow, analyze."""
+def run_stage_command(name, run_dir, comm, backend=None, overrides=(), quiet=False):
+    """``hpcrbm NAME RUN_DIR [--set ...]`` for NAME in train, thermometer, flow, analyze; the
+    backend is the run's run.backend (which --set may change) unless one is given."""
+    from .backend import select_backend
     stage = BY_NAME[name]
     cfg = run_config(run_dir, stage, overrides)
+    backend = backend or select_backend(cfg.run.backend, comm)
     path = run_stage(stage, cfg, comm, backend, quiet, standalone=True)
     return files.summary_path(run_dir) if stage is ANALYZE else path
 

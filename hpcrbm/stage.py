@@ -164,6 +164,14 @@ class Context:
         return self.path(self.stage.output)
 
     @property
+    def checkpoint_inputs(self):
+        """What a stage's checkpoint must match to be resumed: the fingerprint, and on a GPU the
+        arithmetic (CUDA's tanh, exp and float sums round differently from NumPy's, so a training
+        is never continued on the other kind of device). The Monte Carlo is bit-identical on both."""
+        gpu = self.backend is not None and self.backend.name == "gpu"
+        return self.inputs + ("\narithmetic = gpu" if gpu else "")
+
+    @property
     def checkpoints(self):
         """The run's checkpoint folder (created by rank 0; collective)."""
         folder = self.path("checkpoints")

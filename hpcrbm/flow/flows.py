@@ -9,37 +9,42 @@ probabilities ("probabilities").
 Random words: purpose FLOW, point = the RBM's stream point (Nh + 2**16 * training seed),
 replica = chain id (unique per start and sample),
 step = flow step, index = half-step * stride + unit (docs/rng.md).
+
+With a ``runner`` (backend/cuda.py) the chains and their random numbers live on its device.
 """
 import numpy as np
 
-from ..rbm.model import hidden_probs, sample_bernoulli, sample_visible, visible_probs
+from ..rbm.model import RBMParams, hidden_probs, sample_bernoulli, sample_visible, visible_probs
 from ..rng.streams import Purpose
 from ..rng.uniform import stride, uniforms
 
 
-def flow(params, v0, steps, mode, seed, chain_ids, point=None):
-    """Yield (step, visible probabilities or None, visible sample) for step = 0 .. steps.
+def flow(params, v0, steps, mode, seed, chain_ids, point=None, runner=None):
+    """Yield (step, visible probabilities or None, visible sample) for step = 0 .. steps, arrays
+    of ``runner.xp`` (NumPy without a runner).
 
     v0: flat visible states (n, units), float64. Step 0 is the start itself. ``point``: the
     stream's work item (default Nh).
     """
-    v = np.asarray(v0, dtype=np.float64)
+    xp = np if runner is None else runner.xp
+    params = RBMParams(*(xp.asarray(a) for a in (params.W, params.b, params.c)), params.q)
+    v = xp.asarray(v0, dtype=np.float64)
     sites = params.n_visible if params.categorical else params.units
     per_part = stride(params.units, params.n_hidden)
     purpose = int(Purpose.FLOW)
     point = params.n_hidden if point is None else point
     draw = lambda step, part, width: uniforms((len(v), width), np.float64, seed, chain_ids, step,  # noqa: E731
-                                              point, purpose, offset=part * per_part)
+                                              point, purpose, offset=part * per_part, runner=runner)
     yield 0, None, v
     for step in range(1, steps + 1):
-        ph = hidden_probs(np, params, v)
+        ph = hidden_probs(xp, params, v)
         if mode == "sample":
-            h = sample_bernoulli(np, ph, draw(step, 0, params.n_hidden))
-            v = sample_visible(np, visible_probs(np, params, h), draw(step, 1, sites), params.q)
+            h = sample_bernoulli(xp, ph, draw(step, 0, params.n_hidden))
+            v = sample_visible(xp, visible_probs(xp, params, h), draw(step, 1, sites), params.q)
             yield step, None, v
         else:
-            v = visible_probs(np, params, ph)
-            yield step, v, sample_visible(np, v, draw(step, 2, sites), params.q)
+            v = visible_probs(xp, params, ph)
+            yield step, v, sample_visible(xp, v, draw(step, 2, sites), params.q)
 
 
 def spins_from_visible(v, params, lattice_shape, ising):

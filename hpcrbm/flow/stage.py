@@ -29,6 +29,7 @@ ranks, computes only the others.
 import h5py
 import numpy as np
 
+from ..backend import to_host
 from ..io import files
 from ..io.hdf5 import ParallelFile
 from ..log import get_logger
@@ -84,13 +85,16 @@ def stream_point(key, params):
     return rbm_point(nh, seed)
 
 
-def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point=None):
+def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point=None, runner=None):
     """Observables and thermometer readings of one start's flow: name -> (steps + 1,) array,
-    plus "nn_histogram" (steps + 1, nT): counts of the neural thermometer's predictions."""
+    plus "nn_histogram" (steps + 1, nT): counts of the neural thermometer's predictions. With a
+    ``runner`` the chains and the neural thermometer (``nn``'s arrays there) run on its device and
+    each step's states come to the host to be measured."""
     shape, N = model.lattice_shape, model.n_sites
     ising = cfg.model.kind == "ising"
     rows = {}
-    for step, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point):
+    for step, probs, v_device in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point, runner):
+        v, probs = to_host(v_device), None if probs is None else to_host(probs)
         spins = spins_from_visible(v, params, shape, ising)
         e, m = model.measure(spins, field)
         stats = point_summary(e.reshape(1, -1), m.reshape(1, -1), N, 1.0)
@@ -106,7 +110,7 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point
             t, dt, inside = thermometer.read(values[key], values[f"{key}_err"])
             values[f"temperature_{label}"], values[f"temperature_{label}_err"] = float(t), float(dt)
             values[f"temperature_{label}_inside"] = float(inside)
-        t, dt, histogram = read_temperature(nn, v, cfg.sampling.temperatures)
+        t, dt, histogram = read_temperature(nn, v_device, cfg.sampling.temperatures)
         values["temperature_nn"], values["temperature_nn_err"] = t, dt
         values["temperature_nn_inside"] = float(min(cfg.sampling.temperatures) < t < max(cfg.sampling.temperatures))
         rows.setdefault("nn_histogram", []).append(histogram)
@@ -122,8 +126,10 @@ def run_flows(ctx):
     samples_path = ctx.path(files.SAMPLES)
     stored = {key: RBMParams(*(a.astype(np.float64) for a in (W, b, c)), q)
               for key, (W, b, c, q) in files.read_rbms(ctx.path(files.RBM)).items()}
-    nn = [MLP.from_arrays(arrays) for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER),
-                                                                   len(cfg.sampling.fields))]
+    runner = ctx.backend.runner if ctx.backend is not None and ctx.backend.name == "gpu" else None
+    xp = np if runner is None else runner.xp
+    nn = [MLP.from_arrays([xp.asarray(a) for a in arrays])
+          for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER), len(cfg.sampling.fields))]
     model = make_model(cfg.model)
     mc = files.read_samples_summary(samples_path)
     thermo = [physics_thermometers(cfg.model, H, mc["temperatures"], mc["energy"][:, iH],
@@ -137,7 +143,7 @@ def run_flows(ctx):
     pairs = [(key, mode) for key in keys for mode in modes]
     layout = _layout(cfg, pairs, len(starts))
     checkpoint = ctx.checkpoints / files.FLOW
-    rows = _load_checkpoint(checkpoint, ctx.inputs, layout, pairs, lo, hi)  # start -> {(key, mode): row}
+    rows = _load_checkpoint(checkpoint, ctx.checkpoint_inputs, layout, pairs, lo, hi)  # start -> {(key, mode): row}
     if rows:
         log.info("resuming from %s with %d of this rank's %d starts done", checkpoint, len(rows), hi - lo)
     timer = ctx.checkpoint_timer()
@@ -148,7 +154,7 @@ def run_flows(ctx):
             v0 = start_visible(cfg, kind, iT, iH, samples_path, model, s)  # once for every RBM and mode
             ids = s * cfg.flow.samples + np.arange(cfg.flow.samples)
             rows[s] = {(key, mode): flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode,
-                                               thermo[iH], nn[iH], stream_point(key, stored[key]))
+                                               thermo[iH], nn[iH], stream_point(key, stored[key]), runner)
                        for key, mode in pairs}
         if s + 1 < lo + most:
             timer.checkpoint_if_due(lambda: _save_checkpoint(ctx, checkpoint, layout, rows))
@@ -198,7 +204,7 @@ def _save_checkpoint(ctx, path, layout, rows):
     _write_rows(f, layout, rows)
     f.create("done", (n_starts,), np.int8)
     f.write_blocks("done", [((), run[0], run[-1] + 1, np.ones(len(run), np.int8)) for run in _runs(rows)])
-    f.set_attrs({"inputs": ctx.inputs})
+    f.set_attrs({"inputs": ctx.checkpoint_inputs})
     f.commit(path)
 
 

@@ -17,6 +17,7 @@ from ..rng.philox import fill_words
 from ..rng.uniform import SCALE
 
 xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)
+runner = None  # no CUDA module: uniforms from the numba streams
 
 
 @numba.njit(cache=True, nogil=True)

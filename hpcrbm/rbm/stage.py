@@ -17,6 +17,7 @@ import dataclasses
 import h5py
 import numpy as np
 
+from ..backend import to_host
 from ..grid import Grid
 from ..io import files
 from ..io.hdf5 import replaced_on_success
@@ -27,7 +28,7 @@ from ..rng.uniform import normals, uniforms
 from ..stage import Stage
 from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from .model import RBMParams, encode
-from .training import Trainer, TrainingSettings, TrainingState
+from .training import Trainer, TrainingSettings, TrainingState, training_kernels
 
 
 def settings_for(cfg, n_hidden, training_seed=0):
@@ -90,7 +91,7 @@ def _save_checkpoint(path, state, inputs, done, info=None):
         p = state.params
         for name, value in (("W", p.W), ("b", p.b), ("c", p.c), ("vW", state.velocity[0]),
                             ("vb", state.velocity[1]), ("vc", state.velocity[2]), ("chains", state.chains)):
-            h5[name] = value
+            h5[name] = to_host(value)
         for name, values in state.history.items():
             h5[f"history/{name}"] = np.asarray(values, dtype=np.float64)
         for epoch, arrays in state.snapshots.items():
@@ -125,10 +126,12 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
     settings = settings_for(cfg, n_hidden, training_seed)
-    trainer = Trainer(settings, data, first, n_total, comm, cfg.model.L ** cfg.model.dim)
+    kernels = training_kernels(ctx.backend)
+    trainer = Trainer(settings, data, first, n_total, comm, cfg.model.L ** cfg.model.dim, kernels)
     state = _load_checkpoint(checkpoint, inputs)
     if comm.all_true(state is not None):
         log.info("%s: resuming at epoch %d", files.rbm_key(n_hidden, training_seed), state.epoch)
+        state = trainer.on_device(state)
     else:
         state = trainer.initial_state()
     bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
@@ -153,7 +156,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
             state.history[name].append(value)
         if state.epoch in snapshots:
             p = state.params
-            state.snapshots[state.epoch] = (p.W.copy(), p.b.copy(), p.c.copy())
+            state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
         bar.update(1)
         if state.epoch < cfg.rbm.epochs:
             timer.checkpoint_if_due(save)
@@ -167,7 +170,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
         if not cfg.rbm.visible == "categorical":
             base = base - np.log1p(-np.exp(base))
         log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps,
-                                              settings.point) if comm.is_root else (0.0, 0.0))
+                                              settings.point, kernels.runner) if comm.is_root else (0.0, 0.0))
         log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
         free_energy = trainer.mean_free_energy(state.params)
     info = {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
@@ -175,7 +178,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
     if comm.is_root:
         _save_checkpoint(checkpoint, state, inputs, True, info)
     comm.barrier()
-    return state, info
+    return state.on_host(), info
 
 
 INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood")
@@ -229,8 +232,8 @@ def train(ctx):
     folder = ctx.checkpoints  # collective (creates the folder): once, before the ranks go their ways
     results = {}
     for j, (key, nh, r) in enumerate(jobs):
-        inputs = ctx.inputs + ("\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
-                               f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""))
+        inputs = ctx.checkpoint_inputs + ("\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
+                                          f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""))
         if by_models and owners[j] != comm.rank:
             results[key] = inputs  # trained by another rank: read from its final checkpoint below
         elif key == files.CONTROL_EXTREMES:

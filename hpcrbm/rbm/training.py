@@ -150,6 +150,14 @@ class TrainingState:
                                                    "pseudo_likelihood": [], "log_likelihood": []})
     snapshots: dict = field(default_factory=dict)  # epoch -> (W, b, c) copies kept during training
 
+    def on_host(self):
+        """This state with NumPy arrays (copies of device arrays; itself on the CPU)."""
+        p = self.params
+        self.params = RBMParams(*(to_host(a) for a in (p.W, p.b, p.c)), p.q)
+        self.velocity = [to_host(a) for a in self.velocity]
+        self.chains = to_host(self.chains)
+        return self
+
 
 class Trainer:
     """Trains one RBM on the distributed data set; ``comm`` is the run's Communicator,

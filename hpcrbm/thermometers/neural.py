@@ -10,9 +10,13 @@ training samples and batches are global. One allreduce per batch assembles the b
 every rank (each row comes from one rank, the others add zeros: exact), and every rank computes
 the same full-batch gradient and Adam update, so the weights do not depend on the rank count,
 bit for bit. Held-out predictions are made in blocks of a fixed shape and counted as integers.
+
+On a GPU (``xp`` = CuPy) the weights, moments and batches live on the device; each batch's rows
+are assembled through a host buffer, and checkpoints get host copies.
 """
 import numpy as np
 
+from ..backend import array_module, to_host
 from ..rng.streams import Purpose
 from ..rng.uniform import normals, stream_words, uniforms
 
@@ -32,27 +36,34 @@ class MLP:
         """From [W1, b1, W2, b2, ...] (the file order, :meth:`arrays`)."""
         return cls(arrays[0::2], arrays[1::2])
 
+    def on(self, xp):
+        """This MLP with its arrays in the array module ``xp`` (NumPy or CuPy)."""
+        return MLP([xp.asarray(W) for W in self.weights], [xp.asarray(b) for b in self.biases])
+
     def forward(self, X):
-        """(pre-activations of every hidden layer, class probabilities) for inputs X (n, inputs)."""
+        """(pre-activations of every hidden layer, class probabilities) for inputs X (n, inputs),
+        in X's array module (the weights' one)."""
+        xp = array_module(X)
         hidden, a = [], X
         for W, b in zip(self.weights[:-1], self.biases[:-1]):
             z = a @ W.T + b
             hidden.append(z)
-            a = np.maximum(z, 0)
+            a = xp.maximum(z, 0)
         z = a @ self.weights[-1].T + self.biases[-1]
         z = z - z.max(axis=1, keepdims=True)
-        p = np.exp(z)
+        p = xp.exp(z)
         return hidden, p / p.sum(axis=1, keepdims=True)
 
     def gradients(self, X, y):
         """Gradients of the mean cross-entropy of labels y, in :meth:`arrays` order."""
+        xp = array_module(X)
         hidden, p = self.forward(X)
         dz = p.copy()
-        dz[np.arange(len(y)), y] -= 1
+        dz[xp.arange(len(y)), y] -= 1
         dz /= len(y)
         grads = []
         for layer in range(len(self.weights) - 1, -1, -1):
-            a = X if layer == 0 else np.maximum(hidden[layer - 1], 0)
+            a = X if layer == 0 else xp.maximum(hidden[layer - 1], 0)
             grads = [dz.T @ a, dz.sum(0)] + grads
             if layer:
                 dz = (dz @ self.weights[layer]) * (hidden[layer - 1] > 0)
@@ -77,22 +88,24 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
 
 
 def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm,
-                     pause=None, resume=None):
-    """Train on the distributed training set; returns the MLP (identical on every rank).
+                     pause=None, resume=None, xp=np):
+    """Train on the distributed training set; returns the MLP (identical on every rank), its
+    arrays in ``xp`` (where the training ran).
 
     X_local (n_local, inputs) and labels_local: this rank's training samples, whose global
     training indices are ``rows_local`` (sorted); n_train: global training-set size;
     ``pause(epochs done, Adam step, mlp, moments)``: called after every epoch (collective), to
-    checkpoint; ``resume``: (epochs done, Adam step, arrays, moments) that ``pause`` was given.
+    checkpoint, with NumPy arrays; ``resume``: (epochs done, Adam step, arrays, moments) that
+    ``pause`` was given.
     """
-    mlp = init_mlp(X_local.shape[1], cfg_t.hidden, classes, seed, field_index)
-    moments = [[np.zeros_like(a), np.zeros_like(a)] for a in mlp.arrays()]
+    mlp = init_mlp(X_local.shape[1], cfg_t.hidden, classes, seed, field_index).on(xp)
+    moments = [[xp.zeros_like(a), xp.zeros_like(a)] for a in mlp.arrays()]
     beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
     first = 0
     if resume is not None:
         first, t, arrays, saved = resume
         for a, (m, v), value, (m0, v0) in zip(mlp.arrays(), moments, arrays, saved):
-            a[...], m[...], v[...] = value, m0, v0
+            a[...], m[...], v[...] = xp.asarray(value), xp.asarray(m0), xp.asarray(v0)
     position = {int(g): i for i, g in enumerate(rows_local)}
     B = cfg_t.batch_size
     width = X_local.shape[1]
@@ -105,7 +118,7 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 i = position.get(int(g))
                 if i is not None:
                     local[j, :width], local[j, width] = X_local[i], labels_local[i]
-            rows = comm.allreduce_sum(local)
+            rows = xp.asarray(comm.allreduce_sum(local))
             grads = mlp.gradients(rows[:, :width], rows[:, width].astype(np.int64))
             t += 1
             for a, (m, v), g in zip(mlp.arrays(), moments, grads):
@@ -113,9 +126,9 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 m += (1 - beta1) * g
                 v *= beta2
                 v += (1 - beta2) * g * g
-                a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (np.sqrt(v / (1 - beta2**t)) + eps)
+                a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
         if pause is not None:
-            pause(epoch + 1, t, mlp, moments)
+            pause(epoch + 1, t, mlp.on(np) if xp is not np else mlp, [[to_host(m), to_host(v)] for m, v in moments])
     return mlp
 
 
@@ -123,14 +136,17 @@ PREDICT_BLOCK = 64  # rows per forward pass when predicting: a fixed shape, the 
 
 
 def predict_classes(mlp, X):
-    """Argmax class of each row of X, computed in zero-padded blocks of PREDICT_BLOCK rows."""
+    """Argmax class (NumPy int64) of each row of X, computed in zero-padded blocks of
+    PREDICT_BLOCK rows in the array module of ``mlp``'s weights (X is moved there)."""
+    xp = array_module(mlp.weights[0])
+    X = xp.asarray(X)
     n = len(X)
     out = np.empty(n, np.int64)
     for start in range(0, n, PREDICT_BLOCK):
-        block = np.zeros((PREDICT_BLOCK, X.shape[1]))
+        block = xp.zeros((PREDICT_BLOCK, X.shape[1]))
         part = X[start:start + PREDICT_BLOCK]
         block[:len(part)] = part
-        out[start:start + len(part)] = mlp.predict_proba(block)[:len(part)].argmax(axis=1)
+        out[start:start + len(part)] = to_host(mlp.predict_proba(block)[:len(part)].argmax(axis=1))
     return out
 
 

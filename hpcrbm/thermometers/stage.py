@@ -35,7 +35,7 @@ class ThermometerCheckpoint:
         self.finished, self.current = {}, None  # field -> (arrays, mean, std, accuracy); (field, resume)
         try:
             with h5py.File(self.path, "r") as h5:
-                if h5.attrs.get("inputs") != ctx.inputs:
+                if h5.attrs.get("inputs") != ctx.checkpoint_inputs:
                     return
                 for name in h5.get("finished", {}):
                     g = h5[f"finished/{name}"]
@@ -62,7 +62,7 @@ class ThermometerCheckpoint:
     def save(self):
         if self.ctx.comm.is_root:
             with replaced_on_success(self.path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
-                h5.attrs["inputs"] = self.ctx.inputs
+                h5.attrs["inputs"] = self.ctx.checkpoint_inputs
                 for iH, (arrays, mean, std, accuracy) in self.finished.items():
                     g = h5.create_group(f"finished/{iH}")
                     g.attrs.update(arrays=len(arrays), accuracy=accuracy)
@@ -78,11 +78,11 @@ class ThermometerCheckpoint:
         self.ctx.comm.barrier()
 
 
-def train_thermometers(cfg, data, comm, checkpoint=None):
+def train_thermometers(cfg, data, comm, checkpoint=None, xp=np):
     """One neural thermometer per field, trained data-parallel on this rank's visible vectors
-    ``data`` (its grid slice, all samples); returns a list of (MLP, calibration mean (nT,),
-    calibration std (nT,), held-out accuracy). ``checkpoint``: a :class:`ThermometerCheckpoint`
-    to resume from and write to."""
+    ``data`` (its grid slice, all samples) with the array module ``xp``; returns a list of (MLP
+    (NumPy arrays), calibration mean (nT,), calibration std (nT,), held-out accuracy).
+    ``checkpoint``: a :class:`ThermometerCheckpoint` to resume from and write to."""
     grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
     nT, nH = grid.shape
     S = cfg.sampling.samples
@@ -110,8 +110,9 @@ def train_thermometers(cfg, data, comm, checkpoint=None):
         rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
         pause, resume = (checkpoint.pause(iH), checkpoint.resume(iH)) if checkpoint is not None else (None, None)
         mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,
-                               cfg.thermometer, cfg.run.seed, iH, comm, pause, resume)
+                               cfg.thermometer, cfg.run.seed, iH, comm, pause, resume, xp)
         mean, std, accuracy = calibration(mlp, stack(X_test), np.array(y_test, np.int64), grid.temperatures, comm)
+        mlp = mlp.on(np)
         out.append((mlp, mean, std, accuracy))
         if checkpoint is not None:
             checkpoint.finished[iH], checkpoint.current = ([a.copy() for a in mlp.arrays()], mean, std, accuracy), None
@@ -127,7 +128,8 @@ def train_thermometer_stage(ctx):
     checkpoint = ThermometerCheckpoint(ctx)
     if checkpoint.finished or checkpoint.current:
         get_logger().info("resuming from %s", checkpoint.path)
-    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint)
+    xp = ctx.backend.xp if ctx.backend is not None and ctx.backend.name == "gpu" else np
+    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint, xp)
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
                                  [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])
