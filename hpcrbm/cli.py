@@ -162,13 +162,17 @@ def cmd_bench(args, comm):
     backend = select_backend(args.backend, comm)
     if args.what == "rbm":
         result = bench_rbm(comm, backend, n_hidden=args.hidden, batch_size=args.batch_size, epochs=args.epochs,
-                           dtype=args.dtype)
+                           dtype=args.dtype, L=args.L or 10)
         if comm.is_root:
+            device = (f", products {result['product_flops'] / 1e12:.2f} TFLOP/s = "
+                      f"{result['fraction_of_float32_matmul']:.0%} of the float32 matrix product"
+                      if "product_flops" in result else "")
             print(json.dumps(result) if args.json else
                   f"RBM PCD-1 Nv={result['n_visible']} Nh={result['n_hidden']} batch {result['batch_size']} "
-                  f"{result['dtype']} on {result['ranks']} rank(s): {result['samples_per_s']:.0f} samples/s")
+                  f"{result['dtype']} on {result['ranks']} rank(s), {result['device']}: "
+                  f"{result['samples_per_s']:.0f} samples/s{device}")
         return 0
-    result = bench_mc(comm, backend, L=args.L, dim=args.dim, temperature=args.T, replicas=args.replicas,
+    result = bench_mc(comm, backend, L=args.L or 1024, dim=args.dim, temperature=args.T, replicas=args.replicas,
                       sweeps=args.sweeps, kind=args.model, q=args.q, algorithm=args.algorithm,
                       path=args.path)
     if comm.is_root:
@@ -257,7 +261,7 @@ def build_parser():
 
     p = sub.add_parser("bench", help="throughput benchmarks")
     p.add_argument("what", choices=["mc", "rbm"])
-    p.add_argument("--L", type=int, default=1024, help="linear lattice size")
+    p.add_argument("--L", type=int, default=None, help="linear lattice size (mc: 1024; rbm: 10, Nv = L**2)")
     p.add_argument("--dim", type=int, choices=[1, 2], default=2)
     p.add_argument("--model", choices=["ising", "potts", "clock"], default="ising")
     p.add_argument("--q", type=int, default=2, help="states of the Potts or clock model")

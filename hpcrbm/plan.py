@@ -62,16 +62,24 @@ def stage_needs(cfg, ranks):
     largest = max(r.hidden) * visible
     per_rbm = [nh * visible * itemsize for nh in r.hidden]  # bytes of one W
     kept = sum(w * (r.seeds * (1 + len(r.snapshots)) + 2) for w in per_rbm)  # snapshots, the two controls
+    # on a GPU: the encoded data; W, its velocity, fixed-point copy and gradient; an update's rows,
+    # probabilities and uniforms (2 batches of visible and hidden units, a few float64 copies); the
+    # monitors (the monitor subset and its flipped copies, float64) and log Z's blocks of 4096 rows
+    monitor = min(1000, points * round(r.train_fraction * s.samples))
+    train_device = (data_points * round(r.train_fraction * s.samples) * visible * itemsize + 4 * 8 * largest
+                    + 8 * 8 * r.batch_size * (visible + max(r.hidden)) + 8 * 4 * monitor * visible
+                    + 8 * 4096 * (visible + max(r.hidden)) * 2)
     train = StageNeeds("train", data + 8 * 8 * largest + 8 * r.batch_size * (visible + max(r.hidden)),
                        {files.RBM: kept + 8 * 4 * r.epochs * trained,
                         "checkpoints/rbm_*.h5": sum(w * r.seeds * (2 + len(r.snapshots)) for w in per_rbm)},
                        f"{trained * r.epochs * points * round(r.train_fraction * s.samples):.3g} sample-epochs "
-                       f"of N_h up to {max(r.hidden)}")
+                       f"of N_h up to {max(r.hidden)}", device=train_device)
     widths = [n_sites * (1 if m.kind == "ising" else m.q), *t.hidden, len(s.temperatures)]
     mlp = sum(a * b + b for a, b in zip(widths, widths[1:])) * 8
     thermometer = StageNeeds("thermometer", local * s.samples * (n_sites + 8 * widths[0]) + 4 * mlp
                              + 8 * t.batch_size * sum(widths),
-                             {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))})
+                             {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))},
+                             device=4 * mlp + 8 * 3 * max(t.batch_size, 64) * sum(widths))  # weights, moments, grads
     starts = len(starts_table(cfg))
     modes = ("mean-field", "sample") if f.mode == "both" else (f.mode,)
     flowed = trained * (1 + len(r.snapshots)) + 2 * len(r.hidden)
@@ -80,7 +88,9 @@ def stage_needs(cfg, ranks):
     flow = StageNeeds("flow", _busiest(starts, ranks) * flow_bytes // max(starts, 1) * 2
                       + 8 * 6 * f.samples * visible + 4 * max(per_rbm) + len(s.fields) * mlp,
                       {files.FLOW: flow_bytes},
-                      f"{flowed * starts * len(modes) * f.steps * f.samples:.3g} chain steps")
+                      f"{flowed * starts * len(modes) * f.steps * f.samples:.3g} chain steps",
+                      device=8 * 6 * f.samples * (visible + max(r.hidden)) + 8 * max(per_rbm) // itemsize * 3
+                      + 8 * 3 * 64 * sum(widths) + len(s.fields) * mlp)
     analyze = StageNeeds("analyze", 2 * flow_bytes + 16 * points * s.samples,
                          {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
     return [simulate, train, thermometer, flow, analyze]

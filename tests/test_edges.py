@@ -174,3 +174,23 @@ def test_the_plan_refuses_what_cannot_fit_on_the_gpu():
                 f"replicas = {replicas}\nthermalize = 1\n[run]\nbackend = 'gpu'\n")
     with pytest.raises(InputError, match="GPU memory"):
         check(cfg, ["simulate"], comm, backend)
+
+
+@gpu
+@pytest.mark.parametrize("stage", ["train", "flow"])
+def test_the_plan_refuses_rbm_stages_that_cannot_fit_on_the_gpu(stage):
+    """The train stage's device arrays (its data slice, encoded) and the flow stage's chains are
+    checked against the GPU's free memory before any work."""
+    from hpcrbm.backend import select_backend
+    from hpcrbm.config import loads
+    from hpcrbm.errors import InputError
+    from hpcrbm.parallel import Communicator
+    from hpcrbm.plan import check
+    comm = Communicator.world()
+    backend = select_backend("gpu", comm)
+    free = backend.xp.cuda.Device().mem_info[0]
+    many = free // (4 * 2**20) + 1  # L = 1024: 4 MiB per float32 sample or per float64 flow chain / 2
+    cfg = loads(f"[model]\nL = 1024\n[sampling]\ntemperatures = [2.0, 3.0]\nsamples = {many}\n[rbm]\nhidden = [4]\n"
+                f"train_fraction = 1.0\n[flow]\nsamples = {many}\n[run]\nbackend = 'gpu'\n")
+    with pytest.raises(InputError, match=f"the {stage} stage needs about .* of GPU memory"):
+        check(cfg, [stage], comm, backend)
