@@ -32,6 +32,11 @@ def to_host(array):
     return array.get() if array_module(array) is not np else np.asarray(array)
 
 
+def to_module(array, xp):
+    """``array`` as an array of the module ``xp`` (numpy or cupy), copied only across devices."""
+    return to_host(array) if xp is np else xp.asarray(array)
+
+
 def _gpu_backend(comm):
     """A GPU Backend for this rank (device local_rank % device_count), or None."""
     try:

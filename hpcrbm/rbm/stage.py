@@ -131,7 +131,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
     state = _load_checkpoint(checkpoint, inputs)
     if comm.all_true(state is not None):
         log.info("%s: resuming at epoch %d", files.rbm_key(n_hidden, training_seed), state.epoch)
-        state = trainer.on_device(state)
+        state = state.to(trainer.xp)
     else:
         state = trainer.initial_state()
     bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
@@ -178,7 +178,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
     if comm.is_root:
         _save_checkpoint(checkpoint, state, inputs, True, info)
     comm.barrier()
-    return state.on_host(), info
+    return state.to(np), info
 
 
 INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backend import to_host
+from ..backend import to_host, to_module
 from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
@@ -150,12 +150,13 @@ class TrainingState:
                                                    "pseudo_likelihood": [], "log_likelihood": []})
     snapshots: dict = field(default_factory=dict)  # epoch -> (W, b, c) copies kept during training
 
-    def on_host(self):
-        """This state with NumPy arrays (copies of device arrays; itself on the CPU)."""
+    def to(self, xp):
+        """This state with its parameters, velocities and chains as arrays of ``xp`` (numpy:
+        host copies of device arrays)."""
         p = self.params
-        self.params = RBMParams(*(to_host(a) for a in (p.W, p.b, p.c)), p.q)
-        self.velocity = [to_host(a) for a in self.velocity]
-        self.chains = to_host(self.chains)
+        self.params = RBMParams(*(to_module(a, xp) for a in (p.W, p.b, p.c)), p.q)
+        self.velocity = [to_module(a, xp) for a in self.velocity]
+        self.chains = to_module(self.chains, xp)
         return self
 
 
@@ -200,17 +201,8 @@ class Trainer:
                            b.reshape(shape_W[1:]).astype(self.dtype), np.zeros(nh, self.dtype), q)
         apply_gauge(np, params)
         chains = self._random_visible(np.arange(self.s.batch_size))
-        return self.on_device(TrainingState(params, [np.zeros_like(params.W), np.zeros_like(params.b),
-                                                     np.zeros_like(params.c)], chains))
-
-    def on_device(self, state):
-        """``state`` with its parameters, velocities and chains as arrays of the kernels' device."""
-        xp = self.xp
-        p = state.params
-        state.params = RBMParams(*(xp.asarray(a) for a in (p.W, p.b, p.c)), p.q)
-        state.velocity = [xp.asarray(a) for a in state.velocity]
-        state.chains = xp.asarray(state.chains)
-        return state
+        return TrainingState(params, [np.zeros_like(params.W), np.zeros_like(params.b), np.zeros_like(params.c)],
+                             chains).to(self.xp)
 
     def _random_visible(self, ids):
         """Uniformly random visible states for chains ``ids`` (g = 1 stream, step 1)."""

@@ -16,7 +16,7 @@ are assembled through a host buffer, and checkpoints get host copies.
 """
 import numpy as np
 
-from ..backend import array_module, to_host
+from ..backend import array_module, to_host, to_module
 from ..rng.streams import Purpose
 from ..rng.uniform import normals, stream_words, uniforms
 
@@ -38,7 +38,7 @@ class MLP:
 
     def on(self, xp):
         """This MLP with its arrays in the array module ``xp`` (NumPy or CuPy)."""
-        return MLP([xp.asarray(W) for W in self.weights], [xp.asarray(b) for b in self.biases])
+        return MLP([to_module(W, xp) for W in self.weights], [to_module(b, xp) for b in self.biases])
 
     def forward(self, X):
         """(pre-activations of every hidden layer, class probabilities) for inputs X (n, inputs),
@@ -128,7 +128,7 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
                 v += (1 - beta2) * g * g
                 a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
         if pause is not None:
-            pause(epoch + 1, t, mlp.on(np) if xp is not np else mlp, [[to_host(m), to_host(v)] for m, v in moments])
+            pause(epoch + 1, t, mlp.on(np), [[to_host(m), to_host(v)] for m, v in moments])
     return mlp
 
 
