@@ -216,9 +216,10 @@ def plan_text(cfg, ranks, ranks_here, rates=None):
     """The plan as text: stages, memory per rank, files, free resources, a rough time."""
     needs = stage_needs(cfg, ranks)
     lines = [f"plan for {cfg.out_dir} on {ranks} rank(s), {ranks_here} on this node", "",
-             f"{'stage':12s} {'memory/rank':>12s} {'disk':>12s}  work"]
+             f"{'stage':12s} {'memory/rank':>12s} {'GPU/rank':>12s} {'disk':>12s}  work"]
     for n in needs:
-        lines.append(f"{n.name:12s} {size(n.memory + INTERPRETER):>12s} {size(sum(n.disk.values())):>12s}  {n.work}")
+        lines.append(f"{n.name:12s} {size(n.memory + INTERPRETER):>12s} {size(n.device) if n.device else '-':>12s} "
+                     f"{size(sum(n.disk.values())):>12s}  {n.work}")
     lines += ["", "files:"] + [f"  {name:28s} {size(b):>10s}" for n in needs for name, b in n.disk.items()]
     memory, free = available_memory(), free_disk(cfg.out_dir)
     peak = max(n.memory for n in needs) + INTERPRETER
