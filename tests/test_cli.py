@@ -68,8 +68,8 @@ def test_run_refuses_what_cannot_work_before_any_work(tmp_path, overrides, needl
 def test_plan_prints_stages_files_and_a_time_and_refuses_what_does_not_fit(tmp_path):
     result = run_hpcrbm(["plan", "configs/demo.toml", "--out", tmp_path / "run", "--ranks", "2"])
     assert result.returncode == 0, result.stderr
-    for needle in ("simulate", "train", "thermometer", "flow", "analyze", "samples.h5", "flow.h5", "memory/rank", "GPU/rank",
-                   "rough time", "fits: yes"):
+    for needle in ("simulate", "train", "thermometer", "flow", "analyze", "samples.h5", "flow.h5", "memory/rank",
+                   "GPU/rank", "rough time", "fits: yes"):
         assert needle in result.stdout, result.stdout
     assert not (tmp_path / "run").exists()
     result = run_hpcrbm(["plan", "configs/demo.toml", "--no-bench", "--set", "model.L=60000"])
