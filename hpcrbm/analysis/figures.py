@@ -34,7 +34,7 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm):
             return None
         fig.tight_layout()
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=110)  # tight_layout above: no second layout pass
         plt.close(fig)
         return str(path)
     figures = (mc_observables, flow_temperatures, fixed_points_vs_nh, fixed_points_vs_field, fixed_points_vs_epochs,

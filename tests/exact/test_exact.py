@@ -78,3 +78,15 @@ def test_ring_thermodynamic_limit_magnetization():
     K, h = 1 / T, H / T
     m_inf = np.sinh(h) / np.sqrt(np.sinh(h) ** 2 + np.exp(-4 * K))
     assert ring_observables(T, H, 4000)[1] == pytest.approx(m_inf, rel=1e-8)
+
+
+def test_kaufman_log_partition_of_an_array_is_the_scalar_one_elementwise():
+    """The vectorised ln Z (every temperature of kaufman_observables at once) gives each
+    temperature exactly the value of the scalar call, on both sides of Tc and near it."""
+    from hpcrbm.exact import kaufman_log_partition
+    beta = np.array([0.05, 0.3, np.log(1 + np.sqrt(2)) / 2, 0.45, 1.0, 3.0])
+    for L in (2, 5, 16):
+        values = kaufman_log_partition(beta, L, 0.7)
+        assert values.shape == beta.shape
+        assert all(values[i] == kaufman_log_partition(b, L, 0.7) for i, b in enumerate(beta))
+        assert isinstance(kaufman_log_partition(0.3, L), float)
