@@ -126,8 +126,7 @@ def run_flows(ctx):
     samples_path = ctx.path(files.SAMPLES)
     stored = {key: RBMParams(*(a.astype(np.float64) for a in (W, b, c)), q)
               for key, (W, b, c, q) in files.read_rbms(ctx.path(files.RBM)).items()}
-    runner = ctx.backend.runner if ctx.backend is not None and ctx.backend.name == "gpu" else None
-    xp = np if runner is None else runner.xp
+    runner, xp = ctx.backend.runner, ctx.backend.xp  # None and NumPy on the CPU
     nn = [MLP.from_arrays([xp.asarray(a) for a in arrays])
           for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER), len(cfg.sampling.fields))]
     model = make_model(cfg.model)

@@ -55,9 +55,9 @@ def fixed_point(x):
 
 def training_kernels(backend=None):
     """The kernels of an update for ``backend`` (backend/__init__.py): kernels_cpu (numba, NumPy
-    arrays) on the CPU, :class:`ArrayKernels` on the device of a GPU backend (CuPy arrays, or
-    NumPy ones with the CUDA emulator in the tests)."""
-    if backend is None or backend.name == "cpu":
+    arrays) on the CPU, :class:`ArrayKernels` on the device of a backend with a CUDA runner (a
+    GPU: CuPy arrays; the CUDA emulator in the tests: NumPy arrays)."""
+    if backend is None or backend.runner is None:
         return kernels_cpu
     return ArrayKernels(backend.runner)
 

@@ -128,8 +128,7 @@ def train_thermometer_stage(ctx):
     checkpoint = ThermometerCheckpoint(ctx)
     if checkpoint.finished or checkpoint.current:
         get_logger().info("resuming from %s", checkpoint.path)
-    xp = ctx.backend.xp if ctx.backend is not None and ctx.backend.name == "gpu" else np
-    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint, xp)
+    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint, ctx.backend.xp)
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
                                  [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])
