@@ -124,10 +124,10 @@ class Communicator:
 
     def allreduce_sum(self, array):
         """Elementwise sum over ranks of an array (returns a new one); a CuPy array goes through a
-        host buffer and comes back as one."""
+        host buffer and comes back as one (on one rank it stays on the device: a copy)."""
         xp = array_module(array)
         if xp is not np:
-            return xp.asarray(self.allreduce_sum(array.get()))
+            return array.copy() if self.size == 1 else xp.asarray(self.allreduce_sum(array.get()))
         array = np.ascontiguousarray(array)
         if self.comm is None:
             return array.copy()
@@ -143,7 +143,7 @@ class Communicator:
         """
         xp = array_module(local)
         if xp is not np:
-            return xp.asarray(self.allgather_slices(local.get(), n_items))
+            return local.copy() if self.size == 1 else xp.asarray(self.allgather_slices(local.get(), n_items))
         local = np.ascontiguousarray(local)
         if self.comm is None:
             return local.copy()
