@@ -74,13 +74,16 @@ def log_likelihood_curve(kernels, seed, data, epochs=6):
 
 def test_gpu_training_agrees_with_the_cpu_within_the_spread_of_seeds(device):
     """Only tanh and exp round differently on the device, so the GPU's exact log-likelihood curve
-    (float32, PCD-1, Nh = 8, L = 4 Ising data) stays within three seed-to-seed standard deviations
-    (CPU, seeds 1 to 5) of the CPU curve of the same seed, at every epoch."""
+    (float32, PCD-1, Nh = 8, L = 4 Ising data) stays within five seed-to-seed standard deviations
+    (CPU, seeds 1 to 5, the largest over the epochs) of the CPU curve of the same seed at every
+    epoch: a bound that even two independent trainings pass with probability 0.997, while the
+    two are expected to agree far closer (they part only after a draw falls between two
+    probabilities one bit apart). The kernels themselves are compared bit for bit above."""
     data = encode(mc_configs(IsingModel(2, 4), (1.5, 2.27, 3.5), per_t=300), "bernoulli", 2, np.float32)
     cpu = np.array([log_likelihood_curve(kernels_cpu, seed, data) for seed in range(1, 6)])
     gpu_curve = log_likelihood_curve(device, 1, data)
-    spread = cpu.std(axis=0, ddof=1)
-    assert np.all(np.abs(gpu_curve - cpu[0]) <= 3 * spread + 1e-6), (gpu_curve, cpu[0], spread)
+    spread = cpu.std(axis=0, ddof=1).max()
+    assert np.all(np.abs(gpu_curve - cpu[0]) <= 5 * spread), (gpu_curve, cpu[0], spread)
     assert gpu_curve[-1] > gpu_curve[0]
 
 
