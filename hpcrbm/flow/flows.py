@@ -14,6 +14,7 @@ With a ``runner`` (backend/cuda.py) the chains and their random numbers live on 
 """
 import numpy as np
 
+from ..backend import array_module
 from ..rbm.model import RBMParams, hidden_probs, sample_bernoulli, sample_visible, visible_probs
 from ..rng.streams import Purpose
 from ..rng.uniform import stride, uniforms
@@ -48,10 +49,12 @@ def flow(params, v0, steps, mode, seed, chain_ids, point=None, runner=None):
 
 
 def spins_from_visible(v, params, lattice_shape, ising):
-    """Flat visible states (n, units) -> spins (n, *lattice): Ising +-1, else states 0..q-1."""
+    """Flat visible states (n, units) -> spins (n, *lattice): Ising +-1, else states 0..q-1, in
+    the array module of ``v``."""
+    xp = array_module(v)
     n = len(v)
     if not params.categorical:
-        return (2 * np.rint(v) - 1).astype(np.int8).reshape((n,) + lattice_shape)
+        return (2 * xp.rint(v) - 1).astype(np.int8).reshape((n,) + lattice_shape)
     states = v.reshape(n, params.n_visible, params.q).argmax(axis=2)
     if ising:
         states = 2 * states - 1
@@ -59,30 +62,32 @@ def spins_from_visible(v, params, lattice_shape, ising):
 
 
 def probability_observables(probs, q, model, lattice_shape, field):
-    """Mean-field observables of visible probabilities, per sample: (energy per site, |m|).
+    """Mean-field observables of visible probabilities, per sample: (energy per site, |m|), in
+    the array module of ``probs``.
 
     Ising (Bernoulli): spins as <s> = 2p - 1, energy (-J sum <s_i><s_j> - h sum <s_i>) / N,
     m = mean <s>. Categorical: expected bond energy sum_ab p_ia p_jb e(a - b) plus the expected
     field energy, order parameter from the mean state probabilities.
     """
+    xp = array_module(probs)
     n = len(probs)
     if q and not hasattr(model, "bond_energy"):  # Ising spins with categorical visibles: p(s = +1)
         probs, q = probs.reshape(n, -1, q)[..., 1], 0
     if not q:
         s = (2 * probs - 1).reshape((n,) + lattice_shape)
-        bonds = sum((s * np.roll(s, -1, axis=a)).reshape(n, -1).sum(1) for a in range(1, s.ndim))
+        bonds = sum((s * xp.roll(s, -1, axis=a)).reshape(n, -1).sum(1) for a in range(1, s.ndim))
         mean_s = s.reshape(n, -1).mean(1)
-        return -model.J * bonds / s[0].size - field * mean_s, np.abs(mean_s)
+        return -model.J * bonds / s[0].size - field * mean_s, xp.abs(mean_s)
     p = probs.reshape((n,) + lattice_shape + (q,))
     e = model.bond_energy()
-    table = e[(np.arange(q)[:, None] - np.arange(q)[None, :]) % q]
-    bond = sum(np.einsum("...a,ab,...b->...", p, table, np.roll(p, -1, axis=a)).reshape(n, -1).sum(1)
+    table = xp.asarray(e[(np.arange(q)[:, None] - np.arange(q)[None, :]) % q])
+    bond = sum(xp.einsum("...a,ab,...b->...", p, table, xp.roll(p, -1, axis=a)).reshape(n, -1).sum(1)
                for a in range(1, p.ndim - 1))
     frac = p.reshape(n, -1, q).mean(1)
-    bond = bond + p[0, ..., 0].size * (frac @ model.site_energy(field))
+    bond = bond + p[0, ..., 0].size * (frac @ xp.asarray(model.site_energy(field)))
     if model.kind == "potts":
         m = (q * frac.max(1) - 1) / (q - 1)
     else:
         angle = 2 * np.pi * np.arange(q) / q
-        m = np.hypot(frac @ np.cos(angle), frac @ np.sin(angle))
+        m = xp.hypot(frac @ xp.asarray(np.cos(angle)), frac @ xp.asarray(np.sin(angle)))
     return bond / p[0, ..., 0].size, m

@@ -88,20 +88,20 @@ def stream_point(key, params):
 def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point=None, runner=None):
     """Observables and thermometer readings of one start's flow: name -> (steps + 1,) array,
     plus "nn_histogram" (steps + 1, nT): counts of the neural thermometer's predictions. With a
-    ``runner`` the chains and the neural thermometer (``nn``'s arrays there) run on its device and
-    each step's states come to the host to be measured."""
+    ``runner`` the chains, their measurement and the neural thermometer (``nn``'s arrays there)
+    run on its device; only each step's per-chain energies and magnetisations come to the host."""
     shape, N = model.lattice_shape, model.n_sites
     ising = cfg.model.kind == "ising"
     rows = {}
-    for step, probs, v_device in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point, runner):
-        v, probs = to_host(v_device), None if probs is None else to_host(probs)
+    for step, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point, runner):
         spins = spins_from_visible(v, params, shape, ising)
-        e, m = model.measure(spins, field)
+        e, m = (to_host(x) for x in model.measure(spins, field))
         stats = point_summary(e.reshape(1, -1), m.reshape(1, -1), N, 1.0)
         values = {name: stats[name][0] for name in MEASURES}
         values.update({f"{name}_err": stats[name][1] for name in MEASURES})
         if mode == "mean-field":  # at step 0 (no probabilities yet) the start's own observables
-            pe, pm = probability_observables(probs, params.q, model, shape, field) if probs is not None else (e, m)
+            pe, pm = (tuple(to_host(x) for x in probability_observables(probs, params.q, model, shape, field))
+                      if probs is not None else (e, m))
             for name, x in (("probability_energy", pe), ("probability_abs_magnetization", np.abs(pm))):
                 values[name] = float(np.mean(x))
                 values[f"{name}_err"] = float(np.std(x) / np.sqrt(len(x)))
@@ -110,7 +110,7 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point
             t, dt, inside = thermometer.read(values[key], values[f"{key}_err"])
             values[f"temperature_{label}"], values[f"temperature_{label}_err"] = float(t), float(dt)
             values[f"temperature_{label}_inside"] = float(inside)
-        t, dt, histogram = read_temperature(nn, v_device, cfg.sampling.temperatures)
+        t, dt, histogram = read_temperature(nn, v, cfg.sampling.temperatures)
         values["temperature_nn"], values["temperature_nn_err"] = t, dt
         values["temperature_nn_inside"] = float(min(cfg.sampling.temperatures) < t < max(cfg.sampling.temperatures))
         rows.setdefault("nn_histogram", []).append(histogram)

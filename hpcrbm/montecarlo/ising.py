@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import array_module
 from ..rng.philox import seed_key
-from .kernels import ising_cpu
+from .kernels import ising_cpu, ising_reference
 from .lattice import PeriodicLattice
 
 TWO32 = 2**32
@@ -68,7 +69,10 @@ class IsingModel(PeriodicLattice):
         kernel(spins, thresholds, k0, k1, point, sweep_start, n_sweeps)
 
     def measure(self, spins, field):
-        """Per replica: energy per site (field term included) and signed magnetisation per site."""
-        bonds, total = ising_cpu.ising_sums(spins.reshape(spins.shape[0], -1, self.L))
+        """Per replica: energy per site (field term included) and signed magnetisation per site,
+        arrays of the spins' module (NumPy: the numba kernel; a GPU's: its array twin)."""
+        xp = array_module(spins)
+        shaped = spins.reshape(spins.shape[0], -1, self.L)
+        bonds, total = ising_cpu.ising_sums(shaped) if xp is np else ising_reference.ising_sums(xp, shaped)
         n = self.n_sites
         return (-self.J * bonds - field * total) / n, total / n

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import array_module
 from ..rng.philox import seed_key
 from .ising import acceptance_thresholds
-from .kernels import qstate_cpu
+from .kernels import qstate_cpu, qstate_reference
 from .lattice import PeriodicLattice
 
 
@@ -64,20 +65,26 @@ class QStateModel(PeriodicLattice):
         kernel(spins, thresholds, self.q, k0, k1, point, sweep_start, n_sweeps)
 
     def histograms(self, spins):
-        """(bond histogram over d, state histogram), int64 (R, q) each."""
-        return qstate_cpu.qstate_histograms(spins.reshape(spins.shape[0], -1, self.L), self.q)
+        """(bond histogram over d, state histogram), int64 (R, q) each, arrays of the spins'
+        module (NumPy: the numba kernel; a GPU's: its array twin)."""
+        shaped = spins.reshape(spins.shape[0], -1, self.L)
+        xp = array_module(spins)
+        if xp is np:
+            return qstate_cpu.qstate_histograms(shaped, self.q)
+        return qstate_reference.qstate_histograms(xp, shaped, self.q)
 
     def measure(self, spins, field):
-        """Per replica: energy per site and order parameter m.
+        """Per replica: energy per site and order parameter m, arrays of the spins' module.
 
         Potts m = (q max_k n_k / N - 1) / (q - 1); clock m = |sum_i exp(2 pi i s_i / q)| / N.
         """
+        xp = array_module(spins)
         bonds, states = self.histograms(spins)
         n = self.n_sites
-        energy = (bonds @ self.bond_energy() + states @ self.site_energy(field)) / n
+        energy = (bonds @ xp.asarray(self.bond_energy()) + states @ xp.asarray(self.site_energy(field))) / n
         if self.kind == "potts":
             m = (self.q * states.max(axis=1) / n - 1) / (self.q - 1)
         else:
             angle = 2 * np.pi * np.arange(self.q) / self.q
-            m = np.hypot(states @ np.cos(angle), states @ np.sin(angle)) / n
+            m = xp.hypot(states @ xp.asarray(np.cos(angle)), states @ xp.asarray(np.sin(angle))) / n
         return energy, m

@@ -148,3 +148,18 @@ def test_measure_energy_and_magnetization():
     e, m = ring.measure(np.array([[1, 1, -1, 1, 1]], np.int8), -1.0)
     assert e[0] == pytest.approx((-(5 - 4) + 3) / 5)
     assert m[0] == pytest.approx(3 / 5)
+
+
+def test_measurement_sums_of_any_array_module_are_the_numba_ones():
+    """The array twins of the measurement kernels (used on a GPU, here with NumPy) give the numba
+    kernels' integer sums: 2D lattices and odd and even rings, Ising and q-state."""
+    from hpcrbm.montecarlo.kernels import ising_cpu, ising_reference, qstate_cpu, qstate_reference
+    rng = np.random.default_rng(8)
+    for shape in ((5, 6, 6), (4, 1, 9), (3, 1, 10), (2, 7, 7)):
+        spins = rng.choice(np.array([-1, 1], np.int8), size=shape)
+        assert all(np.array_equal(a, b) for a, b in zip(ising_reference.ising_sums(np, spins),
+                                                          ising_cpu.ising_sums(spins)))
+        for q in (3, 5):
+            states = rng.integers(0, q, size=shape).astype(np.int8)
+            assert all(np.array_equal(a, b) for a, b in zip(qstate_reference.qstate_histograms(np, states, q),
+                                                              qstate_cpu.qstate_histograms(states, q)))

@@ -62,3 +62,14 @@ def metropolis_reference(spins, thresholds, seed, point, sweep_start, n_sweeps):
                 ties += int(np.count_nonzero(u >> np.uint64(24) == threshold >> np.uint64(24)))
                 s[mask] = np.where(u < threshold, -si, si)
     return ties
+
+
+def ising_sums(xp, spins):
+    """``ising_cpu.ising_sums`` for arrays of any module ``xp`` (a GPU's among them): per replica
+    (sum over bonds of s_i s_j, sum of s_i), int64 (R,); spins (R, L, L), or (R, 1, N) for rings.
+    Integer sums, so the same numbers as the numba kernel."""
+    s = spins.astype(xp.int64)
+    bonds = (s * xp.roll(s, -1, axis=2)).sum(axis=(1, 2))
+    if s.shape[1] > 1:
+        bonds = bonds + (s * xp.roll(s, -1, axis=1)).sum(axis=(1, 2))
+    return bonds, s.sum(axis=(1, 2))

@@ -65,3 +65,19 @@ def metropolis_q_reference(spins, table, q, seed, point, sweep_start, n_sweeps):
                 tails += int(np.count_nonzero(tail))
                 s[mask] = np.where(u < threshold, (si + delta) % q, si)
     return ties, tails
+
+
+def qstate_histograms(xp, spins, q):
+    """``qstate_cpu.qstate_histograms`` for arrays of any module ``xp``: per replica, the bond
+    histogram over d = (s_i - s_j) mod q (2D bonds to the right and down, 1D to the right) and
+    the state histogram, int64 (R, q) each; spins (R, L, L) or (R, 1, N) for rings."""
+    s = spins.astype(xp.int64)
+    values = xp.arange(q)
+
+    def histogram(a):  # (R, ...) of values in [0, q) -> (R, q)
+        return (a.reshape(len(a), -1, 1) == values).sum(axis=1, dtype=xp.int64)
+
+    bonds = histogram((s - xp.roll(s, -1, axis=2)) % q)
+    if s.shape[1] > 1:
+        bonds = bonds + histogram((s - xp.roll(s, -1, axis=1)) % q)
+    return bonds, histogram(s)
