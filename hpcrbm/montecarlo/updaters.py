@@ -56,7 +56,7 @@ class GpuMetropolis(Metropolis):
     ``sweep_points`` keeps the chains of all local points on the device as one batch between
     calls and copies them to the host after each call (they are measured and written there);
     they go back up only after :meth:`host_changed` (a replica exchange) or when other arrays
-    are passed. ``runner``: what launches the kernels (kernels/gpu.py; default CuPy).
+    are passed. ``runner``: what launches the kernels (backend/cuda.py; default CupyRunner).
     """
 
     def __init__(self, model, runner=None):
