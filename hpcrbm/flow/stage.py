@@ -127,7 +127,7 @@ def run_flows(ctx):
     stored = {key: RBMParams(*(a.astype(np.float64) for a in (W, b, c)), q)
               for key, (W, b, c, q) in files.read_rbms(ctx.path(files.RBM)).items()}
     runner, xp = ctx.backend.runner, ctx.backend.xp  # None and NumPy on the CPU
-    nn = [MLP.from_arrays([xp.asarray(a) for a in arrays])
+    nn = [MLP.from_arrays(arrays).on(xp)
           for arrays in files.read_thermometer_arrays(ctx.path(files.THERMOMETER), len(cfg.sampling.fields))]
     model = make_model(cfg.model)
     mc = files.read_samples_summary(samples_path)

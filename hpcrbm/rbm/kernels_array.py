@@ -11,9 +11,17 @@ applies between the kernels (tanh, exp) may differ between NumPy and CUDA, in th
 """
 import numpy as np
 
+from ..backend import array_module
 from ..rng.uniform import stream_uniforms
+from .kernels_cpu import FIXED_POINT
+from .model import sample_categorical
 
-FIXED_POINT = 2.0**32
+
+def fixed_point(x):
+    """x (values of magnitude < 2**20) as integer-valued float64 multiples of 2**-32, in the
+    array module of ``x`` (NumPy for lists)."""
+    xp = array_module(x)
+    return xp.rint(xp.asarray(x, np.float64) * FIXED_POINT)
 
 
 class ArrayKernels:
@@ -26,7 +34,7 @@ class ArrayKernels:
 
     def quantised_weights(self, W):
         xp = self.xp
-        Wq = xp.rint(W.astype(xp.float64) * FIXED_POINT)
+        Wq = fixed_point(W)
         largest = (float(xp.abs(Wq).max()) if Wq.size else 0.0) * max(W.shape)
         if largest < 2.0**53:
             return Wq, largest
@@ -34,7 +42,7 @@ class ArrayKernels:
         return Wq, max(float(magnitude.sum(axis=1).max()), float(magnitude.sum(axis=0).max()))
 
     def scaled_inputs(self, sums, bias, out):
-        out[...] = sums * 2.0**-32 + bias.astype(self.xp.float64)
+        out[...] = sums * (1.0 / FIXED_POINT) + bias.astype(self.xp.float64)
 
     def half_inputs(self, sums, bias, out):
         self.scaled_inputs(sums, bias, out)
@@ -44,10 +52,9 @@ class ArrayKernels:
         out[...] = data[self.xp.asarray(index)]
 
     def signed_fixed_point(self, positive, negative, out, sums):
-        xp = self.xp
         rows = len(positive)
-        out[:rows] = xp.rint(positive.astype(xp.float64) * FIXED_POINT)
-        out[rows:] = -xp.rint(negative.astype(xp.float64) * FIXED_POINT)
+        out[:rows] = fixed_point(positive)
+        out[rows:] = -fixed_point(negative)
         sums[...] = out.sum(axis=0)
 
     def phase_difference(self, rows, n_positive, out):
@@ -60,7 +67,6 @@ class ArrayKernels:
         out[...] = self._uniforms(probs.shape, probs.dtype, ids, step, first_block, c3, k0, k1) < probs
 
     def sample_categorical_rows(self, probs, q, ids, step, first_block, c3, k0, k1, out):
-        from .model import sample_categorical
         u = self._uniforms((len(probs), probs.shape[1] // q), probs.dtype, ids, step, first_block, c3, k0, k1)
         out[...] = sample_categorical(self.xp, probs, u, q)
 

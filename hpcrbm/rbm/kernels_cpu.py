@@ -16,6 +16,7 @@ import numpy as np
 from ..rng.philox import fill_words
 from ..rng.uniform import SCALE
 
+FIXED_POINT = 2.0**32  # scale of the exact products (training.ExactProducts)
 xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)
 runner = None  # no CUDA module: uniforms from the numba streams
 
@@ -30,7 +31,7 @@ def quantised_weights(W):
     top = 0.0
     for j in range(nh):
         for i in range(units):
-            x = np.rint(np.float64(W[j, i]) * 2.0**32)
+            x = np.rint(np.float64(W[j, i]) * FIXED_POINT)
             Wq[j, i] = x
             top = max(top, abs(x))
     largest = top * max(nh, units)
@@ -55,7 +56,7 @@ def scaled_inputs(sums, bias, out):
     rows, n = sums.shape
     for r in range(rows):
         for j in range(n):
-            out[r, j] = sums[r, j] * 2.0**-32 + np.float64(bias[j])
+            out[r, j] = sums[r, j] * (1.0 / FIXED_POINT) + np.float64(bias[j])
 
 
 @numba.njit(cache=True, nogil=True)
@@ -65,7 +66,7 @@ def half_inputs(sums, bias, out):
     rows, n = sums.shape
     for r in range(rows):
         for j in range(n):
-            out[r, j] = sums[r, j] * 2.0**-32 + np.float64(bias[j])
+            out[r, j] = sums[r, j] * (1.0 / FIXED_POINT) + np.float64(bias[j])
             out[r, j] = out[r, j] * 0.5
 
 
@@ -86,11 +87,11 @@ def signed_fixed_point(positive, negative, out, sums):
     sums[:] = 0.0
     for r in range(rows_p):
         for j in range(n):
-            out[r, j] = np.rint(np.float64(positive[r, j]) * 2.0**32)
+            out[r, j] = np.rint(np.float64(positive[r, j]) * FIXED_POINT)
             sums[j] += out[r, j]
     for r in range(negative.shape[0]):
         for j in range(n):
-            out[rows_p + r, j] = -np.rint(np.float64(negative[r, j]) * 2.0**32)
+            out[rows_p + r, j] = -np.rint(np.float64(negative[r, j]) * FIXED_POINT)
             sums[j] += out[rows_p + r, j]
 
 
@@ -174,7 +175,7 @@ def sgd_step(grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, dec
     """The SGD update of W, b, c (flat views) from the summed gradient [W (scale 2**32), b, c
     (scale 2**32)] of one batch; b and c only with ``biases``, weight decay on W only."""
     nW, nb = W.size, b.size
-    _sgd(W, vW, grad[:nW], 2.0**32, batch_size, learning_rate, momentum, decay)
+    _sgd(W, vW, grad[:nW], FIXED_POINT, batch_size, learning_rate, momentum, decay)
     if biases:
         _sgd(b, vb, grad[nW:nW + nb], 1.0, batch_size, learning_rate, momentum, 0.0)
-        _sgd(c, vc, grad[nW + nb:], 2.0**32, batch_size, learning_rate, momentum, 0.0)
+        _sgd(c, vc, grad[nW + nb:], FIXED_POINT, batch_size, learning_rate, momentum, 0.0)

@@ -32,7 +32,7 @@ from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
 from ..rng.uniform import normals, stream_words, stride, uniforms
 from . import kernels_cpu
-from .kernels_array import ArrayKernels
+from .kernels_array import FIXED_POINT, ArrayKernels, fixed_point
 from .model import (
     RBMParams,
     apply_gauge,
@@ -45,12 +45,6 @@ from .model import (
 )
 
 MONITOR_SAMPLES = 1000
-FIXED_POINT = 2.0**32  # scale of the exact products (ExactProducts)
-
-
-def fixed_point(x):
-    """x (values of magnitude < 2**20) as integer-valued float64 multiples of 2**-32."""
-    return np.rint(np.asarray(x, np.float64) * FIXED_POINT)
 
 
 def training_kernels(backend=None):
@@ -114,8 +108,7 @@ class ExactProducts:
         xp = self.xp
         x = self._inputs(v, self.Wq.T, self.params.c, np.float64)
         v = xp.asarray(v, np.float64)
-        b = xp.rint(self.params.flat_b().astype(np.float64) * FIXED_POINT)
-        return -(v @ b) / FIXED_POINT - softplus(xp, x).sum(axis=1)
+        return -(v @ fixed_point(self.params.flat_b())) / FIXED_POINT - softplus(xp, x).sum(axis=1)
 
 
 @dataclass(frozen=True)
