@@ -14,7 +14,7 @@ def _numba_cache_dir():
         return
     here = Path(__file__).parent
     digest = hashlib.sha256()
-    for path in sorted([*here.glob("rng/*.py"), *here.glob("montecarlo/kernels/*.py"), *here.glob("rbm/kernels*.py")]):
+    for path in sorted([*here.glob("rng/*.py"), *here.glob("montecarlo/kernels/*.py"), *here.glob("rbm/kernels/*.py")]):
         digest.update(path.read_bytes())
     base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
     os.environ["NUMBA_CACHE_DIR"] = str(base / "hpcrbm" / "numba" / digest.hexdigest()[:16])

@@ -22,8 +22,6 @@ from pathlib import Path
 from .config import load, toml_value
 from .errors import InputError
 
-STAGE_FILES = ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5")
-
 
 @dataclass(frozen=True)
 class Campaign:
@@ -110,9 +108,11 @@ def status(campaign):
 
 
 def format_status(rows):
-    lines = [f"{'index':>5}  {'run':30s}  " + "  ".join(f"{f:14s}" for f in STAGE_FILES) + "  done"]
+    from .stages import registered
+    stage_files = [s.output for s in registered()]
+    lines = [f"{'index':>5}  {'run':30s}  " + "  ".join(f"{f:14s}" for f in stage_files) + "  done"]
     for r in rows:
-        marks = "  ".join(f"{'yes' if r[f] else '-':14s}" for f in STAGE_FILES)
+        marks = "  ".join(f"{'yes' if r[f] else '-':14s}" for f in stage_files)
         lines.append(f"{r['index']:>5}  {r['name']:30s}  " + marks
                      + f"  {'yes' if r['done'] else 'no'}")
     lines.append(f"{sum(r['done'] for r in rows)} of {len(rows)} runs done")

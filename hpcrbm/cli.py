@@ -32,19 +32,21 @@ def _load_config(args):
 def _world(args):
     from .log import setup_logging
     from .parallel import Communicator
-    from .stage import catch_stop_signals
-    if args.func in (cmd_simulate, cmd_stage, cmd_run) or getattr(args, "action", None) == "run":
+    from .protocol.checkpoint import catch_stop_signals
+    if args.func in (cmd_source, cmd_stage, cmd_run) or getattr(args, "action", None) == "run":
         catch_stop_signals()  # the commands that compute honour SIGTERM/SIGUSR1 at their next checkpoint
     comm = Communicator.world()
     setup_logging(comm, quiet=getattr(args, "quiet", False))
     return comm
 
 
-def cmd_simulate(args, comm):
+def cmd_source(args, comm):
+    """The source stage (simulate CONFIG): the run's data from a config file."""
     from .backend import select_backend
-    from .pipeline import SIMULATE, run_stage
+    from .pipeline import run_stage
+    from .stages import stage_named
     cfg = _load_config(args)
-    path = run_stage(SIMULATE, cfg, comm, select_backend(cfg.run.backend, comm), quiet=args.quiet)
+    path = run_stage(stage_named(args.command), cfg, comm, select_backend(cfg.run.backend, comm), quiet=args.quiet)
     if comm.is_root:
         print(path)
     return 0
@@ -86,8 +88,8 @@ def cmd_plan(args, comm):
     here = comm.node()[1] if not args.ranks else min(args.ranks, os.cpu_count() or 1)
     if comm.is_root:
         print(plan_text(cfg, ranks, here, rates))
-    from .pipeline import STAGES
-    check(cfg, [s.name for s in STAGES], comm)
+    from .stages import registered
+    check(cfg, [s.name for s in registered()], comm)
     if comm.is_root:
         print("fits: yes")
     return 0
@@ -187,13 +189,15 @@ def cmd_bench(args, comm):
 
 
 def build_parser():
+    from .stages import registered
+    stages = registered()
     parser = _Parser(prog="hpcrbm", description="Monte Carlo spin models, RBMs and RBM flows.")
     parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    source = [(s.name, f"{s.summary} (writes {s.output})", cmd_source) for s in stages if s.source]
     for name, help_text, func in (
-            ("run", "every stage in order (simulate, train, thermometer, flow, analyze); resumable", cmd_run),
-            ("simulate", "Monte Carlo stage: writes samples.h5", cmd_simulate)):
+            ("run", f"every stage in order ({', '.join(s.name for s in stages)}); resumable", cmd_run), *source):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("config", help="TOML config file")
         p.add_argument("--out", help="run directory (overrides run.out)")
@@ -231,17 +235,14 @@ def build_parser():
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_posthoc)
 
-    for name, help_text, needs, example in (
-            ("train", "RBM stage: trains one RBM per rbm.hidden, writes rbm.h5", "samples.h5", "rbm.epochs=5"),
-            ("thermometer", "neural-thermometer stage: writes thermometer.h5", "samples.h5", "thermometer.epochs=40"),
-            ("flow", "flow stage: iterates the trained RBMs, writes flow.h5", "samples.h5, rbm.h5, thermometer.h5",
-             "flow.steps=50"),
-            ("analyze", "analysis stage: analysis.h5, summary.json, figures/*.png",
-             "samples.h5, thermometer.h5, flow.h5", "run.backend=cpu")):
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("run_dir", help=f"run directory holding current {needs}")
+    outputs = {s.name: s.output for s in stages}
+    for stage in (s for s in stages if not s.source):
+        written = ", ".join((stage.output, *stage.extra_outputs))
+        p = sub.add_parser(stage.name, help=f"{stage.summary} (writes {written})")
+        p.add_argument("run_dir", help=f"run directory holding current {', '.join(outputs[r] for r in stage.reads)}")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help=f"override a key of this stage's own section (e.g. {example})")
+                       help=f"override a key of this stage's own config ({', '.join(stage.sections)}), or "
+                            "run.backend, run.checkpoint_interval")
         p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
         p.set_defaults(func=cmd_stage)
 

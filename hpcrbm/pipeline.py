@@ -1,9 +1,12 @@
 """A run: its stages in order, the one policy that decides to skip, rebuild or refuse, and the
 config of a run directory read back from its files (docs/io.md, "Overwrite and consistency").
 
-- A stage whose file is current (hpcrbm/stage.py) is skipped.
-- samples.h5 is the run's data: a samples.h5 or simulate checkpoint made from another
-  ``run.seed``/``[model]``/``[sampling]``, or damaged, is never overwritten (exit 2).
+Every stage fact comes from the registry (hpcrbm/stages/__init__.py), read at each call.
+
+- A stage whose file is current (hpcrbm/protocol/stage.py) is skipped.
+- The source stage's file (samples.h5) is the run's data: one made from another
+  ``run.seed``/``[model]``/``[sampling]`` or by other code, or damaged, is never overwritten
+  (exit 2), nor is its checkpoint of another config.
 - Every other stage's file that is missing, incomplete, damaged or stale (made from other
   settings of its own sections or from other input files) is rebuilt by ``hpcrbm run`` and by
   the stage's own command; its checkpoints of another fingerprint are ignored.
@@ -15,22 +18,27 @@ config of a run directory read back from its files (docs/io.md, "Overwrite and c
 import dataclasses
 from pathlib import Path
 
-from .analysis.stage import STAGE as ANALYZE
+from .backend import select_backend
 from .config import loads, to_toml, toml_value
 from .errors import InputError
-from .flow.stage import STAGE as FLOW
-from .io import files
 from .io.lock import run_lock
 from .log import get_logger
-from .montecarlo.stage import STAGE as SIMULATE
 from .plan import check as check_plan
-from .rbm.stage import STAGE as TRAIN
-from .stage import Context, file_state, fingerprints, stored_config_text
-from .thermometers.stage import STAGE as THERMOMETER
+from .protocol.stage import Context, file_state, fingerprints, stored_config_text
+from .stages import registered, source_stage, stage_named
 
-STAGES = (SIMULATE, TRAIN, THERMOMETER, FLOW, ANALYZE)
-BY_NAME = {s.name: s for s in STAGES}
-ALWAYS_SETTABLE = ("run.backend", "run.checkpoint_interval")  # change no result
+ALWAYS_SETTABLE = ("run.backend", "run.checkpoint_interval")  # settings, not results: --set by any stage command
+
+
+def arithmetic(cfg, backend=None):
+    """The arithmetic a run of ``cfg`` computes with: the backend's name ("cpu" or "gpu")."""
+    return (backend or select_backend(cfg.run.backend)).name
+
+
+def result_path(stage, run_dir):
+    """What a user reads of ``stage`` in ``run_dir``: the first file written beside its file
+    (summary.json), else its file."""
+    return Path(run_dir) / (stage.extra_outputs[0] if stage.extra_outputs else stage.output)
 
 
 def upstream(stage):
@@ -40,24 +48,18 @@ def upstream(stage):
         name = todo.pop()
         if name not in needed:
             needed.add(name)
-            todo += BY_NAME[name].reads
-    return [s for s in STAGES if s.name in needed]
+            todo += stage_named(name).reads
+    return [s for s in registered() if s.name in needed]
 
 
-def stage_state(stage, run_dir, cfg, prints=None):
-    """Why ``stage``'s file in ``run_dir`` is not current for ``cfg``, or None when it is."""
-    prints = prints or fingerprints(STAGES, cfg)
+def stage_state(stage, run_dir, cfg, prints):
+    """Why ``stage``'s file in ``run_dir`` is not current for the fingerprints ``prints``, or
+    None when it is."""
     reason = file_state(Path(run_dir) / stage.output, prints[stage.name], stage.required(cfg))
     for name in stage.extra_outputs:
         if reason is None and not (Path(run_dir) / name).exists():
             reason = f"has no {name} beside it"
     return reason
-
-
-def rebuild_command(stage, run_dir):
-    if stage is SIMULATE:
-        return f"hpcrbm simulate CONFIG --out {run_dir}"
-    return f"hpcrbm {stage.name} {run_dir}"
 
 
 def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
@@ -71,22 +73,22 @@ def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
 def _run_stage(stage, cfg, comm, backend, quiet, standalone):
     log = get_logger()
     run_dir = cfg.out_dir
-    prints = fingerprints(STAGES, cfg)
+    prints = fingerprints(registered(), cfg, backend.name)
     path = run_dir / stage.output
     reason = comm.bcast_text(stage_state(stage, run_dir, cfg, prints) or "" if comm.is_root else "")
     if not reason:
         log.info("%s is complete for this config; nothing to do", path)
         return path
     if standalone:
-        for up in (BY_NAME[name] for name in stage.reads):
+        for up in (stage_named(name) for name in stage.reads):
             why = comm.bcast_text(stage_state(up, run_dir, cfg, prints) or "" if comm.is_root else "")
             if why:
-                raise InputError(f"{run_dir / up.output}: {why}; run {rebuild_command(up, run_dir)} first "
+                raise InputError(f"{run_dir / up.output}: {why}; run {up.command(run_dir)} first "
                                  f"(or hpcrbm run CONFIG --out {run_dir})")
-    if stage is SIMULATE and reason not in ("missing", "incomplete"):
+    if stage.source and reason not in ("missing", "incomplete"):
         if reason == "made from another config":
-            raise InputError(f"{path}: exists and was made from a different [model]/[sampling]/seed; "
-                             "use another run.out (--out) or remove it")
+            raise InputError(f"{path}: exists and was made from a different [model]/[sampling]/seed or by other "
+                             "code; use another run.out (--out) or remove it")
         raise InputError(f"{path}: exists but {'is not a readable HDF5 file' if reason == 'unreadable' else reason}; "
                          "remove it to simulate again")
     if reason != "missing":
@@ -100,10 +102,10 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone):
 def run_all(cfg, comm, backend, quiet=False):
     """Every stage in order for ``cfg`` (collective); returns summary.json's path."""
     with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
-        check_plan(cfg, [s.name for s in STAGES], comm, backend)  # before any work: every stage fits
-        for stage in STAGES:
+        check_plan(cfg, [s.name for s in registered()], comm, backend)  # before any work: every stage fits
+        for stage in registered():
             _run_stage(stage, cfg, comm, backend, quiet, standalone=False)
-    return files.summary_path(cfg.out_dir)
+    return result_path(registered()[-1], cfg.out_dir)
 
 
 def _stored(run_dir, stage):
@@ -133,14 +135,15 @@ def run_config(run_dir, stage, overrides=()):
     where it exists, then ``--set`` overrides of ``stage``'s own sections."""
     run_dir = Path(run_dir)
     _check_settable(stage, overrides)
-    samples = run_dir / files.SAMPLES
-    cfg = _stored(run_dir, SIMULATE)
-    if cfg is None or file_state(samples, fingerprints([SIMULATE], cfg)["simulate"],
-                                 SIMULATE.required(cfg)) is not None:
-        raise InputError(f"{samples}: missing or not a complete hpcrbm samples file; "
-                         f"run {rebuild_command(SIMULATE, run_dir)} first")
+    source = source_stage()
+    samples = run_dir / source.output
+    cfg = _stored(run_dir, source)
+    if cfg is None or file_state(samples, fingerprints([source], cfg)[source.name],
+                                 source.required(cfg)) is not None:
+        raise InputError(f"{samples}: missing or not a complete hpcrbm {source.output} of this version; "
+                         f"run {source.command(run_dir)} first")
     for other in upstream(stage) + [stage]:
-        made = _stored(run_dir, other) if other is not SIMULATE else None
+        made = _stored(run_dir, other) if other is not source else None
         if made is not None:
             cfg = dataclasses.replace(cfg, **{name: getattr(made, name) for name in other.sections})
     return loads(to_toml(cfg), [*overrides, f"run.out={toml_value(str(run_dir))}"], source=str(samples))
@@ -149,17 +152,17 @@ def run_config(run_dir, stage, overrides=()):
 def run_stage_command(name, run_dir, comm, backend=None, overrides=(), quiet=False):
     """``hpcrbm NAME RUN_DIR [--set ...]`` for NAME in train, thermometer, flow, analyze; the
     backend is the run's run.backend (which --set may change) unless one is given."""
-    from .backend import select_backend
-    stage = BY_NAME[name]
+    stage = stage_named(name)
     cfg = run_config(run_dir, stage, overrides)
     backend = backend or select_backend(cfg.run.backend, comm)
-    path = run_stage(stage, cfg, comm, backend, quiet, standalone=True)
-    return files.summary_path(run_dir) if stage is ANALYZE else path
+    run_stage(stage, cfg, comm, backend, quiet, standalone=True)
+    return result_path(stage, run_dir)
 
 
-def run_status(cfg):
-    """{file name: whether it is current for ``cfg``} for every stage, and "done"."""
-    prints = fingerprints(STAGES, cfg)
-    row = {s.output: stage_state(s, cfg.out_dir, cfg, prints) is None for s in STAGES}
+def run_status(cfg, backend=None):
+    """{file name: whether it is current for ``cfg`` computed on ``backend`` (default: the one
+    ``run.backend`` selects here)} for every stage, and "done"."""
+    prints = fingerprints(registered(), cfg, arithmetic(cfg, backend))
+    row = {s.output: stage_state(s, cfg.out_dir, cfg, prints) is None for s in registered()}
     row["done"] = all(row.values())
     return row

@@ -10,90 +10,22 @@ limit, e.g. a Slurm allocation's); disk against the free space of the run direct
 system, counting only the files still to be written.
 """
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
-from .io import files
+from .stages import registered, stage_named
 
 INTERPRETER = 150 * 2**20  # bytes per rank: Python, NumPy, h5py, mpi4py, numba's compiled kernels
 DISK_MARGIN = 1.1  # HDF5 metadata and free-space overhead
 MEMORY_SHARE = 0.9  # of the available memory that a run may plan to use
 
 
-@dataclass
-class StageNeeds:
-    """One stage: peak bytes of its large arrays on the busiest rank, and the bytes of each file
-    it writes (checkpoints included, while they exist)."""
-
-    name: str
-    memory: int
-    disk: dict = field(default_factory=dict)  # file name -> bytes
-    work: str = ""  # what it does, in the units the time estimate uses
-    device: int = 0  # bytes on the GPU, when the stage runs there
-
-
-def _busiest(n_items, ranks):
-    return -(-n_items // ranks)
-
-
 def stage_needs(cfg, ranks):
-    """[StageNeeds] for the five stages of ``cfg`` run on ``ranks`` ranks."""
-    from .flow.stage import flow_names, starts_table
-    m, s, r, t, f = cfg.model, cfg.sampling, cfg.rbm, cfg.thermometer, cfg.flow
-    n_sites = m.L ** m.dim
-    points = len(s.temperatures) * len(s.fields)
-    local = _busiest(points, ranks)
-    R = cfg.replicas
-    configs = points * s.samples * n_sites  # int8 bytes of /configs
-    observables = 2 * 8 * points * s.samples
-    # simulate: spins, the observables so far, the samples waiting for the next checkpoint (at most all)
-    simulate = StageNeeds("simulate", local * (R * n_sites + 16 * s.samples + s.samples * n_sites),
-                          {files.SAMPLES: configs + observables, "checkpoints/samples.h5": points * R * n_sites
-                           + observables},
-                          f"{points * R * n_sites * (s.thermalize + s.samples // R * s.interval):.3g} spin flips",
-                          device=2 * local * R * n_sites)  # the batch of every local point's chains, and a copy
-    visible = n_sites * (1 if r.visible == "bernoulli" else m.q)
-    itemsize = 4 if r.dtype == "float32" else 8
-    trained = len(r.hidden) * r.seeds
-    from .rbm.stage import parallel_mode
-    data_points = points if parallel_mode(cfg, ranks) == "models" else local
-    data = data_points * s.samples * (n_sites + visible * itemsize)  # int8 read, then encoded
-    largest = max(r.hidden) * visible
-    per_rbm = [nh * visible * itemsize for nh in r.hidden]  # bytes of one W
-    kept = sum(w * (r.seeds * (1 + len(r.snapshots)) + 2) for w in per_rbm)  # snapshots, the two controls
-    # on a GPU: the encoded data; W, its velocity, fixed-point copy and gradient; an update's rows,
-    # probabilities and uniforms (2 batches of visible and hidden units, a few float64 copies); the
-    # monitors (the monitor subset and its flipped copies, float64) and log Z's blocks of 4096 rows
-    monitor = min(1000, points * round(r.train_fraction * s.samples))
-    train_device = (data_points * round(r.train_fraction * s.samples) * visible * itemsize + 4 * 8 * largest
-                    + 8 * 8 * r.batch_size * (visible + max(r.hidden)) + 8 * 4 * monitor * visible
-                    + 8 * 4096 * (visible + max(r.hidden)) * 2)
-    train = StageNeeds("train", data + 8 * 8 * largest + 8 * r.batch_size * (visible + max(r.hidden)),
-                       {files.RBM: kept + 8 * 4 * r.epochs * trained,
-                        "checkpoints/rbm_*.h5": sum(w * r.seeds * (2 + len(r.snapshots)) for w in per_rbm)},
-                       f"{trained * r.epochs * points * round(r.train_fraction * s.samples):.3g} sample-epochs "
-                       f"of N_h up to {max(r.hidden)}", device=train_device)
-    widths = [n_sites * (1 if m.kind == "ising" else m.q), *t.hidden, len(s.temperatures)]
-    mlp = sum(a * b + b for a, b in zip(widths, widths[1:])) * 8
-    thermometer = StageNeeds("thermometer", local * s.samples * (n_sites + 8 * widths[0]) + 4 * mlp
-                             + 8 * t.batch_size * sum(widths),
-                             {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))},
-                             device=4 * mlp + 8 * 3 * max(t.batch_size, 64) * sum(widths))  # weights, moments, grads
-    starts = len(starts_table(cfg))
-    modes = ("mean-field", "sample") if f.mode == "both" else (f.mode,)
-    flowed = trained * (1 + len(r.snapshots)) + 2 * len(r.hidden)
-    rows = sum(len(flow_names(mode)) for mode in modes) + len(modes) * len(s.temperatures)
-    flow_bytes = flowed * starts * (f.steps + 1) * rows * 8
-    flow = StageNeeds("flow", _busiest(starts, ranks) * flow_bytes // max(starts, 1) * 2
-                      + 8 * 6 * f.samples * visible + 4 * max(per_rbm) + len(s.fields) * mlp,
-                      {files.FLOW: flow_bytes},
-                      f"{flowed * starts * len(modes) * f.steps * f.samples:.3g} chain steps",
-                      device=8 * 6 * f.samples * (visible + max(r.hidden)) + 8 * max(per_rbm) // itemsize * 3
-                      + 8 * 3 * 64 * sum(widths) + len(s.fields) * mlp)
-    analyze = StageNeeds("analyze", 2 * flow_bytes + 16 * points * s.samples,
-                         {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
-    return [simulate, train, thermometer, flow, analyze]
+    """[StageNeeds] of every registered stage of ``cfg`` run on ``ranks`` ranks."""
+    out = {}
+    for stage in registered():
+        out[stage.name] = stage.needs(cfg, ranks, dict(out))
+    return list(out.values())
 
 
 def available_memory():
@@ -184,7 +116,7 @@ def _check_resources(cfg, stage_names, ranks, ranks_here, run_dir):
         if wanted > MEMORY_SHARE * memory:
             raise InputError(f"resources: the {worst.name} stage needs about {size(worst.memory + INTERPRETER)} per "
                              f"rank, {size(wanted)} for the {ranks_here} rank(s) on this node, but "
-                             f"{size(memory)} is available; reduce {_main_keys(worst.name)} or use more nodes "
+                             f"{size(memory)} is available; reduce {_limits(worst.name)} or use more nodes "
                              "(hpcrbm plan CONFIG shows every stage)")
     to_write = sum(b for n in needs for name, b in n.disk.items() if not (Path(run_dir) / name).exists())
     free = free_disk(run_dir)
@@ -203,13 +135,11 @@ def _check_device(cfg, stage_names, ranks, ranks_here, cupy):
         if n.name in stage_names and sharing * n.device > MEMORY_SHARE * free:
             raise InputError(f"resources: the {n.name} stage needs about {size(n.device)} of GPU memory per rank, "
                              f"{sharing} rank(s) per GPU, but {size(free)} is free on it; reduce "
-                             f"{_main_keys(n.name)} or use more GPUs")
+                             f"{_limits(n.name)} or use more GPUs")
 
 
-def _main_keys(stage):
-    return {"simulate": "model.L, sampling.samples or the grid", "train": "model.L, sampling.samples or rbm.hidden",
-            "thermometer": "model.L, sampling.samples or thermometer.hidden",
-            "flow": "flow.samples, flow.steps, flow.starts or rbm.hidden", "analyze": "flow.steps or the starts"}[stage]
+def _limits(name):
+    return stage_named(name).limits
 
 
 def plan_text(cfg, ranks, ranks_here, rates=None):

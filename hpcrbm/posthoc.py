@@ -64,9 +64,10 @@ def export(run_dir, out_csv):
 def redraw(run_dir, comm):
     """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
     from .analysis.figures import draw_all
-    from .pipeline import ANALYZE, run_config
+    from .pipeline import run_config
+    from .stages import stage_named
     run_dir = Path(run_dir)
-    cfg, summary = run_config(run_dir, ANALYZE), _summary(run_dir)
+    cfg, summary = run_config(run_dir, stage_named("analyze")), _summary(run_dir)
     mc = files.read_samples_summary(run_dir / files.SAMPLES)
     try:
         with h5py.File(run_dir / files.FLOW, "r") as flows:

@@ -10,7 +10,7 @@ from hpcrbm.config import loads
 from hpcrbm.parallel import Communicator
 from hpcrbm.pipeline import run_all
 
-from .test_stages import CONFIG, FILES
+from .stages.test_stages import CONFIG, FILES
 
 
 def datasets(path):

@@ -11,7 +11,7 @@ from hpcrbm.io.lock import LOCK_NAME
 
 from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
 from .montecarlo.test_gpu_kernels import gpu
-from .test_pipeline import CONFIG, summary_without_time
+from .stages.test_pipeline import CONFIG, summary_without_time
 
 
 def one_line_error(result, *phrases):

@@ -24,16 +24,16 @@ def all_modules():
     return {module_name(p): p for p in PACKAGE.rglob("*.py")}
 
 
+def unit_of(module):
+    """The folder (or top-level module) a module belongs to: ``hpcrbm.X`` for every module under
+    hpcrbm/X/ or hpcrbm/X.py; ``hpcrbm`` for the package's own __init__."""
+    return ".".join(module.split(".")[:2])
+
+
 def layer_of(module, layers):
-    """Index of the layer whose longest prefix matches ``module``; None if none but the bare
-    package name does (every module must be listed)."""
-    best = None
-    for index, (_, prefixes) in enumerate(layers):
-        for prefix in prefixes:
-            if module == prefix or (prefix != "hpcrbm" and module.startswith(prefix + ".")):
-                if best is None or len(prefix) > len(best[1]):
-                    best = (index, prefix)
-    return None if best is None else best[0]
+    """Index of the layer that lists ``module``'s folder (:func:`unit_of`); None if none does."""
+    unit = unit_of(module)
+    return next((index for index, (_, units) in enumerate(layers) if unit in units), None)
 
 
 def imported_modules(module, path, modules):

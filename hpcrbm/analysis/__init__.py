@@ -1,1 +1,2 @@
-"""Analysis stage and the statistics every stage shares."""
+"""What only the analysis stage uses: where flows end (attractors.py), specific-heat reweighting
+(reweighting.py), block-spin RG (rg.py), the figures (figures.py)."""

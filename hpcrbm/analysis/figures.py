@@ -7,7 +7,7 @@ import numpy as np
 
 from ..exact.reference import exact_magnetization, exact_method, exact_observables
 from ..io import files
-from ..rg import talk_recursion
+from .rg import talk_recursion
 
 
 def _plt():

@@ -1,1 +1,2 @@
-"""Flow stage: iterate trained RBMs (v -> h -> v ...) and measure where the flows go."""
+"""The RBM flow itself: iterate a trained RBM (v -> h -> v ...) and measure the visible states
+(flows.py); the flow stage (hpcrbm/stages/flow.py) runs it from every start."""

@@ -10,7 +10,7 @@ update. The sums are exact (:class:`ExactProducts`), so 1, 2 or 3 ranks give the
 bit for bit.
 
 The arrays live where the kernels run (:func:`training_kernels`): NumPy with the numba kernels of
-kernels_cpu.py on the CPU, CuPy with kernels_array.py on a GPU (the same products, exact, and the
+kernels/training_cpu.py on the CPU, CuPy with kernels/training_array.py on a GPU (the same products, exact, and the
 same random streams made on the device; only tanh and exp come from CUDA rather than NumPy, so a
 GPU training equals the CPU one up to those roundings and is rank-invariant bit for bit among GPUs
 of one kind). Only the gradient allreduce (through host buffers) and monitors' scalars leave the
@@ -31,8 +31,8 @@ from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
 from ..rng.uniform import normals, stream_words, stride, uniforms
-from . import kernels_cpu
-from .kernels_array import FIXED_POINT, ArrayKernels, fixed_point
+from .kernels import training_cpu
+from .kernels.training_array import FIXED_POINT, ArrayKernels, fixed_point
 from .model import (
     RBMParams,
     apply_gauge,
@@ -48,11 +48,11 @@ MONITOR_SAMPLES = 1000
 
 
 def training_kernels(backend=None):
-    """The kernels of an update for ``backend`` (backend/__init__.py): kernels_cpu (numba, NumPy
+    """The kernels of an update for ``backend`` (backend/__init__.py): training_cpu (numba, NumPy
     arrays) on the CPU, :class:`ArrayKernels` on the device of a backend with a CUDA runner (a
     GPU: CuPy arrays; the CUDA emulator in the tests: NumPy arrays)."""
     if backend is None or backend.runner is None:
-        return kernels_cpu
+        return training_cpu
     return ArrayKernels(backend.runner)
 
 
@@ -69,7 +69,7 @@ class ExactProducts:
     ``kernels`` (:func:`training_kernels`).
     """
 
-    def __init__(self, params, dtype, kernels=kernels_cpu):
+    def __init__(self, params, dtype, kernels=training_cpu):
         self.params, self.dtype, self.k, self.xp = params, dtype, kernels, kernels.xp
         self.Wq, largest = kernels.quantised_weights(self.xp.ascontiguousarray(params.flat_W()))
         if largest >= 2.0**53:
@@ -157,7 +157,7 @@ class Trainer:
     """Trains one RBM on the distributed data set; ``comm`` is the run's Communicator,
     ``kernels`` those of :func:`training_kernels` (the data are copied to their device once)."""
 
-    def __init__(self, settings, data, first, n_total, comm, n_visible, kernels=kernels_cpu):
+    def __init__(self, settings, data, first, n_total, comm, n_visible, kernels=training_cpu):
         self.s = settings
         self.k, self.xp = kernels, kernels.xp
         self.dtype = np.dtype(settings.dtype)

@@ -1,2 +1,2 @@
 """Thermometers: read a temperature off configurations. curve: physics thermometers (energy,
-|m| curves); neural: the papers' MLP classifier; stage: the thermometer stage (thermometer.h5)."""
+|m| curves); neural: the papers' MLP classifier (trained by hpcrbm/stages/thermometer.py)."""

@@ -76,6 +76,18 @@ class MLP:
         return [a for pair in zip(self.weights, self.biases) for a in pair]
 
 
+def layer_widths(cfg):
+    """The neural thermometer's layer widths for a config: inputs (one per site, or q per site
+    one-hot), ``thermometer.hidden``, one output per temperature."""
+    m = cfg.model
+    return [m.L ** m.dim * (1 if m.kind == "ising" else m.q), *cfg.thermometer.hidden, len(cfg.sampling.temperatures)]
+
+
+def parameter_bytes(widths):
+    """Bytes of an MLP's float64 weights and biases."""
+    return sum(a * b + b for a, b in zip(widths, widths[1:])) * 8
+
+
 def init_mlp(inputs, hidden, classes, seed, field_index):
     """He-initialised weights from the Philox stream (Box-Muller; step = layer), zero biases;
     ``hidden``: the units of each hidden layer."""

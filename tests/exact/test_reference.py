@@ -3,12 +3,12 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcrbm.analysis.stage import rg_flow, specific_heat_peak
 from hpcrbm.config import ModelConfig, loads
 from hpcrbm.exact import kaufman_observables, ring_observables
 from hpcrbm.exact.reference import critical_temperature, exact_observables, exact_specific_heat_peak
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.updaters import make_updater
+from hpcrbm.stages.analyze import rg_flow, specific_heat_peak
 from hpcrbm.thermometers.curve import CurveThermometer
 
 TC = 2 / np.log(1 + np.sqrt(2))

@@ -14,7 +14,8 @@ from hpcrbm.montecarlo.kernels.gpu import from_planes, metropolis_gpu, to_planes
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.montecarlo.updaters import GpuMetropolis, Metropolis
 from hpcrbm.parallel import Communicator
-from hpcrbm.pipeline import SIMULATE, run_stage
+from hpcrbm.pipeline import run_stage
+from hpcrbm.stages.simulate import STAGE as SIMULATE
 
 from .test_gpu_kernels import batch_on_cpu, simulate_config
 

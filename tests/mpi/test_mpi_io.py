@@ -16,7 +16,8 @@ from hpcrbm.backend import select_backend
 from hpcrbm.config import loads
 from hpcrbm.io.hdf5 import GridFile, ParallelFile, read_points
 from hpcrbm.parallel import Communicator
-from hpcrbm.pipeline import SIMULATE, run_all, run_stage
+from hpcrbm.pipeline import run_all, run_stage
+from hpcrbm.stages.simulate import STAGE as SIMULATE
 from tools.compare_runs import compare_h5, compare_json
 
 pytestmark = pytest.mark.mpi

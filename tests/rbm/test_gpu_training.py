@@ -15,7 +15,7 @@ from hpcrbm.rng.philox import seed_key
 
 from ..conftest import run_hpcrbm
 from ..montecarlo.test_gpu_kernels import gpu
-from ..test_stages import CONFIG
+from ..stages.test_stages import CONFIG
 from .test_training import mc_configs
 
 pytestmark = gpu
@@ -24,7 +24,7 @@ pytestmark = gpu
 @pytest.fixture(scope="module")
 def device():
     from hpcrbm.backend.cuda import CupyRunner
-    from hpcrbm.rbm.kernels_array import ArrayKernels
+    from hpcrbm.rbm.kernels.training_array import ArrayKernels
     return ArrayKernels(CupyRunner())
 
 

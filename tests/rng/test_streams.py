@@ -6,8 +6,8 @@ import pytest
 
 from hpcrbm.config import Config, SamplingConfig, check_values, loads
 from hpcrbm.errors import InputError
-from hpcrbm.flow.stage import starts_table
 from hpcrbm.rng.streams import GRID_POINTS, MAX_POINTS, SYNTHETIC_POINTS, Purpose
+from hpcrbm.stages.flow import starts_table
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "rng.md"
 

@@ -16,7 +16,7 @@ import pytest
 from tools.compare_runs import compare_h5, compare_json
 
 from ..conftest import ROOT, cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
-from ..test_pipeline import CONFIG
+from ..stages.test_pipeline import CONFIG
 from .conftest import YIELD
 
 pytestmark = pytest.mark.slurm

@@ -11,10 +11,10 @@ applies between the kernels (tanh, exp) may differ between NumPy and CUDA, in th
 """
 import numpy as np
 
-from ..backend import array_module
-from ..rng.uniform import stream_uniforms
-from .kernels_cpu import FIXED_POINT
-from .model import sample_categorical
+from ...backend import array_module
+from ...rng.uniform import stream_uniforms
+from ..model import sample_categorical
+from .training_cpu import FIXED_POINT
 
 
 def fixed_point(x):

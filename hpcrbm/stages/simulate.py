@@ -8,7 +8,6 @@ step counter); the finished file is renamed to ``samples.h5``. Checkpoints are p
 point, so a run may even resume on a different number of ranks.
 """
 import math
-import os
 import time
 
 import h5py
@@ -18,14 +17,13 @@ from ..errors import InputError
 from ..grid import Grid
 from ..io import files
 from ..io.hdf5 import GridFile, read_points
-from ..io.provenance import now
 from ..log import get_logger
-from ..stage import Stage
+from ..montecarlo.models import make_model
+from ..montecarlo.schedule import Schedule
+from ..montecarlo.tempering import Tempering, swap_lattices
+from ..montecarlo.updaters import make_updater
+from ..protocol.stage import Stage, StageNeeds, busiest
 from ..stats import SUMMARY_NAMES, point_summary
-from .models import make_model
-from .schedule import Schedule
-from .tempering import Tempering, swap_lattices
-from .updaters import make_updater
 
 
 class SimulationPlan:
@@ -44,11 +42,9 @@ class SimulationPlan:
         self.samples = s.samples
         self.schedule = Schedule(s.thermalize, s.interval, s.samples // self.replicas)
         self.points = range(*comm.slice(self.grid.size))
-        self.inputs = ctx.inputs
         self.out = ctx.run_dir
-        self.final = ctx.output
-        self.partial = self.out / (files.SAMPLES + ".partial")
-        self.checkpoint = self.out / "checkpoints" / files.SAMPLES
+        self.partial = ctx.partial
+        self.checkpoint = None  # ctx.checkpoint(files.SAMPLES), once the run directory exists
 
 
 class ChainState:
@@ -81,36 +77,32 @@ def _load_checkpoint(plan):
     """ChainState from the checkpoint, or None if there is none usable. A checkpoint of other
     inputs (another seed, [model] or [sampling]) is an interrupted run of another config: it is
     refused like a finished samples.h5 of another config (InputError), never dropped."""
-    try:
-        with h5py.File(plan.checkpoint, "r") as h5:
-            other = h5.attrs.get("inputs") != plan.inputs
-    except (OSError, KeyError):
-        return None
-    if other:
-        raise InputError(f"{plan.checkpoint}: an interrupted simulation of a different [model]/[sampling]/seed; "
+    if plan.checkpoint.made_from_other_inputs():
+        raise InputError(f"{plan.checkpoint.path}: an interrupted simulation of a different [model]/[sampling]/seed; "
                          "use another run.out (--out) or remove it")
     try:
         with h5py.File(plan.partial, "r"):  # the checkpoint is only usable with its partial output
             pass
-        with h5py.File(plan.checkpoint, "r") as h5:
-            steps_done = int(h5.attrs["steps_done"])
-            pts, shape = list(plan.points), plan.grid.shape
-            spins, energy, magnetization, tuning, sweeps = (read_points(h5, name, pts, shape) for name in
-                                                            ("spins", "energy", "magnetization", "tuning", "sweeps"))
-            position = int(h5.attrs["position"])
-            tempering = None
-            if plan.cfg.sampling.tempering:
-                tempering = Tempering(plan.grid, plan.replicas)
-                tempering.restore({name: h5[f"tempering/{name}"][...] for name in tempering.arrays()})
-    except (OSError, KeyError):
+    except OSError:
         return None
-    spins = list(spins)
-    return ChainState(spins, energy, magnetization, tuning, steps_done, sweeps.astype(np.int64), position, tempering)
+    return plan.checkpoint.read(lambda h5: _read_state(plan, h5))
+
+
+def _read_state(plan, h5):
+    pts, shape = list(plan.points), plan.grid.shape
+    spins, energy, magnetization, tuning, sweeps = (read_points(h5, name, pts, shape) for name in
+                                                    ("spins", "energy", "magnetization", "tuning", "sweeps"))
+    tempering = None
+    if plan.cfg.sampling.tempering:
+        tempering = Tempering(plan.grid, plan.replicas)
+        tempering.restore({name: h5[f"tempering/{name}"][...] for name in tempering.arrays()})
+    return ChainState(list(spins), energy, magnetization, tuning, int(h5.attrs["steps_done"]),
+                      sweeps.astype(np.int64), int(h5.attrs["position"]), tempering)
 
 
 def _create_partial(plan):
     cfg, model, (nT, nH) = plan.cfg, plan.model, plan.grid.shape
-    f = GridFile(plan.partial, plan.comm, "w")
+    f = plan.ctx.start_partial(GridFile)
     temperatures, fields = plan.grid.arrays()
     f.create_global("temperatures", temperatures)
     f.create_global("fields", fields)
@@ -123,7 +115,6 @@ def _create_partial(plan):
         for name, value in Tempering(plan.grid, plan.replicas).arrays().items():
             f.create(f"tempering/{name}", value.shape, value.dtype)
         f.create("tempering/acceptance", (max(nT - 1, 0), nH), np.float64)
-    f.set_attrs(plan.ctx.file_attrs(f.strategy, complete=False))
     f.set_attrs({"units": "per site", "definition": "E / N including -h sum s; m = sum s / N (signed)"},
                 "observables")
     f.set_attrs({"tau_int_units": f"stored samples of one replica ({cfg.sampling.interval} sweeps)",
@@ -149,21 +140,21 @@ def _flush(plan, state):
 
 
 def _write_checkpoint(plan, state):
-    """Every point's spins and observables so far, then an atomic rename (collective)."""
+    """Every point's spins and observables so far (collective)."""
     (nT, nH), R = plan.grid.shape, plan.replicas
-    tmp = plan.checkpoint.with_name(plan.checkpoint.name + ".tmp")
-    f = GridFile(tmp, plan.comm, "w")
-    f.create("spins", (nT, nH, R) + plan.model.lattice_shape, np.int8)
-    f.create("energy", (nT, nH, plan.samples), np.float64)
-    f.create("magnetization", (nT, nH, plan.samples), np.float64)
-    f.create("tuning", (nT, nH, plan.updater.n_tuning), np.int64)
-    f.create("sweeps", (nT, nH), np.int64)
-    for name, rows in (("spins", state.spins), ("energy", state.energy), ("magnetization", state.magnetization),
-                       ("tuning", state.tuning), ("sweeps", state.sweeps)):
-        f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
-    _write_tempering(f, state.tempering, create=True)
-    f.set_attrs({"inputs": plan.inputs, "steps_done": state.steps_done, "position": state.position})
-    f.commit(plan.checkpoint)
+
+    def write(f):
+        f.create("spins", (nT, nH, R) + plan.model.lattice_shape, np.int8)
+        f.create("energy", (nT, nH, plan.samples), np.float64)
+        f.create("magnetization", (nT, nH, plan.samples), np.float64)
+        f.create("tuning", (nT, nH, plan.updater.n_tuning), np.int64)
+        f.create("sweeps", (nT, nH), np.int64)
+        for name, rows in (("spins", state.spins), ("energy", state.energy), ("magnetization", state.magnetization),
+                           ("tuning", state.tuning), ("sweeps", state.sweeps)):
+            f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
+        _write_tempering(f, state.tempering, create=True)
+        f.set_attrs({"steps_done": state.steps_done, "position": state.position})
+    plan.checkpoint.write_parallel(write, GridFile)
 
 
 def _write_tempering(f, tempering, create=False):
@@ -194,14 +185,11 @@ def _finish(plan, state):
             items[name].append((iT, iH, None, None, stats[name][0]))
             items[f"{name}_err"].append((iT, iH, None, None, stats[name][1]))
         items["tau_int"].append((iT, iH, None, None, stats["tau_int"]))
-    f = GridFile(plan.partial, plan.comm, "r+")
-    for name, values in items.items():
-        f.write_points(files.summary(name), values)
-    _write_tempering(f, state.tempering)
-    f.set_attrs({"end_time": plan.comm.bcast_text(now()), "complete": True})  # one clock for all ranks
-    f.commit(plan.final)
-    if plan.comm.is_root and plan.checkpoint.exists():
-        os.remove(plan.checkpoint)
+    with plan.ctx.writing(GridFile, append=True) as f:
+        for name, values in items.items():
+            f.write_points(files.summary(name), values)
+        _write_tempering(f, state.tempering)
+    plan.checkpoint.remove()
 
 
 def _advance(plan, state, params, sweep_to, pieces, pause):
@@ -246,7 +234,7 @@ def _exchange(plan, state, exchange, counted):
     state.tempering.record(decisions, counted)
 
 
-def simulate(ctx):
+def compute(ctx):
     """Compute the Monte Carlo stage on ``ctx`` (collective): samples.h5, resumed from its
     checkpoint when one of the same inputs exists."""
     comm = ctx.comm
@@ -255,15 +243,16 @@ def simulate(ctx):
     made = True
     if comm.is_root:
         try:
-            plan.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            ctx.path("checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError:
             made = False
     if not comm.all_true(made):
         raise InputError(f"run.out: cannot create the run directory {plan.out}")
+    plan.checkpoint = ctx.checkpoint(files.SAMPLES)
 
     state = _load_checkpoint(plan)
     if comm.all_true(state is not None):
-        log.info("resuming from %s at step %d of %d", plan.checkpoint, state.steps_done, plan.schedule.steps)
+        log.info("resuming from %s at step %d of %d", plan.checkpoint.path, state.steps_done, plan.schedule.steps)
     else:
         state = _fresh_state(plan)
         _create_partial(plan)
@@ -271,7 +260,6 @@ def simulate(ctx):
     schedule = plan.schedule
     params = [plan.updater.prepare(*plan.grid.values(p)) for p in plan.points]
     bar = ctx.progress(schedule.steps, state.steps_done, "simulate")
-    timer = ctx.checkpoint_timer()
 
     def save():
         _flush(plan, state)
@@ -280,7 +268,7 @@ def simulate(ctx):
     most_points = -(-plan.grid.size // comm.size)  # local points of the busiest rank
     pieces, began = 1, time.monotonic()
     for step in range(state.steps_done, schedule.steps):
-        _advance(plan, state, params, schedule.target(step), pieces, lambda: timer.checkpoint_if_due(save))
+        _advance(plan, state, params, schedule.target(step), pieces, lambda: plan.checkpoint.save_if_due(save))
         rnd = schedule.round_of(step)
         if rnd >= 0:
             j0 = rnd * plan.replicas
@@ -292,7 +280,7 @@ def simulate(ctx):
         state.steps_done = step + 1
         bar.update(1)
         if step + 1 < schedule.steps:
-            timer.checkpoint_if_due(save)
+            plan.checkpoint.save_if_due(save)
         # a step longer than a quarter of the checkpoint interval is cut into groups of points
         seconds, began = time.monotonic() - began, time.monotonic()
         wanted = math.ceil(seconds / (ctx.cfg.run.checkpoint_interval / 4))
@@ -300,11 +288,27 @@ def simulate(ctx):
     bar.close()
     _flush(plan, state)
     _finish(plan, state)
-    log.info("wrote %s", plan.final)
+
+
+def needs(cfg, ranks, upstream):
+    """Spins, the observables so far and the samples waiting for the next checkpoint (at most
+    all) of the busiest rank; samples.h5 and its checkpoint; on a GPU the batch of every local
+    point's chains and a copy."""
+    m, s = cfg.model, cfg.sampling
+    n_sites, points, R = m.L ** m.dim, len(s.temperatures) * len(s.fields), cfg.replicas
+    local = busiest(points, ranks)
+    configs = points * s.samples * n_sites  # int8 bytes of /configs
+    observables = 2 * 8 * points * s.samples
+    return StageNeeds("simulate", local * (R * n_sites + 16 * s.samples + s.samples * n_sites),
+                      {files.SAMPLES: configs + observables,
+                       f"checkpoints/{files.SAMPLES}": points * R * n_sites + observables},
+                      f"{points * R * n_sites * (s.thermalize + s.samples // R * s.interval):.3g} spin flips",
+                      device=2 * local * R * n_sites)
 
 
 STAGE = Stage(
-    "simulate", files.SAMPLES, sections=("run.seed", "model", "sampling"), compute=simulate,
+    "simulate", files.SAMPLES, sections=("run.seed", "model", "sampling"), compute=compute, needs=needs,
+    source=True, arithmetic=False, summary="Monte Carlo stage", limits="model.L, sampling.samples or the grid",
     required=files.samples_required,
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
                            replicas=cfg.replicas, sample_order="sample j = round * replicas + replica",

@@ -14,21 +14,20 @@ holds the same weights) make a killed training resume with identical results.
 """
 import dataclasses
 
-import h5py
 import numpy as np
 
 from ..backend import to_host
 from ..grid import Grid
 from ..io import files
-from ..io.hdf5 import replaced_on_success
 from ..log import get_logger
 from ..parallel.communicator import Communicator
+from ..protocol.checkpoint import Checkpoint
+from ..protocol.stage import Stage, StageNeeds, busiest
+from ..rbm.likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
+from ..rbm.model import RBMParams, encode
+from ..rbm.training import Trainer, TrainingSettings, TrainingState, training_kernels
 from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, uniforms
-from ..stage import Stage
-from .likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
-from .model import RBMParams, encode
-from .training import Trainer, TrainingSettings, TrainingState, training_kernels
 
 
 def settings_for(cfg, n_hidden, training_seed=0):
@@ -86,8 +85,10 @@ def training_data(path, cfg, comm):
     return data, first // S * S_train, n_total // S * S_train
 
 
-def _save_checkpoint(path, state, inputs, done, info=None):
-    with replaced_on_success(path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
+def _state_writer(state, done, info=None):
+    """A writer of the checkpoint of ``state`` (Checkpoint.write): weights, velocities, chains,
+    history, snapshots; ``done`` with the log Z ``info`` once training ended."""
+    def write(h5):
         p = state.params
         for name, value in (("W", p.W), ("b", p.b), ("c", p.c), ("vW", state.velocity[0]),
                             ("vb", state.velocity[1]), ("vc", state.velocity[2]), ("chains", state.chains)):
@@ -97,50 +98,41 @@ def _save_checkpoint(path, state, inputs, done, info=None):
         for epoch, arrays in state.snapshots.items():
             for name, value in zip(files.PARAMS, arrays):
                 h5[f"{files.snapshot_group(epoch)}/{name}"] = value
-        h5.attrs.update(inputs=inputs, epoch=state.epoch, done=done, q=p.q, **(info or {}))
+        h5.attrs.update(epoch=state.epoch, done=done, q=p.q, **(info or {}))
+    return write
 
 
-def _load_checkpoint(path, inputs, with_info=False):
-    """The TrainingState saved in ``path`` for the same inputs, or None; ``with_info``: (state,
-    the log Z info of a finished training)."""
-    try:
-        with h5py.File(path, "r") as h5:
-            if h5.attrs.get("inputs") != inputs:
-                return None
-            a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
-            history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
-            snapshots = {files.snapshot_epoch(name): tuple(h5[f"snapshots/{name}/{x}"][...] for x in files.PARAMS)
-                         for name in h5.get("snapshots", {})}
-            state = TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
-                                  a["chains"], int(h5.attrs["epoch"]), history, snapshots)
-            if with_info:
-                return state, {k: h5.attrs[k].item() if hasattr(h5.attrs[k], "item") else h5.attrs[k] for k in INFO}
-            return state
-    except (OSError, KeyError):
-        return None
+def _read_state(h5):
+    """The TrainingState of a checkpoint (Checkpoint.read)."""
+    a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
+    history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
+    snapshots = {files.snapshot_epoch(name): tuple(h5[f"snapshots/{name}/{x}"][...] for x in files.PARAMS)
+                 for name in h5.get("snapshots", {})}
+    return TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
+                         a["chains"], int(h5.attrs["epoch"]), history, snapshots)
 
 
-def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots=(), training_seed=0):
-    """Train (or resume) the RBM with ``n_hidden`` hidden units and training seed ``training_seed``,
-    keeping copies of the parameters at the epochs ``snapshots``; returns (state, log Z info)."""
+def _read_result(h5):
+    """(TrainingState, log Z info) of a finished training's checkpoint (Checkpoint.read)."""
+    return _read_state(h5), {k: h5.attrs[k].item() if hasattr(h5.attrs[k], "item") else h5.attrs[k] for k in INFO}
+
+
+def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), training_seed=0):
+    """Train (or resume from ``checkpoint``) the RBM with ``n_hidden`` hidden units and training
+    seed ``training_seed``, keeping copies of the parameters at the epochs ``snapshots``; returns
+    (state, log Z info)."""
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
     settings = settings_for(cfg, n_hidden, training_seed)
     kernels = training_kernels(ctx.backend)
     trainer = Trainer(settings, data, first, n_total, comm, cfg.model.L ** cfg.model.dim, kernels)
-    state = _load_checkpoint(checkpoint, inputs)
+    state = checkpoint.read(_read_state)
     if comm.all_true(state is not None):
         log.info("%s: resuming at epoch %d", files.rbm_key(n_hidden, training_seed), state.epoch)
         state = state.to(trainer.xp)
     else:
         state = trainer.initial_state()
     bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
-    timer = ctx.checkpoint_timer()
-
-    def save():
-        if comm.is_root:
-            _save_checkpoint(checkpoint, state, inputs, False)
-        comm.barrier()
 
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
@@ -159,7 +151,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
             state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
         bar.update(1)
         if state.epoch < cfg.rbm.epochs:
-            timer.checkpoint_if_due(save)
+            checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
     bar.close()
     if exact:
         if log_z is None:  # resumed after the last epoch: the loop did not run
@@ -175,9 +167,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, inputs, snapshots
         free_energy = trainer.mean_free_energy(state.params)
     info = {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
             "final_log_likelihood": free_energy - log_z}
-    if comm.is_root:
-        _save_checkpoint(checkpoint, state, inputs, True, info)
-    comm.barrier()
+    checkpoint.write(_state_writer(state, True, info))
     return state.to(np), info
 
 
@@ -207,7 +197,7 @@ def extremes_data(cfg, data, comm):
     return subset, S * sum(p < lo for p in chosen), S * len(chosen)
 
 
-def train(ctx):
+def compute(ctx):
     """Compute the RBM stage on ``ctx`` (collective): rbm.h5.
 
     rbm.parallel = "data": every RBM is trained by all ranks together, each on its grid slice.
@@ -229,21 +219,20 @@ def train(ctx):
     jobs += [(files.CONTROL_EXTREMES, max(cfg.rbm.hidden), 0)] if extremes else []
     owners = job_owners([(sub_total if key == files.CONTROL_EXTREMES else n_total) * (nh + 10) for key, nh, _ in jobs],
                         comm.size)
-    folder = ctx.checkpoints  # collective (creates the folder): once, before the ranks go their ways
+    checkpoints = [ctx.checkpoint(f"rbm_{key}.h5", "\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
+                                  f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""), work.comm)
+                   for key, nh, r in jobs]  # collective (creates the folder): before the ranks go their ways
     results = {}
-    for j, (key, nh, r) in enumerate(jobs):
-        inputs = ctx.checkpoint_inputs + ("\ncontrol = extremes" if key == files.CONTROL_EXTREMES else
-                                          f"\nnh = {nh}" + (f"\ntraining seed = {r}" if r else ""))
+    for j, ((key, nh, r), checkpoint) in enumerate(zip(jobs, checkpoints)):
         if by_models and owners[j] != comm.rank:
-            results[key] = inputs  # trained by another rank: read from its final checkpoint below
+            results[key] = checkpoint  # trained by another rank: read from its final checkpoint below
         elif key == files.CONTROL_EXTREMES:
-            results[key] = train_one(work, nh, sub, sub_first, sub_total, folder / f"rbm_{key}.h5", inputs)
+            results[key] = train_one(work, nh, sub, sub_first, sub_total, checkpoint)
         else:
-            results[key] = train_one(work, nh, data, first, n_total, folder / f"rbm_{key}.h5", inputs,
-                                     cfg.rbm.snapshots, r)
+            results[key] = train_one(work, nh, data, first, n_total, checkpoint, cfg.rbm.snapshots, r)
     comm.barrier()
-    results = {key: _load_checkpoint(folder / f"rbm_{key}.h5", value, with_info=True) if isinstance(value, str)
-               else value for key, value in results.items()}
+    results = {key: value.read(_read_result) if isinstance(value, Checkpoint) else value
+               for key, value in results.items()}
     controls = {"random": (random_control(cfg, results[files.rbm_key(max(cfg.rbm.hidden))][0].params), None)}
     if extremes:
         state = results.pop(files.CONTROL_EXTREMES)[0]
@@ -256,14 +245,42 @@ def train(ctx):
         for name, (p, history) in controls.items():
             files.write_rbm(f, files.control_group(name), p.W, p.b, p.c, history,
                             dict(n_hidden=p.n_hidden, n_visible=p.n_visible, q=p.q))
-    if comm.is_root:
-        for key, _, _ in jobs:
-            (folder / f"rbm_{key}.h5").unlink(missing_ok=True)
+    if comm.is_root:  # the checkpoints' own communicator may be one rank's alone
+        for checkpoint in checkpoints:
+            checkpoint.path.unlink(missing_ok=True)
     comm.barrier()
 
 
+def needs(cfg, ranks, upstream):
+    """The training data (int8 read, then encoded), W with its velocity, fixed-point copy and
+    gradient, an update's rows; rbm.h5 (snapshots, the two controls, the history) and the
+    checkpoints. On a GPU: the encoded data, W's copies, an update's rows, probabilities and
+    uniforms, the monitors and log Z's blocks of 4096 rows."""
+    m, s, r = cfg.model, cfg.sampling, cfg.rbm
+    n_sites, points = m.L ** m.dim, len(s.temperatures) * len(s.fields)
+    visible = n_sites * (1 if r.visible == "bernoulli" else m.q)
+    itemsize = np.dtype(r.dtype).itemsize
+    trained = len(r.hidden) * r.seeds
+    data_points = points if parallel_mode(cfg, ranks) == "models" else busiest(points, ranks)
+    data = data_points * s.samples * (n_sites + visible * itemsize)
+    largest = max(r.hidden) * visible
+    per_rbm = [nh * visible * itemsize for nh in r.hidden]  # bytes of one W
+    kept = sum(w * (r.seeds * (1 + len(r.snapshots)) + 2) for w in per_rbm)
+    monitor = min(1000, points * round(r.train_fraction * s.samples))
+    device = (data_points * round(r.train_fraction * s.samples) * visible * itemsize + 4 * 8 * largest
+              + 8 * 8 * r.batch_size * (visible + max(r.hidden)) + 8 * 4 * monitor * visible
+              + 8 * 4096 * (visible + max(r.hidden)) * 2)
+    return StageNeeds("train", data + 8 * 8 * largest + 8 * r.batch_size * (visible + max(r.hidden)),
+                      {files.RBM: kept + 8 * 4 * r.epochs * trained,
+                       "checkpoints/rbm_*.h5": sum(w * r.seeds * (2 + len(r.snapshots)) for w in per_rbm)},
+                      f"{trained * r.epochs * points * round(r.train_fraction * s.samples):.3g} sample-epochs "
+                      f"of N_h up to {max(r.hidden)}", device=device)
+
+
 STAGE = Stage(
-    "train", files.RBM, sections=("rbm",), reads=("simulate",), compute=train, required=files.rbm_required,
+    "train", files.RBM, sections=("rbm",), reads=("simulate",), compute=compute, required=files.rbm_required,
+    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed",
+    limits="model.L, sampling.samples or rbm.hidden",
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q,
                            visible=cfg.rbm.visible, method=cfg.rbm.method,
                            conventions="E(v,h) = -b.v - c.h - h W v; Ising v = (1 + s) / 2; categorical: "

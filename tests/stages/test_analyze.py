@@ -5,10 +5,10 @@ import shutil
 import h5py
 import numpy as np
 
-from hpcrbm.stats.attractors import VERDICTS
+from hpcrbm.analysis.attractors import VERDICTS
 
 from ..conftest import run_hpcrbm
-from ..flow.test_flow_stage import trained  # noqa: F401 - module fixture
+from .test_flow import trained  # noqa: F401 - module fixture
 
 
 def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa: F811

@@ -2,7 +2,7 @@
 approximate coupling recursion."""
 import numpy as np
 
-from .rng.streams import Purpose, counter_words
+from ..rng.streams import Purpose, counter_words
 
 
 def block_spin(spins, b, seed, sample_ids):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hpcrbm.stats.attractors import classify_flows
+from hpcrbm.analysis.attractors import classify_flows
 
 STEPS = 40
 t = np.arange(STEPS + 1)

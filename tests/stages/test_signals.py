@@ -9,15 +9,16 @@ import h5py
 import numpy as np
 import pytest
 
-from hpcrbm import stage as stage_module
 from hpcrbm.backend import select_backend
 from hpcrbm.config import loads
 from hpcrbm.errors import EXIT_STOPPED, Stopped
 from hpcrbm.parallel import Communicator
-from hpcrbm.pipeline import SIMULATE, run_stage
+from hpcrbm.pipeline import run_stage
+from hpcrbm.protocol import checkpoint as stage_module
+from hpcrbm.stages.simulate import STAGE as SIMULATE
 from tools.compare_runs import compare_h5
 
-from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
+from ..conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
 from .test_pipeline import CONFIG, summary_without_time
 
 

@@ -14,32 +14,56 @@ rename); the decisions to skip, rebuild or refuse are taken in hpcrbm/pipeline.p
 """
 import contextlib
 import hashlib
-import signal
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import h5py
-import numpy as np
 
-from .config import Config, fingerprint, to_toml
-from .errors import Stopped
-from .io.hdf5 import ParallelFile
-from .io.provenance import now, provenance
-from .log import get_logger
+from ..config import Config, fingerprint, to_toml
+from ..io.hdf5 import ParallelFile
+from ..io.provenance import now, provenance
+from ..log import get_logger
+from .checkpoint import Checkpoint, CheckpointTimer
+
+
+@dataclass
+class StageNeeds:
+    """What a stage needs, from the config alone (``hpcrbm plan``): peak bytes of its large arrays
+    on the busiest rank, the bytes of each file it writes (checkpoints included, while they
+    exist), what it does in the units the time estimate uses, and its bytes on a GPU."""
+
+    name: str
+    memory: int
+    disk: dict = field(default_factory=dict)  # file name in the run directory -> bytes
+    work: str = ""
+    device: int = 0
+
+
+def busiest(n_items, ranks):
+    """Items of the busiest rank when ``n_items`` are split over ``ranks``."""
+    return -(-n_items // ranks)
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a run.
+    """One stage of a run, declared once in its module under hpcrbm/stages/ and listed in the
+    registry (hpcrbm/stages/__init__.py); the pipeline, the plan, campaigns and the command line
+    read every stage fact from here.
 
-    name: its command (``hpcrbm NAME``); output: its file in the run directory; sections:
-    config sections or dotted keys its results depend on; reads: the stages whose files it
-    reads; compute(ctx): does the work and writes ``ctx.output`` (collective); required(cfg):
-    the datasets a complete output holds; extra_outputs: files written beside it that must
-    exist too (summary.json); attrs(cfg): attributes of its file beyond provenance.
+    name: its command (``hpcrbm NAME``); output: its file in the run directory; sections: config
+    sections or dotted keys its results depend on; reads: the stages whose files it reads;
+    compute(ctx): does the work and writes ``ctx.output`` (collective); required(cfg): the
+    datasets a complete output holds; extra_outputs: files written beside it that must exist too
+    (summary.json); attrs(cfg): attributes of its file beyond provenance; needs(cfg, ranks,
+    upstream): its :class:`StageNeeds` on ``ranks`` ranks, given {name: StageNeeds} of the stages
+    before it; limits: the config keys that bound its needs (named when it cannot fit);
+    summary: one line for ``--help``; version: the results version of its code, raised by every
+    change that alters its numbers (part of its fingerprint: files of older code are rebuilt);
+    arithmetic: whether its numbers depend on the backend's arithmetic (CPU or GPU rounding),
+    also part of its fingerprint; source: the run's data, made from a config file and never
+    overwritten (``hpcrbm NAME CONFIG``) rather than from a run directory (``hpcrbm NAME RUN_DIR``).
     """
 
     name: str
@@ -50,6 +74,16 @@ class Stage:
     required: Callable = lambda cfg: []
     extra_outputs: tuple = ()
     attrs: Callable = lambda cfg: {}
+    needs: Callable = None
+    limits: str = ""
+    summary: str = ""
+    version: int = 1
+    arithmetic: bool = True
+    source: bool = False
+
+    def command(self, run_dir):
+        """The command that (re)builds this stage's file in ``run_dir``."""
+        return f"hpcrbm {self.name} CONFIG --out {run_dir}" if self.source else f"hpcrbm {self.name} {run_dir}"
 
 
 def digest(text):
@@ -57,12 +91,18 @@ def digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def fingerprints(stages, cfg: Config):
-    """{stage name: fingerprint text} for ``stages`` in pipeline order (upstream first)."""
+def fingerprints(stages, cfg: Config, arithmetic="cpu"):
+    """{stage name: fingerprint text} for ``stages`` in pipeline order (upstream first): the
+    canonical TOML of its sections, its code's results version, the arithmetic (``"cpu"`` or
+    ``"gpu"``, the backend's name) where its numbers depend on it, and one line per file it reads
+    with the digest of that file's fingerprint."""
     by_name = {s.name: s for s in stages}
     out = {}
     for s in stages:
         lines = [fingerprint(cfg, s.sections)] if s.sections else []
+        lines.append(f"code = {s.name} v{s.version}")
+        if s.arithmetic:
+            lines.append(f"arithmetic = {arithmetic}")
         lines += [f"{by_name[r].output} = {digest(out[r])}" for r in s.reads]
         out[s.name] = "\n".join(lines)
     return out
@@ -105,39 +145,6 @@ def stored_config_text(path):
     return text if isinstance(text, str) else None
 
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # what Slurm sends before a time limit
-_stop_requests = []  # signal numbers received by this process
-
-
-def catch_stop_signals():
-    """Turn SIGTERM and SIGUSR1 into a stop request, honoured at the next checkpoint check."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda number, frame: _stop_requests.append(number))
-
-
-class CheckpointTimer:
-    """Says, the same on every rank, when to checkpoint: ``run.checkpoint_interval`` seconds of
-    wall time since the last checkpoint (rank 0's clock decides), or a stop signal received on
-    any rank. Collective: every rank calls :meth:`checkpoint_if_due` the same number of times."""
-
-    def __init__(self, comm, interval):
-        self.comm, self.interval, self.last = comm, interval, time.monotonic()
-
-    def checkpoint_if_due(self, save=None):
-        """Call ``save()`` (collective) when a checkpoint is due; then raise :class:`Stopped`
-        when the cause was a stop signal. Returns whether it saved."""
-        elapsed = self.comm.is_root and time.monotonic() - self.last >= self.interval
-        late, stop = self.comm.allreduce_sum(np.array([int(elapsed), len(_stop_requests)]))
-        if not (late or stop):
-            return False
-        if save is not None:
-            save()
-        self.last = time.monotonic()
-        if stop:
-            raise Stopped(signal.Signals(_stop_requests[0]).name if _stop_requests else "a stop signal")
-        return True
-
-
 @dataclass
 class Context:
     """What a stage computes on: the resolved config, the run's one communicator, the run
@@ -164,14 +171,6 @@ class Context:
         return self.path(self.stage.output)
 
     @property
-    def checkpoint_inputs(self):
-        """What a stage's checkpoint must match to be resumed: the fingerprint, and on a GPU the
-        arithmetic (CUDA's tanh, exp and float sums round differently from NumPy's, so a training
-        is never continued on the other kind of device). The Monte Carlo is bit-identical on both."""
-        gpu = self.backend is not None and self.backend.name == "gpu"
-        return self.inputs + ("\narithmetic = gpu" if gpu else "")
-
-    @property
     def checkpoints(self):
         """The run's checkpoint folder (created by rank 0; collective)."""
         folder = self.path("checkpoints")
@@ -186,8 +185,11 @@ class Context:
         show = self.comm.is_root and not self.quiet and sys.stderr.isatty()
         return tqdm(total=total, initial=initial, disable=not show, desc=desc or self.stage.name, unit=unit)
 
-    def checkpoint_timer(self):
-        return CheckpointTimer(self.comm, self.cfg.run.checkpoint_interval)
+    def checkpoint(self, name, extra="", comm=None):
+        """The stage's checkpoint ``checkpoints/NAME`` (:class:`~.checkpoint.Checkpoint`), valid for
+        this stage's fingerprint plus ``extra``, kept by ``comm`` (default: the run's)."""
+        return Checkpoint(self.checkpoints / name, self.inputs + extra, comm or self.comm,
+                          self.cfg.run.checkpoint_interval)
 
     def stop_point(self):
         """Raise :class:`Stopped` when a stop signal arrived on any rank (collective), for work
@@ -201,12 +203,28 @@ class Context:
                      **self.stage.attrs(self.cfg))
         return attrs
 
+    @property
+    def partial(self):
+        """OUTPUT.partial: where the stage's file is written until it is complete."""
+        return self.output.with_name(self.output.name + ".partial")
+
     @contextlib.contextmanager
-    def writing(self):
-        """A :class:`ParallelFile` at OUTPUT.partial (collective); when the block succeeds the
-        file gets its attributes (``complete`` = True, ``end_time``) and is renamed to OUTPUT."""
-        f = ParallelFile(self.output.with_name(self.output.name + ".partial"), self.comm, "w")
+    def writing(self, file_class=ParallelFile, append=False):
+        """A ``file_class`` (:class:`ParallelFile`) at OUTPUT.partial (collective); when the block
+        succeeds the file gets its attributes (``complete`` = True, ``end_time``) and is renamed
+        to OUTPUT. ``append``: open the partial file that :meth:`start_partial` created and an
+        earlier segment of the stage filled (its provenance is kept)."""
+        f = file_class(self.partial, self.comm, "r+" if append else "w")
         yield f  # on an error the process ends (exit 2 on every rank, or abort): nothing is renamed
-        f.set_attrs({**self.file_attrs(f.strategy, True), "end_time": self.comm.bcast_text(now())})
+        attrs = {"complete": True} if append else self.file_attrs(f.strategy, True)
+        f.set_attrs({**attrs, "end_time": self.comm.bcast_text(now())})
         f.commit(self.output)
         get_logger().info("wrote %s", self.output)
+
+    def start_partial(self, file_class=ParallelFile):
+        """OUTPUT.partial created with its provenance and ``complete`` = False, open (collective):
+        for a stage that fills its file over several segments and ends with
+        ``writing(append=True)``."""
+        f = file_class(self.partial, self.comm, "w")
+        f.set_attrs(self.file_attrs(f.strategy, complete=False))
+        return f

@@ -8,7 +8,7 @@ import pytest
 
 from tools.compare_runs import compare_h5, compare_json
 
-from .conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
+from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
 [run]

@@ -13,8 +13,8 @@ probabilities' dtype (25 bits: float32 rounds the upper half) before the compari
 import numba
 import numpy as np
 
-from ..rng.philox import fill_words
-from ..rng.uniform import SCALE
+from ...rng.philox import fill_words
+from ...rng.uniform import SCALE
 
 FIXED_POINT = 2.0**32  # scale of the exact products (training.ExactProducts)
 xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)

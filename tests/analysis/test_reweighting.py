@@ -2,11 +2,11 @@
 import numpy as np
 import pytest
 
+from hpcrbm.analysis.reweighting import reweighted_specific_heat, specific_heat_peak
 from hpcrbm.config import ModelConfig
 from hpcrbm.exact.reference import exact_specific_heat_peak
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.single_point import sample_point
-from hpcrbm.stats.reweighting import reweighted_specific_heat, specific_heat_peak
 
 
 def energies(L, temperatures, field, rounds=300, replicas=64):

@@ -7,16 +7,14 @@ retrain it, and changing it does not retrain the RBMs.
 The MLP reads the configurations as the RBMs' natural visible units: Ising spins as
 v = (1 + s) / 2, Potts and clock states one-hot.
 """
-import h5py
 import numpy as np
 
 from ..grid import Grid
 from ..io import files
-from ..io.hdf5 import replaced_on_success
 from ..log import get_logger
+from ..protocol.stage import Stage, StageNeeds, busiest
 from ..rbm.model import encode
-from ..stage import Stage
-from .neural import MLP, calibration, train_classifier
+from ..thermometers.neural import MLP, calibration, layer_widths, parameter_bytes, train_classifier
 
 
 def visible_kind(model):
@@ -30,24 +28,23 @@ class ThermometerCheckpoint:
     rank holds the same MLPs)."""
 
     def __init__(self, ctx):
-        self.ctx, self.path = ctx, ctx.checkpoints / files.THERMOMETER
-        self.timer = ctx.checkpoint_timer()
-        self.finished, self.current = {}, None  # field -> (arrays, mean, std, accuracy); (field, resume)
-        try:
-            with h5py.File(self.path, "r") as h5:
-                if h5.attrs.get("inputs") != ctx.checkpoint_inputs:
-                    return
-                for name in h5.get("finished", {}):
-                    g = h5[f"finished/{name}"]
-                    arrays = [g[f"array{i}"][...] for i in range(int(g.attrs["arrays"]))]
-                    self.finished[int(name)] = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
-                if "current" in h5:
-                    g, n = h5["current"], int(h5["current"].attrs["arrays"])
-                    self.current = (int(g.attrs["field"]), (int(g.attrs["epoch"]), int(g.attrs["step"]),
-                                    [g[f"array{i}"][...] for i in range(n)],
-                                    [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)]))
-        except (OSError, KeyError):
-            self.finished, self.current = {}, None
+        self.checkpoint = ctx.checkpoint(files.THERMOMETER)
+        self.finished, self.current = self.checkpoint.read(self._read) or ({}, None)
+        # finished: field -> (arrays, mean, std, accuracy); current: (field, resume state) or None
+
+    @staticmethod
+    def _read(h5):
+        finished, current = {}, None
+        for name in h5.get("finished", {}):
+            g = h5[f"finished/{name}"]
+            arrays = [g[f"array{i}"][...] for i in range(int(g.attrs["arrays"]))]
+            finished[int(name)] = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
+        if "current" in h5:
+            g, n = h5["current"], int(h5["current"].attrs["arrays"])
+            current = (int(g.attrs["field"]), (int(g.attrs["epoch"]), int(g.attrs["step"]),
+                       [g[f"array{i}"][...] for i in range(n)],
+                       [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)]))
+        return finished, current
 
     def resume(self, field_index):
         return self.current[1] if self.current and self.current[0] == field_index else None
@@ -56,26 +53,22 @@ class ThermometerCheckpoint:
         """The ``pause`` of train_classifier for field ``field_index``."""
         def pause(epoch, step, mlp, moments):
             self.current = (field_index, (epoch, step, mlp.arrays(), moments))
-            self.timer.checkpoint_if_due(self.save)
+            self.checkpoint.save_if_due(lambda: self.checkpoint.write(self._write))
         return pause
 
-    def save(self):
-        if self.ctx.comm.is_root:
-            with replaced_on_success(self.path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
-                h5.attrs["inputs"] = self.ctx.checkpoint_inputs
-                for iH, (arrays, mean, std, accuracy) in self.finished.items():
-                    g = h5.create_group(f"finished/{iH}")
-                    g.attrs.update(arrays=len(arrays), accuracy=accuracy)
-                    g["mean"], g["std"] = mean, std
-                    for i, a in enumerate(arrays):
-                        g[f"array{i}"] = a
-                if self.current is not None:
-                    iH, (epoch, step, arrays, moments) = self.current
-                    g = h5.create_group("current")
-                    g.attrs.update(field=iH, epoch=epoch, step=step, arrays=len(arrays))
-                    for i, (a, (m, v)) in enumerate(zip(arrays, moments)):
-                        g[f"array{i}"], g[f"m{i}"], g[f"v{i}"] = a, m, v
-        self.ctx.comm.barrier()
+    def _write(self, h5):
+        for iH, (arrays, mean, std, accuracy) in self.finished.items():
+            g = h5.create_group(f"finished/{iH}")
+            g.attrs.update(arrays=len(arrays), accuracy=accuracy)
+            g["mean"], g["std"] = mean, std
+            for i, a in enumerate(arrays):
+                g[f"array{i}"] = a
+        if self.current is not None:
+            iH, (epoch, step, arrays, moments) = self.current
+            g = h5.create_group("current")
+            g.attrs.update(field=iH, epoch=epoch, step=step, arrays=len(arrays))
+            for i, (a, (m, v)) in enumerate(zip(arrays, moments)):
+                g[f"array{i}"], g[f"m{i}"], g[f"v{i}"] = a, m, v
 
 
 def train_thermometers(cfg, data, comm, checkpoint=None, xp=np):
@@ -119,7 +112,7 @@ def train_thermometers(cfg, data, comm, checkpoint=None, xp=np):
     return out
 
 
-def train_thermometer_stage(ctx):
+def compute(ctx):
     """Compute the thermometer stage on ``ctx`` (collective): thermometer.h5, resumed from its
     checkpoint when one of the same inputs exists."""
     cfg = ctx.cfg
@@ -127,17 +120,32 @@ def train_thermometer_stage(ctx):
     data = encode(configs, visible_kind(cfg.model), cfg.model.q, np.float64)
     checkpoint = ThermometerCheckpoint(ctx)
     if checkpoint.finished or checkpoint.current:
-        get_logger().info("resuming from %s", checkpoint.path)
+        get_logger().info("resuming from %s", checkpoint.checkpoint.path)
     thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint, ctx.backend.xp)
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
                                  [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])
-    if ctx.comm.is_root:
-        checkpoint.path.unlink(missing_ok=True)
+    checkpoint.checkpoint.remove()
+
+
+def needs(cfg, ranks, upstream):
+    """This rank's configurations and their encoding, the MLP with its Adam moments and a batch's
+    activations; thermometer.h5 (one MLP and calibration per field)."""
+    m, s, t = cfg.model, cfg.sampling, cfg.thermometer
+    n_sites = m.L ** m.dim
+    widths = layer_widths(cfg)
+    mlp = parameter_bytes(widths)
+    local = busiest(len(s.temperatures) * len(s.fields), ranks)
+    return StageNeeds("thermometer", local * s.samples * (n_sites + 8 * widths[0]) + 4 * mlp
+                      + 8 * t.batch_size * sum(widths),
+                      {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))},
+                      device=4 * mlp + 8 * 3 * max(t.batch_size, 64) * sum(widths))  # weights, moments, grads
 
 
 STAGE = Stage("thermometer", files.THERMOMETER, sections=("thermometer",), reads=("simulate",),
-              compute=train_thermometer_stage, required=files.thermometer_required,
+              compute=compute, required=files.thermometer_required,
+              needs=needs, summary="neural-thermometer stage: one MLP per field",
+              limits="model.L, sampling.samples or thermometer.hidden",
               attrs=lambda cfg: {"model_description": "MLP: ReLU hidden layers of "
                                   + "-".join(map(str, cfg.thermometer.hidden))
                                   + " units, softmax over the training temperatures"})

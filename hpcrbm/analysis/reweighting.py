@@ -13,7 +13,7 @@ overlap, so only the runs around the maximum are used.
 import numpy as np
 from scipy.special import logsumexp
 
-from .statistics import block_labels
+from ..stats.statistics import block_labels
 
 
 def free_energies(energies, betas, tol=1e-10, max_iter=10000):

@@ -26,21 +26,19 @@ its own starts. Every ``run.checkpoint_interval`` (or on a stop signal) the rows
 so far go to checkpoints/flow.h5 (same datasets, plus ``/done``); a resume, on any number of
 ranks, computes only the others.
 """
-import h5py
 import numpy as np
 
 from ..backend import to_host
+from ..flow.flows import flow, probability_observables, spins_from_visible
 from ..io import files
-from ..io.hdf5 import ParallelFile
 from ..log import get_logger
 from ..montecarlo.models import make_model
+from ..protocol.stage import Stage, StageNeeds, busiest
 from ..rbm.model import RBMParams, encode
 from ..rng.streams import SYNTHETIC_POINTS, rbm_point
-from ..stage import Stage
 from ..stats import point_summary
 from ..thermometers.curve import physics_thermometers
-from ..thermometers.neural import MLP, read_temperature
-from .flows import flow, probability_observables, spins_from_visible
+from ..thermometers.neural import MLP, layer_widths, parameter_bytes, read_temperature
 
 MEASURES = ("energy", "abs_magnetization", "binder")
 
@@ -119,7 +117,7 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point
     return {name: np.asarray(v) for name, v in rows.items()}
 
 
-def run_flows(ctx):
+def compute(ctx):
     """Compute the flow stage on ``ctx`` (collective): flow.h5."""
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
@@ -141,11 +139,10 @@ def run_flows(ctx):
         sorted(k for k in stored if k.startswith("control_"))
     pairs = [(key, mode) for key in keys for mode in modes]
     layout = _layout(cfg, pairs, len(starts))
-    checkpoint = ctx.checkpoints / files.FLOW
-    rows = _load_checkpoint(checkpoint, ctx.checkpoint_inputs, layout, pairs, lo, hi)  # start -> {(key, mode): row}
+    checkpoint = ctx.checkpoint(files.FLOW)
+    rows = checkpoint.read(lambda h5: _read_rows(h5, layout, pairs, lo, hi)) or {}  # start -> {(key, mode): row}
     if rows:
-        log.info("resuming from %s with %d of this rank's %d starts done", checkpoint, len(rows), hi - lo)
-    timer = ctx.checkpoint_timer()
+        log.info("resuming from %s with %d of this rank's %d starts done", checkpoint.path, len(rows), hi - lo)
     most = -(-len(starts) // comm.size)  # starts of the busiest rank: every rank checks as often
     for s in range(lo, lo + most):
         if s < hi and s not in rows:
@@ -156,15 +153,14 @@ def run_flows(ctx):
                                                thermo[iH], nn[iH], stream_point(key, stored[key]), runner)
                        for key, mode in pairs}
         if s + 1 < lo + most:
-            timer.checkpoint_if_due(lambda: _save_checkpoint(ctx, checkpoint, layout, rows))
+            checkpoint.save_if_due(lambda: checkpoint.write_parallel(lambda f: _write_done(f, layout, rows)))
     with ctx.writing() as f:
         files.write_starts(f, [k for k, _, _ in starts],
                            [cfg.sampling.temperatures[t] if t >= 0 else np.nan for _, t, _ in starts],
                            [h for _, _, h in starts], cfg.sampling.fields)
         _write_rows(f, layout, rows)
         log.info("flowed %s from %d starts", ", ".join(keys), len(starts))
-    if comm.is_root:
-        checkpoint.unlink(missing_ok=True)
+    checkpoint.remove()
 
 
 def _layout(cfg, pairs, n_starts):
@@ -196,28 +192,18 @@ def _write_rows(f, layout, rows):
                               for run in runs])
 
 
-def _save_checkpoint(ctx, path, layout, rows):
-    """Every start done so far (its rows and ``done`` = 1), then an atomic rename (collective)."""
+def _write_done(f, layout, rows):
+    """The checkpoint's content: every start done so far, its rows and ``done`` = 1 (collective)."""
     n_starts = next(iter(layout.values()))[0][0]
-    f = ParallelFile(path.with_name(path.name + ".tmp"), ctx.comm, "w")
     _write_rows(f, layout, rows)
     f.create("done", (n_starts,), np.int8)
     f.write_blocks("done", [((), run[0], run[-1] + 1, np.ones(len(run), np.int8)) for run in _runs(rows)])
-    f.set_attrs({"inputs": ctx.checkpoint_inputs})
-    f.commit(path)
 
 
-def _load_checkpoint(path, inputs, layout, pairs, lo, hi):
-    """{start: {(key, mode): row}} of this rank's starts [lo, hi) done in the checkpoint of the
-    same inputs; empty when there is none."""
-    try:
-        with h5py.File(path, "r") as h5:
-            if h5.attrs.get("inputs") != inputs:
-                return {}
-            done = lo + np.flatnonzero(h5["done"][lo:hi])
-            block = {name: h5[name][lo:hi] for name in layout}
-    except (OSError, KeyError):
-        return {}
+def _read_rows(h5, layout, pairs, lo, hi):
+    """{start: {(key, mode): row}} of this rank's starts [lo, hi) done in the checkpoint."""
+    done = lo + np.flatnonzero(h5["done"][lo:hi])
+    block = {name: h5[name][lo:hi] for name in layout}
     rows = {int(s): {pair: {} for pair in pairs} for s in done}
     for name, (_, _, pair, field_name) in layout.items():
         for s in rows:
@@ -225,6 +211,30 @@ def _load_checkpoint(path, inputs, layout, pairs, lo, hi):
     return rows
 
 
+def needs(cfg, ranks, upstream):
+    """The rows of the busiest rank's starts (and a copy), the chains of one flow, an RBM and the
+    thermometers; flow.h5."""
+    m, s, r, f = cfg.model, cfg.sampling, cfg.rbm, cfg.flow
+    visible = m.L ** m.dim * (1 if r.visible == "bernoulli" else m.q)
+    itemsize = np.dtype(r.dtype).itemsize
+    largest_w = max(r.hidden) * visible * itemsize
+    widths = layer_widths(cfg)
+    mlp = parameter_bytes(widths)
+    starts = len(starts_table(cfg))
+    modes = ("mean-field", "sample") if f.mode == "both" else (f.mode,)
+    flowed = len(r.hidden) * r.seeds * (1 + len(r.snapshots)) + 2 * len(r.hidden)
+    rows = sum(len(flow_names(mode)) for mode in modes) + len(modes) * len(s.temperatures)
+    flow_bytes = flowed * starts * (f.steps + 1) * rows * 8
+    return StageNeeds("flow", busiest(starts, ranks) * flow_bytes // max(starts, 1) * 2
+                      + 8 * 6 * f.samples * visible + 4 * largest_w + len(s.fields) * mlp,
+                      {files.FLOW: flow_bytes},
+                      f"{flowed * starts * len(modes) * f.steps * f.samples:.3g} chain steps",
+                      device=8 * 6 * f.samples * (visible + max(r.hidden)) + 8 * largest_w // itemsize * 3
+                      + 8 * 3 * 64 * sum(widths) + len(s.fields) * mlp)
+
+
 STAGE = Stage("flow", files.FLOW, sections=("flow",), reads=("simulate", "train", "thermometer"),
-              compute=run_flows, required=files.flow_required,
+              compute=compute, required=files.flow_required,
+              needs=needs, summary="flow stage: iterates the trained RBMs from every start",
+              limits="flow.samples, flow.steps, flow.starts or rbm.hidden",
               attrs=lambda cfg: dict(steps=cfg.flow.steps, chains_per_start=cfg.flow.samples))

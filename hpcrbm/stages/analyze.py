@@ -26,6 +26,9 @@ from datetime import datetime
 import h5py
 import numpy as np
 
+from ..analysis.attractors import classify_flows
+from ..analysis.reweighting import specific_heat_peak as reweighted_peak
+from ..analysis.rg import block_spin, talk_fixed_point
 from ..exact.reference import (
     critical_temperature,
     exact_magnetization,
@@ -37,10 +40,7 @@ from ..io import files
 from ..io.hdf5 import replaced_on_success
 from ..io.provenance import now
 from ..montecarlo.models import make_model
-from ..rg import block_spin, talk_fixed_point
-from ..stage import Stage
-from ..stats.attractors import classify_flows
-from ..stats.reweighting import specific_heat_peak as reweighted_peak
+from ..protocol.stage import Stage, StageNeeds
 from ..thermometers.curve import CurveThermometer
 
 
@@ -291,12 +291,12 @@ def summarize(ctx):
             "run_time": run_time(ctx),
         }
         summary = json.loads(json.dumps(summary, allow_nan=True))  # as every reader of summary.json sees it
-        from .figures import draw_all
+        from ..analysis.figures import draw_all
         draw_all(run_dir, cfg, mc, flows, summary, comm)
     return summary
 
 
-def analyze(ctx):
+def compute(ctx):
     """Compute the analysis stage on ``ctx``: summary.json (rank 0's, with its time stamp) and
     figures, then analysis.h5 (collective); summary.json is in place before analysis.h5 is
     complete."""
@@ -312,5 +312,14 @@ def analyze(ctx):
         f.set_attrs({"summary": json.dumps(summary, allow_nan=True), "tc": summary["tc"]})
 
 
-STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "thermometer", "flow"),
-              compute=analyze, required=files.analysis_required, extra_outputs=(files.SUMMARY,))
+def needs(cfg, ranks, upstream):
+    """flow.h5 read whole (and a copy) and the Monte Carlo observables; its outputs are small."""
+    s = cfg.sampling
+    return StageNeeds("analyze", 2 * upstream["flow"].disk[files.FLOW] + 16 * len(s.temperatures) * len(s.fields)
+                      * s.samples, {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
+
+
+STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "train", "thermometer", "flow"),
+              compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY,),
+              needs=needs, summary="analysis stage: fixed points, fits, RG, validation and figures",
+              limits="flow.steps or the starts", arithmetic=False)

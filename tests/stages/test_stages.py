@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hpcrbm.config import loads
-from hpcrbm.stage import digest
+from hpcrbm.protocol.stage import digest
 
-from .conftest import hpcrbm_command, kill_after_checkpoint, run_hpcrbm
+from ..conftest import hpcrbm_command, kill_after_checkpoint, run_hpcrbm
 
 CONFIG = """
 [run]

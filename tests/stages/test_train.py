@@ -7,7 +7,7 @@ import pytest
 
 from hpcrbm.config import load
 from hpcrbm.parallel import Communicator
-from hpcrbm.rbm.stage import training_data
+from hpcrbm.stages.train import training_data
 
 from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
@@ -189,14 +189,14 @@ def test_train_without_samples_is_bad_input(tmp_path):
 
 
 def test_jobs_go_costliest_first_to_the_least_loaded_rank():
-    from hpcrbm.rbm.stage import job_owners
+    from hpcrbm.stages.train import job_owners
     assert job_owners([16, 36, 64, 100, 100], 2) == [1, 1, 0, 0, 1]  # loads 164 and 152
     assert job_owners([5, 5, 5], 3) == [0, 1, 2] and job_owners([1, 2], 1) == [0, 0]
 
 
 def test_auto_parallel_mode_gives_whole_rbms_when_there_are_enough_and_the_data_fit():
     from hpcrbm.config import loads
-    from hpcrbm.rbm.stage import parallel_mode
+    from hpcrbm.stages.train import parallel_mode
     base = "[model]\nL = 10\n[sampling]\ntemperatures = [1.0, 2.0]\nsamples = 100\n[rbm]\nhidden = [4, 8]\n"
     assert [parallel_mode(loads(base), ranks) for ranks in (1, 2, 3)] == ["data", "models", "data"]
     assert parallel_mode(loads(base + "parallel = 'data'\n"), 2) == "data"

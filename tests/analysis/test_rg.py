@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
+from hpcrbm.analysis.rg import block_spin, talk_fixed_point, talk_recursion
 from hpcrbm.config import ModelConfig
 from hpcrbm.montecarlo.ising import IsingModel
-from hpcrbm.rg import block_spin, talk_fixed_point, talk_recursion
 from hpcrbm.thermometers.curve import CurveThermometer
 
 
