@@ -72,12 +72,13 @@ def monte_carlo_rows(repeats, build):
              ("Ising ring N = 100000", ["--dim", 1, "--L", 100000, "--sweeps", 2000, "--T", 2.269],
               ("C, 2D L = 1024", 1024, 190))]
     for name, args, (ref, L, sweeps) in cases:
-        ours, theirs, a, b = best_pair(lambda: hpcrbm_mc(*args), lambda: c_mc(binary, L, sweeps), repeats)
+        ours, theirs, a, b = best_pair(lambda args=args: hpcrbm_mc(*args),
+                                       lambda L=L, sweeps=sweeps: c_mc(binary, L, sweeps), repeats)
         rows.append((name, ours, ref, theirs, 1.0, "flips/ns", a, b))
     ising = lambda: hpcrbm_mc("--L", 1024, "--sweeps", 100, "--T", 2.269)  # noqa: E731
     for name, args in (("Potts q = 3 L = 1024", ["--model", "potts", "--q", 3, "--T", 0.995]),
                        ("clock q = 4 L = 1024", ["--model", "clock", "--q", 4, "--T", 1.1345])):
-        ours, theirs, a, b = best_pair(lambda: hpcrbm_mc("--L", 1024, "--sweeps", 40, *args), ising, repeats)
+        ours, theirs, a, b = best_pair(lambda args=args: hpcrbm_mc("--L", 1024, "--sweeps", 40, *args), ising, repeats)
         rows.append((name, ours, "hpcrbm Ising L = 1024", theirs, 0.8, "flips/ns", a, b))
     return rows
 

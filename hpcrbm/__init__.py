@@ -1,40 +1,69 @@
-"""hpcrbm: Monte Carlo spin models, RBMs and RBM flows on MPI clusters and GPUs."""
+"""hpcrbm: Monte Carlo spin models, RBMs and RBM flows on MPI clusters and GPUs.
+
+Importing the package changes nothing outside it: no environment variable, no global setting.
+The command line (``hpcrbm.cli.main``) sizes the BLAS thread pools under an MPI launcher, and the
+kernel modules call ``use_kernel_cache()`` before they define their cached numba functions.
+"""
 import hashlib
 import os
 from pathlib import Path
 
 __version__ = "0.1.0"
 
+_HERE = Path(__file__).resolve().parent
+_KERNEL_SOURCES = ("rng/*.py", "montecarlo/kernels/*.py", "rbm/kernels/*.py")
+_kernel_cache_installed = False
 
-def _numba_cache_dir():
-    """Key numba's on-disk cache by the kernel sources (numba only checks the file that holds a
-    function, not the helpers it inlines from other files, so an edit to rng/philox.py could
-    otherwise leave stale compiled kernels). Respects a NUMBA_CACHE_DIR set by the user."""
-    if "NUMBA_CACHE_DIR" in os.environ:
-        return
-    here = Path(__file__).parent
+
+def kernel_cache_dir():
+    """Where hpcrbm's compiled numba kernels go unless NUMBA_CACHE_DIR is set:
+    ``$XDG_CACHE_HOME/hpcrbm/numba/<digest>`` (default ``~/.cache``), the digest taken over every
+    kernel source. numba checks only the file that holds a function, not the helpers it inlines from
+    other files, so keying the directory by all of them keeps an edit to rng/philox.py from leaving
+    stale compiled kernels behind."""
     digest = hashlib.sha256()
-    for path in sorted([*here.glob("rng/*.py"), *here.glob("montecarlo/kernels/*.py"), *here.glob("rbm/kernels/*.py")]):
+    for path in sorted(p for pattern in _KERNEL_SOURCES for p in _HERE.glob(pattern)):
         digest.update(path.read_bytes())
-    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    os.environ["NUMBA_CACHE_DIR"] = str(base / "hpcrbm" / "numba" / digest.hexdigest()[:16])
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "hpcrbm" / "numba" / digest.hexdigest()[:16]
 
 
-def _blas_threads():
-    """Under an MPI launcher, give each rank's BLAS its share of the cores (cores / ranks on this
-    node) unless the user set a thread count: BLAS threads of several ranks spinning on the same
-    cores slow every rank down many times over. Runs before NumPy loads its BLAS."""
-    names = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    if any(name in os.environ for name in names):
+def use_kernel_cache():
+    """Send the cache of hpcrbm's own ``cache=True`` functions, and only theirs, to
+    ``kernel_cache_dir()``; called at the top of each kernel module, before it defines them (numba
+    picks a function's cache directory when the decorator runs). Idempotent.
+
+    A NUMBA_CACHE_DIR set by the user (or numba.config.CACHE_DIR) wins: numba then uses it as usual.
+    Done with a cache locator put first in numba's list of them that answers only for files of this
+    package, so neither os.environ nor numba.config changes and other packages' numba caches stay
+    where they were. A numba without that list (it is internal) gets numba.config.CACHE_DIR instead,
+    unless already set."""
+    global _kernel_cache_installed
+    if _kernel_cache_installed:
         return
-    for variable in ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMI_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE"):
-        local = os.environ.get(variable, "").split("(")[0]
-        if local.isdigit() and int(local) > 0:
-            threads = max(1, len(os.sched_getaffinity(0)) // int(local))
-            for name in names:
-                os.environ[name] = str(threads)
-            return
+    _kernel_cache_installed = True
+    from numba.core import caching, config
 
+    directory = str(kernel_cache_dir())
+    root = str(_HERE) + os.sep
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
+    if not isinstance(getattr(impl, "_locator_classes", None), list):
+        if not config.CACHE_DIR:
+            config.CACHE_DIR = directory
+        return
 
-_numba_cache_dir()
-_blas_threads()
+    class KernelCacheLocator(caching.UserProvidedCacheLocator):
+        """numba's locator for NUMBA_CACHE_DIR, with hpcrbm's directory, for hpcrbm's files only."""
+
+        def __init__(self, py_func, py_file):
+            self._py_file = py_file
+            self._lineno = py_func.__code__.co_firstlineno
+            self._cache_path = os.path.join(directory, self.get_suitable_cache_subpath(py_file))
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if config.CACHE_DIR or not os.path.realpath(py_file).startswith(root):
+                return None
+            return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
+
+    impl._locator_classes.insert(0, KernelCacheLocator)

@@ -13,6 +13,27 @@ import traceback
 from . import __version__
 from .errors import EXIT_STOPPED, InputError, Stopped, write_failure
 
+# No NumPy (or anything that loads it) at the top of this module: main() sizes the BLAS thread
+# pools first, and BLAS reads its thread count once, when NumPy loads it.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_LOCAL_RANKS = ("OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS", "PMI_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE")
+
+
+def set_blas_threads(environ=os.environ):
+    """Under an MPI launcher, give each rank's BLAS its share of the cores (cores / ranks on this
+    node) unless the user set a thread count: BLAS threads of several ranks spinning on the same
+    cores slow every rank down many times over. The command line's first step (main), before
+    NumPy loads its BLAS; a library user sets these variables, if at all, themselves."""
+    if any(name in environ for name in _BLAS_THREADS):
+        return
+    for variable in _LOCAL_RANKS:
+        local = environ.get(variable, "").split("(")[0]
+        if local.isdigit() and int(local) > 0:
+            threads = max(1, len(os.sched_getaffinity(0)) // int(local))
+            for name in _BLAS_THREADS:
+                environ[name] = str(threads)
+            return
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -188,6 +209,14 @@ def cmd_bench(args, comm):
     return 0
 
 
+def _options(*add):
+    """A parent parser (argparse ``parents=``) holding the options that several commands share."""
+    parent = argparse.ArgumentParser(add_help=False)
+    for args, kwargs in add:
+        parent.add_argument(*args, **kwargs)
+    return parent
+
+
 def build_parser():
     from .stages import registered
     stages = registered()
@@ -195,30 +224,30 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    config = _options((("config",), dict(help="TOML config file")),
+                      (("--out",), dict(help="run directory (overrides run.out)")),
+                      (("--set",), dict(action="append", metavar="KEY=VALUE", help="override a dotted config key")))
+    quiet = _options((("--quiet",), dict(action="store_true", help="no progress bar or info messages")))
+    as_json = _options((("--json",), dict(action="store_true", help="print JSON instead of text")))
+
     source = [(s.name, f"{s.summary} (writes {s.output})", cmd_source) for s in stages if s.source]
     for name, help_text, func in (
             ("run", f"every stage in order ({', '.join(s.name for s in stages)}); resumable", cmd_run), *source):
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("config", help="TOML config file")
-        p.add_argument("--out", help="run directory (overrides run.out)")
-        p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
-        p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
+        p = sub.add_parser(name, help=help_text, parents=[config, quiet])
         p.set_defaults(func=func)
 
-    p = sub.add_parser("plan", help="stages, memory and disk per rank, files and a rough time, before any work")
-    p.add_argument("config", help="TOML config file")
-    p.add_argument("--out", help="run directory (overrides run.out)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a dotted config key")
+    p = sub.add_parser("plan", help="stages, memory and disk per rank, files and a rough time, before any work",
+                       parents=[config])
     p.add_argument("--ranks", type=int, help="plan for this many ranks (default: the ranks it runs on)")
     p.add_argument("--no-bench", action="store_true", help="no time estimate (it measures this machine for ~2 s)")
     p.set_defaults(func=cmd_plan)
 
-    p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)")
+    p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)",
+                       parents=[quiet])
     p.add_argument("action", choices=["run", "status", "list"])
     p.add_argument("file", help="campaign TOML file")
     p.add_argument("--index", type=int, help="run: only this run (e.g. $SLURM_ARRAY_TASK_ID)")
     p.add_argument("--json", action="store_true", help="status: as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
     p.set_defaults(func=cmd_campaign)
 
     p = sub.add_parser("merge", help="merge the summary.json of many runs into one CSV table")
@@ -238,12 +267,11 @@ def build_parser():
     outputs = {s.name: s.output for s in stages}
     for stage in (s for s in stages if not s.source):
         written = ", ".join((stage.output, *stage.extra_outputs))
-        p = sub.add_parser(stage.name, help=f"{stage.summary} (writes {written})")
+        p = sub.add_parser(stage.name, help=f"{stage.summary} (writes {written})", parents=[quiet])
         p.add_argument("run_dir", help=f"run directory holding current {', '.join(outputs[r] for r in stage.reads)}")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help=f"override a key of this stage's own config ({', '.join(stage.sections)}), or "
                             "run.backend, run.checkpoint_interval")
-        p.add_argument("--quiet", action="store_true", help="no progress bar or info messages")
         p.set_defaults(func=cmd_stage)
 
     p = sub.add_parser("report", help="the study's report (verdict per claim) from the runs' summaries alone")
@@ -251,16 +279,20 @@ def build_parser():
     p.add_argument("--out", default="report.md", help="Markdown file to write (figures linked relative to it)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed")
-    p.add_argument("file")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed", parents=[as_json],
+                       description="What an HDF5 file written by hpcrbm holds: the stage that wrote it and whether "
+                                   "it completed, its provenance attributes, and its datasets with dtype and shape.")
+    p.add_argument("file", help="HDF5 file (e.g. RUN_DIR/samples.h5)")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("validate", help="check Monte Carlo against exact results")
+    p = sub.add_parser("validate", help="check Monte Carlo against exact results",
+                       description="Check this installation's Monte Carlo against exact results (enumeration, "
+                                   "Kaufman's solution, transfer matrices) with fixed seeds, and print a pass/fail "
+                                   "table; exit status 1 if any check fails.")
     p.add_argument("--quick", action="store_true", help="seconds instead of about a minute")
     p.set_defaults(func=cmd_validate)
 
-    p = sub.add_parser("bench", help="throughput benchmarks")
+    p = sub.add_parser("bench", help="throughput benchmarks", parents=[as_json])
     p.add_argument("what", choices=["mc", "rbm"])
     p.add_argument("--L", type=int, default=None, help="linear lattice size (mc: 1024; rbm: 10, Nv = L**2)")
     p.add_argument("--dim", type=int, choices=[1, 2], default=2)
@@ -277,12 +309,13 @@ def build_parser():
     p.add_argument("--epochs", type=int, default=3, help="rbm: timed epochs")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="rbm: precision")
     p.add_argument("--backend", choices=["auto", "cpu", "gpu"], default="auto")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv=None):
+    """The ``hpcrbm`` command (console script and ``python -m hpcrbm``); returns the exit status."""
+    set_blas_threads()  # before build_parser: the stage registry imports NumPy
     args = build_parser().parse_args(argv)
     comm = _world(args)
     try:

@@ -1,7 +1,6 @@
 """Post-hoc tools that need only the files of finished runs: merge summaries into one CSV table,
 export Monte Carlo observables to CSV, redraw every figure."""
 import csv
-import json
 from pathlib import Path
 
 import h5py
@@ -9,19 +8,12 @@ import h5py
 from .errors import InputError
 from .io import files
 from .io.hdf5 import replaced_on_success
+from .io.summary import Summary
 
 THERMOMETERS = files.THERMOMETERS
 MERGE_COLUMNS = ("run", "model", "L", "q", "nh", "control", "field", "mode",
                  *(f"{c}_{t}" for t in THERMOMETERS for c in ("verdict", "T", "T_err", "attractors")),
                  "tc", "specific_heat_peak")
-
-
-def _summary(run_dir):
-    path = files.summary_path(run_dir)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise InputError(f"{path}: missing or not a summary; run hpcrbm analyze first") from None
 
 
 def merge(run_dirs, out_csv):
@@ -30,11 +22,11 @@ def merge(run_dirs, out_csv):
     as "T1;T2;..." (the branches' mean end temperatures)."""
     rows = []
     for run_dir in run_dirs:
-        s = _summary(run_dir)
-        for entry in s["flows"] + (s.get("controls") or []):
+        s = Summary.read(run_dir)
+        for entry in s.flows + (s.controls or []):
             fp = entry["fixed_point"]
-            row = {"run": str(run_dir), "model": s["model"], "L": s["L"], "q": s["q"], "nh": entry.get("nh", ""),
-                   "control": entry.get("control", ""), "field": entry["field"], "mode": entry["mode"], "tc": s["tc"],
+            row = {"run": str(run_dir), "model": s.model, "L": s.L, "q": s.q, "nh": entry.get("nh", ""),
+                   "control": entry.get("control", ""), "field": entry["field"], "mode": entry["mode"], "tc": s.tc,
                    "specific_heat_peak": entry.get("specific_heat_peak", {}).get("T", "")}
             for label in THERMOMETERS:
                 r = fp[label]
@@ -67,7 +59,7 @@ def redraw(run_dir, comm):
     from .pipeline import run_config
     from .stages import stage_named
     run_dir = Path(run_dir)
-    cfg, summary = run_config(run_dir, stage_named("analyze")), _summary(run_dir)
+    cfg, summary = run_config(run_dir, stage_named("analyze")), Summary.read(run_dir)
     mc = files.read_samples_summary(run_dir / files.SAMPLES)
     try:
         with h5py.File(run_dir / files.FLOW, "r") as flows:

@@ -52,7 +52,7 @@ def _mc_checks_2d(model, label, temperatures, exact, replicas, rounds, interval,
         u_exact, c_exact = exact(T)
         labels = block_labels(*e.shape)
         u = jackknife(lambda a: a, [e], labels)
-        c = jackknife(lambda a, b: model.n_sites * (b - a * a) / T**2, [e, e * e], labels)
+        c = jackknife(lambda a, b, T=T: model.n_sites * (b - a * a) / T**2, [e, e * e], labels)
         checks.append(Check(f"{label} T={T:g}: u", *u, u_exact))
         checks.append(Check(f"{label} T={T:g}: c", *c, c_exact))
     return checks

@@ -20,7 +20,7 @@ def _plt():
 def draw_all(run_dir, cfg, mc, flows, summary, comm):
     """Write figures/*.png into run_dir, the figures spread over the ranks of ``comm``; returns
     the list of paths (every rank). ``mc``: samples.h5's summary (io.files.read_samples_summary),
-    ``flows``: the open flow.h5, ``summary``: summary.json's content."""
+    ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary."""
     out = run_dir / "figures"
     if comm.is_root:
         out.mkdir(exist_ok=True)
@@ -43,7 +43,7 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm):
 
 
 def _tc_line(ax, summary, axis="x"):
-    tc = summary["tc"]
+    tc = summary.tc
     if math.isfinite(tc):
         (ax.axvline if axis == "x" else ax.axhline)(tc, color="k", ls=":", lw=1, label=f"Tc = {tc:.3f}")
 
@@ -74,8 +74,8 @@ def mc_observables(plt, cfg, mc, flows, summary):
 
 def flow_temperatures(plt, cfg, mc, flows, summary):
     kinds = files.start_kinds(flows)
-    field_index = flows["starts/field_index"][:]
-    starts_T = flows["starts/temperature"][:]
+    field_index = files.start_field_indices(flows)
+    starts_T = files.start_temperatures(flows)
     keys = files.flow_keys(flows) + files.flow_keys(flows, controls=True)
     modes = files.flow_modes(flows, keys[0])
     fig, axes = plt.subplots(len(modes), len(keys), figsize=(3.2 * len(keys), 3 * len(modes)), squeeze=False)
@@ -84,7 +84,7 @@ def flow_temperatures(plt, cfg, mc, flows, summary):
     for i, mode in enumerate(modes):
         for j, key in enumerate(keys):
             ax = axes[i, j]
-            t = flows[files.flow_group(key, mode) + "/temperature_energy"][sel]
+            t = flows[files.flow_dataset(key, mode, "temperature_energy")][sel]
             for row, colour in zip(t, colours):
                 ax.plot(np.arange(len(row)), row, color=colour, lw=1)
             _tc_line(ax, summary, axis="y")
@@ -114,13 +114,13 @@ def _end_points(ax, xs, readings, fmt, colour, label):
 def fixed_points_vs_nh(plt, cfg, mc, flows, summary):
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     colours = iter(plt.cm.tab10.colors)
-    for mode in sorted({f["mode"] for f in summary["flows"]}):
+    for mode in sorted({f["mode"] for f in summary.flows}):
         for label, marker in (("energy", "o"), ("magnetization", "s")):
-            rows = [f for f in summary["flows"] if f["mode"] == mode and f["field"] == cfg.sampling.fields[0]]
+            rows = [f for f in summary.flows if f["mode"] == mode and f["field"] == cfg.sampling.fields[0]]
             _end_points(ax, [f["nh"] for f in rows], [f["fixed_point"][label] for f in rows], marker + "-",
                         next(colours), f"{mode}, {label}")
     _tc_line(ax, summary, axis="y")
-    peak = summary["flows"][0]["specific_heat_peak"]["T"]
+    peak = summary.flows[0]["specific_heat_peak"]["T"]
     ax.axhline(peak, color="r", ls="--", lw=1, label=f"c peak (L = {cfg.model.L}) = {peak:.2f}")
     ax.set_xlabel("N_h")
     ax.set_ylabel("where the flows end: T")
@@ -133,12 +133,12 @@ def fixed_points_vs_field(plt, cfg, mc, flows, summary):
         return None
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     colours = iter(plt.cm.tab10.colors)
-    first = summary["flows"][0]
-    for nh in sorted({f["nh"] for f in summary["flows"]}):
-        rows = [f for f in summary["flows"] if f["nh"] == nh and f["mode"] == first["mode"]]
+    first = summary.flows[0]
+    for nh in sorted({f["nh"] for f in summary.flows}):
+        rows = [f for f in summary.flows if f["nh"] == nh and f["mode"] == first["mode"]]
         _end_points(ax, [f["field"] for f in rows], [f["fixed_point"]["energy"] for f in rows], "o-",
                     next(colours), f"N_h = {nh}")
-    rows = [f for f in summary["flows"] if f["nh"] == first["nh"] and f["mode"] == first["mode"]]
+    rows = [f for f in summary.flows if f["nh"] == first["nh"] and f["mode"] == first["mode"]]
     ax.plot([f["field"] for f in rows], [f["specific_heat_peak"]["T"] for f in rows], "k--", label="c maximum")
     ax.set_xlabel("field H")
     ax.set_ylabel("where the flows end: T (energy)")
@@ -149,7 +149,7 @@ def fixed_points_vs_field(plt, cfg, mc, flows, summary):
 def fixed_points_vs_epochs(plt, cfg, mc, flows, summary):
     """Where the flows end (energy thermometer, first field) against training epochs, per N_h
     and mode: fixed points filled, separate attractors open with their range."""
-    entries = [e for e in summary.get("training") or [] if e["field"] == cfg.sampling.fields[0]]
+    entries = [e for e in summary.training or [] if e["field"] == cfg.sampling.fields[0]]
     if not entries:
         return None
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -169,11 +169,11 @@ def fixed_points_vs_epochs(plt, cfg, mc, flows, summary):
 
 
 def exponent_fit(plt, cfg, mc, flows, summary):
-    fits = summary.get("exponents") or {}
+    fits = summary.exponents or {}
     fit = fits.get("monte_carlo")
     if not fit or fit.get("beta") is None:
         return None
-    tc = summary["tc"]
+    tc = summary.tc
     iH = list(cfg.sampling.fields).index(0.0)
     T = mc["temperatures"]
     m = mc["abs_magnetization"][:, iH]
@@ -192,7 +192,7 @@ def exponent_fit(plt, cfg, mc, flows, summary):
 
 
 def rbm_flow_vs_rg(plt, cfg, mc, flows, summary):
-    rg = summary["rg"]["block_spin"]
+    rg = summary.rg["block_spin"]
     if not rg:
         return None
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -200,11 +200,11 @@ def rbm_flow_vs_rg(plt, cfg, mc, flows, summary):
         ax.errorbar([r["T"] for r in rows], [r["T_blocked"] for r in rows], [r["err"] for r in rows], fmt="s-", ms=3,
                     label=f"block spin b = {b}")
     kinds = files.start_kinds(flows)
-    sel = (kinds == "mc") & (flows["starts/field_index"][:] == list(cfg.sampling.fields).index(0.0))
+    sel = (kinds == "mc") & (files.start_field_indices(flows) == list(cfg.sampling.fields).index(0.0))
     key = files.flow_keys(flows)[-1]
     for mode in files.flow_modes(flows, key):
-        one_step = flows[files.flow_group(key, mode) + "/temperature_energy"][sel, 1]
-        ax.plot(flows["starts/temperature"][sel], one_step, "o-", ms=3,
+        one_step = flows[files.flow_dataset(key, mode, "temperature_energy")][sel, 1]
+        ax.plot(files.start_temperatures(flows)[sel], one_step, "o-", ms=3,
                 label=f"RBM one step, N_h = {key[2:]}, {mode}")
     lim = [0, float(mc["temperatures"].max())]
     ax.plot(lim, lim, "k-", lw=0.5)
@@ -221,7 +221,7 @@ def rbm_flow_vs_rg(plt, cfg, mc, flows, summary):
 def thermometer_calibration(plt, cfg, mc, flows, summary):
     """Predicted vs true temperature of the neural thermometer on held-out data, with spread."""
     fig, ax = plt.subplots(figsize=(5, 4))
-    for entry in summary["nn_thermometer"]:
+    for entry in summary.nn_thermometer:
         cal = entry["calibration"]
         ax.errorbar(cal["T"], cal["predicted_mean"], cal["predicted_std"], fmt="o-", ms=3,
                     label=f"H = {entry['field']:g}, accuracy {entry['accuracy']:.2f}")
@@ -239,9 +239,9 @@ def nn_histograms(plt, cfg, mc, flows, summary):
     first mode, all Monte Carlo starts at the first field together)."""
     key = files.flow_keys(flows)[-1]
     mode = files.flow_modes(flows, key)[0]
-    counts = flows[files.flow_group(key, mode) + "/nn_histogram"]
+    counts = flows[files.flow_dataset(key, mode, "nn_histogram")]
     kinds = files.start_kinds(flows)
-    sel = (kinds == "mc") & (flows["starts/field_index"][:] == 0)
+    sel = (kinds == "mc") & (files.start_field_indices(flows) == 0)
     T = np.asarray(cfg.sampling.temperatures)
     steps = counts.shape[1] - 1
     fig, ax = plt.subplots(figsize=(6, 3.8))

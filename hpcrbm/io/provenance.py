@@ -23,7 +23,7 @@ def git_revision():
 
 
 def now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
 def provenance(comm, backend, seed, start_time, strategy):

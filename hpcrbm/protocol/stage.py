@@ -15,9 +15,9 @@ rename); the decisions to skip, rebuild or refuse are taken in hpcrbm/pipeline.p
 import contextlib
 import hashlib
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import h5py
 
@@ -113,10 +113,29 @@ def _read_header(name, node):
     dict(node.attrs)
 
 
+def _fingerprint_line(text, key):
+    lines = text.splitlines() if isinstance(text, str) else []
+    return next((line.split(" = ", 1)[1] for line in lines if line.startswith(key + " = ")), None)
+
+
+def _difference(stored, wanted):
+    """Why a file's fingerprint ``stored`` is not ``wanted``: other code, another device's
+    arithmetic, or (else) another config."""
+    code = _fingerprint_line(stored, "code")
+    if code != _fingerprint_line(wanted, "code"):
+        now = _fingerprint_line(wanted, "code")
+        return f"made by other code ({code or 'no results version'}; this code makes {now})"
+    arithmetic = _fingerprint_line(stored, "arithmetic")
+    if arithmetic != _fingerprint_line(wanted, "arithmetic"):
+        return f"made with {arithmetic} arithmetic (this run computes on {_fingerprint_line(wanted, 'arithmetic')})"
+    return "made from another config"
+
+
 def file_state(path, inputs, required=()):
     """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable"
     (not HDF5, truncated, or an object's header or attributes damaged), "incomplete", "made
-    from another config" or "lacks DATASET"."""
+    by other code (...)", "made with ... arithmetic (...)", "made from another config" or "lacks
+    DATASET"."""
     path = Path(path)
     if not path.exists():
         return "missing"
@@ -125,7 +144,7 @@ def file_state(path, inputs, required=()):
             if not h5.attrs.get("complete", False):
                 return "incomplete"
             if h5.attrs.get("inputs") != inputs:
-                return "made from another config"
+                return _difference(h5.attrs.get("inputs"), inputs)
             for name in required:
                 if name not in h5:
                     return f"lacks /{name}"

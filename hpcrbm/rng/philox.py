@@ -7,6 +7,10 @@ return four uint32 words. They agree bit for bit with Random123's known-answer v
 import numba
 import numpy as np
 
+from .. import use_kernel_cache
+
+use_kernel_cache()  # before any cache=True function
+
 PHILOX_M0 = 0xD2511F53
 PHILOX_M1 = 0xCD9E8D57
 PHILOX_W0 = 0x9E3779B9
@@ -50,7 +54,7 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     w0 = np.uint64(PHILOX_W0)
     w1 = np.uint64(PHILOX_W1)
     s32 = np.uint64(32)
-    for r in range(ROUNDS):
+    for _ in range(ROUNDS):
         p0 = m0 * c0
         p1 = m1 * c2
         n0 = (p1 >> s32) ^ c1 ^ k0
@@ -71,7 +75,7 @@ def philox4x32_lanes(c0, c1, c2, c3, k0, k1):
     become ``vpmuludq`` rather than full 64-bit multiplies."""
     mask = np.uint64(_MASK)
     s32 = np.uint64(32)
-    for r in range(ROUNDS):
+    for _ in range(ROUNDS):
         p0 = np.uint64(PHILOX_M0) * (c0 & mask)
         p1 = np.uint64(PHILOX_M1) * (c2 & mask)
         n0 = ((p1 >> s32) ^ c1 ^ k0) & mask

@@ -9,7 +9,10 @@ With a ``runner`` (backend/cuda.py) the same numbers are made on its device (uni
 import numba
 import numpy as np
 
+from .. import use_kernel_cache
 from .philox import fill_words, philox_key, seed_key
+
+use_kernel_cache()  # before any cache=True function
 
 SCALE = 2.0**-24
 

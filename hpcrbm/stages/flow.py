@@ -91,7 +91,7 @@ def flow_start(cfg, params, model, v0, field, chain_ids, mode, thermo, nn, point
     shape, N = model.lattice_shape, model.n_sites
     ising = cfg.model.kind == "ising"
     rows = {}
-    for step, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point, runner):
+    for _, probs, v in flow(params, v0, cfg.flow.steps, mode, cfg.run.seed, chain_ids, point, runner):
         spins = spins_from_visible(v, params, shape, ising)
         e, m = (to_host(x) for x in model.measure(spins, field))
         stats = point_summary(e.reshape(1, -1), m.reshape(1, -1), N, 1.0)
@@ -196,13 +196,13 @@ def _write_done(f, layout, rows):
     """The checkpoint's content: every start done so far, its rows and ``done`` = 1 (collective)."""
     n_starts = next(iter(layout.values()))[0][0]
     _write_rows(f, layout, rows)
-    f.create("done", (n_starts,), np.int8)
-    f.write_blocks("done", [((), run[0], run[-1] + 1, np.ones(len(run), np.int8)) for run in _runs(rows)])
+    f.create(files.DONE, (n_starts,), np.int8)
+    f.write_blocks(files.DONE, [((), run[0], run[-1] + 1, np.ones(len(run), np.int8)) for run in _runs(rows)])
 
 
 def _read_rows(h5, layout, pairs, lo, hi):
     """{start: {(key, mode): row}} of this rank's starts [lo, hi) done in the checkpoint."""
-    done = lo + np.flatnonzero(h5["done"][lo:hi])
+    done = lo + np.flatnonzero(h5[files.DONE][lo:hi])
     block = {name: h5[name][lo:hi] for name in layout}
     rows = {int(s): {pair: {} for pair in pairs} for s in done}
     for name, (_, _, pair, field_name) in layout.items():

@@ -91,11 +91,11 @@ def _load_checkpoint(plan):
 def _read_state(plan, h5):
     pts, shape = list(plan.points), plan.grid.shape
     spins, energy, magnetization, tuning, sweeps = (read_points(h5, name, pts, shape) for name in
-                                                    ("spins", "energy", "magnetization", "tuning", "sweeps"))
+                                                    files.CHAIN_STATE)
     tempering = None
     if plan.cfg.sampling.tempering:
         tempering = Tempering(plan.grid, plan.replicas)
-        tempering.restore({name: h5[f"tempering/{name}"][...] for name in tempering.arrays()})
+        tempering.restore({name: h5[files.tempering(name)][...] for name in tempering.arrays()})
     return ChainState(list(spins), energy, magnetization, tuning, int(h5.attrs["steps_done"]),
                       sweeps.astype(np.int64), int(h5.attrs["position"]), tempering)
 
@@ -104,8 +104,8 @@ def _create_partial(plan):
     cfg, model, (nT, nH) = plan.cfg, plan.model, plan.grid.shape
     f = plan.ctx.start_partial(GridFile)
     temperatures, fields = plan.grid.arrays()
-    f.create_global("temperatures", temperatures)
-    f.create_global("fields", fields)
+    f.create_global(files.TEMPERATURES, temperatures)
+    f.create_global(files.FIELDS, fields)
     f.create(files.CONFIGS, (nT, nH, plan.samples) + model.lattice_shape, np.int8)
     for name in files.OBSERVABLES:
         f.create(files.observable(name), (nT, nH, plan.samples), np.float64)
@@ -113,12 +113,12 @@ def _create_partial(plan):
         f.create(files.summary(name), (nT, nH), np.float64)
     if cfg.sampling.tempering:
         for name, value in Tempering(plan.grid, plan.replicas).arrays().items():
-            f.create(f"tempering/{name}", value.shape, value.dtype)
-        f.create("tempering/acceptance", (max(nT - 1, 0), nH), np.float64)
+            f.create(files.tempering(name), value.shape, value.dtype)
+        f.create(files.TEMPERING_ACCEPTANCE, (max(nT - 1, 0), nH), np.float64)
     f.set_attrs({"units": "per site", "definition": "E / N including -h sum s; m = sum s / N (signed)"},
-                "observables")
+                files.OBSERVABLES_GROUP)
     f.set_attrs({"tau_int_units": f"stored samples of one replica ({cfg.sampling.interval} sweeps)",
-                 "errors": "jackknife over independent replica groups or round segments"}, "summary")
+                 "errors": "jackknife over independent replica groups or round segments"}, files.SUMMARY_GROUP)
     f.close()
 
 
@@ -144,13 +144,13 @@ def _write_checkpoint(plan, state):
     (nT, nH), R = plan.grid.shape, plan.replicas
 
     def write(f):
-        f.create("spins", (nT, nH, R) + plan.model.lattice_shape, np.int8)
-        f.create("energy", (nT, nH, plan.samples), np.float64)
-        f.create("magnetization", (nT, nH, plan.samples), np.float64)
-        f.create("tuning", (nT, nH, plan.updater.n_tuning), np.int64)
-        f.create("sweeps", (nT, nH), np.int64)
-        for name, rows in (("spins", state.spins), ("energy", state.energy), ("magnetization", state.magnetization),
-                           ("tuning", state.tuning), ("sweeps", state.sweeps)):
+        f.create(files.CHAIN_SPINS, (nT, nH, R) + plan.model.lattice_shape, np.int8)
+        f.create(files.CHAIN_ENERGY, (nT, nH, plan.samples), np.float64)
+        f.create(files.CHAIN_MAGNETIZATION, (nT, nH, plan.samples), np.float64)
+        f.create(files.CHAIN_TUNING, (nT, nH, plan.updater.n_tuning), np.int64)
+        f.create(files.CHAIN_SWEEPS, (nT, nH), np.int64)
+        for name, rows in zip(files.CHAIN_STATE, (state.spins, state.energy, state.magnetization, state.tuning,
+                                                  state.sweeps)):
             f.write_points(name, [(*plan.grid.index(p), None, None, rows[li]) for li, p in enumerate(plan.points)])
         _write_tempering(f, state.tempering, create=True)
         f.set_attrs({"steps_done": state.steps_done, "position": state.position})
@@ -164,11 +164,11 @@ def _write_tempering(f, tempering, create=False):
         return
     for name, value in tempering.arrays().items():
         if create:
-            f.create(f"tempering/{name}", value.shape, value.dtype)
-        f.write_global(f"tempering/{name}", value)
+            f.create(files.tempering(name), value.shape, value.dtype)
+        f.write_global(files.tempering(name), value)
     if not create:
         with np.errstate(invalid="ignore", divide="ignore"):
-            f.write_global("tempering/acceptance", tempering.accepted / tempering.attempts)
+            f.write_global(files.TEMPERING_ACCEPTANCE, tempering.accepted / tempering.attempts)
 
 
 def _finish(plan, state):

@@ -35,12 +35,12 @@ class ThermometerCheckpoint:
     @staticmethod
     def _read(h5):
         finished, current = {}, None
-        for name in h5.get("finished", {}):
-            g = h5[f"finished/{name}"]
+        for name in h5.get(files.FINISHED, {}):
+            g = h5[files.finished_group(name)]
             arrays = [g[f"array{i}"][...] for i in range(int(g.attrs["arrays"]))]
             finished[int(name)] = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
-        if "current" in h5:
-            g, n = h5["current"], int(h5["current"].attrs["arrays"])
+        if files.CURRENT in h5:
+            g, n = h5[files.CURRENT], int(h5[files.CURRENT].attrs["arrays"])
             current = (int(g.attrs["field"]), (int(g.attrs["epoch"]), int(g.attrs["step"]),
                        [g[f"array{i}"][...] for i in range(n)],
                        [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)]))
@@ -58,14 +58,14 @@ class ThermometerCheckpoint:
 
     def _write(self, h5):
         for iH, (arrays, mean, std, accuracy) in self.finished.items():
-            g = h5.create_group(f"finished/{iH}")
+            g = h5.create_group(files.finished_group(iH))
             g.attrs.update(arrays=len(arrays), accuracy=accuracy)
             g["mean"], g["std"] = mean, std
             for i, a in enumerate(arrays):
                 g[f"array{i}"] = a
         if self.current is not None:
             iH, (epoch, step, arrays, moments) = self.current
-            g = h5.create_group("current")
+            g = h5.create_group(files.CURRENT)
             g.attrs.update(field=iH, epoch=epoch, step=step, arrays=len(arrays))
             for i, (a, (m, v)) in enumerate(zip(arrays, moments)):
                 g[f"array{i}"], g[f"m{i}"], g[f"v{i}"] = a, m, v
@@ -99,7 +99,7 @@ def train_thermometers(cfg, data, comm, checkpoint=None, xp=np):
             y_test += [iT] * (S - n_train)
             rows.append(iT * n_train + np.arange(n_train))
         width = data.shape[1]
-        stack = lambda parts: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
+        stack = lambda parts, width=width: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
         rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
         pause, resume = (checkpoint.pause(iH), checkpoint.resume(iH)) if checkpoint is not None else (None, None)
         mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,

@@ -94,7 +94,7 @@ def _state_writer(state, done, info=None):
                             ("vb", state.velocity[1]), ("vc", state.velocity[2]), ("chains", state.chains)):
             h5[name] = to_host(value)
         for name, values in state.history.items():
-            h5[f"history/{name}"] = np.asarray(values, dtype=np.float64)
+            h5[files.history_dataset(name)] = np.asarray(values, dtype=np.float64)
         for epoch, arrays in state.snapshots.items():
             for name, value in zip(files.PARAMS, arrays):
                 h5[f"{files.snapshot_group(epoch)}/{name}"] = value
@@ -104,10 +104,10 @@ def _state_writer(state, done, info=None):
 
 def _read_state(h5):
     """The TrainingState of a checkpoint (Checkpoint.read)."""
-    a = {name: h5[name][...] for name in ("W", "b", "c", "vW", "vb", "vc", "chains")}
-    history = {name: list(h5[f"history/{name}"][...]) for name in h5["history"]}
-    snapshots = {files.snapshot_epoch(name): tuple(h5[f"snapshots/{name}/{x}"][...] for x in files.PARAMS)
-                 for name in h5.get("snapshots", {})}
+    a = {name: h5[name][...] for name in files.TRAINING_STATE}
+    history = {name: list(h5[files.history_dataset(name)][...]) for name in h5[files.HISTORY]}
+    snapshots = {files.snapshot_epoch(name): tuple(h5[files.snapshot_dataset(name, x)][...] for x in files.PARAMS)
+                 for name in h5.get(files.SNAPSHOTS, {})}
     return TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
                          a["chains"], int(h5.attrs["epoch"]), history, snapshots)
 
@@ -159,7 +159,7 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
         log_z_err, method = 0.0, "exact"
     else:
         base = np.log(np.clip(comm.allreduce_sum(data.sum(0, dtype=np.float64)) / n_total, 1e-3, 1 - 1e-3))
-        if not cfg.rbm.visible == "categorical":
+        if cfg.rbm.visible != "categorical":
             base = base - np.log1p(-np.exp(base))
         log_z, log_z_err = (ais_log_partition(state.params, base, cfg.run.seed, cfg.rbm.ais_chains, cfg.rbm.ais_steps,
                                               settings.point, kernels.runner) if comm.is_root else (0.0, 0.0))

@@ -3,12 +3,13 @@ import h5py
 import numpy as np
 import pytest
 
+from hpcrbm.analysis.observables import specific_heat_peak
+from hpcrbm.analysis.rg import rg_flow
 from hpcrbm.config import ModelConfig, loads
 from hpcrbm.exact import kaufman_observables, ring_observables
 from hpcrbm.exact.reference import critical_temperature, exact_observables, exact_specific_heat_peak
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.updaters import make_updater
-from hpcrbm.stages.analyze import rg_flow, specific_heat_peak
 from hpcrbm.thermometers.curve import CurveThermometer
 
 TC = 2 / np.log(1 + np.sqrt(2))

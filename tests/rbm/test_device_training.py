@@ -9,7 +9,7 @@ from hpcrbm.backend import Backend
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.parallel import Communicator
-from hpcrbm.rbm import kernels_cpu
+from hpcrbm.rbm.kernels import training_cpu as kernels_cpu
 from hpcrbm.rbm.kernels.training_array import ArrayKernels
 from hpcrbm.rbm.model import encode
 from hpcrbm.rbm.training import Trainer, TrainingSettings, training_kernels

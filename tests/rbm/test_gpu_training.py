@@ -7,7 +7,7 @@ import pytest
 
 from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.parallel import Communicator
-from hpcrbm.rbm import kernels_cpu
+from hpcrbm.rbm.kernels import training_cpu as kernels_cpu
 from hpcrbm.rbm.likelihood import exact_log_partition
 from hpcrbm.rbm.model import encode
 from hpcrbm.rbm.training import Trainer, TrainingSettings
@@ -100,7 +100,7 @@ def test_gpu_runs_are_rank_invariant_and_agree_with_the_cpu(tmp_path, write_conf
     for file in ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5"):
         with h5py.File(runs["gpu1"] / file) as a, h5py.File(runs["gpu2"] / file) as b:
             names = []
-            a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
+            a.visititems(lambda n, obj, names=names: names.append(n) if isinstance(obj, h5py.Dataset) else None)
             assert all(np.array_equal(a[n][...], b[n][...], equal_nan=a[n].dtype.kind == "f") for n in names), file
     with h5py.File(runs["gpu1"] / "samples.h5") as a, h5py.File(runs["cpu"] / "samples.h5") as b:
         assert np.array_equal(a["configs"][...], b["configs"][...])

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hpcrbm.rbm import kernels_cpu as k
+from hpcrbm.rbm.kernels import training_cpu as k
 from hpcrbm.rbm.model import sample_bernoulli, sample_categorical
 from hpcrbm.rbm.training import fixed_point
 from hpcrbm.rng.philox import seed_key

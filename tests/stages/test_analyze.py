@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 
 from hpcrbm.analysis.attractors import VERDICTS
+from hpcrbm.io.summary import SCHEMA_VERSION, Summary
 
 from ..conftest import run_hpcrbm
 from .test_flow import trained  # noqa: F401 - module fixture
@@ -18,6 +19,8 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
         result = run_hpcrbm([stage, run, "--quiet"] if stage == "flow" else [stage, run])
         assert result.returncode == 0, result.stderr
     summary = json.loads((run / "summary.json").read_text())
+    assert summary["schema_version"] == SCHEMA_VERSION
+    assert Summary.read(run).to_json() == (run / "summary.json").read_text()  # written through the type
     assert summary["tc"] == np.float64(2 / np.log(1 + np.sqrt(2)))
     flows = summary["flows"]
     assert {(f["nh"], f["field"], f["mode"]) for f in flows} == {(4, h, m) for h in (0.0, 0.5)
@@ -47,6 +50,7 @@ def test_analyze_writes_summary_analysis_and_figures(trained, tmp_path):  # noqa
     assert abs(summary["rg"]["talk_recursion_fixed_point_K"] - 0.507) < 1e-3
     with h5py.File(run / "analysis.h5") as h5:
         assert h5.attrs["complete"] and len(h5["fixed_points/nh"]) == 4
+        assert Summary.from_json(h5.attrs["summary"]).to_json() == (run / "summary.json").read_text()
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert {"mc_observables.png", "flow_temperatures.png", "fixed_points_vs_nh.png",
             "fixed_points_vs_field.png", "rbm_flow_vs_rg.png", "thermometer_calibration.png",

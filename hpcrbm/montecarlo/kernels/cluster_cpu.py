@@ -20,8 +20,11 @@ Random words (docs/rng.md, purpose CLUSTER):
 import numba
 import numpy as np
 
+from ... import use_kernel_cache
 from ...rng.philox import fill_words, philox4x32
 from ...rng.streams import Purpose
+
+use_kernel_cache()  # before any cache=True function
 
 _CLUSTER = int(Purpose.CLUSTER)
 

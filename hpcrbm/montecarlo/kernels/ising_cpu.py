@@ -21,8 +21,11 @@ import sys
 import numba
 import numpy as np
 
+from ... import use_kernel_cache
 from ...rng.philox import fill_words, philox4x32, philox4x32_lanes
 from ...rng.streams import Purpose
+
+use_kernel_cache()  # before any cache=True function
 
 _METROPOLIS = int(Purpose.METROPOLIS)
 _TIE = int(Purpose.METROPOLIS_TIE)

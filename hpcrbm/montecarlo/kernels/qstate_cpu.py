@@ -29,9 +29,12 @@ import sys
 import numba
 import numpy as np
 
+from ... import use_kernel_cache
 from ...rng.philox import fill_words, philox4x32
 from ...rng.streams import Purpose
 from .ising_cpu import checkerboard_tables, ring_colour_class
+
+use_kernel_cache()  # before any cache=True function
 
 SMALL_L = 32  # up to this side a colour class is one loop over neighbour tables, not row by row
 
@@ -179,7 +182,7 @@ def _settle(s, i, neighbours, table, k, q, qz, tail, mul, hw, step_count, replic
     tail_word = w[3] if odd else w[1]
     si = np.int64(s[i])
     p = np.int64(hw & np.uint16(0xFF))
-    if p < tail:
+    if p < tail:  # noqa: SIM108 - the two draws of the kernel, kept apart
         delta = 1 + ((p * mul) >> 16)
     else:
         delta = 1 + np.int64((tail_word * np.uint64(q - 1)) >> np.uint64(32))

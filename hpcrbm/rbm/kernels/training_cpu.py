@@ -13,8 +13,11 @@ probabilities' dtype (25 bits: float32 rounds the upper half) before the compari
 import numba
 import numpy as np
 
+from ... import use_kernel_cache
 from ...rng.philox import fill_words
 from ...rng.uniform import SCALE
+
+use_kernel_cache()  # before any cache=True function
 
 FIXED_POINT = 2.0**32  # scale of the exact products (training.ExactProducts)
 xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)
