@@ -1,5 +1,8 @@
-"""Shared test helpers: running the real CLI, serially and under a real mpiexec, and killing a
-run mid-way (every process of its session) to test resume."""
+"""Shared test helpers: running the real CLI, serially and under a real mpiexec, or in this process
+(``cli``, for what is refused before any work), one finished tiny run shared by the session
+(``tiny_run``), and killing a run mid-way (every process of its session) to test resume."""
+import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -11,8 +14,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# Ranks waiting in MPI give up their core (mpi_yield_when_idle): the tests start more ranks than
+# this machine's 2 cores, and spinning ranks made a 3-rank run many times slower (4 s against 90 s).
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1", "PYTHONUNBUFFERED": "1"}
+           "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_mpi_yield_when_idle": "1", "PYTHONUNBUFFERED": "1"}
 
 
 def cli_env(extra=None):
@@ -34,6 +39,93 @@ def run_hpcrbm(args, ranks=None, timeout=600, env=None, cwd=None):
     """Run the CLI to completion; returns CompletedProcess (text)."""
     return subprocess.run(hpcrbm_command(args, ranks), capture_output=True, text=True, timeout=timeout,
                           env=cli_env(env), cwd=cwd or ROOT)
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``hpcrbm ARGS`` in this process (``hpcrbm.cli.main``, from the repository root): a
+    CompletedProcess with its exit status and what it printed. For commands refused before any
+    work (the one-line errors, exit 2), without starting an interpreter each time; the process-level
+    behaviour (exit status, no traceback) is tested through ``run_hpcrbm`` elsewhere. What main
+    sets for a whole process (stop-signal handlers, the hpcrbm logger, BLAS variables) is put back,
+    and a crash that would end the process (MPI abort, os._exit) fails the test instead."""
+    from hpcrbm.cli import main
+    from hpcrbm.parallel import Communicator
+    monkeypatch.chdir(ROOT)
+
+    def crash(*args):
+        raise AssertionError(f"hpcrbm would have ended the process: {args}")
+
+    def run(args):
+        signals = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGUSR1)}
+        logger = logging.getLogger("hpcrbm")
+        logging_state = (list(logger.handlers), logger.level, logger.propagate)
+        environ = dict(os.environ)
+        capsys.readouterr()
+        try:
+            with monkeypatch.context() as patch:
+                patch.setattr(os, "_exit", crash)
+                patch.setattr(Communicator, "abort", crash)
+                code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse
+            code = exc.code
+        finally:
+            for signum, handler in signals.items():
+                signal.signal(signum, handler)
+            logger.handlers[:] = logging_state[0]
+            logger.setLevel(logging_state[1])
+            logger.propagate = logging_state[2]
+            for name in set(os.environ) - set(environ):
+                del os.environ[name]
+            os.environ.update(environ)
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out, err)
+    return run
+
+
+# One tiny run of every stage (the config of tests/stages/test_stages.py), made once per session
+# by ``tiny_run``; a test that changes it works on a copy (copy_run).
+TINY_RUN = """
+[run]
+seed = 31
+[model]
+dim = 2
+L = 4
+[sampling]
+temperatures = [1.5, 2.27, 3.5]
+fields = [0.0]
+thermalize = 50
+samples = 100
+interval = 2
+[rbm]
+hidden = [4]
+batch_size = 50
+epochs = 3
+learning_rate = 0.05
+[thermometer]
+epochs = 2
+[flow]
+steps = 3
+samples = 10
+"""
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A complete run of TINY_RUN (``hpcrbm run``, every stage) and its config file: (run, config).
+    Shared by the session: read it, or change a copy_run of it."""
+    root = tmp_path_factory.mktemp("tiny_run")
+    config = root / "config.toml"
+    config.write_text(TINY_RUN)
+    result = run_hpcrbm(["run", config, "--out", root / "run", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    return root / "run", config
+
+
+def copy_run(run, target):
+    """A copy of the run directory ``run`` at ``target`` (file times kept); returns target."""
+    shutil.copytree(run, target)
+    return target
 
 
 @pytest.fixture
@@ -65,7 +157,7 @@ def session_processes(sid):
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                stat = open(f"/proc/{entry}/stat").read()
+                stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
             fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp session ...
@@ -80,10 +172,8 @@ def kill_session(sid, timeout=10):
     deadline = time.time() + timeout
     while (pids := session_processes(sid)) and time.time() < deadline:
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.05)
     assert not session_processes(sid), f"processes of session {sid} survived SIGKILL"
 

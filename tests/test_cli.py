@@ -1,11 +1,13 @@
-"""The command line as users meet it: exit statuses, one-line errors, no half-written output."""
+"""The command line as users meet it: exit statuses, one-line errors, no half-written output.
+Refusals before any work run in this process (the ``cli`` fixture); a few run as a real process
+too, for the exit status and the absence of a traceback there."""
 import json
 
 import h5py
 import numpy as np
 import pytest
 
-from .conftest import run_hpcrbm
+from .conftest import copy_run, run_hpcrbm
 
 TINY = """
 [run]
@@ -43,10 +45,19 @@ def assert_bad_input(result, needle):
     ("[run]\nname = '..'", "run.name"),
     ("[sampling]\nfields = [1e300]", "sampling.fields"),  # used to end in a traceback
 ])
-def test_simulate_rejects_bad_config_without_output(tmp_path, write_config, text, needle):
+def test_simulate_rejects_bad_config_without_output(tmp_path, write_config, cli, text, needle):
     out = tmp_path / "run"
-    result = run_hpcrbm(["simulate", write_config(text), "--out", out], timeout=120)
-    assert_bad_input(result, needle)
+    assert_bad_input(cli(["simulate", write_config(text), "--out", out]), needle)
+    assert not out.exists()
+
+
+def test_a_bad_config_ends_the_process_with_status_2_and_one_line(tmp_path, write_config):
+    """The refusals above as the real command: a process of its own, exit 2, one line, no traceback."""
+    out = tmp_path / "run"
+    for text, needle in (("[model]\nLL = 4", "model.LL"), ("[sampling]\nfields = [1e300]", "sampling.fields")):
+        assert_bad_input(run_hpcrbm(["simulate", write_config(text), "--out", out], timeout=120), needle)
+    assert_bad_input(run_hpcrbm(["run", "configs/demo.toml", "--out", out, "--set", "model.L=60000"]),
+                     "resources: the")
     assert not out.exists()
 
 
@@ -58,9 +69,9 @@ def test_simulate_rejects_bad_config_without_output(tmp_path, write_config, text
     (["sampling.samples=1000000000"], "resources: the"),
     (["flow.samples=1000", "flow.steps=100000"], "resources: the flow stage needs"),
 ])
-def test_run_refuses_what_cannot_work_before_any_work(tmp_path, overrides, needle):
+def test_run_refuses_what_cannot_work_before_any_work(tmp_path, cli, overrides, needle):
     out = tmp_path / "run"
-    result = run_hpcrbm(["run", "configs/demo.toml", "--out", out] + [x for o in overrides for x in ("--set", o)])
+    result = cli(["run", "configs/demo.toml", "--out", out] + [x for o in overrides for x in ("--set", o)])
     assert_bad_input(result, needle)
     assert not out.exists()
 
@@ -83,21 +94,19 @@ def test_a_config_that_is_not_utf8_is_bad_input(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_simulate_rejects_bad_override_and_missing_config(tmp_path, write_config):
+def test_simulate_rejects_bad_override_and_missing_config(tmp_path, write_config, cli):
     out = tmp_path / "run"
-    assert_bad_input(run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--set", "model.L=7"]), "model.L")
-    assert_bad_input(run_hpcrbm(["simulate", tmp_path / "nope.toml", "--out", out]), "nope.toml")
+    assert_bad_input(cli(["simulate", write_config(TINY), "--out", out, "--set", "model.L=7"]), "model.L")
+    assert_bad_input(cli(["simulate", tmp_path / "nope.toml", "--out", out]), "nope.toml")
     assert not out.exists()
 
 
-def test_info_rejects_missing_truncated_and_foreign_files(tmp_path, write_config):
-    assert_bad_input(run_hpcrbm(["info", tmp_path / "missing.h5"]), "missing.h5")
+def test_info_rejects_missing_truncated_and_foreign_files(tmp_path, tiny_run, cli):
+    assert_bad_input(cli(["info", tmp_path / "missing.h5"]), "missing.h5")
     text = tmp_path / "notes.h5"
     text.write_text("not hdf5 at all\n")
-    assert_bad_input(run_hpcrbm(["info", text]), "not an HDF5 file")
-    out = tmp_path / "run"
-    assert run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"]).returncode == 0
-    data = (out / "samples.h5").read_bytes()
+    assert_bad_input(cli(["info", text]), "not an HDF5 file")
+    data = (tiny_run[0] / "samples.h5").read_bytes()
     truncated = tmp_path / "truncated.h5"
     truncated.write_bytes(data[: len(data) // 3])
     assert_bad_input(run_hpcrbm(["info", truncated]), "truncated.h5")
@@ -128,11 +137,10 @@ def test_simulate_then_info(tmp_path, write_config):
     assert again.returncode == 0
 
 
-def test_existing_output_of_other_inputs_is_refused(tmp_path, write_config):
-    out = tmp_path / "run"
-    assert run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--quiet"]).returncode == 0
+def test_existing_output_of_other_inputs_is_refused(tmp_path, tiny_run):
+    out = copy_run(tiny_run[0], tmp_path / "run")
     before = (out / "samples.h5").read_bytes()
-    result = run_hpcrbm(["simulate", write_config(TINY), "--out", out, "--set", "run.seed=6"])
+    result = run_hpcrbm(["simulate", tiny_run[1], "--out", out, "--set", "run.seed=6"])
     assert_bad_input(result, "samples.h5")
     assert (out / "samples.h5").read_bytes() == before
 
@@ -150,7 +158,7 @@ def test_bench_mc_prints_json():
     assert data["flips_per_ns"] > 0 and data["L"] == 64
 
 
-def test_unwritable_run_directory_is_bad_input(tmp_path, write_config):
+def test_unwritable_run_directory_is_bad_input(tmp_path, write_config, cli):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the run directory should go")
-    assert_bad_input(run_hpcrbm(["simulate", write_config(TINY), "--out", blocker / "run"]), "run.out")
+    assert_bad_input(cli(["simulate", write_config(TINY), "--out", blocker / "run"]), "run.out")

@@ -1,5 +1,6 @@
 """Safety at the edges: one writer per run directory, write failures, sizes checked up front,
 and values that used to pass validation and fail later (each exits 2 with one line, or works)."""
+import contextlib
 import shutil
 import subprocess
 import time
@@ -9,7 +10,7 @@ import pytest
 
 from hpcrbm.io.lock import LOCK_NAME
 
-from .conftest import cli_env, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
+from .conftest import cli_env, copy_run, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
 from .montecarlo.test_gpu_kernels import gpu
 from .stages.test_pipeline import CONFIG, summary_without_time
 
@@ -79,13 +80,10 @@ def small_disk(tmp_path):
 def fill(disk):
     """Write a file until the disk is full; returns it."""
     filler = disk / "filler"
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 2**16)
-                f.flush()
-        except OSError:
-            pass
+    # unbuffered: nothing left over for close() to fail on
+    with open(filler, "wb", buffering=0) as f, contextlib.suppress(OSError):
+        while True:
+            f.write(b"\0" * 2**16)
     return filler
 
 
@@ -129,19 +127,17 @@ def test_a_write_failure_ends_the_run_with_one_line_and_the_resume_is_identical(
     ('"model.L" = [4, 4]', "the value 4 appears twice"),  # used to share one directory
     ('"rbm.learning_rate" = [0.1, 0.10]', "the value 0.1 appears twice"),
 ])
-def test_campaign_sweeps_that_would_lose_runs_are_bad_input(tmp_path, write_config, sweep, needle):
+def test_campaign_sweeps_that_would_lose_runs_are_bad_input(tmp_path, write_config, cli, sweep, needle):
     base = write_config(CONFIG)
     campaign = write_config(f'[campaign]\nbase = "{base.name}"\nout = "{tmp_path / "c"}"\n[sweep]\n{sweep}\n', "c.toml")
     for action in ("list", "run"):
-        one_line_error(run_hpcrbm(["campaign", action, campaign]), needle)
+        one_line_error(cli(["campaign", action, campaign]), needle)
     assert not (tmp_path / "c").exists()
 
 
-def test_analyze_on_a_damaged_flow_file_is_bad_input(tmp_path, write_config):
+def test_analyze_on_a_damaged_flow_file_is_bad_input(tmp_path, tiny_run):
     """Damaged object headers (not just a truncated file) are found before any stage reads them."""
-    config = write_config(CONFIG.replace("epochs = 150", "epochs = 2"))
-    out = tmp_path / "run"
-    assert run_hpcrbm(["run", config, "--out", out, "--quiet"]).returncode == 0
+    out = copy_run(tiny_run[0], tmp_path / "run")
     data = bytearray((out / "flow.h5").read_bytes())
     rng = np.random.default_rng(0)
     for offset in (len(data) // 4, len(data) // 2, 3 * len(data) // 4):  # inside the metadata, not the superblock

@@ -120,12 +120,12 @@ def test_cli_sets_blas_threads_before_numpy(env, entry):
 
 def test_cli_blas_threads_share_and_user_setting(env):
     env["OMPI_COMM_WORLD_LOCAL_SIZE"] = "2"
-    code = """
+    code = f"""
         import json, os
         from hpcrbm.cli import set_blas_threads
         set_blas_threads()
-        print(json.dumps([os.environ.get(name) for name in %r]))
-        """ % (THREADS,)
+        print(json.dumps([os.environ.get(name) for name in {THREADS!r}]))
+        """
     share = str(max(1, len(os.sched_getaffinity(0)) // 2))
     assert python(code, env) == [share] * 3
     env["OMP_NUM_THREADS"] = "7"

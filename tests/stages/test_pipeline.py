@@ -8,7 +8,7 @@ import pytest
 
 from tools.compare_runs import compare_h5, compare_json
 
-from ..conftest import hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
+from ..conftest import copy_run, hpcrbm_command, kill_after_checkpoint, needs_mpiexec, run_hpcrbm
 
 CONFIG = """
 [run]
@@ -88,17 +88,15 @@ def test_every_file_and_the_summary_are_identical_on_1_2_and_3_ranks(tmp_path, w
             assert not diffs, (method, other.name, diffs[:5])
 
 
-def test_changed_rbm_settings_retrain_but_keep_the_samples(tmp_path, write_config):
-    config = write_config(CONFIG.replace("epochs = 150", "epochs = 2"))
-    out = tmp_path / "run"
-    assert run_hpcrbm(["run", config, "--out", out, "--quiet"]).returncode == 0
+def test_changed_rbm_settings_retrain_but_keep_the_samples(tmp_path, tiny_run):
+    out = copy_run(tiny_run[0], tmp_path / "run")  # a finished run with learning_rate = 0.05
     samples_before = (out / "samples.h5").stat().st_mtime_ns
-    result = run_hpcrbm(["run", config, "--out", out, "--set", "rbm.learning_rate=0.05"])
+    result = run_hpcrbm(["run", tiny_run[1], "--out", out, "--set", "rbm.learning_rate=0.02"])
     assert result.returncode == 0, result.stderr
     assert "samples.h5 is complete" in result.stderr and "rbm.h5 is complete" not in result.stderr
     assert (out / "samples.h5").stat().st_mtime_ns == samples_before
     with h5py.File(out / "rbm.h5") as h5:
-        assert "learning_rate = 0.05" in h5.attrs["config"]
+        assert "learning_rate = 0.02" in h5.attrs["config"]
 
 
 def test_campaign_runs_status_and_posthoc_tools(tmp_path, write_config):
@@ -146,7 +144,7 @@ out = "{tmp_path / 'campaign'}"
     ('[campaign]\nname = "x"', "base"),
     ('[campaign]\nbase = "base.toml"\n[sweeps]\n"model.L" = [4]', "sweeps"),
 ])
-def test_bad_campaign_files(tmp_path, write_config, text, needle):
+def test_bad_campaign_files(tmp_path, write_config, cli, text, needle):
     write_config(CONFIG, "base.toml")
-    result = run_hpcrbm(["campaign", "run", write_config(text, "campaign.toml")])
+    result = cli(["campaign", "run", write_config(text, "campaign.toml")])
     assert result.returncode == 2 and needle in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -48,7 +48,7 @@ def test_configs_identical_on_1_2_3_ranks_and_both_writers(tmp_path, write_confi
         assert res.returncode == 0, res.stderr
         results[(ranks, writer)] = read(out / "samples.h5")
     first = results[(None, None)]
-    for key, data in results.items():
+    for data in results.values():
         assert_same(first, data)
     assert len(np.unique(first["configs"][3, 0].reshape(40, -1), axis=0)) > 30  # T = 2.6: disordered
 

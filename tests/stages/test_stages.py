@@ -10,43 +10,17 @@ import pytest
 from hpcrbm.config import loads
 from hpcrbm.protocol.stage import digest
 
-from ..conftest import hpcrbm_command, kill_after_checkpoint, run_hpcrbm
+from ..conftest import TINY_RUN, hpcrbm_command, kill_after_checkpoint, run_hpcrbm
 
-CONFIG = """
-[run]
-seed = 31
-[model]
-dim = 2
-L = 4
-[sampling]
-temperatures = [1.5, 2.27, 3.5]
-fields = [0.0]
-thermalize = 50
-samples = 100
-interval = 2
-[rbm]
-hidden = [4]
-batch_size = 50
-epochs = 3
-learning_rate = 0.05
-[thermometer]
-epochs = 2
-[flow]
-steps = 3
-samples = 10
-"""
+CONFIG = TINY_RUN  # the session's shared tiny run (tests/conftest.py: tiny_run)
 FILES = ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5")
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    """A complete run of CONFIG (every stage) and its config file."""
-    root = tmp_path_factory.mktemp("stages")
-    config = root / "config.toml"
-    config.write_text(CONFIG)
-    result = run_hpcrbm(["run", config, "--out", root / "run", "--quiet"])
-    assert result.returncode == 0, result.stderr
-    return root / "run", config
+@pytest.fixture
+def finished(tiny_run):
+    """A complete run of CONFIG (every stage) and its config file, made once per session: tests
+    change only copies of it (copy_of)."""
+    return tiny_run
 
 
 def copy_of(finished, tmp_path, name="run"):
@@ -143,10 +117,10 @@ def test_readme_walkthrough_labels_every_file_with_what_made_it(finished, tmp_pa
 @pytest.mark.parametrize("stage,override,section", [
     ("train", "model.L=8", "[rbm]"), ("flow", "rbm.epochs=2", "[flow]"), ("thermometer", "sampling.samples=10",
                                                                           "[thermometer]")])
-def test_a_stage_sets_only_its_own_sections(finished, tmp_path, stage, override, section):
+def test_a_stage_sets_only_its_own_sections(finished, tmp_path, cli, stage, override, section):
     run = copy_of(finished, tmp_path)
     before = stamps(run)
-    one_line_error(run_hpcrbm([stage, run, "--set", override]), f"--set {override.split('=')[0]}", section)
+    one_line_error(cli([stage, run, "--set", override]), f"--set {override.split('=')[0]}", section)
     assert stamps(run) == before
 
 

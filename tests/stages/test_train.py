@@ -174,17 +174,17 @@ def test_kill_and_resume_training(simulated, tmp_path, ranks):
     ("rbm.batch_size=100000", "rbm.batch_size"),
     ("rbm.visible='gaussian'", "rbm.visible"),
 ])
-def test_bad_rbm_values_exit_2_without_output(simulated, tmp_path, override, needle):
+def test_bad_rbm_values_exit_2_without_output(simulated, tmp_path, cli, override, needle):
     run = fresh_copy(simulated, tmp_path, "bad")
-    result = run_hpcrbm(["train", run, "--set", override])
+    result = cli(["train", run, "--set", override])
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in result.stderr
     assert not (run / "rbm.h5").exists()
 
 
-def test_train_without_samples_is_bad_input(tmp_path):
-    result = run_hpcrbm(["train", tmp_path])
+def test_train_without_samples_is_bad_input(tmp_path, cli):
+    result = cli(["train", tmp_path])
     assert result.returncode == 2 and "samples.h5" in result.stderr
 
 
