@@ -107,18 +107,21 @@ def device_matmul_flops(xp, n=8192, dtype="float32", repeats=10):
     return 2 * n**3 * repeats / (time.perf_counter() - t0)
 
 
-def bench_rbm(comm, backend, n_hidden=64, batch_size=100, epochs=3, dtype="float32", method="pcd", seed=1, L=10):
-    """PCD-1 throughput on 2D Ising L x L data (Nv = L**2): ``samples_per_s`` (all ranks together).
+def bench_rbm(comm, backend, n_hidden=64, batch_size=100, epochs=3, dtype="float32", method="pcd", seed=1, L=10,
+              biases=True, data=None):
+    """PCD-1 (or CD-1: ``method``) throughput on 2D Ising L x L data (Nv = L**2, or ``data``
+    given): ``samples_per_s`` (all ranks together); ``biases`` False trains W alone.
 
     On a GPU the training runs through the device kernels (rbm/training.py: training_kernels) and
     the result carries the rate of the update's products (12 batch Nv Nh FLOP per update of
     PCD-1, in float64: exact fixed point) beside the device's float32 and float64 matrix-product
     rates measured in the same run."""
     from .rbm.training import Trainer, TrainingSettings, training_kernels
-    data = ising_training_data(L, per_temperature=max(2000, -(-2 * batch_size // 6)))
+    if data is None:
+        data = ising_training_data(L, per_temperature=max(2000, -(-2 * batch_size // 6)))
     lo, hi = comm.slice(len(data))
     settings = TrainingSettings(n_hidden=n_hidden, method=method, batch_size=batch_size, dtype=dtype, seed=seed,
-                                learning_rate=0.01)
+                                learning_rate=0.01, biases=biases)
     trainer = Trainer(settings, data[lo:hi], lo, len(data), comm, data.shape[1], training_kernels(backend))
     gpu = backend.name == "gpu" and hasattr(backend.xp, "cuda")
     sync = backend.xp.cuda.Device().synchronize if gpu else (lambda: None)
@@ -138,6 +141,7 @@ def bench_rbm(comm, backend, n_hidden=64, batch_size=100, epochs=3, dtype="float
         f32, f64 = device_matmul_flops(backend.xp, dtype="float32"), device_matmul_flops(backend.xp, dtype="float64")
         extra = {"product_flops": products, "matmul_float32_flops": f32, "matmul_float64_flops": f64,
                  "fraction_of_float32_matmul": products / f32}
-    return {"benchmark": "rbm", "method": method, "k": 1, "n_visible": data.shape[1], "n_hidden": n_hidden,
-            "batch_size": batch_size, "dtype": dtype, "samples": samples, "ranks": comm.size, "seconds": seconds,
-            "samples_per_s": samples / seconds, "backend": backend.name, "device": backend.device, **extra}
+    return {"benchmark": "rbm", "method": method, "k": 1, "biases": biases, "n_visible": data.shape[1],
+            "n_hidden": n_hidden, "batch_size": batch_size, "dtype": dtype, "samples": samples, "ranks": comm.size,
+            "seconds": seconds, "samples_per_s": samples / seconds, "backend": backend.name, "device": backend.device,
+            **extra}

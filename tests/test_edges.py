@@ -87,6 +87,7 @@ def fill(disk):
     return filler
 
 
+@pytest.mark.slow
 @needs_mpiexec
 @pytest.mark.parametrize("ranks,failure", [(None, "full"), (2, "full"), (2, "vanished")])
 def test_a_write_failure_ends_the_run_with_one_line_and_the_resume_is_identical(tmp_path, write_config, small_disk,

@@ -15,6 +15,7 @@ def energies(L, temperatures, field, rounds=300, replicas=64):
                      for i, T in enumerate(temperatures)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", [0.0, 0.3])
 def test_reweighted_maximum_agrees_with_the_exact_one(field):
     L, temperatures = 6, np.array([2.0, 2.3, 2.6, 2.9, 3.2])

@@ -53,6 +53,7 @@ def test_replica_groups_equal_one_replica_at_a_time(T, H):
         assert not np.array_equal(grouped, spins)
 
 
+@pytest.mark.slow
 def test_replica_groups_equal_reference_with_ties():
     """A replica group against the NumPy reference, with tied top bytes, on a strided view."""
     model = IsingModel(2, 10)

@@ -80,6 +80,7 @@ def test_flow_without_rbm_is_bad_input(trained, tmp_path):
     assert result.returncode == 2 and "rbm.h5" in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind,q", [("potts", 3), ("clock", 4)])
 def test_categorical_pipeline_for_potts_and_clock(tmp_path, kind, q):
     config = tmp_path / "config.toml"

@@ -43,6 +43,7 @@ def summary_without_time(path):
     return data
 
 
+@pytest.mark.slow
 @needs_mpiexec
 def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_config):
     config = write_config(CONFIG)
@@ -63,6 +64,7 @@ def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_
     assert again.returncode == 0 and again.stderr.count("nothing to do") == 5  # one per stage
 
 
+@pytest.mark.slow
 @needs_mpiexec
 def test_every_file_and_the_summary_are_identical_on_1_2_and_3_ranks(tmp_path, write_config):
     """Bit for bit: samples, RBM weights (exact gradient sums), thermometer, flows, analysis and
@@ -99,6 +101,7 @@ def test_changed_rbm_settings_retrain_but_keep_the_samples(tmp_path, tiny_run):
         assert "learning_rate = 0.02" in h5.attrs["config"]
 
 
+@pytest.mark.slow
 def test_campaign_runs_status_and_posthoc_tools(tmp_path, write_config):
     base = write_config(CONFIG.replace("epochs = 150", "epochs = 2"), "base.toml")
     campaign = write_config(f"""

@@ -48,6 +48,7 @@ def stop_after(cmd, watched, signum, timeout=120):
     return proc.returncode, err
 
 
+@pytest.mark.slow
 @needs_mpiexec
 @pytest.mark.parametrize("ranks,signum,watched,changes", [
     # one replica: 4000 steps of a few sweeps, several seconds, so the checkpoint is seen before simulate ends

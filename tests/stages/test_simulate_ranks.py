@@ -92,6 +92,7 @@ def merge(base, extra):
     return to_toml(from_dict(data))
 
 
+@pytest.mark.slow
 @needs_mpiexec
 @pytest.mark.parametrize("ranks,variant", [(None, ""), (2, ""), (2, TEMPERING_POTTS)])
 def test_kill_and_resume_gives_identical_results(tmp_path, write_config, ranks, variant):

@@ -91,6 +91,7 @@ def test_a_dataset_deleted_from_rbm_h5_is_rebuilt(finished, tmp_path):
         assert np.array_equal(a["rbm/nh4/W"][:], b["rbm/nh4/W"][:])
 
 
+@pytest.mark.slow
 def test_readme_walkthrough_labels_every_file_with_what_made_it(finished, tmp_path):
     run = copy_of(finished, tmp_path)
     for args in (["train", run, "--set", "rbm.epochs=5"], ["flow", run], ["analyze", run]):
