@@ -27,7 +27,9 @@ from .plan import check as check_plan
 from .protocol.stage import Context, file_state, fingerprints, stored_config_text
 from .stages import registered, source_stage, stage_named
 
-ALWAYS_SETTABLE = ("run.backend", "run.checkpoint_interval")  # settings, not results: --set by any stage command
+# not in any stage's sections, so --set by any stage command (run.backend changes the arithmetic,
+# which the fingerprints record)
+ALWAYS_SETTABLE = ("run.backend", "run.checkpoint_interval")
 
 
 def arithmetic(cfg, backend=None):

@@ -3,14 +3,16 @@
 A :class:`Stage` names the file it writes, the config sections its results depend on (its
 own command may ``--set`` them), and the stages whose files it reads. Its fingerprint, the
 attribute ``inputs`` of its file and of its checkpoints, is the canonical TOML of those
-sections followed by one line per file it read, ``FILE = <digest of that file's
-fingerprint>``: a change anywhere upstream changes the fingerprint of every stage below it
+sections, its code's results version (``code = NAME vN``), the arithmetic where its numbers
+depend on it (``arithmetic = cpu|gpu``), then one line per file it read, ``FILE = <digest of that
+file's fingerprint>``: a change anywhere upstream changes the fingerprint of every stage below it
 and of nothing else. A stage's file is *current* when it is complete, holds the datasets
 its layout requires (io/files.py) and carries the fingerprint the config asks for.
 
 A stage computes on a :class:`Context` (config, communicator, run directory, backend) and
 writes its file through :meth:`Context.writing` (one parallel writer, provenance, atomic
-rename); the decisions to skip, rebuild or refuse are taken in hpcrbm/pipeline.py.
+rename) and keeps its resumable state in :meth:`Context.checkpoint`; the decisions to skip,
+rebuild or refuse are taken in hpcrbm/pipeline.py.
 """
 import contextlib
 import hashlib

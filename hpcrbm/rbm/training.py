@@ -11,9 +11,9 @@ bit for bit.
 
 The arrays live where the kernels run (:func:`training_kernels`): NumPy with the numba kernels of
 kernels/training_cpu.py on the CPU, CuPy with kernels/training_array.py on a GPU (the same products, exact, and the
-same random streams made on the device; only tanh and exp come from CUDA rather than NumPy, so a
-GPU training equals the CPU one up to those roundings and is rank-invariant bit for bit among GPUs
-of one kind). Only the gradient allreduce (through host buffers) and monitors' scalars leave the
+same random streams made on the device, the sigmoid from basic IEEE operations: a Bernoulli
+training gives the same bits on both; the softmax of categorical visibles still uses the array
+module's exp). Only the gradient allreduce (through host buffers) and monitors' scalars leave the
 device.
 
 Random numbers (point = Nh + 2**16 * training seed, :attr:`TrainingSettings.point`; docs/rng.md):
@@ -64,8 +64,8 @@ class ExactProducts:
     hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
     float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order,
     so BLAS (dgemm, float64, on the CPU or the GPU) gives the same bits whatever its blocking. The
-    gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (sigmoid,
-    softmax) are applied afterwards, row by row; the steps between the products are the
+    gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (the portable
+    sigmoid, softmax) are applied afterwards, row by row; the steps between the products are the
     ``kernels`` (:func:`training_kernels`).
     """
 
@@ -83,14 +83,10 @@ class ExactProducts:
         return out
 
     def _sigmoid(self, states, weights, bias):
-        """model.sigmoid of :meth:`_inputs` in self.dtype, with the same operations in place."""
-        xp = self.xp
-        sums = xp.asarray(states, np.float64) @ weights
-        out = xp.empty(sums.shape, self.dtype)
-        self.k.half_inputs(sums, bias, out)
-        xp.tanh(out, out=out)
-        out += 1.0
-        out *= 0.5
+        """The portable sigmoid (kernels/training_cpu.py) of :meth:`_inputs`, in self.dtype."""
+        sums = self.xp.asarray(states, np.float64) @ weights
+        out = self.xp.empty(sums.shape, self.dtype)
+        self.k.sigmoid_inputs(sums, bias, out)
         return out
 
     def hidden_probs(self, v):

@@ -279,7 +279,7 @@ def needs(cfg, ranks, upstream):
 
 STAGE = Stage(
     "train", files.RBM, sections=("rbm",), reads=("simulate",), compute=compute, required=files.rbm_required,
-    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed",
+    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed", version=2,
     limits="model.L, sampling.samples or rbm.hidden",
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q,
                            visible=cfg.rbm.visible, method=cfg.rbm.method,

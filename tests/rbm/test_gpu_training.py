@@ -42,7 +42,7 @@ def test_device_uniforms_and_exact_steps_equal_the_cpu(device, dtype):
     Wq_d, largest_d = device.quantised_weights(cupy.asarray(W))
     assert np.array_equal(Wq_d.get(), Wq) and largest_d == largest
     sums, bias = np.rint(rng.normal(size=(9, 6)) * 2.0**34), rng.normal(size=6).astype(dtype)
-    for kernel in ("scaled_inputs", "half_inputs"):
+    for kernel in ("scaled_inputs", "sigmoid_inputs"):
         host, dev = np.empty((9, 6), dtype), cupy.empty((9, 6), dtype)
         getattr(kernels_cpu, kernel)(sums, bias, host)
         getattr(device, kernel)(cupy.asarray(sums), cupy.asarray(bias), dev)

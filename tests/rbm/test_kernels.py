@@ -83,9 +83,11 @@ def test_categorical_sampling_uses_the_uniforms_of_the_stream(dtype, q):
 
 @pytest.mark.parametrize("q", [0, 3])
 def test_exact_products_are_the_numpy_formulas(dtype, q):
-    """ExactProducts (BLAS products of fixed-point weights, in-place sigmoid) against the plain
-    NumPy expressions of model.py on the same fixed-point products."""
-    from hpcrbm.rbm.model import RBMParams, probs_from_logits, sigmoid
+    """ExactProducts (BLAS products of fixed-point weights, the portable sigmoid) against the plain
+    NumPy expressions on the same fixed-point products."""
+    from hpcrbm.rbm.kernels.training_array import sigmoid
+    from hpcrbm.rbm.kernels.training_cpu import EXP_TERMS, SINGLE_TERMS
+    from hpcrbm.rbm.model import RBMParams, probs_from_logits
     from hpcrbm.rbm.training import ExactProducts
     rng = np.random.default_rng(9)
     nv, nh = 12, 7
@@ -96,10 +98,12 @@ def test_exact_products_are_the_numpy_formulas(dtype, q):
     h = (rng.random((30, nh)) < 0.5).astype(dtype)
     exact = ExactProducts(params, dtype)
     Wq = fixed_point(params.flat_W())
-    hidden = sigmoid(np, ((v.astype(np.float64) @ Wq.T) / 2.0**32 + params.c).astype(dtype))
+    terms = SINGLE_TERMS if dtype == np.float32 else len(EXP_TERMS)
+    hidden = sigmoid(np, ((v.astype(np.float64) @ Wq.T) / 2.0**32 + params.c).astype(dtype).astype(np.float64), terms)
     logits = ((h.astype(np.float64) @ Wq) / 2.0**32 + params.flat_b()).astype(dtype)
-    assert np.array_equal(exact.hidden_probs(v), hidden)
-    assert np.array_equal(exact.visible_probs(h), probs_from_logits(np, logits, nv, q))
+    assert np.array_equal(exact.hidden_probs(v), hidden.astype(dtype))
+    visible = probs_from_logits(np, logits, nv, q) if q else sigmoid(np, logits.astype(np.float64), terms).astype(dtype)
+    assert np.array_equal(exact.visible_probs(h), visible)
 
 
 @pytest.mark.parametrize("momentum, decay, biases", [(0.0, 0.0, True), (0.9, 1e-3, True), (0.5, 0.0, False)])
@@ -123,3 +127,28 @@ def test_sgd_step_is_numpys_in_place_update(dtype, momentum, decay, biases):
         param += vel
     k.sgd_step(grad, *(a.reshape(-1) for a in (W, b, c, vW, vb, vc)), 50, 0.01, momentum, decay, biases)
     assert all(np.array_equal(x, y) for x, y in zip((W, b, c, vW, vb, vc), expected))
+
+
+def test_the_portable_sigmoid_is_accurate_and_the_same_in_numba_and_numpy():
+    """kernels.training_cpu.sigmoid (numba) and training_array.sigmoid (any array module) give the
+    same bits on every float64 argument tried, within 4 ulp of the sigmoid computed in extended
+    precision, and its float32 roundings equal the correctly rounded sigmoid but for a few ties."""
+    from hpcrbm.rbm.kernels.training_array import sigmoid as array_sigmoid
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(size=20000) * s for s in (0.1, 1.0, 5.0, 30.0, 400.0)]
+                       + [np.array([0.0, -0.0, 1e-300, -1e-300, 700.0, -700.0, 745.0, -745.0, 1e6, -1e6])])
+    fast = np.array([k.sigmoid(value) for value in x[:2000]])
+    out = np.empty((1, len(x)))
+    k.sigmoid_inputs(np.zeros((1, len(x))), x, out)  # x as the bias: the inputs themselves
+    assert np.array_equal(out[0], array_sigmoid(np, x))
+    assert np.array_equal(fast, out[0, :2000])
+    within = np.abs(x) <= 80  # beyond: 1, or 1.8e-35 (exp's argument is clamped at 80)
+    reference = 1 / (1 + np.exp(-x[within].astype(np.longdouble)))
+    ulp = np.abs(out[0, within] - reference) / np.spacing(reference.astype(np.float64))
+    assert ulp.max() <= 4, ulp.max()
+    single = np.empty((1, len(x)), np.float32)
+    k.sigmoid_inputs(np.zeros((1, len(x))), x.astype(np.float32), single)
+    assert np.array_equal(single[0], array_sigmoid(np, x.astype(np.float32).astype(np.float64), 9).astype(np.float32))
+    exact32 = (1 / (1 + np.exp(-x[within].astype(np.float32).astype(np.longdouble)))).astype(np.float32)
+    assert np.mean(single[0, within] == exact32) > 0.999
+    assert np.all(out[0, x > 40] == 1.0) and np.all(out[0, x < -80] <= 1.9e-35)

@@ -46,7 +46,8 @@ def summary_without_time(path):
 @pytest.mark.slow
 @needs_mpiexec
 def test_run_killed_during_training_resumes_to_the_same_summary(tmp_path, write_config):
-    config = write_config(CONFIG)
+    # long enough that two timed checkpoints (0.2 s apart) come before training ends, however fast
+    config = write_config(CONFIG.replace("epochs = 150", "epochs = 600"))
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     result = run_hpcrbm(["run", config, "--out", reference, "--quiet"], ranks=2)
     assert result.returncode == 0, result.stderr

@@ -6,15 +6,25 @@ runner, backend/cuda.py).
 
 Each method has the numba kernel's name, arguments and in-place outputs, and its operations and
 roundings: sums and fixed-point conversions in float64 rounded once to the output's dtype, the
-SGD step with NumPy's in-place typing. Only the elementwise transcendental functions the trainer
-applies between the kernels (tanh, exp) may differ between NumPy and CUDA, in the last bit.
+SGD step with NumPy's in-place typing, the sigmoid from basic operations (:func:`sigmoid`), so a
+training gives the same bits on the CPU and on a GPU.
 """
 import numpy as np
 
 from ...backend import array_module
 from ...rng.uniform import stream_uniforms
 from ..model import sample_categorical
-from .training_cpu import FIXED_POINT
+from .training_cpu import (
+    EXP_CLAMP,
+    EXP_TERMS,
+    FIXED_POINT,
+    INV_LN2,
+    LN2_HI,
+    LN2_LO,
+    POWERS_OF_TWO,
+    SINGLE_TERMS,
+    TOP_POWER,
+)
 
 
 def fixed_point(x):
@@ -22,6 +32,21 @@ def fixed_point(x):
     array module of ``x`` (NumPy for lists)."""
     xp = array_module(x)
     return xp.rint(xp.asarray(x, np.float64) * FIXED_POINT)
+
+
+def sigmoid(xp, x, terms=None):
+    """training_cpu.sigmoid (``terms`` = SINGLE_TERMS: sigmoid_single) of the float64 array ``x``
+    with the array module ``xp``: the same operations, one array pass each (no fused
+    multiply-add anywhere), so the same bits."""
+    terms = terms or len(EXP_TERMS)
+    t = xp.clip(-x, -EXP_CLAMP, EXP_CLAMP)
+    k = xp.rint(t * INV_LN2)
+    r = (t - k * LN2_HI) - k * LN2_LO
+    p = xp.full_like(r, EXP_TERMS[terms - 1])
+    for n in range(terms - 2, -1, -1):
+        p *= r
+        p += EXP_TERMS[n]
+    return 1.0 / (1.0 + p * xp.asarray(POWERS_OF_TWO)[k.astype(xp.int64) + TOP_POWER])
 
 
 class ArrayKernels:
@@ -44,9 +69,10 @@ class ArrayKernels:
     def scaled_inputs(self, sums, bias, out):
         out[...] = sums * (1.0 / FIXED_POINT) + bias.astype(self.xp.float64)
 
-    def half_inputs(self, sums, bias, out):
+    def sigmoid_inputs(self, sums, bias, out):
         self.scaled_inputs(sums, bias, out)
-        out *= 0.5
+        terms = SINGLE_TERMS if out.dtype == self.xp.float32 else len(EXP_TERMS)
+        out[...] = sigmoid(self.xp, out.astype(self.xp.float64), terms)
 
     def gather_rows(self, data, index, out):
         out[...] = data[self.xp.asarray(index)]

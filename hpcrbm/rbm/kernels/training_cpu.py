@@ -62,15 +62,92 @@ def scaled_inputs(sums, bias, out):
             out[r, j] = sums[r, j] * (1.0 / FIXED_POINT) + np.float64(bias[j])
 
 
-@numba.njit(cache=True, nogil=True)
-def half_inputs(sums, bias, out):
-    """out = 0.5 x with x = sums 2**-32 + bias rounded to out's dtype (the argument of tanh in
-    model.sigmoid: 0.5 (1 + tanh(x / 2))); 0.5 x is computed in out's dtype, as NumPy does."""
+# The portable sigmoid: 1 / (1 + exp(-x)) from IEEE-754 float64 additions, multiplications and one
+# division, rint and a table of powers of two only (no library exp or tanh, no fused
+# multiply-add), so numba, NumPy and CuPy (training_array.sigmoid) compute the same bits.
+# exp(t) = 2**k exp(r) with k = rint(t / ln 2), r = t - k ln 2 in two parts (Cody-Waite, fdlibm's
+# constants: k ln2_hi is exact for |k| < 2**20), |r| <= ln(2) / 2, exp(r) by Horner's rule on the
+# Taylor series to r**13 / 13! (truncation below 1e-17 relative), times 2**k from POWERS_OF_TWO
+# (exact). t is clamped to [-80, 80]: beyond, the sigmoid is 1 or 1.8e-35, below every resolution
+# training uses (uniforms of 2**-25 at best, gradients on a grid of 2**-32). Within 2 float64 ulp
+# of the true sigmoid for |x| <= 80; for float32 probabilities the series stops at r**8 / 8!
+# and the float32 rounding is the correctly rounded sigmoid nearly always (tested).
+INV_LN2 = 1.44269504088896338700e+00
+LN2_HI = 6.93147180369123816490e-01
+LN2_LO = 1.90821492927058770002e-10
+EXP_CLAMP = 80.0
+EXP_TERMS = (1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
+             1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800)  # 1 / n!, n = 0 .. 13
+SINGLE_TERMS = 9  # float32 probabilities: 1 / n! for n = 0 .. 8
+TOP_POWER = 116  # |k| <= rint(80 / ln 2) = 115
+POWERS_OF_TWO = np.ldexp(1.0, np.arange(-TOP_POWER, TOP_POWER + 1))  # 2**k at k + TOP_POWER
+
+
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _reduced(x):
+    """(r, 2**k) of exp(-x) = 2**k exp(r), the argument clamped (see above)."""
+    t = -x
+    t = EXP_CLAMP if t > EXP_CLAMP else t
+    t = -EXP_CLAMP if t < -EXP_CLAMP else t
+    k = np.rint(t * INV_LN2)
+    return (t - k * LN2_HI) - k * LN2_LO, POWERS_OF_TWO[np.int64(k) + TOP_POWER]
+
+
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def sigmoid(x):
+    """The portable sigmoid of the float64 ``x`` (see above), float64. (Comparisons rather than
+    min/max and NumPy's error model, which never checks the division, let the loops vectorise.)"""
+    r, scale = _reduced(x)
+    p = EXP_TERMS[13]
+    p = p * r + EXP_TERMS[12]
+    p = p * r + EXP_TERMS[11]
+    p = p * r + EXP_TERMS[10]
+    p = p * r + EXP_TERMS[9]
+    p = p * r + EXP_TERMS[8]
+    p = p * r + EXP_TERMS[7]
+    p = p * r + EXP_TERMS[6]
+    p = p * r + EXP_TERMS[5]
+    p = p * r + EXP_TERMS[4]
+    p = p * r + EXP_TERMS[3]
+    p = p * r + EXP_TERMS[2]
+    p = p * r + EXP_TERMS[1]
+    p = p * r + EXP_TERMS[0]
+    return 1.0 / (1.0 + p * scale)
+
+
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def sigmoid_single(x):
+    """:func:`sigmoid` with the Taylor series to r**8 / 8! (truncation below 3e-10 relative): for
+    float32 probabilities, still computed in float64 and rounded once."""
+    r, scale = _reduced(x)
+    p = EXP_TERMS[SINGLE_TERMS - 1]
+    p = p * r + EXP_TERMS[7]
+    p = p * r + EXP_TERMS[6]
+    p = p * r + EXP_TERMS[5]
+    p = p * r + EXP_TERMS[4]
+    p = p * r + EXP_TERMS[3]
+    p = p * r + EXP_TERMS[2]
+    p = p * r + EXP_TERMS[1]
+    p = p * r + EXP_TERMS[0]
+    return 1.0 / (1.0 + p * scale)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sigmoid_inputs(sums, bias, out):
+    """out = sigmoid(x) with x = sums 2**-32 + bias rounded to out's dtype, the sigmoid computed
+    in float64 (:func:`sigmoid`; :func:`sigmoid_single` for float32 ``out``) and rounded once to
+    out's dtype; sums (rows, n) float64."""
     rows, n = sums.shape
+    single = out.itemsize == 4
     for r in range(rows):
         for j in range(n):
             out[r, j] = sums[r, j] * (1.0 / FIXED_POINT) + np.float64(bias[j])
-            out[r, j] = out[r, j] * 0.5
+        if single:  # a second pass: each loop vectorises
+            for j in range(n):
+                out[r, j] = sigmoid_single(np.float64(out[r, j]))
+        else:
+            for j in range(n):
+                out[r, j] = sigmoid(np.float64(out[r, j]))
 
 
 @numba.njit(cache=True, nogil=True)
