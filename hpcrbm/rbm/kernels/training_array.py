@@ -34,6 +34,15 @@ def fixed_point(x):
     return xp.rint(xp.asarray(x, np.float64) * FIXED_POINT)
 
 
+_TABLES = {}  # array module name -> POWERS_OF_TWO as its array (copied to a device once)
+
+
+def _powers_of_two(xp):
+    if xp.__name__ not in _TABLES:
+        _TABLES[xp.__name__] = xp.asarray(POWERS_OF_TWO)
+    return _TABLES[xp.__name__]
+
+
 def sigmoid(xp, x, terms=None):
     """training_cpu.sigmoid (``terms`` = SINGLE_TERMS: sigmoid_single) of the float64 array ``x``
     with the array module ``xp``: the same operations, one array pass each (no fused
@@ -46,7 +55,7 @@ def sigmoid(xp, x, terms=None):
     for n in range(terms - 2, -1, -1):
         p *= r
         p += EXP_TERMS[n]
-    return 1.0 / (1.0 + p * xp.asarray(POWERS_OF_TWO)[k.astype(xp.int64) + TOP_POWER])
+    return 1.0 / (1.0 + p * _powers_of_two(xp)[k.astype(xp.int64) + TOP_POWER])
 
 
 class ArrayKernels:
