@@ -217,9 +217,25 @@ def _options(*add):
     return parent
 
 
-def build_parser():
+# Commands that use no stage: their parser is built without importing the stage registry (which
+# imports NumPy, SciPy, numba and h5py), so they start in a fraction of a second.
+WITHOUT_STAGES = ("--version", "merge", "export", "redraw", "report", "info", "validate", "bench")
+
+
+def _stages_for(argv):
+    """The registered stages, or none when the command in ``argv`` uses none."""
+    first = next((a for a in argv if not a.startswith("-") or a == "--version"), None)
+    if first in WITHOUT_STAGES:
+        return ()
     from .stages import registered
-    stages = registered()
+    return registered()
+
+
+def build_parser(stages=None):
+    """The command line; ``stages``: those to make commands of (default: the registry's)."""
+    if stages is None:
+        from .stages import registered
+        stages = registered()
     parser = _Parser(prog="hpcrbm", description="Monte Carlo spin models, RBMs and RBM flows.")
     parser.add_argument("--version", action="version", version=f"hpcrbm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -231,8 +247,8 @@ def build_parser():
     as_json = _options((("--json",), dict(action="store_true", help="print JSON instead of text")))
 
     source = [(s.name, f"{s.summary} (writes {s.output})", cmd_source) for s in stages if s.source]
-    for name, help_text, func in (
-            ("run", f"every stage in order ({', '.join(s.name for s in stages)}); resumable", cmd_run), *source):
+    run = [("run", f"every stage in order ({', '.join(s.name for s in stages)}); resumable", cmd_run)] if stages else []
+    for name, help_text, func in (*run, *source):
         p = sub.add_parser(name, help=help_text, parents=[config, quiet])
         p.set_defaults(func=func)
 
@@ -316,7 +332,8 @@ def build_parser():
 def main(argv=None):
     """The ``hpcrbm`` command (console script and ``python -m hpcrbm``); returns the exit status."""
     set_blas_threads()  # before build_parser: the stage registry imports NumPy
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(_stages_for(argv)).parse_args(argv)
     comm = _world(args)
     try:
         return args.func(args, comm)

@@ -15,8 +15,9 @@ import hpcrbm.stages
 from hpcrbm import campaign, cli
 from hpcrbm.backend import Backend, select_backend
 from hpcrbm.config import loads
+from hpcrbm.errors import InputError
 from hpcrbm.parallel import Communicator
-from hpcrbm.pipeline import run_all
+from hpcrbm.pipeline import run_all, run_stage, run_status, upstream
 from hpcrbm.protocol.stage import Stage, StageNeeds
 from hpcrbm.stages import registered, stage_named
 
@@ -62,7 +63,6 @@ def test_a_stage_added_to_the_registry_alone_is_run_planned_and_reported(with_du
     assert "count.h5" in rows[0] and "count.h5" in campaign.format_status(rows)
     cfg = loads(CONFIG, [f"run.out={out}"])
     assert campaign.status(campaign.load_campaign(camp))[0]["done"] is False
-    from hpcrbm.pipeline import run_status
     assert run_status(cfg) == {**{name: True for name in (*FILES, "count.h5")}, "done": True}
 
 
@@ -92,8 +92,6 @@ def test_a_new_results_version_rebuilds_that_stage_and_those_below_it(monkeypatc
     new = tuple(dataclasses.replace(s, version=s.version + 1) if s.name == changed else s for s in registered())
     monkeypatch.setattr(hpcrbm.stages, "STAGES", new)
     if changed == "train":  # a stage's own command refuses to read a file of other code
-        from hpcrbm.errors import InputError
-        from hpcrbm.pipeline import run_stage
         cfg = loads(CONFIG, [f"run.out={run}"])
         was = stage_named("train").version - 1
         refusal = rf"rbm.h5: made by other code \(train v{was}; this code makes train v{was + 1}\)"
@@ -112,8 +110,6 @@ def test_a_gpu_made_file_is_rebuilt_by_a_cpu_run(runner, tmp_path):
     run = _run(tmp_path, Backend("gpu", np, "emulated", runner))
     before = _made(run)
     cfg = loads(CONFIG, [f"run.out={run}"])
-    from hpcrbm.errors import InputError
-    from hpcrbm.pipeline import run_stage
     refusal = r"rbm.h5: made with gpu arithmetic \(this run computes on cpu\); run hpcrbm train "
     with pytest.raises(InputError, match=refusal):
         run_stage(stage_named("flow"), cfg, Communicator(None), select_backend("cpu"), quiet=True, standalone=True)
@@ -144,7 +140,6 @@ def test_numbers_change_only_with_the_results_version(tmp_path):
     files of older code are then rebuilt, and those of the stages below it) and record the new
     digests here; a stage whose numbers changed while neither its version nor that of a stage
     above it changed fails this test."""
-    from hpcrbm.pipeline import upstream
     run = _run(tmp_path)
     recorded = tomllib.loads(NUMERICS.read_text()) if NUMERICS.exists() else {}
     now = {s.name: {"version": s.version, "digest": results_digest(run / s.output)} for s in registered()}

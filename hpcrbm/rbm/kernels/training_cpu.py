@@ -93,6 +93,20 @@ def _reduced(x):
     return (t - k * LN2_HI) - k * LN2_LO, POWERS_OF_TWO[np.int64(k) + TOP_POWER]
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _series_from_8(p, r):
+    """Horner's rule from the r**8 term down: p is the polynomial's value at that term. (Written
+    out: a loop over the terms does not vectorise.)"""
+    p = p * r + EXP_TERMS[7]
+    p = p * r + EXP_TERMS[6]
+    p = p * r + EXP_TERMS[5]
+    p = p * r + EXP_TERMS[4]
+    p = p * r + EXP_TERMS[3]
+    p = p * r + EXP_TERMS[2]
+    p = p * r + EXP_TERMS[1]
+    return p * r + EXP_TERMS[0]
+
+
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
 def sigmoid(x):
     """The portable sigmoid of the float64 ``x`` (see above), float64. (Comparisons rather than
@@ -104,15 +118,7 @@ def sigmoid(x):
     p = p * r + EXP_TERMS[10]
     p = p * r + EXP_TERMS[9]
     p = p * r + EXP_TERMS[8]
-    p = p * r + EXP_TERMS[7]
-    p = p * r + EXP_TERMS[6]
-    p = p * r + EXP_TERMS[5]
-    p = p * r + EXP_TERMS[4]
-    p = p * r + EXP_TERMS[3]
-    p = p * r + EXP_TERMS[2]
-    p = p * r + EXP_TERMS[1]
-    p = p * r + EXP_TERMS[0]
-    return 1.0 / (1.0 + p * scale)
+    return 1.0 / (1.0 + _series_from_8(p, r) * scale)
 
 
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
@@ -120,16 +126,7 @@ def sigmoid_single(x):
     """:func:`sigmoid` with the Taylor series to r**8 / 8! (truncation below 3e-10 relative): for
     float32 probabilities, still computed in float64 and rounded once."""
     r, scale = _reduced(x)
-    p = EXP_TERMS[SINGLE_TERMS - 1]
-    p = p * r + EXP_TERMS[7]
-    p = p * r + EXP_TERMS[6]
-    p = p * r + EXP_TERMS[5]
-    p = p * r + EXP_TERMS[4]
-    p = p * r + EXP_TERMS[3]
-    p = p * r + EXP_TERMS[2]
-    p = p * r + EXP_TERMS[1]
-    p = p * r + EXP_TERMS[0]
-    return 1.0 / (1.0 + p * scale)
+    return 1.0 / (1.0 + _series_from_8(EXP_TERMS[SINGLE_TERMS - 1], r) * scale)
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
