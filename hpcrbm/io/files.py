@@ -417,7 +417,9 @@ LAYOUT = {
     RBM: (
         Dataset(_RBM + "/{W, b, c}", "rbm.dtype", "(N_h, N_v[, q]), (N_v[, q]), (N_h,)",
                 "a trained RBM (_seed{r} for the training seeds r >= 1 of rbm.seeds); group attrs n_hidden, "
-                "n_visible, q, log_partition(_err), log_likelihood_method, final_log_likelihood"),
+                "n_visible, q, log_partition(_err), log_likelihood_method, final_log_likelihood, weight_grid and "
+                "probability_grid (the training's products were exact on grids 2**-weight_grid, the coarsest "
+                "it used, and 2**-probability_grid: docs/training.md)"),
         Dataset(_RBM + "/" + HISTORY + "/{epoch, reconstruction_error, pseudo_likelihood, log_likelihood}",
                 "float64", "(epochs recorded,)", "its training curves"),
         Dataset(_RBM + "/" + SNAPSHOTS + "/epoch{e}/{W, b, c}", "as W, b, c", "as W, b, c",

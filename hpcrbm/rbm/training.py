@@ -38,13 +38,16 @@ from .model import (
     apply_gauge,
     free_energy,
     hidden_probs,
-    probs_from_logits,
     sample_categorical,
     softplus,
     visible_probs,
 )
 
 MONITOR_SAMPLES = 1000
+
+
+class ExactGridError(FloatingPointError):
+    """The weights grew too large for exact products in the training dtype (one line for the user)."""
 
 
 def training_kernels(backend=None):
@@ -57,16 +60,11 @@ def training_kernels(backend=None):
 
 
 class ExactProducts:
-    """The products of one update, exact and so independent of how rows are split over ranks
-    and of how a matrix product is blocked.
-
-    Every product in training has a binary operand (data and sampled visible states, sampled
-    hidden states): with W rounded to a multiple of 2**-32 (``Wq``, within 2**-33 of the stored
-    float W), ``v @ Wq.T`` and ``h @ Wq`` are sums of integers below 2**53, exact in any order,
-    so BLAS (dgemm, float64, on the CPU or the GPU) gives the same bits whatever its blocking. The
-    gradient sums p(h | v)^T v use p rounded the same way. Elementwise functions (the portable
-    sigmoid, softmax) are applied afterwards, row by row; the steps between the products are the
-    ``kernels`` (:func:`training_kernels`).
+    """Free energies of binary states, exact and so independent of how rows are split over ranks
+    and of how a matrix product is blocked: with W rounded to a multiple of 2**-32 (``Wq``, within
+    2**-33 of the stored float W), ``v @ Wq.T`` is a sum of integers below 2**53, exact in any
+    order, so BLAS (dgemm, float64, on the CPU or the GPU) gives the same bits whatever its
+    blocking. (The training update's products: kernels/training_cpu.py, gradient_sums.)
     """
 
     def __init__(self, params, dtype, kernels=training_cpu):
@@ -81,22 +79,6 @@ class ExactProducts:
         out = self.xp.empty((len(states), weights.shape[1]), dtype)
         self.k.scaled_inputs(self.xp.asarray(states, np.float64) @ weights, bias, out)
         return out
-
-    def _sigmoid(self, states, weights, bias):
-        """The portable sigmoid (kernels/training_cpu.py) of :meth:`_inputs`, in self.dtype."""
-        sums = self.xp.asarray(states, np.float64) @ weights
-        out = self.xp.empty(sums.shape, self.dtype)
-        self.k.sigmoid_inputs(sums, bias, out)
-        return out
-
-    def hidden_probs(self, v):
-        return self._sigmoid(v, self.Wq.T, self.params.c)
-
-    def visible_probs(self, h):
-        p = self.params
-        if not p.q:
-            return self._sigmoid(h, self.Wq, p.flat_b())
-        return probs_from_logits(self.xp, self._inputs(h, self.Wq, p.flat_b(), self.dtype), p.n_visible, p.q)
 
     def free_energy(self, v):
         """F(v) (float64, (rows,)) of binary states, each row computed exactly the same way
@@ -138,6 +120,7 @@ class TrainingState:
     history: dict = field(default_factory=lambda: {"epoch": [], "reconstruction_error": [],
                                                    "pseudo_likelihood": [], "log_likelihood": []})
     snapshots: dict = field(default_factory=dict)  # epoch -> (W, b, c) copies kept during training
+    weight_grid: int = training_cpu.GRID_CAP  # the coarsest grid 2**-s of W's product copy so far
 
     def to(self, xp):
         """This state with its parameters, velocities and chains as arrays of ``xp`` (numpy:
@@ -165,6 +148,9 @@ class Trainer:
         self.stride = stride(self.units, settings.n_hidden)
         self.batches = n_total // settings.batch_size
         self._monitor = None  # (global indices, rows) of the monitor subset, once assembled
+        # the grid 2**-t of the probabilities in the gradient sums (the same in every update)
+        self.probability_grid = int(training_cpu.grid_exponent(1.0, 2 * settings.batch_size,
+                                                               training_cpu.mantissa_bits(self.dtype)))
         self._key = seed_key(settings.seed)
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
 
@@ -202,64 +188,37 @@ class Trainer:
         return (u < 0.5).astype(self.dtype)
 
     # -- one update ---------------------------------------------------------------------
-    def _sample(self, probs, ids, update, part, categorical):
-        """States drawn from ``probs`` with the RBM_GIBBS uniforms of ``part`` (module docstring)."""
-        out = self.xp.empty_like(probs)
-        ids = np.asarray(ids, np.int64)
-        block = part * self.stride // 4
-        if categorical:
-            self.k.sample_categorical_rows(probs, self.s.q, ids, update, block, self._c3, *self._key, out)
-        else:
-            self.k.sample_bernoulli_rows(probs, ids, update, block, self._c3, *self._key, out)
-        return out
-
-    def _gibbs(self, exact, v, ids, update, ph=None):
-        """k steps v -> h -> v from ``v`` for chains ``ids``; returns the last v.
-
-        ``ph``: p(h | v) of the starting ``v`` when the caller already has it.
-        """
-        for g in range(self.s.k):
-            if ph is None or g > 0:
-                ph = exact.hidden_probs(v)
-            h = self._sample(ph, ids, update, 2 * g, False)
-            v = self._sample(exact.visible_probs(h), ids, update, 2 * g + 1, bool(self.s.q))
-        return v
-
     def update(self, state, batch, update):
         """One SGD step on the global batch (global sample indices); all ranks call it."""
         p, s, k, xp = state.params, self.s, self.k, self.xp
-        exact = ExactProducts(p, self.dtype, k)
         mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
-        n0 = len(mine)
-        lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank) if s.method == "pcd" else (0, n0)
-        rows = xp.empty((n0 + hi - lo, self.units))  # float64 [v0; chain starts, then vk]
-        k.gather_rows(self.data, mine - self.first, rows[:n0])
-        if s.method == "pcd":
-            rows[n0:] = state.chains[lo:hi]
-            both = exact.hidden_probs(rows)  # one product for both
-            ph0 = both[:n0]
-            vk = self._gibbs(exact, rows[n0:], np.arange(lo, hi), update, both[n0:])
+        persistent = s.method == "pcd"
+        if persistent:
+            lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
+            starts, ids = state.chains[lo:hi], np.arange(lo, hi)
         else:
-            ph0 = exact.hidden_probs(rows[:n0])
-            vk = self._gibbs(exact, rows[:n0], mine, update, ph0)
-        rows[n0:] = vk
-        phk = exact.hidden_probs(rows[n0:])
+            starts, ids = self.data[:0], mine
         nW, nb = p.W.size, p.b.size
         grad = xp.empty(nW + nb + p.c.size, dtype=np.float64)
-        # positive minus negative phase in one product, exact integer-valued sums (scale 2**32
-        # for W and c): [ph0, -phk]^T [v0; vk]
-        signed = xp.empty((len(rows), p.n_hidden))
-        k.signed_fixed_point(ph0, phk, signed, grad[nW + nb:])
-        xp.matmul(signed.T, rows, out=grad[:nW].reshape(p.n_hidden, self.units))
-        k.phase_difference(rows, n0, grad[nW:nW + nb])
+        negative = xp.empty((len(ids), self.units), self.dtype)
+        weight_grid, _ = k.gradient_sums(
+            self.data, xp.asarray(mine - self.first), starts, persistent, xp.asarray(ids), s.k, p.flat_W(),
+            p.flat_b(), p.c, s.q, update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative)
+        if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
+            raise ExactGridError(
+                f"RBM weights outgrew the exact {self.dtype.name} products at update {update}: max |W| = "
+                f"{float(abs(p.W).max()):.4g} needs a grid coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR} for "
+                f"{max(p.W.shape[0], self.units)} units; train with rbm.dtype = 'float64'")
+        state.weight_grid = min(state.weight_grid, int(weight_grid))
         grad = self.comm.allreduce_sum(grad)
-        if s.method == "pcd":
-            state.chains[lo:hi] = vk  # this rank's chains; every rank's are gathered at the end of the epoch
+        if persistent:
+            state.chains[lo:hi] = negative  # this rank's chains; every rank's are gathered at the end of the epoch
         arrays = (p.W, p.b, p.c, *state.velocity)
         if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
             raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
         flat = [a.reshape(-1) for a in arrays]
-        k.sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases)
+        k.sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases,
+                   2.0**self.probability_grid)
         apply_gauge(xp, p)
 
     def epoch(self, state):

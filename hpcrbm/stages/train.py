@@ -98,7 +98,8 @@ def _state_writer(state, done, info=None):
         for epoch, arrays in state.snapshots.items():
             for name, value in zip(files.PARAMS, arrays):
                 h5[f"{files.snapshot_group(epoch)}/{name}"] = value
-        h5.attrs.update(epoch=state.epoch, done=done, q=p.q, **(info or {}))
+        h5.attrs.update({"epoch": state.epoch, "done": done, "q": p.q, "weight_grid": state.weight_grid,
+                         **(info or {})})
     return write
 
 
@@ -109,7 +110,7 @@ def _read_state(h5):
     snapshots = {files.snapshot_epoch(name): tuple(h5[files.snapshot_dataset(name, x)][...] for x in files.PARAMS)
                  for name in h5.get(files.SNAPSHOTS, {})}
     return TrainingState(RBMParams(a["W"], a["b"], a["c"], int(h5.attrs["q"])), [a["vW"], a["vb"], a["vc"]],
-                         a["chains"], int(h5.attrs["epoch"]), history, snapshots)
+                         a["chains"], int(h5.attrs["epoch"]), history, snapshots, int(h5.attrs["weight_grid"]))
 
 
 def _read_result(h5):
@@ -166,12 +167,14 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
         log_z, log_z_err, method = comm.bcast_number(log_z), comm.bcast_number(log_z_err), "ais"
         free_energy = trainer.mean_free_energy(state.params)
     info = {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
-            "final_log_likelihood": free_energy - log_z}
+            "final_log_likelihood": free_energy - log_z, "weight_grid": state.weight_grid,
+            "probability_grid": trainer.probability_grid}
     checkpoint.write(_state_writer(state, True, info))
     return state.to(np), info
 
 
-INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood")
+INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood", "weight_grid",
+        "probability_grid")
 
 
 def random_control(cfg, trained):
@@ -279,7 +282,7 @@ def needs(cfg, ranks, upstream):
 
 STAGE = Stage(
     "train", files.RBM, sections=("rbm",), reads=("simulate",), compute=compute, required=files.rbm_required,
-    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed", version=2,
+    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed", version=3,
     limits="model.L, sampling.samples or rbm.hidden",
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q,
                            visible=cfg.rbm.visible, method=cfg.rbm.method,

@@ -16,14 +16,21 @@ from ...rng.uniform import stream_uniforms
 from ..model import sample_categorical
 from .training_cpu import (
     EXP_CLAMP,
+    EXP_CLAMP_SINGLE,
     EXP_TERMS,
+    EXP_TERMS_SINGLE,
     FIXED_POINT,
     INV_LN2,
+    INV_LN2_SINGLE,
     LN2_HI,
+    LN2_HI_SINGLE,
     LN2_LO,
+    LN2_LO_SINGLE,
     POWERS_OF_TWO,
-    SINGLE_TERMS,
     TOP_POWER,
+    WEIGHT_GRID_FLOOR,
+    grid_exponent,
+    mantissa_bits,
 )
 
 
@@ -34,28 +41,62 @@ def fixed_point(x):
     return xp.rint(xp.asarray(x, np.float64) * FIXED_POINT)
 
 
-_TABLES = {}  # array module name -> POWERS_OF_TWO as its array (copied to a device once)
+_TABLES = {}  # (array module name, dtype) -> POWERS_OF_TWO as its array (copied to a device once)
 
 
-def _powers_of_two(xp):
-    if xp.__name__ not in _TABLES:
-        _TABLES[xp.__name__] = xp.asarray(POWERS_OF_TWO)
-    return _TABLES[xp.__name__]
+def _powers_of_two(xp, dtype):
+    key = xp.__name__, np.dtype(dtype).name
+    if key not in _TABLES:
+        _TABLES[key] = xp.asarray(POWERS_OF_TWO.astype(dtype))
+    return _TABLES[key]
 
 
-def sigmoid(xp, x, terms=None):
-    """training_cpu.sigmoid (``terms`` = SINGLE_TERMS: sigmoid_single) of the float64 array ``x``
-    with the array module ``xp``: the same operations, one array pass each (no fused
-    multiply-add anywhere), so the same bits."""
-    terms = terms or len(EXP_TERMS)
-    t = xp.clip(-x, -EXP_CLAMP, EXP_CLAMP)
+def exp_double(xp, t):
+    """training_cpu.exp_double of the float64 array ``t`` with the array module ``xp``: the same
+    operations, one array pass each (no fused multiply-add anywhere), so the same bits."""
+    t = xp.clip(t, -EXP_CLAMP, EXP_CLAMP)
     k = xp.rint(t * INV_LN2)
     r = (t - k * LN2_HI) - k * LN2_LO
-    p = xp.full_like(r, EXP_TERMS[terms - 1])
-    for n in range(terms - 2, -1, -1):
+    p = xp.full_like(r, EXP_TERMS[-1])
+    for n in range(len(EXP_TERMS) - 2, -1, -1):
         p *= r
         p += EXP_TERMS[n]
-    return 1.0 / (1.0 + p * _powers_of_two(xp)[k.astype(xp.int64) + TOP_POWER])
+    return p * _powers_of_two(xp, np.float64)[k.astype(xp.int64) + TOP_POWER]
+
+
+def exp_single(xp, t):
+    """training_cpu.exp_single of the float32 array ``t`` (float32 operations only)."""
+    t = xp.clip(t, -EXP_CLAMP_SINGLE, EXP_CLAMP_SINGLE)
+    k = xp.rint(t * INV_LN2_SINGLE)
+    r = (t - k * LN2_HI_SINGLE) - k * LN2_LO_SINGLE
+    p = EXP_TERMS_SINGLE[7] * r + EXP_TERMS_SINGLE[6]
+    for n in range(5, -1, -1):
+        p *= r
+        p += EXP_TERMS_SINGLE[n]
+    return p * _powers_of_two(xp, np.float32)[k.astype(xp.int64) + TOP_POWER]
+
+
+def portable_exp(xp, t):
+    """exp_single (float32 ``t``) or exp_double (float64 ``t``)."""
+    return exp_single(xp, t) if t.dtype == np.float32 else exp_double(xp, t)
+
+
+def sigmoid(xp, x):
+    """training_cpu's sigmoid of the float32 or float64 array ``x``: 1 / (1 + exp(-x)) with
+    :func:`portable_exp`, in x's dtype."""
+    one = x.dtype.type(1.0)
+    return one / (one + portable_exp(xp, -x))
+
+
+def softmax(xp, logits, q):
+    """training_cpu._softmax_probabilities: per-site softmax of logits (rows, sites q), the largest
+    subtracted, the portable exp, the q terms summed in order."""
+    x = logits.reshape(len(logits), -1, q)
+    e = portable_exp(xp, x - x.max(axis=2, keepdims=True))
+    total = e[:, :, 0].copy()
+    for a in range(1, q):
+        total += e[:, :, a]
+    return (e / total[:, :, None]).reshape(logits.shape)
 
 
 class ArrayKernels:
@@ -78,20 +119,6 @@ class ArrayKernels:
     def scaled_inputs(self, sums, bias, out):
         out[...] = sums * (1.0 / FIXED_POINT) + bias.astype(self.xp.float64)
 
-    def sigmoid_inputs(self, sums, bias, out):
-        self.scaled_inputs(sums, bias, out)
-        terms = SINGLE_TERMS if out.dtype == self.xp.float32 else len(EXP_TERMS)
-        out[...] = sigmoid(self.xp, out.astype(self.xp.float64), terms)
-
-    def gather_rows(self, data, index, out):
-        out[...] = data[self.xp.asarray(index)]
-
-    def signed_fixed_point(self, positive, negative, out, sums):
-        rows = len(positive)
-        out[:rows] = fixed_point(positive)
-        out[rows:] = -fixed_point(negative)
-        sums[...] = out.sum(axis=0)
-
     def phase_difference(self, rows, n_positive, out):
         out[...] = rows[:n_positive].sum(axis=0) - rows[n_positive:].sum(axis=0)
 
@@ -105,20 +132,63 @@ class ArrayKernels:
         u = self._uniforms((len(probs), probs.shape[1] // q), probs.dtype, ids, step, first_block, c3, k0, k1)
         out[...] = sample_categorical(self.xp, probs, u, q)
 
-    def _sgd(self, param, velocity, grad, scale, batch_size, learning_rate, momentum, decay):
-        step = learning_rate * (grad / scale / batch_size)
+    def _sgd(self, param, velocity, grad, factor, momentum, decay):
+        step = grad * factor
         if momentum != 0.0:
             velocity *= velocity.dtype.type(momentum)
             velocity[...] = velocity.astype(self.xp.float64) + step
         else:
             velocity[...] = step
         if decay != 0.0:
-            velocity -= velocity.dtype.type(learning_rate * decay) * param
+            velocity -= velocity.dtype.type(decay) * param
         param += velocity
 
-    def sgd_step(self, grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, decay, biases):
+    def sgd_step(self, grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, decay, biases, scale):
         nW, nb = W.size, b.size
-        self._sgd(W, vW, grad[:nW], FIXED_POINT, batch_size, learning_rate, momentum, decay)
+        factor = learning_rate / batch_size
+        self._sgd(W, vW, grad[:nW], factor / scale, momentum, learning_rate * decay)
         if biases:
-            self._sgd(b, vb, grad[nW:nW + nb], 1.0, batch_size, learning_rate, momentum, 0.0)
-            self._sgd(c, vc, grad[nW + nb:], FIXED_POINT, batch_size, learning_rate, momentum, 0.0)
+            self._sgd(b, vb, grad[nW:nW + nb], factor, momentum, 0.0)
+            self._sgd(c, vc, grad[nW + nb:], factor / scale, momentum, 0.0)
+
+    def gradient_sums(self, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride, c3,
+                      k0, k1, rows_total, grad, negative):
+        """training_cpu.gradient_sums with array expressions (the same operations and roundings)."""
+        xp, dtype = self.xp, W.dtype
+        nh, units = W.shape
+        mantissa = mantissa_bits(dtype)
+        largest = float(xp.abs(W).max()) if W.size else 0.0
+        s = int(grid_exponent(largest, max(nh, units), mantissa))
+        t = int(grid_exponent(1.0, rows_total, mantissa))
+        if s < WEIGHT_GRID_FLOOR:
+            return s, t
+        Wq = xp.rint(W * dtype.type(2.0**s))
+        down = dtype.type(2.0**-s)
+        v0 = data[xp.asarray(local_rows)]
+        n0 = len(v0)
+        rows = xp.concatenate([v0, chains if persistent else v0])
+        p_all = sigmoid(xp, (rows if persistent else v0) @ Wq.T * down + c)
+        ph0, ph = p_all[:n0], p_all[n0:] if persistent else p_all
+        v = rows[n0:]
+        for g in range(gibbs_steps):
+            if g > 0:
+                ph = sigmoid(xp, v @ Wq.T * down + c)
+            h = xp.empty_like(ph)
+            self.sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
+            logits = h @ Wq * down + b
+            v = xp.empty((len(h), units), dtype)
+            part = (2 * g + 1) * stride // 4
+            if q:
+                self.sample_categorical_rows(softmax(xp, logits, q), q, ids, update, part, c3, k0, k1, v)
+            else:
+                self.sample_bernoulli_rows(sigmoid(xp, logits), ids, update, part, c3, k0, k1, v)
+        rows[n0:] = v
+        phk = sigmoid(xp, v @ Wq.T * down + c)
+        step = 2.0**t
+        signed = xp.concatenate([xp.rint(ph0.astype(xp.float64) * step), -xp.rint(phk.astype(xp.float64) * step)])
+        nW, nb = nh * units, units
+        grad[nW + nb:] = signed.sum(axis=0)
+        grad[:nW] = (signed.astype(dtype).T @ rows).reshape(-1)
+        self.phase_difference(rows, n0, grad[nW:nW + nb])
+        negative[...] = v
+        return s, t

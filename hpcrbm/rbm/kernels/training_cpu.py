@@ -10,6 +10,8 @@ Uniforms are those of ``rng.uniform.uniforms``: word ``first_block * 4 + u`` of 
 stream (block, step, ids[i], c3) for column u, as ((word >> 8) + 0.5) * 2**-24 rounded to the
 probabilities' dtype (25 bits: float32 rounds the upper half) before the comparison.
 """
+import math
+
 import numba
 import numpy as np
 
@@ -78,15 +80,13 @@ LN2_LO = 1.90821492927058770002e-10
 EXP_CLAMP = 80.0
 EXP_TERMS = (1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320, 1.0 / 362880,
              1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600, 1.0 / 6227020800)  # 1 / n!, n = 0 .. 13
-SINGLE_TERMS = 9  # float32 probabilities: 1 / n! for n = 0 .. 8
 TOP_POWER = 116  # |k| <= rint(80 / ln 2) = 115
 POWERS_OF_TWO = np.ldexp(1.0, np.arange(-TOP_POWER, TOP_POWER + 1))  # 2**k at k + TOP_POWER
 
 
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def _reduced(x):
-    """(r, 2**k) of exp(-x) = 2**k exp(r), the argument clamped (see above)."""
-    t = -x
+def _reduced(t):
+    """(r, 2**k) of exp(t) = 2**k exp(r), the argument clamped (see above)."""
     t = EXP_CLAMP if t > EXP_CLAMP else t
     t = -EXP_CLAMP if t < -EXP_CLAMP else t
     k = np.rint(t * INV_LN2)
@@ -108,68 +108,59 @@ def _series_from_8(p, r):
 
 
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def sigmoid(x):
-    """The portable sigmoid of the float64 ``x`` (see above), float64. (Comparisons rather than
-    min/max and NumPy's error model, which never checks the division, let the loops vectorise.)"""
-    r, scale = _reduced(x)
+def exp_double(t):
+    """The portable exp of the float64 ``t`` clamped to [-80, 80] (see above), float64."""
+    r, scale = _reduced(t)
     p = EXP_TERMS[13]
     p = p * r + EXP_TERMS[12]
     p = p * r + EXP_TERMS[11]
     p = p * r + EXP_TERMS[10]
     p = p * r + EXP_TERMS[9]
     p = p * r + EXP_TERMS[8]
-    return 1.0 / (1.0 + _series_from_8(p, r) * scale)
+    return _series_from_8(p, r) * scale
 
 
 @numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
-def sigmoid_single(x):
-    """:func:`sigmoid` with the Taylor series to r**8 / 8! (truncation below 3e-10 relative): for
-    float32 probabilities, still computed in float64 and rounded once."""
-    r, scale = _reduced(x)
-    return 1.0 / (1.0 + _series_from_8(EXP_TERMS[SINGLE_TERMS - 1], r) * scale)
+def sigmoid(x):
+    """The portable sigmoid of the float64 ``x`` (see above), float64. (Comparisons rather than
+    min/max and NumPy's error model, which never checks the division, let the loops vectorise.)"""
+    return 1.0 / (1.0 + exp_double(-x))
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def sigmoid_inputs(sums, bias, out):
-    """out = sigmoid(x) with x = sums 2**-32 + bias rounded to out's dtype, the sigmoid computed
-    in float64 (:func:`sigmoid`; :func:`sigmoid_single` for float32 ``out``) and rounded once to
-    out's dtype; sums (rows, n) float64."""
-    rows, n = sums.shape
-    single = out.itemsize == 4
-    for r in range(rows):
-        for j in range(n):
-            out[r, j] = sums[r, j] * (1.0 / FIXED_POINT) + np.float64(bias[j])
-        if single:  # a second pass: each loop vectorises
-            for j in range(n):
-                out[r, j] = sigmoid_single(np.float64(out[r, j]))
-        else:
-            for j in range(n):
-                out[r, j] = sigmoid(np.float64(out[r, j]))
+# The same in float32 arithmetic, for the float32 trainer (16 lanes where float64 has 8): Cody-Waite
+# with cephes's constants (k LN2_HI_SINGLE exact for |k| < 2**15), the Taylor series to r**7 / 7!
+# (truncation below 6e-9 relative), 2**k from a float32 table. Within a few float32 ulp of the
+# true function; the same bits in numba, NumPy and CuPy (training_array.exp_single).
+INV_LN2_SINGLE = np.float32(INV_LN2)
+LN2_HI_SINGLE = np.float32(0.693359375)
+LN2_LO_SINGLE = np.float32(-2.12194440e-4)
+EXP_CLAMP_SINGLE = np.float32(EXP_CLAMP)
+EXP_TERMS_SINGLE = tuple(np.float32(term) for term in EXP_TERMS[:8])
+ONE_SINGLE = np.float32(1.0)
+POWERS_OF_TWO_SINGLE = POWERS_OF_TWO.astype(np.float32)  # 2**-116 .. 2**116: float32 normals
 
 
-@numba.njit(cache=True, nogil=True)
-def gather_rows(data, index, out):
-    """out[k] = data[index[k]] (converted to out's dtype)."""
-    for k in range(len(index)):
-        source = data[index[k]]
-        for i in range(out.shape[1]):
-            out[k, i] = source[i]
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def _exp_single_parts(t):
+    """(exp(r), k) with exp(t) = 2**k exp(r), t float32 clamped to [-80, 80] (float32 operations)."""
+    t = EXP_CLAMP_SINGLE if t > EXP_CLAMP_SINGLE else t
+    t = -EXP_CLAMP_SINGLE if t < -EXP_CLAMP_SINGLE else t
+    k = np.rint(t * INV_LN2_SINGLE)
+    r = (t - k * LN2_HI_SINGLE) - k * LN2_LO_SINGLE
+    p = EXP_TERMS_SINGLE[7] * r + EXP_TERMS_SINGLE[6]
+    p = p * r + EXP_TERMS_SINGLE[5]
+    p = p * r + EXP_TERMS_SINGLE[4]
+    p = p * r + EXP_TERMS_SINGLE[3]
+    p = p * r + EXP_TERMS_SINGLE[2]
+    p = p * r + EXP_TERMS_SINGLE[1]
+    return p * r + EXP_TERMS_SINGLE[0], k
 
 
-@numba.njit(cache=True, nogil=True)
-def signed_fixed_point(positive, negative, out, sums):
-    """out (rows_p + rows_n, n) float64 = [rint(positive 2**32); -rint(negative 2**32)] and
-    sums (n,) = its column sums (integer-valued: exact)."""
-    rows_p, n = positive.shape
-    sums[:] = 0.0
-    for r in range(rows_p):
-        for j in range(n):
-            out[r, j] = np.rint(np.float64(positive[r, j]) * FIXED_POINT)
-            sums[j] += out[r, j]
-    for r in range(negative.shape[0]):
-        for j in range(n):
-            out[rows_p + r, j] = -np.rint(np.float64(negative[r, j]) * FIXED_POINT)
-            sums[j] += out[rows_p + r, j]
+@numba.njit(cache=True, nogil=True, inline="always", error_model="numpy")
+def exp_single(t):
+    """The portable exp of the float32 ``t`` clamped to [-80, 80], in float32 operations only."""
+    p, k = _exp_single_parts(t)
+    return p * POWERS_OF_TWO_SINGLE[np.int64(k) + TOP_POWER]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -227,16 +218,16 @@ def sample_categorical_rows(probs, q, ids, step, first_block, c3, k0, k1, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _sgd(param, velocity, grad, scale, batch_size, learning_rate, momentum, decay):
+def _sgd(param, velocity, grad, factor, momentum, decay):
     """One parameter's step with the operations and roundings of NumPy's in-place code (NEP 50:
-    Python floats take the arrays' dtype): g = grad / scale / batch_size (float64);
-    momentum: v = v * momentum + learning_rate g, else v = learning_rate g (float64, rounded once);
-    decay: v -= (learning_rate decay) param; param += v."""
+    Python floats take the arrays' dtype): step = grad factor (float64); momentum: v = v * momentum
+    + step, else v = step (float64, rounded once); decay: v -= (learning_rate decay) param;
+    param += v. (``decay`` is learning_rate times the weight decay.)"""
     typed = np.empty(2, param.dtype)
     typed[0] = momentum
-    typed[1] = learning_rate * decay
+    typed[1] = decay
     for i in range(param.size):
-        step = learning_rate * (grad[i] / scale / batch_size)
+        step = grad[i] * factor
         if momentum != 0.0:
             velocity[i] = velocity[i] * typed[0]
             velocity[i] = np.float64(velocity[i]) + step
@@ -248,11 +239,188 @@ def _sgd(param, velocity, grad, scale, batch_size, learning_rate, momentum, deca
 
 
 @numba.njit(cache=True, nogil=True)
-def sgd_step(grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, decay, biases):
-    """The SGD update of W, b, c (flat views) from the summed gradient [W (scale 2**32), b, c
-    (scale 2**32)] of one batch; b and c only with ``biases``, weight decay on W only."""
+def sgd_step(grad, W, b, c, vW, vb, vc, batch_size, learning_rate, momentum, decay, biases, scale):
+    """The SGD update of W, b, c (flat views) from the summed gradient [W (times ``scale``), b, c
+    (times ``scale``)] of one batch: steps of learning_rate / batch_size / scale times the sums
+    (learning_rate / batch_size for b); b and c only with ``biases``, weight decay on W only."""
     nW, nb = W.size, b.size
-    _sgd(W, vW, grad[:nW], FIXED_POINT, batch_size, learning_rate, momentum, decay)
+    factor = learning_rate / batch_size
+    _sgd(W, vW, grad[:nW], factor / scale, momentum, learning_rate * decay)
     if biases:
-        _sgd(b, vb, grad[nW:nW + nb], 1.0, batch_size, learning_rate, momentum, 0.0)
-        _sgd(c, vc, grad[nW + nb:], FIXED_POINT, batch_size, learning_rate, momentum, 0.0)
+        _sgd(b, vb, grad[nW:nW + nb], factor, momentum, 0.0)
+        _sgd(c, vc, grad[nW + nb:], factor / scale, momentum, 0.0)
+
+
+# -- the fused update: exact products in the parameters' dtype ----------------------------------
+# Every product of an update has a binary operand (data, sampled visible and hidden states). With
+# the product copy of W rounded to a multiple of 2**-s and the probabilities in the gradient sums to
+# a multiple of 2**-t, every partial sum is an integer of magnitude at most 2**24 (float32) or
+# 2**53 (float64): exact in any order, so a BLAS product (sgemm or dgemm, any blocking, any device)
+# gives the same bits, and ranks summing their rows give the same total. s and t are the finest
+# grids (at most 2**-32) within that bound, chosen from the largest |W| and the number of rows of
+# the global batch (grid_exponent): the same on every rank and device. The master weights keep
+# their dtype's precision; only the copy used in the products is rounded.
+GRID_CAP = 32  # the finest grid: 2**-32
+WEIGHT_GRID_FLOOR = 8  # coarser weight grids than 2**-8 are refused (training.ExactGridError)
+
+
+def mantissa_bits(dtype):
+    """Bits of an integer exact in ``dtype``'s products: 24 (float32) or 53 (float64)."""
+    return np.finfo(dtype).nmant + 1
+
+
+@numba.njit(cache=True, nogil=True)
+def grid_exponent(largest, n, mantissa):
+    """The largest s <= GRID_CAP with n rint(largest 2**s) <= 2**mantissa: a sum of n values of
+    magnitude at most ``largest``, each rounded to a multiple of 2**-s, is then exact (-1: none
+    with s >= 0). Integer arithmetic only: the same s everywhere."""
+    limit = np.float64((np.int64(1) << mantissa) // n)
+    s = GRID_CAP
+    while s >= 0 and np.rint(math.ldexp(largest, s)) > limit:
+        s -= 1
+    return s
+
+
+@numba.njit(cache=True, nogil=True)
+def _largest_single(W):
+    """max |W| of a C-contiguous float32 array, as float64: the largest of the magnitudes' bit
+    patterns, which order like the magnitudes (an integer maximum: it vectorises)."""
+    bits = W.reshape(-1).view(np.int32)
+    top = np.zeros(1, np.int32)
+    for i in range(bits.size):
+        top[0] = max(top[0], bits[i] & np.int32(0x7FFFFFFF))
+    return np.float64(top.view(np.float32)[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _largest_double(W):
+    """:func:`_largest_single` for float64 arrays."""
+    bits = W.reshape(-1).view(np.int64)
+    top = np.zeros(1, np.int64)
+    for i in range(bits.size):
+        top[0] = max(top[0], bits[i] & np.int64(0x7FFFFFFFFFFFFFFF))
+    return top.view(np.float64)[0]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _probabilities(sums, scale, bias, out):
+    """out = sigmoid(sums scale + bias) in out's dtype: 1 / (1 + exp_single(-x)) in float32
+    operations for float32 arrays, :func:`sigmoid` for float64 (sums, out (rows, n); bias (n,)).
+    (In float32, 2**k is made from its bits, which lets the loops vectorise: the same value as
+    the table's.)"""
+    rows, n = sums.shape
+    powers = np.empty(n, np.int32)  # the bits of the float32 2**k
+    scales = powers.view(np.float32)
+    for r in range(rows):
+        if out.itemsize == 4:
+            for j in range(n):
+                p, k = _exp_single_parts(np.float32(-(sums[r, j] * scale + bias[j])))
+                out[r, j] = p
+                powers[j] = (np.int32(k) + np.int32(127)) << np.int32(23)
+            for j in range(n):
+                out[r, j] = ONE_SINGLE / (ONE_SINGLE + out[r, j] * scales[j])
+        else:
+            for j in range(n):
+                out[r, j] = sigmoid(np.float64(sums[r, j] * scale + bias[j]))
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _softmax_probabilities(sums, scale, bias, q, out):
+    """Per-site softmax of the logits sums scale + bias (rows, sites q), in out's dtype: the
+    largest logit subtracted, the portable exp, the sum over the q categories in order."""
+    rows, units = sums.shape
+    total = np.empty(1, out.dtype)
+    for r in range(rows):
+        for j in range(units):
+            out[r, j] = sums[r, j] * scale + bias[j]
+        for base in range(0, units, q):
+            top = out[r, base]
+            for a in range(1, q):
+                top = max(top, out[r, base + a])
+            total[0] = 0.0
+            for a in range(q):
+                if out.itemsize == 4:
+                    out[r, base + a] = exp_single(np.float32(out[r, base + a] - top))
+                else:
+                    out[r, base + a] = exp_double(np.float64(out[r, base + a] - top))
+                total[0] += out[r, base + a]
+            for a in range(q):
+                out[r, base + a] = out[r, base + a] / total[0]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride, c3, k0,
+                  k1, rows_total, grad, negative):
+    """This rank's exact gradient sums of one CD-k / PCD-k update, in one call.
+
+    data (n_local, units), W (Nh, units), b (units,), c (Nh,): the parameters' dtype, in which
+    the products are computed; local_rows: this rank's rows of the batch (indices into data);
+    chains (m, units): the negative phase's starting states with ``persistent``, else the data
+    rows (m = len(local_rows)); ids (m,): their chain ids (the RBM_GIBBS streams, training.py);
+    rows_total: rows of the whole batch over all ranks (positive + negative). Writes grad
+    (float64, [W (scale 2**t), b, c (scale 2**t)]: sum over this rank's rows of p(h|v0) v0 -
+    p(h|vk) vk, v0 - vk, p(h|v0) - p(h|vk)) and negative (m, units) = vk. Returns (s, t), the
+    grids of the weights and of the probabilities; s < WEIGHT_GRID_FLOOR: nothing computed."""
+    nh, units = W.shape
+    n0, m = len(local_rows), len(ids)
+    mantissa = 24 if W.itemsize == 4 else 53
+    largest = _largest_single(W) if W.itemsize == 4 else _largest_double(W)
+    s = grid_exponent(largest, max(nh, units), mantissa)
+    t = grid_exponent(1.0, rows_total, mantissa)
+    if s < WEIGHT_GRID_FLOOR:
+        return s, t
+    scale = np.empty(2, W.dtype)  # 2**s, 2**-s in the parameters' dtype (exact)
+    scale[0] = math.ldexp(1.0, s)
+    scale[1] = math.ldexp(1.0, -s)
+    Wq = np.empty((nh, units), W.dtype)
+    for j in range(nh):
+        for i in range(units):
+            Wq[j, i] = np.rint(W[j, i] * scale[0])
+    rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
+    for r in range(n0):
+        rows[r] = data[local_rows[r]]
+    if persistent:
+        rows[n0:] = chains
+        sums = np.dot(rows, Wq.T)
+    else:
+        sums = np.dot(rows[:n0], Wq.T)
+    p_all = np.empty((len(sums), nh), W.dtype)
+    _probabilities(sums, scale[1], c, p_all)
+    ph0 = p_all[:n0]
+    ph = p_all[n0:] if persistent else ph0
+    v = rows[n0:] if persistent else rows[:n0]
+    h = np.empty((m, nh), W.dtype)
+    pv = np.empty((m, units), W.dtype)
+    vk = rows[n0:]
+    for g in range(gibbs_steps):
+        if g > 0:
+            ph = np.empty((m, nh), W.dtype)
+            _probabilities(np.dot(v, Wq.T), scale[1], c, ph)
+        sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
+        visible_sums = np.dot(h, Wq)
+        if q:
+            _softmax_probabilities(visible_sums, scale[1], b, q, pv)
+            sample_categorical_rows(pv, q, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
+        else:
+            _probabilities(visible_sums, scale[1], b, pv)
+            sample_bernoulli_rows(pv, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
+        v = vk
+    phk = np.empty((m, nh), W.dtype)
+    _probabilities(np.dot(vk, Wq.T), scale[1], c, phk)
+    # [p(h|v0); -p(h|vk)] on the grid 2**-t, its column sums (c) and its product with [v0; vk] (W)
+    nW, nb = nh * units, units
+    signed = np.empty((n0 + m, nh), W.dtype)
+    step = math.ldexp(1.0, t)
+    grad[nW + nb:] = 0.0
+    for r in range(n0 + m):
+        source, sign = (ph0[r], 1.0) if r < n0 else (phk[r - n0], -1.0)
+        for j in range(nh):
+            signed[r, j] = sign * np.rint(np.float64(source[j]) * step)
+            grad[nW + nb + j] += signed[r, j]
+    products = np.dot(signed.T, rows)
+    for j in range(nh):
+        for i in range(units):
+            grad[j * units + i] = products[j, i]
+    phase_difference(rows, n0, grad[nW:nW + nb])
+    negative[:] = vk
+    return s, t
