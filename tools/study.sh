@@ -15,7 +15,7 @@ if [ "${1:-}" != --collect ]; then
   for name in ising_epochs ising_field critique potts2 potts4 clock4 exponent; do
     run "configs/study/$name.toml"
   done
-  "$PY" -m hpcrbm campaign run configs/study/training.toml --quiet
+  $MPIEXEC -n "$RANKS" "$PY" -m hpcrbm campaign run configs/study/training.toml --quiet
 fi
 for src in runs/study/{demo,ising_epochs,ising_field,critique,potts2,potts3,potts4,clock4,exponent} runs/study/training/*/; do
   src=${src%/}

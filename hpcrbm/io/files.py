@@ -88,6 +88,12 @@ def read_rank_configs(path, cfg, comm):
     return configs, lo * S, grid.size * S
 
 
+def read_field_configs(path, iH):
+    """Every configuration of field ``iH``: int8 (nT, S, *lattice)."""
+    with h5py.File(path, "r") as h5:
+        return h5[CONFIGS][:, iH]
+
+
 def read_point_configs(source, iT, iH, n):
     """The first ``n`` configurations of grid point (iT, iH); ``source`` a path or open file."""
     if not isinstance(source, h5py.File):
@@ -252,14 +258,15 @@ def read_thermometer_calibration(path):
                 for g in (h5[f"{THERMOMETER_GROUP}/{k}"] for k in groups)]
 
 
-# checkpoints/thermometer.h5 (thermometer): finished/{iH}/{array{i}, mean, std} (attrs arrays,
-# accuracy) per finished field; current/{array{i}, m{i}, v{i}} (attrs field, epoch, step, arrays)
-# the MLP in training with its Adam moments
+# checkpoints/thermometer_h{iH}.h5 (thermometer), one per field: finished/{array{i}, mean, std}
+# (attrs arrays, accuracy) once the field is done; current/{array{i}, m{i}, v{i}} (attrs epoch,
+# step, arrays) the MLP in training with its Adam moments
 FINISHED, CURRENT = "finished", "current"
 
 
-def finished_group(field_index):
-    return f"{FINISHED}/{field_index}"
+def thermometer_checkpoint(field_index):
+    """The checkpoint file name of field ``field_index``'s thermometer (in checkpoints/)."""
+    return f"thermometer_h{field_index}.h5"
 
 
 # -- flow.h5 ------------------------------------------------------------------------------
@@ -472,11 +479,11 @@ LAYOUT = {
         Dataset(history_dataset("NAME"), "float64", "(epochs recorded,)", "the training curves so far"),
         Dataset(SNAPSHOTS + "/epoch{e}/{W, b, c}", "as W, b, c", "as W, b, c", "the snapshots so far"),
     ),
-    "checkpoints/" + THERMOMETER: (
-        Dataset(FINISHED + "/{iH}/{array{i}, mean, std}", "float64", "MLP arrays, (nT,)",
-                "a finished field's MLP and calibration; group attrs arrays, accuracy"),
+    "checkpoints/" + thermometer_checkpoint("{iH}"): (
+        Dataset(FINISHED + "/{array{i}, mean, std}", "float64", "MLP arrays, (nT,)",
+                "the field's finished MLP and calibration; group attrs arrays, accuracy"),
         Dataset(CURRENT + "/{array{i}, m{i}, v{i}}", "float64", "MLP arrays",
-                "the MLP in training and its Adam moments; group attrs field, epoch, step, arrays"),
+                "the MLP in training and its Adam moments; group attrs epoch, step, arrays"),
     ),
     "checkpoints/" + FLOW: (
         Dataset(_FLOW + "/NAME", "as flow.h5", "as flow.h5", "the rows of the starts done"),

@@ -48,6 +48,16 @@ def busiest(n_items, ranks):
     return -(-n_items // ranks)
 
 
+def job_owners(costs, ranks):
+    """The rank of each job (list of costs): the costliest job first, each to the least loaded
+    rank (ties to the lower rank); the same on every rank."""
+    load, owners = [0.0] * ranks, [0] * len(costs)
+    for j in sorted(range(len(costs)), key=lambda j: (-costs[j], j)):
+        owners[j] = min(range(ranks), key=lambda rank: (load[rank], rank))
+        load[owners[j]] += costs[j]
+    return owners
+
+
 @dataclass(frozen=True)
 class Stage:
     """One stage of a run, declared once in its module under hpcrbm/stages/ and listed in the

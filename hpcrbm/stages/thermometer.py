@@ -1,6 +1,6 @@
 """The thermometer stage: ``hpcrbm thermometer RUN_DIR`` trains the papers' neural thermometer
-(one MLP classifier per field, thermometers/neural.py) on the labelled configurations of
-samples.h5 and writes ``thermometer.h5`` (layout in io/files.py) with each MLP's held-out
+(one MLP classifier per field, thermometers/neural.py; each rank trains whole fields) on the
+labelled configurations of samples.h5 and writes ``thermometer.h5`` (layout in io/files.py) with each MLP's held-out
 calibration. Its inputs are ``[thermometer]`` and samples.h5 only: changing the RBMs does not
 retrain it, and changing it does not retrain the RBMs.
 
@@ -9,12 +9,12 @@ v = (1 + s) / 2, Potts and clock states one-hot.
 """
 import numpy as np
 
-from ..grid import Grid
 from ..io import files
 from ..log import get_logger
-from ..protocol.stage import Stage, StageNeeds, busiest
+from ..parallel import Communicator
+from ..protocol.stage import Stage, StageNeeds, job_owners
 from ..rbm.model import encode
-from ..thermometers.neural import MLP, calibration, layer_widths, parameter_bytes, train_classifier
+from ..thermometers.neural import calibration, layer_widths, parameter_bytes, train_classifier
 
 
 def visible_kind(model):
@@ -22,120 +22,113 @@ def visible_kind(model):
     return "bernoulli" if model.kind == "ising" else "categorical"
 
 
-class ThermometerCheckpoint:
-    """checkpoints/thermometer.h5: the finished fields' MLPs and calibrations and the MLP in
-    training with its Adam moments, written by rank 0 when the checkpoint timer says so (every
-    rank holds the same MLPs)."""
+class FieldCheckpoint:
+    """checkpoints/thermometer_h{iH}.h5 of one field, kept by the rank training it: the MLP in
+    training with its Adam moments, written when the checkpoint timer says so, then the finished
+    MLP and its calibration (read by every rank at the end)."""
 
-    def __init__(self, ctx):
-        self.checkpoint = ctx.checkpoint(files.THERMOMETER)
-        self.finished, self.current = self.checkpoint.read(self._read) or ({}, None)
-        # finished: field -> (arrays, mean, std, accuracy); current: (field, resume state) or None
+    def __init__(self, checkpoint):
+        self.checkpoint = checkpoint
+        self.finished, self.current = checkpoint.read(self._read) or (None, None)
+        # finished: (arrays, mean, std, accuracy); current: (epoch, step, arrays, moments)
 
     @staticmethod
     def _read(h5):
-        finished, current = {}, None
-        for name in h5.get(files.FINISHED, {}):
-            g = h5[files.finished_group(name)]
+        finished = current = None
+        if files.FINISHED in h5:
+            g = h5[files.FINISHED]
             arrays = [g[f"array{i}"][...] for i in range(int(g.attrs["arrays"]))]
-            finished[int(name)] = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
+            finished = (arrays, g["mean"][...], g["std"][...], float(g.attrs["accuracy"]))
         if files.CURRENT in h5:
             g, n = h5[files.CURRENT], int(h5[files.CURRENT].attrs["arrays"])
-            current = (int(g.attrs["field"]), (int(g.attrs["epoch"]), int(g.attrs["step"]),
-                       [g[f"array{i}"][...] for i in range(n)],
-                       [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)]))
+            current = (int(g.attrs["epoch"]), int(g.attrs["step"]), [g[f"array{i}"][...] for i in range(n)],
+                       [(g[f"m{i}"][...], g[f"v{i}"][...]) for i in range(n)])
         return finished, current
 
-    def resume(self, field_index):
-        return self.current[1] if self.current and self.current[0] == field_index else None
+    def pause(self, epoch, step, mlp, moments):
+        """The ``pause`` of train_classifier."""
+        self.current = (epoch, step, mlp.arrays(), moments)
+        self.checkpoint.save_if_due(lambda: self.checkpoint.write(self._write))
 
-    def pause(self, field_index):
-        """The ``pause`` of train_classifier for field ``field_index``."""
-        def pause(epoch, step, mlp, moments):
-            self.current = (field_index, (epoch, step, mlp.arrays(), moments))
-            self.checkpoint.save_if_due(lambda: self.checkpoint.write(self._write))
-        return pause
+    def finish(self, arrays, mean, std, accuracy):
+        self.finished, self.current = ([a.copy() for a in arrays], mean, std, accuracy), None
+        self.checkpoint.write(self._write)
 
     def _write(self, h5):
-        for iH, (arrays, mean, std, accuracy) in self.finished.items():
-            g = h5.create_group(files.finished_group(iH))
+        if self.finished is not None:
+            arrays, mean, std, accuracy = self.finished
+            g = h5.create_group(files.FINISHED)
             g.attrs.update(arrays=len(arrays), accuracy=accuracy)
             g["mean"], g["std"] = mean, std
             for i, a in enumerate(arrays):
                 g[f"array{i}"] = a
         if self.current is not None:
-            iH, (epoch, step, arrays, moments) = self.current
+            epoch, step, arrays, moments = self.current
             g = h5.create_group(files.CURRENT)
-            g.attrs.update(field=iH, epoch=epoch, step=step, arrays=len(arrays))
+            g.attrs.update(epoch=epoch, step=step, arrays=len(arrays))
             for i, (a, (m, v)) in enumerate(zip(arrays, moments)):
                 g[f"array{i}"], g[f"m{i}"], g[f"v{i}"] = a, m, v
 
 
-def train_thermometers(cfg, data, comm, checkpoint=None, xp=np):
-    """One neural thermometer per field, trained data-parallel on this rank's visible vectors
-    ``data`` (its grid slice, all samples) with the array module ``xp``; returns a list of (MLP
-    (NumPy arrays), calibration mean (nT,), calibration std (nT,), held-out accuracy).
-    ``checkpoint``: a :class:`ThermometerCheckpoint` to resume from and write to."""
-    grid = Grid(cfg.sampling.temperatures, cfg.sampling.fields)
-    nT, nH = grid.shape
-    S = cfg.sampling.samples
+def field_data(cfg, path, field_index):
+    """(training inputs, labels, held-out inputs, labels) of one field: the first
+    1 - thermometer.holdout of each temperature's samples for training, in the order of training
+    sample g = iT * n_train + j, the rest held out; inputs float64 (thermometer's encoding)."""
+    nT, S = len(cfg.sampling.temperatures), cfg.sampling.samples
     n_train = max(1, int(round((1 - cfg.thermometer.holdout) * S)))
-    lo, hi = comm.slice(grid.size)
-    out = []
-    for iH in range(nH):
-        if checkpoint is not None and iH in checkpoint.finished:
-            arrays, mean, std, accuracy = checkpoint.finished[iH]
-            out.append((MLP.from_arrays(arrays), mean, std, accuracy))
-            continue
-        X_train, y_train, rows, X_test, y_test = [], [], [], [], []
-        for p in range(lo, hi):
-            iT, h = grid.index(p)
-            if h != iH:
-                continue
-            block = data[(p - lo) * S:(p - lo + 1) * S]
-            X_train.append(block[:n_train])
-            X_test.append(block[n_train:])
-            y_train += [iT] * n_train
-            y_test += [iT] * (S - n_train)
-            rows.append(iT * n_train + np.arange(n_train))
-        width = data.shape[1]
-        stack = lambda parts, width=width: np.concatenate(parts) if parts else np.empty((0, width))  # noqa: E731
-        rows = np.concatenate(rows) if rows else np.empty(0, np.int64)
-        pause, resume = (checkpoint.pause(iH), checkpoint.resume(iH)) if checkpoint is not None else (None, None)
-        mlp = train_classifier(stack(X_train), np.array(y_train, np.int64), rows, nT * n_train, nT,
-                               cfg.thermometer, cfg.run.seed, iH, comm, pause, resume, xp)
-        mean, std, accuracy = calibration(mlp, stack(X_test), np.array(y_test, np.int64), grid.temperatures, comm)
-        mlp = mlp.on(np)
-        out.append((mlp, mean, std, accuracy))
-        if checkpoint is not None:
-            checkpoint.finished[iH], checkpoint.current = ([a.copy() for a in mlp.arrays()], mean, std, accuracy), None
-    return out
+    configs = files.read_field_configs(path, field_index)
+    data = encode(configs.reshape((nT * S,) + configs.shape[2:]), visible_kind(cfg.model), cfg.model.q, np.float64)
+    data = data.reshape(nT, S, -1)
+    labels = np.arange(nT)[:, None]
+    return (data[:, :n_train].reshape(nT * n_train, -1), np.repeat(labels, n_train), data[:, n_train:].reshape(
+        nT * (S - n_train), -1), np.repeat(labels, S - n_train))
+
+
+def train_thermometer(cfg, path, field_index, checkpoint, xp=np):
+    """The neural thermometer of one field (trained or resumed on this rank alone); returns
+    (MLP arrays (NumPy), calibration mean (nT,), std (nT,), held-out accuracy)."""
+    if checkpoint.finished is not None:
+        return checkpoint.finished
+    X, y, X_test, y_test = field_data(cfg, path, field_index)
+    mlp = train_classifier(X, y, len(cfg.sampling.temperatures), cfg.thermometer, cfg.run.seed, field_index,
+                           checkpoint.pause, checkpoint.current, xp).on(np)
+    checkpoint.finish(mlp.arrays(), *calibration(mlp, X_test, y_test, cfg.sampling.temperatures))
+    return checkpoint.finished
 
 
 def compute(ctx):
-    """Compute the thermometer stage on ``ctx`` (collective): thermometer.h5, resumed from its
-    checkpoint when one of the same inputs exists."""
-    cfg = ctx.cfg
-    configs, _, _ = files.read_rank_configs(ctx.path(files.SAMPLES), cfg, ctx.comm)
-    data = encode(configs, visible_kind(cfg.model), cfg.model.q, np.float64)
-    checkpoint = ThermometerCheckpoint(ctx)
-    if checkpoint.finished or checkpoint.current:
-        get_logger().info("resuming from %s", checkpoint.checkpoint.path)
-    thermometers = train_thermometers(cfg, data, ctx.comm, checkpoint, ctx.backend.xp)
+    """Compute the thermometer stage on ``ctx`` (collective): thermometer.h5. Each rank trains
+    whole fields (:func:`job_owners`, the same cost for every field), each resumed from its own
+    checkpoint when one of the same inputs exists, and reads the others' results from their
+    final checkpoints: the same bits on any number of ranks."""
+    cfg, comm = ctx.cfg, ctx.comm
+    fields = range(len(cfg.sampling.fields))
+    owners = job_owners([1.0] * len(fields), comm.size)
+    checkpoints = [FieldCheckpoint(ctx.checkpoint(files.thermometer_checkpoint(iH), f"\nfield = {iH}",
+                                                  Communicator.alone())) for iH in fields]
+    for iH in fields:
+        if owners[iH] == comm.rank:
+            if checkpoints[iH].current is not None:
+                get_logger().info("field %d: resuming at epoch %d", iH, checkpoints[iH].current[0])
+            train_thermometer(cfg, ctx.path(files.SAMPLES), iH, checkpoints[iH], ctx.backend.xp)
+    comm.barrier()
+    results = [FieldCheckpoint(c.checkpoint).finished for c in checkpoints]
     with ctx.writing() as f:
-        files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields,
-                                 [(mlp.arrays(), mean, std, accuracy) for mlp, mean, std, accuracy in thermometers])
-    checkpoint.checkpoint.remove()
+        files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields, results)
+    if comm.is_root:
+        for c in checkpoints:
+            c.checkpoint.path.unlink(missing_ok=True)
+    comm.barrier()
 
 
 def needs(cfg, ranks, upstream):
-    """This rank's configurations and their encoding, the MLP with its Adam moments and a batch's
+    """One field's configurations and their encoding, the MLP with its Adam moments and a batch's
     activations; thermometer.h5 (one MLP and calibration per field)."""
     m, s, t = cfg.model, cfg.sampling, cfg.thermometer
     n_sites = m.L ** m.dim
     widths = layer_widths(cfg)
     mlp = parameter_bytes(widths)
-    local = busiest(len(s.temperatures) * len(s.fields), ranks)
+    local = len(s.temperatures)  # one field at a time
     return StageNeeds("thermometer", local * s.samples * (n_sites + 8 * widths[0]) + 4 * mlp
                       + 8 * t.batch_size * sum(widths),
                       {files.THERMOMETER: len(s.fields) * (mlp + 16 * len(s.temperatures))},

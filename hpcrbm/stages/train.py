@@ -22,7 +22,7 @@ from ..io import files
 from ..log import get_logger
 from ..parallel.communicator import Communicator
 from ..protocol.checkpoint import Checkpoint
-from ..protocol.stage import Stage, StageNeeds, busiest
+from ..protocol.stage import Stage, StageNeeds, busiest, job_owners
 from ..rbm.likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from ..rbm.model import RBMParams, encode
 from ..rbm.training import Trainer, TrainingSettings, TrainingState, training_kernels
@@ -59,16 +59,6 @@ def parallel_mode(cfg, ranks):
     units = m.L ** m.dim * (1 if r.visible == "bernoulli" else m.q)
     data_bytes = len(s.temperatures) * len(s.fields) * training_samples(cfg) * units * np.dtype(r.dtype).itemsize
     return "models" if len(r.hidden) * r.seeds >= ranks and data_bytes <= MODELS_BYTES else "data"
-
-
-def job_owners(costs, ranks):
-    """The rank of each job (list of costs): the costliest job first, each to the least loaded
-    rank (ties to the lower rank); the same on every rank."""
-    load, owners = [0.0] * ranks, [0] * len(costs)
-    for j in sorted(range(len(costs)), key=lambda j: (-costs[j], j)):
-        owners[j] = min(range(ranks), key=lambda rank: (load[rank], rank))
-        load[owners[j]] += costs[j]
-    return owners
 
 
 def training_data(path, cfg, comm):

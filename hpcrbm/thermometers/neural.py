@@ -3,16 +3,15 @@ units, softmax over the training temperatures; the critique's is 512-256-64) tra
 labelled Monte Carlo configurations of one field, with a
 held-out split for its calibration curve.
 
-Data-parallel like the RBM trainer: sample g = iT * S + j of the field is owned by the rank
-owning grid point (iT, iH); the epoch order is argsort of Philox words (purpose THERMOMETER_ORDER,
-point = field index, step = epoch; initial weights from purpose THERMOMETER_INIT) over the
-training samples and batches are global. One allreduce per batch assembles the batch's rows on
-every rank (each row comes from one rank, the others add zeros: exact), and every rank computes
-the same full-batch gradient and Adam update, so the weights do not depend on the rank count,
-bit for bit. Held-out predictions are made in blocks of a fixed shape and counted as integers.
+One MLP is trained by one rank on its field's whole training set (the thermometer stage gives
+each rank whole fields), so its weights do not depend on the rank count, bit for bit: training
+sample g = iT * n_train + j is the j-th training configuration of temperature iT; the epoch
+order is argsort of Philox words (purpose THERMOMETER_ORDER, point = field index, step = epoch;
+initial weights from purpose THERMOMETER_INIT). Held-out predictions are made in blocks of a
+fixed shape and counted as integers.
 
-On a GPU (``xp`` = CuPy) the weights, moments and batches live on the device; each batch's rows
-are assembled through a host buffer, and checkpoints get host copies.
+On a GPU (``xp`` = CuPy) the training set, the weights, moments and batches live on the device;
+checkpoints get host copies.
 """
 import numpy as np
 
@@ -99,18 +98,13 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
     return MLP(weights, [np.zeros(n) for n in sizes[1:]])
 
 
-def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t, seed, field_index, comm,
-                     pause=None, resume=None, xp=np):
-    """Train on the distributed training set; returns the MLP (identical on every rank), its
-    arrays in ``xp`` (where the training ran).
-
-    X_local (n_local, inputs) and labels_local: this rank's training samples, whose global
-    training indices are ``rows_local`` (sorted); n_train: global training-set size;
-    ``pause(epochs done, Adam step, mlp, moments)``: called after every epoch (collective), to
-    checkpoint, with NumPy arrays; ``resume``: (epochs done, Adam step, arrays, moments) that
-    ``pause`` was given.
+def train_classifier(X, labels, classes, cfg_t, seed, field_index, pause=None, resume=None, xp=np):
+    """Train on the training set X (n_train, inputs), float64, with ``labels`` (n_train,) in the
+    order of training sample g; returns the MLP, its arrays in ``xp`` (where the training ran).
+    ``pause(epochs done, Adam step, mlp, moments)``: called after every epoch, to checkpoint, with
+    NumPy arrays; ``resume``: (epochs done, Adam step, arrays, moments) that ``pause`` was given.
     """
-    mlp = init_mlp(X_local.shape[1], cfg_t.hidden, classes, seed, field_index).on(xp)
+    mlp = init_mlp(X.shape[1], cfg_t.hidden, classes, seed, field_index).on(xp)
     moments = [[xp.zeros_like(a), xp.zeros_like(a)] for a in mlp.arrays()]
     beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
     first = 0
@@ -118,20 +112,13 @@ def train_classifier(X_local, labels_local, rows_local, n_train, classes, cfg_t,
         first, t, arrays, saved = resume
         for a, (m, v), value, (m0, v0) in zip(mlp.arrays(), moments, arrays, saved):
             a[...], m[...], v[...] = xp.asarray(value), xp.asarray(m0), xp.asarray(v0)
-    position = {int(g): i for i, g in enumerate(rows_local)}
-    B = cfg_t.batch_size
-    width = X_local.shape[1]
+    X, labels = xp.asarray(X, np.float64), xp.asarray(labels, np.int64)
+    n_train, B = len(X), cfg_t.batch_size
     for epoch in range(first, cfg_t.epochs):
-        order = np.argsort(stream_words(n_train, seed, field_index, 0, epoch, _ORDER), kind="stable")
+        order = xp.asarray(np.argsort(stream_words(n_train, seed, field_index, 0, epoch, _ORDER), kind="stable"))
         for start in range(0, n_train - B + 1, B):
             batch = order[start:start + B]
-            local = np.zeros((B, width + 1))  # the rows this rank owns, and their labels, at their batch places
-            for j, g in enumerate(batch):
-                i = position.get(int(g))
-                if i is not None:
-                    local[j, :width], local[j, width] = X_local[i], labels_local[i]
-            rows = xp.asarray(comm.allreduce_sum(local))
-            grads = mlp.gradients(rows[:, :width], rows[:, width].astype(np.int64))
+            grads = mlp.gradients(X[batch], labels[batch])
             t += 1
             for a, (m, v), g in zip(mlp.arrays(), moments, grads):
                 m *= beta1
@@ -162,16 +149,15 @@ def predict_classes(mlp, X):
     return out
 
 
-def calibration(mlp, X, labels, temperatures, comm):
-    """Per true temperature over the distributed held-out set: mean and standard deviation
+def calibration(mlp, X, labels, temperatures):
+    """Per true temperature over the held-out set X with ``labels``: mean and standard deviation
     of the predicted T (argmax class); and the overall accuracy. From integer counts of
-    (true, predicted) class pairs, the same on any number of ranks."""
+    (true, predicted) class pairs."""
     T = np.asarray(temperatures, float)
     nT = len(T)
     counts = np.zeros((nT, nT), np.int64)
     if len(X):
         np.add.at(counts, (labels, predict_classes(mlp, X)), 1)
-    counts = comm.allreduce_sum(counts)
     total = counts.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = counts @ T / total

@@ -55,7 +55,8 @@ def stop_after(cmd, watched, signum, timeout=120):
     (2, signal.SIGUSR1, "checkpoints/samples.h5", {"samples = 200": "samples = 4000\nreplicas = 1",
                                                    "epochs = 150": "epochs = 5"}),
     (None, signal.SIGTERM, "checkpoints/rbm_nh4.h5", {"samples = 200": "samples = 2000"}),
-    (None, signal.SIGUSR1, "checkpoints/thermometer.h5", {"epochs = 150": "epochs = 5", "epochs = 3": "epochs = 3000"}),
+    (None, signal.SIGUSR1, "checkpoints/thermometer_h0.h5",
+     {"epochs = 150": "epochs = 5", "epochs = 3": "epochs = 3000"}),
     (2, signal.SIGUSR1, "checkpoints/flow.h5", {"epochs = 150": "epochs = 5", "steps = 3": "steps = 120",
                                                  "samples = 10": "samples = 200",  # 4 starts a rank, ~0.2 s each
                                                  "[1.5, 2.27, 3.5]": "[1.5, 2.0, 2.27, 2.5, 3.0, 3.5]"}),
