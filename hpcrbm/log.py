@@ -12,6 +12,8 @@ def setup_logging(comm, quiet=False):
     level = logging.INFO if comm.is_root and not quiet else logging.WARNING
     logger.setLevel(level)
     logger.propagate = False
+    # progress lines (protocol/progress.py): on every rank that reports, unless quiet
+    logging.getLogger("hpcrbm.progress").setLevel(logging.WARNING if quiet else logging.INFO)
     return logger
 
 

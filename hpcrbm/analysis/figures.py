@@ -17,10 +17,11 @@ def _plt():
     return plt
 
 
-def draw_all(run_dir, cfg, mc, flows, summary, comm):
+def draw_all(run_dir, cfg, mc, flows, summary, comm, progress=None):
     """Write figures/*.png into run_dir, the figures spread over the ranks of ``comm``; returns
     the list of paths (every rank). ``mc``: samples.h5's summary (io.files.read_samples_summary),
-    ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary."""
+    ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary; ``progress``: made for
+    the number of figures, updated as this rank's are drawn."""
     out = run_dir / "figures"
     if comm.is_root:
         out.mkdir(exist_ok=True)
@@ -37,9 +38,8 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm):
         fig.savefig(path, dpi=110)  # tight_layout above: no second layout pass
         plt.close(fig)
         return str(path)
-    figures = (mc_observables, flow_temperatures, fixed_points_vs_nh, fixed_points_vs_field, fixed_points_vs_epochs,
-               exponent_fit, rbm_flow_vs_rg, thermometer_calibration, nn_histograms)
-    return [Path(p) for p in comm.share([functools.partial(draw, fn) for fn in figures]) if p is not None]
+    tasks = [functools.partial(draw, fn) for fn in FIGURES]
+    return [Path(p) for p in comm.share(tasks, progress) if p is not None]
 
 
 def _tc_line(ax, summary, axis="x"):
@@ -254,3 +254,7 @@ def nn_histograms(plt, cfg, mc, flows, summary):
     ax.set_title(f"N_h = {key[2:]}, {mode}", fontsize=9)
     ax.legend(fontsize=7)
     return fig
+
+
+FIGURES = (mc_observables, flow_temperatures, fixed_points_vs_nh, fixed_points_vs_field, fixed_points_vs_epochs,
+           exponent_fit, rbm_flow_vs_rg, thermometer_calibration, nn_histograms)

@@ -99,16 +99,23 @@ class Communicator:
         self.comm.Bcast(buf, root=root)
         return buf.tobytes().decode()
 
-    def share(self, tasks):
+    def mine(self, n_tasks):
+        """The tasks of :meth:`share` this rank runs (task i on rank i % size)."""
+        return range(self.rank, n_tasks, self.size)
+
+    def share(self, tasks, progress=None):
         """Run independent ``tasks`` (callables returning JSON-able values), task i on rank
         i % size, and return every result on every rank, in task order, as read back from JSON
-        (so one rank or many see the same values). A task that raises makes every rank raise."""
+        (so one rank or many see the same values). A task that raises makes every rank raise.
+        ``progress``: updated after each of this rank's tasks (protocol/progress.py)."""
         mine = {}
-        for i in range(self.rank, len(tasks), self.size):
+        for i in self.mine(len(tasks)):
             try:
                 mine[str(i)] = {"value": tasks[i]()}
             except Exception as exc:  # re-raised on every rank below
                 mine[str(i)] = {"error": f"{type(exc).__name__}: {exc}"}
+            if progress is not None:
+                progress.update(1)
         results = {}
         for root in range(self.size):
             results.update(json.loads(self.bcast_text(json.dumps(mine, allow_nan=True) if root == self.rank else "",

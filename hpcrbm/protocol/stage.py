@@ -16,7 +16,6 @@ rebuild or refuse are taken in hpcrbm/pipeline.py.
 """
 import contextlib
 import hashlib
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from ..io.hdf5 import ParallelFile
 from ..io.provenance import now, provenance
 from ..log import get_logger
 from .checkpoint import Checkpoint, CheckpointTimer
+from .progress import Progress
 
 
 @dataclass
@@ -211,10 +211,10 @@ class Context:
         return folder
 
     def progress(self, total, initial=0, desc=None, unit="step"):
-        """A tqdm bar on rank 0 only, off when stderr is not a terminal or with --quiet."""
-        from tqdm import tqdm
-        show = self.comm.is_root and not self.quiet and sys.stderr.isatty()
-        return tqdm(total=total, initial=initial, disable=not show, desc=desc or self.stage.name, unit=unit)
+        """The :class:`~.progress.Progress` of ``total`` items on rank 0 of this context's
+        communicator (a tqdm bar on a terminal, else log lines at a bounded rate; nothing with
+        --quiet)."""
+        return Progress(total, initial, desc or self.stage.name, unit, self.comm.is_root and not self.quiet)
 
     def checkpoint(self, name, extra="", comm=None):
         """The stage's checkpoint ``checkpoints/NAME`` (:class:`~.checkpoint.Checkpoint`), valid for

@@ -25,6 +25,7 @@ from datetime import datetime
 import h5py
 
 from ..analysis.exponents import exponents
+from ..analysis.figures import FIGURES, draw_all
 from ..analysis.fixed_points import fixed_points, training_dependence
 from ..analysis.observables import specific_heat_peak, validation
 from ..analysis.rg import BLOCK_SIZES, rg_flow, talk_fixed_point
@@ -77,7 +78,9 @@ def summarize(ctx):
         tasks += [functools.partial(rg_flow, cfg, samples, b) for b in BLOCK_SIZES]
         tasks += [functools.partial(fixed_points, cfg, flows), functools.partial(fixed_points, cfg, flows, True),
                   functools.partial(exponents, cfg, mc, flows, tc), functools.partial(validation, cfg, mc)]
-        results = comm.share(tasks)
+        progress = ctx.progress(len(comm.mine(len(tasks))) + len(comm.mine(len(FIGURES))), 0,
+                                "analyze (exact references, fixed points, fits, RG, validation; figures)", "task")
+        results = comm.share(tasks, progress)
         peaks, rg = results[:len(fields)], dict(zip(BLOCK_SIZES, results[len(fields):len(fields) + len(BLOCK_SIZES)]))
         fps, controls, exponent_fits, checks = results[len(fields) + len(BLOCK_SIZES):]
         for fp in fps:
@@ -97,8 +100,8 @@ def summarize(ctx):
             run_time=run_time(ctx),
         )
         summary = Summary.from_json(summary.to_json())  # as every reader of summary.json sees it
-        from ..analysis.figures import draw_all
-        draw_all(run_dir, cfg, mc, flows, summary, comm)
+        draw_all(run_dir, cfg, mc, flows, summary, comm, progress)
+        progress.close()
     return summary
 
 

@@ -144,6 +144,7 @@ def compute(ctx):
     if rows:
         log.info("resuming from %s with %d of this rank's %d starts done", checkpoint.path, len(rows), hi - lo)
     most = -(-len(starts) // comm.size)  # starts of the busiest rank: every rank checks as often
+    progress = ctx.progress(hi - lo, len(rows), f"flow ({len(pairs)} RBM x mode per start)", "start")
     for s in range(lo, lo + most):
         if s < hi and s not in rows:
             kind, iT, iH = starts[s]
@@ -152,8 +153,10 @@ def compute(ctx):
             rows[s] = {(key, mode): flow_start(cfg, stored[key], model, v0, cfg.sampling.fields[iH], ids, mode,
                                                thermo[iH], nn[iH], stream_point(key, stored[key]), runner)
                        for key, mode in pairs}
+            progress.update(1)
         if s + 1 < lo + most:
             checkpoint.save_if_due(lambda: checkpoint.write_parallel(lambda f: _write_done(f, layout, rows)))
+    progress.close()
     with ctx.writing() as f:
         files.write_starts(f, [k for k, _, _ in starts],
                            [cfg.sampling.temperatures[t] if t >= 0 else np.nan for _, t, _ in starts],

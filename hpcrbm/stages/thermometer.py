@@ -7,6 +7,8 @@ retrain it, and changing it does not retrain the RBMs.
 The MLP reads the configurations as the RBMs' natural visible units: Ising spins as
 v = (1 + s) / 2, Potts and clock states one-hot.
 """
+import dataclasses
+
 import numpy as np
 
 from ..io import files
@@ -27,8 +29,8 @@ class FieldCheckpoint:
     training with its Adam moments, written when the checkpoint timer says so, then the finished
     MLP and its calibration (read by every rank at the end)."""
 
-    def __init__(self, checkpoint):
-        self.checkpoint = checkpoint
+    def __init__(self, checkpoint, progress=None):
+        self.checkpoint, self.progress = checkpoint, progress  # progress: updated every epoch
         self.finished, self.current = checkpoint.read(self._read) or (None, None)
         # finished: (arrays, mean, std, accuracy); current: (epoch, step, arrays, moments)
 
@@ -48,6 +50,8 @@ class FieldCheckpoint:
     def pause(self, epoch, step, mlp, moments):
         """The ``pause`` of train_classifier."""
         self.current = (epoch, step, mlp.arrays(), moments)
+        if self.progress is not None:
+            self.progress.update(1)
         self.checkpoint.save_if_due(lambda: self.checkpoint.write(self._write))
 
     def finish(self, arrays, mean, std, accuracy):
@@ -106,11 +110,16 @@ def compute(ctx):
     owners = job_owners([1.0] * len(fields), comm.size)
     checkpoints = [FieldCheckpoint(ctx.checkpoint(files.thermometer_checkpoint(iH), f"\nfield = {iH}",
                                                   Communicator.alone())) for iH in fields]
+    alone = dataclasses.replace(ctx, comm=Communicator.alone())  # progress on every rank that trains
     for iH in fields:
-        if owners[iH] == comm.rank:
-            if checkpoints[iH].current is not None:
-                get_logger().info("field %d: resuming at epoch %d", iH, checkpoints[iH].current[0])
-            train_thermometer(cfg, ctx.path(files.SAMPLES), iH, checkpoints[iH], ctx.backend.xp)
+        field_checkpoint = checkpoints[iH]
+        if owners[iH] == comm.rank and field_checkpoint.finished is None:
+            done = field_checkpoint.current[0] if field_checkpoint.current is not None else 0
+            if done:
+                get_logger().info("field %d: resuming at epoch %d", iH, done)
+            with alone.progress(cfg.thermometer.epochs, done, f"thermometer field {iH}", "epoch") as progress:
+                field_checkpoint.progress = progress
+                train_thermometer(cfg, ctx.path(files.SAMPLES), iH, field_checkpoint, ctx.backend.xp)
     comm.barrier()
     results = [FieldCheckpoint(c.checkpoint).finished for c in checkpoints]
     with ctx.writing() as f:

@@ -108,22 +108,23 @@ def _read_result(h5):
     return _read_state(h5), {k: h5.attrs[k].item() if hasattr(h5.attrs[k], "item") else h5.attrs[k] for k in INFO}
 
 
-def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), training_seed=0):
+def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), training_seed=0, key=None):
     """Train (or resume from ``checkpoint``) the RBM with ``n_hidden`` hidden units and training
     seed ``training_seed``, keeping copies of the parameters at the epochs ``snapshots``; returns
-    (state, log Z info)."""
+    (state, log Z info). ``key``: its name in logs and progress (default: files.rbm_key)."""
     cfg, comm = ctx.cfg, ctx.comm
     log = get_logger()
+    key = key or files.rbm_key(n_hidden, training_seed)
     settings = settings_for(cfg, n_hidden, training_seed)
     kernels = training_kernels(ctx.backend)
     trainer = Trainer(settings, data, first, n_total, comm, cfg.model.L ** cfg.model.dim, kernels)
     state = checkpoint.read(_read_state)
     if comm.all_true(state is not None):
-        log.info("%s: resuming at epoch %d", files.rbm_key(n_hidden, training_seed), state.epoch)
+        log.info("%s: resuming at epoch %d", key, state.epoch)
         state = state.to(trainer.xp)
     else:
         state = trainer.initial_state()
-    bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {files.rbm_key(n_hidden, training_seed)}", "epoch")
+    bar = ctx.progress(cfg.rbm.epochs, state.epoch, f"train {key}", "epoch")
 
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
@@ -220,7 +221,7 @@ def compute(ctx):
         if by_models and owners[j] != comm.rank:
             results[key] = checkpoint  # trained by another rank: read from its final checkpoint below
         elif key == files.CONTROL_EXTREMES:
-            results[key] = train_one(work, nh, sub, sub_first, sub_total, checkpoint)
+            results[key] = train_one(work, nh, sub, sub_first, sub_total, checkpoint, key=key)
         else:
             results[key] = train_one(work, nh, data, first, n_total, checkpoint, cfg.rbm.snapshots, r)
     comm.barrier()
