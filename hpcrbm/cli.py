@@ -158,7 +158,17 @@ def cmd_posthoc(args, comm):
 def cmd_report(args, comm):
     from .report import write_report
     if comm.is_root:
-        print(write_report(args.run_dirs, args.out))
+        written = write_report(args.run_dirs, args.out)
+        if written is not None:
+            print(written)
+    return 0
+
+
+def cmd_summary(args, comm):
+    from .io.summary import Summary
+    from .report import one_screen
+    if comm.is_root:
+        print("\n".join(one_screen(args.run_dir, Summary.read(args.run_dir))))
     return 0
 
 
@@ -219,7 +229,7 @@ def _options(*add):
 
 # Commands that use no stage: their parser is built without importing the stage registry (which
 # imports NumPy, SciPy, numba and h5py), so they start in a fraction of a second.
-WITHOUT_STAGES = ("--version", "merge", "export", "redraw", "report", "info", "validate", "bench")
+WITHOUT_STAGES = ("--version", "merge", "export", "redraw", "report", "summary", "info", "validate", "bench")
 
 
 def _stages_for(argv):
@@ -292,8 +302,12 @@ def build_parser(stages=None):
 
     p = sub.add_parser("report", help="the study's report (verdict per claim) from the runs' summaries alone")
     p.add_argument("run_dirs", nargs="+", help="run directories holding summary.json and figures/")
-    p.add_argument("--out", default="report.md", help="Markdown file to write (figures linked relative to it)")
+    p.add_argument("--out", help="Markdown file to write (figures linked relative to it); without: print it")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("summary", help="a run's results on one screen, from its summary.json")
+    p.add_argument("run_dir", help="run directory holding summary.json")
+    p.set_defaults(func=cmd_summary)
 
     p = sub.add_parser("info", help="what an HDF5 file holds and whether its stage completed", parents=[as_json],
                        description="What an HDF5 file written by hpcrbm holds: the stage that wrote it and whether "

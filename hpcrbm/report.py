@@ -346,8 +346,51 @@ def render(runs, out_path):
     return "\n".join(lines) + "\n"
 
 
+def _short(reading):
+    """A verdict in a few characters: the fixed point's T +- err, or the verdict with its
+    branches' temperatures."""
+    if reading["verdict"] == "fixed point":
+        return _fmt(reading["T"], reading["err"], 2)
+    branches = reading.get("branches", [])
+    ends = ",".join(_fmt(b["T"], digits=1) for b in branches[:4]) + ("..." if len(branches) > 4 else "")
+    words = {"separate attractors": "separate", "still moving": "moving", "stopped, not met": "not met"}
+    return words.get(reading["verdict"], reading["verdict"]) + (f" {ends}" if ends else "")
+
+
+def one_screen(run_dir, s):
+    """``hpcrbm summary RUN_DIR``: the run on one screen (lines of text) from its Summary ``s``:
+    protocol, validation, the specific-heat maximum per field, where each RBM's flows end per
+    thermometer (T +- err at a fixed point, else the verdict and its branches' T), the
+    controls, the run time."""
+    v = s.validation
+    lines = [f"{Path(run_dir).name}: {_protocol(s)}",
+             f"Tc (infinite lattice) = {_fmt(s.tc)}; Monte Carlo against exact results: {v.get('passed', 0)} passed, "
+             f"{v.get('failed', 0)} failed (|z| < {v.get('z_max', '-')}), {v.get('not_judged', 0)} not judged"]
+    peaks = {}
+    for f in s.flows:
+        peaks.setdefault(f["field"], f["specific_heat_peak"])
+    for field, peak in peaks.items():
+        mc = peak.get("monte_carlo")
+        lines.append(f"c maximum at H = {field:g}: Monte Carlo {_fmt(mc['T'], mc['err']) if mc else '-'}, exact "
+                     f"{_fmt(peak.get('exact'))}" + (f" ({peak['exact_source']})" if peak.get("exact_source") else ""))
+    lines += ["Where the flows end (T +- err at a fixed point; else the verdict, branches' T):",
+              f"{'RBM':>16} {'H':>5} {'mode':<10} " + " ".join(f"{t:<24}" for t in ("neural", "energy", "|m|"))]
+    for f in s.flows + s.controls:
+        name = f"control {f['control']}" if "control" in f else f"N_h {f['nh']}" + (
+            f" x{f['seeds']}" if f.get("seeds", 1) > 1 else "")
+        lines.append(f"{name:>16} {f['field']:>5g} {f['mode']:<10} "
+                     + " ".join(f"{_short(f['fixed_point'][t]):<24}" for t in THERMOMETERS).rstrip())
+    if s.run_time:
+        lines.append(_run_time(s).strip())
+    return lines
+
+
 def write_report(run_dirs, out_path):
-    """Write the report of ``run_dirs`` to ``out_path``; returns the path."""
+    """Write the report of ``run_dirs`` to ``out_path``; returns the path (None: the text is
+    printed, figures linked relative to the current directory)."""
+    if out_path is None:
+        print(render(load_runs(run_dirs), Path("report.md")), end="")
+        return None
     out_path = Path(out_path)
     text = render(load_runs(run_dirs), out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")

@@ -49,3 +49,18 @@ def test_the_critique_study_in_short_runs_through_the_same_code_to_a_verdict(tmp
     assert run_hpcrbm(["report", run, "--out", out]).returncode == 0
     row = next(line for line in out.read_text().splitlines() if "ends at m* = 0.6507" in line)
     assert f"m* = {end['mean']:.4f}" in row and ("| reproduced |" in row or "| not reproduced |" in row)
+
+
+def test_summary_fits_a_screen_and_report_without_out_prints(tmp_path):
+    """`hpcrbm summary RUN_DIR`: the demo's results in at most 40 lines, every RBM and control row
+    there; `hpcrbm report RUN_DIR` without --out prints the Markdown and writes no file."""
+    demo = ROOT / "docs" / "study" / "demo"
+    result = run_hpcrbm(["summary", demo], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    s = load_runs([demo])[0][1]
+    assert len(lines) <= 40 and lines[0].startswith("demo: ising 2D L = 10")
+    assert sum(line.lstrip().startswith(("N_h", "control")) for line in lines) == len(s.flows) + len(s.controls)
+    printed = run_hpcrbm(["report", demo], cwd=tmp_path)
+    assert printed.returncode == 0 and printed.stdout.startswith("# Reproduction report")
+    assert not list(tmp_path.iterdir())
