@@ -44,7 +44,7 @@ def test_the_critique_study_in_short_runs_through_the_same_code_to_a_verdict(tmp
     flows = [f for f in summary["flows"] if f["mode"] == "sample"]
     end = flows[0]["end_state"]["random"]["abs_magnetization"]
     assert flows[0]["seeds"] == 2 and len(end["per_seed"]) == 2 and end["spread"] is not None
-    assert set(summary["run_time"]) == {"simulate", "train", "thermometer", "flow"}
+    assert set(summary["run_time"]) == {"simulate", "train", "thermometer", "flow", "analyze"}
     out = tmp_path / "report.md"
     assert run_hpcrbm(["report", run, "--out", out]).returncode == 0
     row = next(line for line in out.read_text().splitlines() if "ends at m* = 0.6507" in line)

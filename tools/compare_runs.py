@@ -16,7 +16,8 @@ import h5py
 import numpy as np
 
 PROVENANCE = {"hpcrbm_version", "git_revision", "ranks", "backend", "device", "writer", "h5py_version",
-              "hdf5_version", "mpi_version", "numpy_version", "start_time", "end_time", "created"}
+              "hdf5_version", "mpi_version", "numpy_version", "start_time", "end_time", "seconds", "stage_seconds",
+              "created"}
 
 
 def _datasets(h5):

@@ -50,7 +50,7 @@ def format_description(info):
     lines = [f"{info['file']}: stage {attrs.get('stage', '?')}, "
              f"{'complete' if info['complete'] else 'NOT complete'}"]
     for key in ("model", "dim", "L", "q", "seed", "ranks", "backend", "device", "writer", "hpcrbm_version",
-                "git_revision", "h5py_version", "hdf5_version", "mpi_version", "start_time", "end_time"):
+                "git_revision", "h5py_version", "hdf5_version", "mpi_version", "start_time", "end_time", "seconds"):
         if key in attrs:
             lines.append(f"  {key:15s} {attrs[key]}")
     lines.append("  datasets:")

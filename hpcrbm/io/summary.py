@@ -30,7 +30,9 @@ class Summary:
       [{"T", "T_blocked", "err"}]}, "talk_recursion_fixed_point_K", "talk_recursion_fixed_point_T"};
     - ``validation``: analysis.observables.validation's dict; ``nn_thermometer``: per field
       io.files.read_thermometer_calibration's dict;
-    - ``protocol``: the settings run (stages/analyze.py); ``run_time``: {stage: {"seconds", "ranks"}};
+    - ``protocol``: the settings run (stages/analyze.py); ``run_time``: {stage: {"seconds", "ranks"}}
+      for simulate, train, thermometer, flow and analyze, the seconds of every segment of a
+      resumed stage (the stage files' ``seconds`` attribute);
       ``created``: the time stamp.
     """
     schema_version: int = SCHEMA_VERSION

@@ -62,9 +62,17 @@ class Checkpoint:
     raises :class:`Stopped` after a stop signal.
     """
 
-    def __init__(self, path, inputs, comm, interval):
+    def __init__(self, path, inputs, comm, interval, seconds=None):
         self.path, self.inputs, self.comm = Path(path), inputs, comm
         self.timer = CheckpointTimer(comm, interval)
+        self.seconds = seconds  # the stage's compute seconds so far (all segments), kept in each write
+
+    def stored_seconds(self):
+        """The stage's compute seconds when this checkpoint was written (0: none of these inputs)."""
+        return float(self.read(lambda h5: h5.attrs.get("stage_seconds", 0.0)) or 0.0)
+
+    def _stamp(self):
+        return {"inputs": self.inputs} | ({"stage_seconds": self.seconds()} if self.seconds else {})
 
     def read(self, reader):
         """``reader(h5)`` on the checkpoint opened for reading, or None when it is missing,
@@ -90,7 +98,7 @@ class Checkpoint:
         if self.comm.is_root:
             with replaced_on_success(self.path, ".tmp") as tmp, h5py.File(tmp, "w") as h5:
                 writer(h5)
-                h5.attrs["inputs"] = self.inputs
+                h5.attrs.update(self._stamp())
         self.comm.barrier()
 
     def write_parallel(self, writer, file_class=ParallelFile):
@@ -98,7 +106,10 @@ class Checkpoint:
         (collective)."""
         f = file_class(self.path.with_name(self.path.name + ".tmp"), self.comm, "w")
         writer(f)
-        f.set_attrs({"inputs": self.inputs})
+        stamp = self._stamp()
+        if "stage_seconds" in stamp:  # rank 0's clock: the same attributes on every rank
+            stamp["stage_seconds"] = self.comm.bcast_number(stamp["stage_seconds"])
+        f.set_attrs(stamp)
         f.commit(self.path)
 
     def save_if_due(self, save):

@@ -16,8 +16,10 @@ rebuild or refuse are taken in hpcrbm/pipeline.py.
 """
 import contextlib
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import h5py
@@ -189,10 +191,16 @@ class Context:
     inputs: str
     quiet: bool = False
     start_time: str = field(default="")
+    previous_seconds: float = 0.0  # compute seconds of earlier segments of this stage (its checkpoints')
 
     def __post_init__(self):
         self.run_dir = Path(self.run_dir)
         self.start_time = self.start_time or self.comm.bcast_text(now())  # one clock for all ranks
+        self._started = time.monotonic()
+
+    def stage_seconds(self):
+        """Compute seconds of this stage so far: earlier segments (a resumed stage) and this one."""
+        return self.previous_seconds + time.monotonic() - self._started
 
     def path(self, name):
         return self.run_dir / name
@@ -219,8 +227,10 @@ class Context:
     def checkpoint(self, name, extra="", comm=None):
         """The stage's checkpoint ``checkpoints/NAME`` (:class:`~.checkpoint.Checkpoint`), valid for
         this stage's fingerprint plus ``extra``, kept by ``comm`` (default: the run's)."""
-        return Checkpoint(self.checkpoints / name, self.inputs + extra, comm or self.comm,
-                          self.cfg.run.checkpoint_interval)
+        checkpoint = Checkpoint(self.checkpoints / name, self.inputs + extra, comm or self.comm,
+                                self.cfg.run.checkpoint_interval, self.stage_seconds)
+        self.previous_seconds = max(self.previous_seconds, checkpoint.stored_seconds())
+        return checkpoint
 
     def stop_point(self):
         """Raise :class:`Stopped` when a stop signal arrived on any rank (collective), for work
@@ -248,7 +258,9 @@ class Context:
         f = file_class(self.partial, self.comm, "r+" if append else "w")
         yield f  # on an error the process ends (exit 2 on every rank, or abort): nothing is renamed
         attrs = {"complete": True} if append else self.file_attrs(f.strategy, True)
-        f.set_attrs({**attrs, "end_time": self.comm.bcast_text(now())})
+        end = self.comm.bcast_text(now())
+        elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(self.start_time)
+        f.set_attrs({**attrs, "end_time": end, "seconds": self.previous_seconds + elapsed.total_seconds()})
         f.commit(self.output)
         get_logger().info("wrote %s", self.output)
 

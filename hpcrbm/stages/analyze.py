@@ -52,14 +52,16 @@ def protocol(cfg):
 
 
 def run_time(ctx):
-    """Wall seconds of each stage that made this run's inputs (from the files' start_time and
-    end_time; a resumed stage counts from its last start) and the ranks that ran it."""
+    """Wall seconds of each stage that made this run's inputs and the ranks that ran it: the
+    file's ``seconds`` (every segment of a resumed stage, as far as its checkpoints kept them),
+    or for files written before it existed, end_time - start_time (the last segment)."""
     out = {}
     for stage, name in (("simulate", files.SAMPLES), ("train", files.RBM), ("thermometer", files.THERMOMETER),
                         ("flow", files.FLOW)):
         with h5py.File(ctx.path(name), "r") as h5:
             start, end = (datetime.fromisoformat(str(h5.attrs[k])) for k in ("start_time", "end_time"))
-            out[stage] = {"seconds": (end - start).total_seconds(), "ranks": int(h5.attrs["ranks"])}
+            seconds = float(h5.attrs["seconds"]) if "seconds" in h5.attrs else (end - start).total_seconds()
+            out[stage] = {"seconds": seconds, "ranks": int(h5.attrs["ranks"])}
     return out
 
 
@@ -111,6 +113,7 @@ def compute(ctx):
     complete."""
     comm = ctx.comm
     summary = summarize(ctx)
+    summary.run_time["analyze"] = {"seconds": round(comm.bcast_number(ctx.stage_seconds()), 1), "ranks": comm.size}
     text = summary.to_json() if comm.is_root else ""
     if comm.is_root:
         with replaced_on_success(files.summary_path(ctx.run_dir), ".tmp") as tmp:

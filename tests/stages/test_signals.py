@@ -1,6 +1,7 @@
 """Stop signals (what Slurm sends before a time limit): SIGTERM and SIGUSR1 make every stage write
 its checkpoint and exit 75; the same command resumes to the files of an uninterrupted run,
 including from a checkpoint taken inside a simulate step."""
+import json
 import signal
 import subprocess
 import time
@@ -76,10 +77,16 @@ def test_stop_signal_checkpoints_exits_75_and_resumes_identically(tmp_path, writ
     assert f"stopped by {signum.name}; checkpoint written" in err and "Traceback" not in err
     assert not (stopped / "summary.json").exists()
     assert (stopped / watched).exists()  # the stage stopped inside, with its checkpoint
+    with h5py.File(stopped / watched, "r") as h5:
+        before = float(h5.attrs["stage_seconds"])  # the stage's seconds up to the stop
     result = run_hpcrbm(["run", config, "--out", stopped], ranks=ranks)
     assert result.returncode == 0, result.stderr
     assert "resuming" in result.stderr
     assert summary_without_time(reference / "summary.json") == summary_without_time(stopped / "summary.json")
+    stage = {"samples": "simulate", "rbm": "train", "thermometer": "thermometer", "flow": "flow"}[
+        watched.split("/")[1].split("_")[0].removesuffix(".h5")]
+    resumed = json.loads((stopped / "summary.json").read_text())["run_time"][stage]["seconds"]
+    assert 0 < before <= resumed  # run_time counts every segment of the stopped stage
     for name in ("samples.h5", "rbm.h5", "thermometer.h5", "flow.h5", "analysis.h5"):
         assert same_results(reference / name, stopped / name)
 
