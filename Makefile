@@ -21,7 +21,8 @@ setup:
 
 demo: setup
 	$(MPIEXEC) -n $(RANKS) $(PY) -m hpcrbm run configs/demo.toml
-	@echo "demo: summary in runs/demo/summary.json, figures in runs/demo/figures/"
+	$(PY) -m hpcrbm summary runs/demo
+	@echo "demo: summary.json and figures/ in runs/demo"
 	@echo "      files: samples.h5 rbm.h5 thermometer.h5 flow.h5 analysis.h5 (inspect: $(PY) -m hpcrbm info FILE)"
 
 # The reproduction study (docs/results.md): every run, then docs/study/ and the report (hours on 2 cores).

@@ -11,11 +11,11 @@ import math
 import os
 from pathlib import Path
 
+from .analysis.exponents import MIN_FIT_POINTS
 from .io import files
 from .io.summary import Summary
 
 THERMOMETERS = files.THERMOMETERS
-MIN_FIT_POINTS = 5  # an exponent fit on fewer temperatures is not judged
 TC_TOLERANCE = 3.0  # a fixed point agrees with Tc when |T - Tc| <= 3 err + the analysis resolution
 
 

@@ -19,14 +19,16 @@ have_system_mpi_hdf5() { command -v mpicc >/dev/null && command -v mpiexec >/dev
 have_slurm() { command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v sbatch >/dev/null \
                && command -v munged >/dev/null; }
 can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+# another apt-get or unattended-upgrades holding the dpkg lock: wait for it (up to 10 min) instead of failing
+apt_get() { apt-get -o DPkg::Lock::Timeout=600 "$@"; }
 if { ! have_system_mpi_hdf5 || ! have_slurm; } && can_apt; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
+  apt_get update -qq
 fi
 if ! have_system_mpi_hdf5; then
   if can_apt; then
     echo "setup: installing Open MPI and parallel HDF5 from Debian packages"
-    apt-get install -y -qq libhdf5-openmpi-dev openmpi-bin libopenmpi-dev pkg-config >/dev/null
+    apt_get install -y -qq libhdf5-openmpi-dev openmpi-bin libopenmpi-dev pkg-config >/dev/null
   else
     echo "setup: Open MPI / parallel HDF5 not found and cannot install them (not root on Debian);" \
          "h5py will fall back to the serial writer" >&2
@@ -35,7 +37,7 @@ fi
 if ! have_slurm; then
   if can_apt; then
     echo "setup: installing slurm-wlm and munge from Debian packages (for the Slurm tests)"
-    apt-get install -y -qq slurm-wlm munge >/dev/null \
+    apt_get install -y -qq slurm-wlm munge >/dev/null \
       || echo "setup: slurm-wlm / munge could not be installed; the Slurm tests will skip" >&2
   else
     echo "setup: slurm-wlm / munge not found and cannot install them (not root on Debian); the Slurm tests will skip" >&2

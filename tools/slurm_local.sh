@@ -54,7 +54,7 @@ start() {
     command -v apt-get >/dev/null || cannot "slurm-wlm and munge are not installed and there is no apt-get"
     echo "slurm_local: installing slurm-wlm and munge (apt-get)" >&2
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq slurm-wlm munge; } >"$DIR/apt.log" 2>&1 \
+    { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq slurm-wlm munge; } >"$DIR/apt.log" 2>&1 \
       || { log_tail "$DIR/apt.log"; cannot "apt-get install slurm-wlm munge failed"; }
   fi
   id munge >/dev/null 2>&1 || cannot "no user munge (the munge package creates it)"

@@ -8,6 +8,8 @@ import numpy as np
 from ..exact.reference import exact_magnetization
 from ..io import files
 
+MIN_FIT_POINTS = 5  # a fit on fewer temperatures is not judged (report) and flagged (figures)
+
 
 def fit_beta(T, m, m_err, tc, window=(0.05, 0.4)):
     """Fit |m| = A (1 - T/Tc)^beta on tc*(1-window[1]) < T < tc*(1-window[0]); returns dict."""

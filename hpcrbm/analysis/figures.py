@@ -7,6 +7,7 @@ import numpy as np
 
 from ..exact.reference import exact_magnetization, exact_method, exact_observables
 from ..io import files
+from .exponents import MIN_FIT_POINTS
 from .rg import talk_recursion
 
 
@@ -55,11 +56,15 @@ def mc_observables(plt, cfg, mc, flows, summary):
     for iH, H in enumerate(cfg.sampling.fields):
         for ax, name in zip(axes, ("energy", "specific_heat", "abs_magnetization")):
             ax.errorbar(T, mc[name][:, iH], mc[f"{name}_err"][:, iH], fmt="o", ms=3, label=f"MC, H = {H:g}")
-    exact = exact_observables(cfg.model, fine, 0.0) if 0.0 in cfg.sampling.fields else None
-    if exact is not None:
-        label = f"{exact_method(cfg.model)} L = {cfg.model.L}"
-        axes[0].plot(fine, exact[0], "k-", lw=1, label=label)
-        axes[1].plot(fine, exact[1], "k-", lw=1, label=label)
+    for H in cfg.sampling.fields:  # the exact curves wherever one applies (a field: transfer matrix, L <= 10)
+        method = exact_method(cfg.model, H)
+        if method is None:
+            continue
+        grid = fine if method == "kaufman" or cfg.model.dim == 1 else np.linspace(fine[0], fine[-1], 60)
+        u, c = exact_observables(cfg.model, grid, H)
+        label = f"{method} L = {cfg.model.L}" + (f", H = {H:g}" if len(cfg.sampling.fields) > 1 else "")
+        axes[0].plot(grid, u, "k-", lw=1, label=label)
+        axes[1].plot(grid, c, "k-", lw=1, label=label)
     yang = exact_magnetization(cfg.model, fine)
     if yang is not None and 0.0 in cfg.sampling.fields:
         axes[2].plot(fine, yang, "k--", lw=1, label="Yang (L = inf)")
@@ -78,7 +83,9 @@ def flow_temperatures(plt, cfg, mc, flows, summary):
     starts_T = files.start_temperatures(flows)
     keys = files.flow_keys(flows) + files.flow_keys(flows, controls=True)
     modes = files.flow_modes(flows, keys[0])
-    fig, axes = plt.subplots(len(modes), len(keys), figsize=(3.2 * len(keys), 3 * len(modes)), squeeze=False)
+    fig, grid = plt.subplots(len(modes), len(keys) + 1, figsize=(3.2 * len(keys) + 0.6, 3 * len(modes)),
+                             squeeze=False, gridspec_kw={"width_ratios": [1] * len(keys) + [0.06]})
+    axes, bars = grid[:, :-1], grid[:, -1]
     sel = (kinds == "mc") & (field_index == 0)
     colours = plt.cm.viridis(np.linspace(0, 1, sel.sum()))
     for i, mode in enumerate(modes):
@@ -91,8 +98,14 @@ def flow_temperatures(plt, cfg, mc, flows, summary):
             ax.set_title(f"{'N_h = ' + key[2:] if key.startswith('nh') else key}, {mode}", fontsize=9)
             ax.set_xlabel("flow step")
             ax.set_ylabel("T (energy thermometer)")
-            ax.set_ylim(0, min(np.nanmax(starts_T[sel]) * 1.2, 12))
-    fig.suptitle(f"RBM flows from Monte Carlo starts (colour: start T), field {cfg.sampling.fields[0]:g}")
+    top = max(np.nanmax(flows[files.flow_dataset(key, mode, "temperature_energy")][sel])
+              for key in keys for mode in modes)
+    for ax in axes.ravel():
+        ax.set_ylim(0, 1.05 * top if np.isfinite(top) else None)  # every panel's flows, the controls' included
+    norm = plt.Normalize(np.nanmin(starts_T[sel]), np.nanmax(starts_T[sel]))
+    for bar in bars:
+        fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=plt.cm.viridis), cax=bar, label="start T")
+    fig.suptitle(f"RBM flows from Monte Carlo starts, field {cfg.sampling.fields[0]:g}")
     return fig
 
 
@@ -181,9 +194,14 @@ def exponent_fit(plt, cfg, mc, flows, summary):
     sel = t > 0
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.loglog(t[sel], m[sel], "o", ms=4, label="Monte Carlo")
+    lo, hi = (1 - T_edge / tc for T_edge in reversed(fit["fit_range_T"]))  # the fit's window in 1 - T/Tc
+    x = np.geomspace(lo, hi, 50)
+    few = fit["points"] < MIN_FIT_POINTS
+    ax.loglog(x, fit["amplitude"] * x ** fit["beta"], "-", lw=2,
+              label=f"fit on {fit['points']} points: beta = {fit['beta']:.3f} +- {fit['beta_err']:.3f}"
+                    + (" (too few points: not judged)" if few else ""))
+    ax.axvspan(lo, hi, color="0.9", zorder=0, label="fit window")
     x = np.geomspace(1e-3, 1, 50)
-    ax.loglog(x, fit["amplitude"] * x ** fit["beta"], "-",
-              label=f"fit beta = {fit['beta']:.3f} +- {fit['beta_err']:.3f}")
     ax.loglog(x, 1.2224 * x**0.125, "k--", lw=1, label="exact 1.222 t^(1/8)")
     ax.set_xlabel("1 - T/Tc")
     ax.set_ylabel("|m|")
