@@ -93,22 +93,14 @@ def cmd_run(args, comm):
 
 
 def cmd_plan(args, comm):
-    """Stages, memory and disk per rank, expected files and a rough time, before any work."""
-    from .plan import check, plan_text
+    """Stages, memory and disk per rank, expected files and every stage's time, before any work."""
+    from .plan import check, plan_text, time_estimates
     cfg = _load_config(args)
     ranks = args.ranks or comm.size
-    rates = None
-    if not args.no_bench:
-        from .backend import select_backend
-        from .bench import bench_mc, bench_rbm
-        backend = select_backend("cpu", comm)
-        alone = comm.alone()
-        rates = {"flips_per_ns": bench_mc(alone, backend, L=64, sweeps=200)["flips_per_ns"],
-                 "samples_per_s": bench_rbm(alone, backend, epochs=1, dtype=cfg.rbm.dtype,
-                                            method=cfg.rbm.method)["samples_per_s"]}
+    estimates = None if args.no_bench or not comm.is_root else time_estimates(cfg, ranks)
     here = comm.node()[1] if not args.ranks else min(args.ranks, os.cpu_count() or 1)
     if comm.is_root:
-        print(plan_text(cfg, ranks, here, rates))
+        print(plan_text(cfg, ranks, here, estimates))
     from .stages import registered
     check(cfg, [s.name for s in registered()], comm)
     if comm.is_root:
@@ -262,10 +254,10 @@ def build_parser(stages=None):
         p = sub.add_parser(name, help=help_text, parents=[config, quiet])
         p.set_defaults(func=func)
 
-    p = sub.add_parser("plan", help="stages, memory and disk per rank, files and a rough time, before any work",
+    p = sub.add_parser("plan", help="stages, memory and disk per rank, files and every stage's time, before any work",
                        parents=[config])
     p.add_argument("--ranks", type=int, help="plan for this many ranks (default: the ranks it runs on)")
-    p.add_argument("--no-bench", action="store_true", help="no time estimate (it measures this machine for ~2 s)")
+    p.add_argument("--no-bench", action="store_true", help="no time estimate (it measures each stage's inner step for a few seconds)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)",

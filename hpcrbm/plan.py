@@ -142,8 +142,14 @@ def _limits(name):
     return stage_named(name).limits
 
 
-def plan_text(cfg, ranks, ranks_here, rates=None):
-    """The plan as text: stages, memory per rank, files, free resources, a rough time."""
+def time_estimates(cfg, ranks):
+    """{stage: TimeEstimate} of every registered stage that has one (``Stage.estimate``)."""
+    return {stage.name: stage.estimate(cfg, ranks) for stage in registered() if stage.estimate is not None}
+
+
+def plan_text(cfg, ranks, ranks_here, estimates=None):
+    """The plan as text: stages, memory per rank, files, free resources, the time of every stage
+    (``estimates``: :func:`time_estimates`) and their total."""
     needs = stage_needs(cfg, ranks)
     lines = [f"plan for {cfg.out_dir} on {ranks} rank(s), {ranks_here} on this node", "",
              f"{'stage':12s} {'memory/rank':>12s} {'GPU/rank':>12s} {'disk':>12s}  work"]
@@ -157,28 +163,15 @@ def plan_text(cfg, ranks, ranks_here, rates=None):
                   f"{size(memory) if memory is not None else 'unknown'} available",
               f"disk: {size(DISK_MARGIN * sum(b for n in needs for b in n.disk.values()))} in all, "
               f"{size(free)} free in {Path(cfg.out_dir).resolve()}"]
-    if rates:
-        lines += ["", "rough time (from hpcrbm bench on this machine, all ranks):"]
-        lines += [f"  {name:12s} {seconds_text(sec)}" for name, sec in rough_times(cfg, ranks, rates).items()]
+    if estimates:
+        lines += ["", "time (each stage's inner step measured here, on one core, and multiplied):"]
+        total = 0.0
+        for name, e in estimates.items():
+            compile_note = f" + {seconds_text(e.compile)} compiling (cold kernel cache)" if e.compile >= 1 else ""
+            lines.append(f"  {name:12s} {seconds_text(e.seconds):>8s}{compile_note}   {e.basis}")
+            total += e.seconds + (e.compile if e.compile >= 1 else 0.0)
+        lines.append(f"  {'total':12s} {seconds_text(total):>8s}")
     return "\n".join(lines)
-
-
-def rough_times(cfg, ranks, rates):
-    """Seconds for simulate and train from rates measured on one rank (flips per ns; RBM samples
-    per second at N_v = 100, N_h = 64, scaled by N_v N_h); the other stages take minutes at most."""
-    s, r = cfg.sampling, cfg.rbm
-    n_sites = cfg.model.L ** cfg.model.dim
-    visible = n_sites * (1 if r.visible == "bernoulli" else cfg.model.q)
-    points = len(s.temperatures) * len(s.fields)
-    R = cfg.replicas
-    flips = points * R * n_sites * (s.thermalize + s.samples // R * s.interval)
-    train_samples = points * max(1, round(r.train_fraction * s.samples)) * r.epochs
-    # each epoch also measures reconstruction error and pseudo-likelihood on the training set (about
-    # one more pass); the "extremes" control trains on the two extreme temperatures only
-    extremes = 2 / max(len(s.temperatures), 2)
-    work = sum(nh / 64 * visible / 100 for nh in r.hidden) * (2 * r.seeds + extremes)
-    return {"simulate": flips / (rates["flips_per_ns"] * 1e9 * ranks),
-            "train": train_samples * work / (rates["samples_per_s"] * ranks)}
 
 
 def seconds_text(seconds):

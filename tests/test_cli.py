@@ -80,11 +80,14 @@ def test_plan_prints_stages_files_and_a_time_and_refuses_what_does_not_fit(tmp_p
     result = run_hpcrbm(["plan", "configs/demo.toml", "--out", tmp_path / "run", "--ranks", "2"])
     assert result.returncode == 0, result.stderr
     for needle in ("simulate", "train", "thermometer", "flow", "analyze", "samples.h5", "flow.h5", "memory/rank",
-                   "GPU/rank", "rough time", "fits: yes"):
+                   "GPU/rank", "time (each stage's inner step", "total", "fits: yes"):
         assert needle in result.stdout, result.stdout
+    times = [line.split() for line in result.stdout.splitlines() if line.startswith("  ") and line.split()[0] in
+             ("simulate", "train", "thermometer", "flow", "analyze", "total")]
+    assert [t[0] for t in times] == ["simulate", "train", "thermometer", "flow", "analyze", "total"]
     assert not (tmp_path / "run").exists()
     result = run_hpcrbm(["plan", "configs/demo.toml", "--no-bench", "--set", "model.L=60000"])
-    assert result.returncode == 2 and "resources: the" in result.stderr and "rough time" not in result.stdout
+    assert result.returncode == 2 and "resources: the" in result.stderr and "total" not in result.stdout
 
 
 def test_a_config_that_is_not_utf8_is_bad_input(tmp_path):

@@ -45,6 +45,30 @@ class StageNeeds:
     device: int = 0
 
 
+@dataclass(frozen=True)
+class TimeEstimate:
+    """A stage's expected wall seconds on ``ranks`` ranks: ``seconds`` of work, ``compile`` seconds
+    of numba compiling measured when the kernel cache was cold (0 when warm), and ``basis``: what
+    was measured and multiplied."""
+    seconds: float
+    compile: float = 0.0
+    basis: str = ""
+
+
+def measure(step, repeats=3):
+    """(seconds of one call of ``step()`` once warm, the first call's extra seconds: compiling on
+    a cold kernel cache)."""
+    t0 = time.perf_counter()
+    step()
+    first = time.perf_counter() - t0
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        best = min(best, time.perf_counter() - t0)
+    return best, max(first - best, 0.0)
+
+
 def busiest(n_items, ranks):
     """Items of the busiest rank when ``n_items`` are split over ``ranks``."""
     return -(-n_items // ranks)
@@ -76,8 +100,10 @@ class Stage:
     summary: one line for ``--help``; version: the results version of its code, raised by every
     change that alters its numbers (part of its fingerprint: files of older code are rebuilt);
     arithmetic: whether its numbers depend on the backend's arithmetic (CPU or GPU rounding),
-    also part of its fingerprint; source: the run's data, made from a config file and never
-    overwritten (``hpcrbm NAME CONFIG``) rather than from a run directory (``hpcrbm NAME RUN_DIR``).
+    also part of its fingerprint; estimate(cfg, ranks): its :class:`TimeEstimate` on the CPU, from
+    a short measurement of its inner step on this machine (``hpcrbm plan``); source: the run's
+    data, made from a config file and never overwritten (``hpcrbm NAME CONFIG``) rather than from
+    a run directory (``hpcrbm NAME RUN_DIR``).
     """
 
     name: str
@@ -93,6 +119,7 @@ class Stage:
     summary: str = ""
     version: int = 1
     arithmetic: bool = True
+    estimate: Callable = None
     source: bool = False
 
     def command(self, run_dir):

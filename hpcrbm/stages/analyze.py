@@ -23,6 +23,7 @@ import functools
 from datetime import datetime
 
 import h5py
+import numpy as np
 
 from ..analysis.exponents import exponents
 from ..analysis.figures import FIGURES, draw_all
@@ -34,7 +35,7 @@ from ..io import files
 from ..io.hdf5 import replaced_on_success
 from ..io.provenance import now
 from ..io.summary import Summary
-from ..protocol.stage import Stage, StageNeeds
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, measure
 
 
 def protocol(cfg):
@@ -131,7 +132,26 @@ def needs(cfg, ranks, upstream):
                       * s.samples, {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
 
 
+FIGURE_SECONDS = 0.7  # one figure, drawn and saved (matplotlib Agg; the demo's, on the 2-core VM)
+
+
+def estimate(cfg, ranks):
+    """The exact references in a field (transfer matrix: about nT + 125 ln Z evaluations of 9
+    each per field, one evaluation timed) and the figures; the rest takes seconds."""
+    from ..exact.reference import exact_method
+    from ..exact.torus_field import torus_log_partition
+    s, m = cfg.sampling, cfg.model
+    tm_fields = [H for H in s.fields if H != 0 and m.dim == 2 and exact_method(m, H) == "transfer matrix"]
+    evaluation, compile_seconds = (measure(lambda: torus_log_partition(0.4 + np.random.random(), 0.3, m.L, m.J),
+                                           repeats=2) if tm_fields else (0.0, 0.0))
+    evaluations = len(tm_fields) * (len(s.temperatures) + 125) * 9
+    seconds = -(-len(tm_fields) // ranks) * evaluations / max(len(tm_fields), 1) * evaluation \
+        + -(-len(FIGURES) // ranks) * FIGURE_SECONDS + 2.0
+    return TimeEstimate(seconds, compile_seconds, f"{evaluations} transfer-matrix ln Z at {evaluation * 1e3:.3g} ms, "
+                        f"{len(FIGURES)} figures at about {FIGURE_SECONDS} s")
+
+
 STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "train", "thermometer", "flow"),
-              compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY,),
+              compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY,), estimate=estimate,
               needs=needs, summary="analysis stage: fixed points, fits, RG, validation and figures",
               limits="flow.steps or the starts", arithmetic=False)

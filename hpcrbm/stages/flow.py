@@ -33,7 +33,7 @@ from ..flow.flows import flow, probability_observables, spins_from_visible
 from ..io import files
 from ..log import get_logger
 from ..montecarlo.models import make_model
-from ..protocol.stage import Stage, StageNeeds, busiest
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, measure
 from ..rbm.model import RBMParams, encode
 from ..rng.streams import SYNTHETIC_POINTS, rbm_point
 from ..stats import point_summary
@@ -236,8 +236,39 @@ def needs(cfg, ranks, upstream):
                       + 8 * 3 * 64 * sum(widths) + len(s.fields) * mlp)
 
 
+def estimate(cfg, ranks):
+    """One start's flow (flow.samples chains, the largest N_h, random weights, the thermometers'
+    readings included) timed over two steps, times the steps, the busiest rank's starts and every
+    RBM and mode (scaled by N_h)."""
+    import dataclasses
+
+    from ..thermometers.neural import init_mlp
+    m, r, s = cfg.model, cfg.rbm, cfg.sampling
+    rng = np.random.default_rng(0)
+    top, n_sites = max(r.hidden), m.L ** m.dim
+    q = m.q if r.visible == "categorical" else 0
+    W = rng.normal(0, 0.1, (top, n_sites, q) if q else (top, n_sites))
+    params = RBMParams(W, np.zeros(W.shape[1:]), np.zeros(top), q)
+    states = rng.integers(0, max(q, 2), (cfg.flow.samples, n_sites))
+    v0 = encode(states, r.visible, m.q, np.float64) if q else states.astype(np.float64)
+    T = np.asarray(s.temperatures, float)
+    thermo = physics_thermometers(m, s.fields[0], T, np.linspace(-2, -0.2, len(T)), np.linspace(1, 0.05, len(T)))
+    nn = init_mlp(v0.shape[1], cfg.thermometer.hidden, len(T), cfg.run.seed, 0)
+    short = dataclasses.replace(cfg, flow=dataclasses.replace(cfg.flow, steps=2))
+    modes = ("mean-field", "sample") if cfg.flow.mode == "both" else (cfg.flow.mode,)
+    seconds, compile_seconds = measure(lambda: [flow_start(short, params, make_model(m), v0, s.fields[0],
+                                                           np.arange(len(v0)), mode, thermo, nn) for mode in modes],
+                                       repeats=2)
+    per_step = seconds / 3 / len(modes)  # steps 0, 1, 2
+    rbms = [nh / top for nh in r.hidden for _ in range(r.seeds)] * (1 + len(r.snapshots)) + [1.0, 1.0]  # + controls
+    starts = busiest(len(starts_table(cfg)), ranks)
+    return TimeEstimate(per_step * (cfg.flow.steps + 1) * starts * sum(rbms) * len(modes), compile_seconds,
+                        f"{starts} starts x {len(rbms)} RBMs x {len(modes)} modes x {cfg.flow.steps + 1} steps "
+                        f"at {per_step * 1e3:.3g} ms (N_h = {top})")
+
+
 STAGE = Stage("flow", files.FLOW, sections=("flow",), reads=("simulate", "train", "thermometer"),
-              compute=compute, required=files.flow_required,
+              compute=compute, required=files.flow_required, estimate=estimate,
               needs=needs, summary="flow stage: iterates the trained RBMs from every start",
               limits="flow.samples, flow.steps, flow.starts or rbm.hidden",
               attrs=lambda cfg: dict(steps=cfg.flow.steps, chains_per_start=cfg.flow.samples))

@@ -22,7 +22,7 @@ from ..montecarlo.models import make_model
 from ..montecarlo.schedule import Schedule
 from ..montecarlo.tempering import Tempering, swap_lattices
 from ..montecarlo.updaters import make_updater
-from ..protocol.stage import Stage, StageNeeds, busiest
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, measure
 from ..stats import SUMMARY_NAMES, point_summary
 
 
@@ -306,10 +306,28 @@ def needs(cfg, ranks, upstream):
                       device=2 * local * R * n_sites)
 
 
+def estimate(cfg, ranks):
+    """Flips of the whole schedule at the rate of ``hpcrbm bench mc`` for this model and algorithm
+    (L up to 64, one rank), the busiest rank's share of the points."""
+    from ..backend import select_backend
+    from ..bench import bench_mc
+    from ..parallel import Communicator
+    m, s = cfg.model, cfg.sampling
+    rates = []
+    _, compile_seconds = measure(lambda: rates.append(bench_mc(
+        Communicator.alone(), select_backend("cpu"), L=min(m.L, 64), dim=m.dim, kind=m.kind, q=m.q,
+        algorithm=s.algorithm, sweeps=20)["flips_per_ns"]), repeats=1)
+    points, R = len(s.temperatures) * len(s.fields), cfg.replicas
+    flips = busiest(points, ranks) * R * m.L ** m.dim * (s.thermalize + s.samples // R * s.interval)
+    return TimeEstimate(flips / (rates[-1] * 1e9), compile_seconds, f"{flips:.3g} flips at {rates[-1]:.3g} flips/ns")
+
+
 STAGE = Stage(
     "simulate", files.SAMPLES, sections=("run.seed", "model", "sampling"), compute=compute, needs=needs,
     source=True, arithmetic=False, summary="Monte Carlo stage", limits="model.L, sampling.samples or the grid",
+    estimate=estimate,
     required=files.samples_required,
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,
                            replicas=cfg.replicas, sample_order="sample j = round * replicas + replica",
                            algorithm=cfg.sampling.algorithm))
+

@@ -14,7 +14,7 @@ import numpy as np
 from ..io import files
 from ..log import get_logger
 from ..parallel import Communicator
-from ..protocol.stage import Stage, StageNeeds, job_owners
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
 from ..rbm.model import encode
 from ..thermometers.neural import calibration, layer_widths, parameter_bytes, train_classifier
 
@@ -144,8 +144,26 @@ def needs(cfg, ranks, upstream):
                       device=4 * mlp + 8 * 3 * max(t.batch_size, 64) * sum(widths))  # weights, moments, grads
 
 
+def estimate(cfg, ranks):
+    """Adam steps of one field's MLP (epochs x training samples / batch), timed on four random
+    batches of this shape, times the fields of the busiest rank."""
+    from ..thermometers.neural import train_classifier
+    t, s = cfg.thermometer, cfg.sampling
+    widths = layer_widths(cfg)
+    rng = np.random.default_rng(0)
+    X = (rng.random((4 * t.batch_size, widths[0])) < 0.5).astype(np.float64)
+    y = rng.integers(0, len(s.temperatures), len(X))
+    short = dataclasses.replace(t, epochs=1)
+    batch_seconds, compile_seconds = measure(
+        lambda: train_classifier(X, y, len(s.temperatures), short, cfg.run.seed, 0), repeats=2)
+    n_train = max(1, int(round((1 - t.holdout) * s.samples))) * len(s.temperatures)
+    steps = t.epochs * (n_train // t.batch_size) * busiest(len(s.fields), ranks)
+    return TimeEstimate(steps * batch_seconds / 4, compile_seconds,
+                        f"{steps} Adam steps at {batch_seconds / 4 * 1e3:.3g} ms")
+
+
 STAGE = Stage("thermometer", files.THERMOMETER, sections=("thermometer",), reads=("simulate",),
-              compute=compute, required=files.thermometer_required,
+              compute=compute, required=files.thermometer_required, estimate=estimate,
               needs=needs, summary="neural-thermometer stage: one MLP per field",
               limits="model.L, sampling.samples or thermometer.hidden",
               attrs=lambda cfg: {"model_description": "MLP: ReLU hidden layers of "

@@ -22,7 +22,7 @@ from ..io import files
 from ..log import get_logger
 from ..parallel.communicator import Communicator
 from ..protocol.checkpoint import Checkpoint
-from ..protocol.stage import Stage, StageNeeds, busiest, job_owners
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
 from ..rbm.likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from ..rbm.model import RBMParams, encode
 from ..rbm.training import Trainer, TrainingSettings, TrainingState, training_kernels
@@ -271,9 +271,36 @@ def needs(cfg, ranks, upstream):
                       f"of N_h up to {max(r.hidden)}", device=device)
 
 
+def estimate(cfg, ranks):
+    """Sample-epochs of every RBM at the rate of ``hpcrbm bench rbm`` at this N_v and the largest
+    N_h (scaled by N_h, and by q for categorical visibles), spread like the stage spreads them
+    (whole RBMs per rank, or every RBM on all ranks)."""
+    from ..backend import select_backend
+    from ..bench import bench_rbm
+    from ..parallel import Communicator
+    r, m = cfg.rbm, cfg.model
+    top = max(r.hidden)
+    rates = []
+    _, compile_seconds = measure(lambda: rates.append(bench_rbm(
+        Communicator.alone(), select_backend("cpu"), n_hidden=top, epochs=1, dtype=r.dtype, method=r.method,
+        L=m.L, biases=r.biases)["samples_per_s"]), repeats=1)
+    per_epoch = len(cfg.sampling.temperatures) * len(cfg.sampling.fields) * training_samples(cfg)
+    extremes = 2 / max(len(cfg.sampling.temperatures), 2)
+    costs = [per_epoch * r.epochs * nh / top for nh in r.hidden for _ in range(r.seeds)]
+    costs += [per_epoch * r.epochs * extremes]
+    costs = [c * (m.q if r.visible == "categorical" else 1) / rates[-1] for c in costs]
+    if parallel_mode(cfg, ranks) == "models":
+        owners = job_owners(costs, ranks)
+        seconds = max(sum(c for c, o in zip(costs, owners) if o == rank) for rank in range(ranks))
+    else:
+        seconds = sum(costs) / ranks
+    return TimeEstimate(seconds, compile_seconds, f"{sum(costs) * rates[-1]:.3g} sample-epochs (N_h = {top} "
+                        f"equivalent) at {rates[-1]:.3g} samples/s")
+
+
 STAGE = Stage(
     "train", files.RBM, sections=("rbm",), reads=("simulate",), compute=compute, required=files.rbm_required,
-    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed", version=3,
+    needs=needs, summary="RBM stage: one RBM per rbm.hidden and training seed", version=3, estimate=estimate,
     limits="model.L, sampling.samples or rbm.hidden",
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q,
                            visible=cfg.rbm.visible, method=cfg.rbm.method,
