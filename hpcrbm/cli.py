@@ -257,7 +257,8 @@ def build_parser(stages=None):
     p = sub.add_parser("plan", help="stages, memory and disk per rank, files and every stage's time, before any work",
                        parents=[config])
     p.add_argument("--ranks", type=int, help="plan for this many ranks (default: the ranks it runs on)")
-    p.add_argument("--no-bench", action="store_true", help="no time estimate (it measures each stage's inner step for a few seconds)")
+    p.add_argument("--no-bench", action="store_true",
+                   help="no time estimate (it measures each stage's inner step for a few seconds)")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("campaign", help="many runs from one campaign file (a sweep over config keys)",
