@@ -5,6 +5,7 @@
 with the same methods otherwise. Nothing in hpcrbm touches COMM_WORLD at import time.
 """
 import json
+import time
 
 import numpy as np
 
@@ -21,6 +22,10 @@ def block_range(n_items, size, rank):
     return start, start + base + (rank < extra)
 
 
+ARRIVED_TAG = 30000  # + round % 1000: the messages of wait_all
+POLL_SECONDS = 0.05
+
+
 class Communicator:
     """Thin wrapper over an mpi4py communicator (or none, for one process)."""
 
@@ -28,6 +33,32 @@ class Communicator:
         self.comm = comm
         self.rank = comm.Get_rank() if comm is not None else 0
         self.size = comm.Get_size() if comm is not None else 1
+        self._rounds = 0  # calls of wait_all (every rank makes the same calls)
+        self._sent = []  # wait_all's send requests, kept until the process ends
+
+    def wait_all(self, give_way=lambda: False):
+        """A barrier for ranks that worked alone and finish at different times: every rank tells
+        every other that it arrived (small point-to-point messages) and polls for theirs, sleeping
+        POLL_SECONDS between polls (no core spinning while the others work). Returns True when
+        all arrived; False as soon as ``give_way()`` is true while waiting (a stop: the caller
+        stops without the others, leaving nothing it would have to cancel)."""
+        if self.comm is None or self.size == 1:
+            return True
+        from mpi4py import MPI
+        self._rounds += 1
+        tag = ARRIVED_TAG + self._rounds % 1000
+        note = np.zeros(1, np.int8)
+        self._sent += [self.comm.Isend(note, dest=r, tag=tag) for r in range(self.size) if r != self.rank]
+        arrived, status = 0, MPI.Status()
+        while arrived < self.size - 1:
+            if self.comm.Iprobe(source=MPI.ANY_SOURCE, tag=tag, status=status):
+                self.comm.Recv(np.empty(1, np.int8), source=status.Get_source(), tag=tag)
+                arrived += 1
+            elif give_way():
+                return False
+            else:
+                time.sleep(POLL_SECONDS)
+        return True
 
     @classmethod
     def world(cls):

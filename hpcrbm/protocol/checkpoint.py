@@ -18,13 +18,62 @@ from ..errors import Stopped
 from ..io.hdf5 import ParallelFile, replaced_on_success
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # what Slurm sends before a time limit
+STOP_TAG = 29999  # a rank's message to every other: "I stop" (announce_stop)
 _stop_requests = []  # signal numbers received by this process
+_announcements = []  # this rank's stop messages (requests kept until the process ends)
 
 
 def catch_stop_signals():
     """Turn SIGTERM and SIGUSR1 into a stop request, honoured at the next checkpoint check."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, lambda number, frame: _stop_requests.append(number))
+
+
+def _world():
+    """MPI_COMM_WORLD, or None without mpi4py or with one process."""
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        return None
+    return MPI.COMM_WORLD if MPI.Is_initialized() and MPI.COMM_WORLD.Get_size() > 1 else None
+
+
+def stop_requested():
+    """Whether this process got a stop signal, or another rank of the run announced that it stops
+    (so ranks that work alone, e.g. on whole RBMs, stop together whichever got the signal)."""
+    if not _stop_requests:
+        world = _world()
+        if world is not None:
+            from mpi4py import MPI
+            if world.Iprobe(source=MPI.ANY_SOURCE, tag=STOP_TAG):
+                _stop_requests.append(STOP_TAG)
+    return bool(_stop_requests)
+
+
+def stop_reason():
+    first = _stop_requests[0] if _stop_requests else None
+    if first == STOP_TAG:
+        return "a stop on another rank"
+    return signal.Signals(first).name if first is not None else "a stop signal"
+
+
+def announce_stop():
+    """Tell every other rank of the run, once, that this one stops (STOP_TAG messages)."""
+    world = _world()
+    if world is None or _announcements:
+        return
+    note = np.zeros(1, np.int8)
+    _announcements.extend(world.Isend(note, dest=r, tag=STOP_TAG) for r in range(world.Get_size())
+                          if r != world.Get_rank())
+
+
+def wait_for_ranks(comm):
+    """The barrier after work that each rank did alone (whole RBMs, whole fields): sleeps while
+    waiting, and a stop (a signal here, or one announced by a rank) raises :class:`Stopped` on
+    every rank instead of leaving some waiting for ranks that stopped."""
+    if not comm.wait_all(give_way=stop_requested):
+        announce_stop()
+        raise Stopped(stop_reason())
 
 
 class CheckpointTimer:
@@ -39,14 +88,15 @@ class CheckpointTimer:
         """Call ``save()`` (collective) when a checkpoint is due; then raise :class:`Stopped`
         when the cause was a stop signal. Returns whether it saved."""
         elapsed = self.comm.is_root and time.monotonic() - self.last >= self.interval
-        late, stop = self.comm.allreduce_sum(np.array([int(elapsed), len(_stop_requests)]))
+        late, stop = self.comm.allreduce_sum(np.array([int(elapsed), int(stop_requested())]))
         if not (late or stop):
             return False
         if save is not None:
             save()
         self.last = time.monotonic()
         if stop:
-            raise Stopped(signal.Signals(_stop_requests[0]).name if _stop_requests else "a stop signal")
+            announce_stop()  # ranks working alone learn it at their next check
+            raise Stopped(stop_reason())
         return True
 
 

@@ -14,6 +14,7 @@ import numpy as np
 from ..io import files
 from ..log import get_logger
 from ..parallel import Communicator
+from ..protocol.checkpoint import wait_for_ranks
 from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
 from ..rbm.model import encode
 from ..thermometers.neural import calibration, layer_widths, parameter_bytes, train_classifier
@@ -120,7 +121,7 @@ def compute(ctx):
             with alone.progress(cfg.thermometer.epochs, done, f"thermometer field {iH}", "epoch") as progress:
                 field_checkpoint.progress = progress
                 train_thermometer(cfg, ctx.path(files.SAMPLES), iH, field_checkpoint, ctx.backend.xp)
-    comm.barrier()
+    wait_for_ranks(comm)  # ranks worked alone: no spinning, and a stop anywhere stops all
     results = [FieldCheckpoint(c.checkpoint).finished for c in checkpoints]
     with ctx.writing() as f:
         files.write_thermometers(f, cfg.sampling.temperatures, cfg.sampling.fields, results)

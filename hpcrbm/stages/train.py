@@ -21,7 +21,7 @@ from ..grid import Grid
 from ..io import files
 from ..log import get_logger
 from ..parallel.communicator import Communicator
-from ..protocol.checkpoint import Checkpoint
+from ..protocol.checkpoint import Checkpoint, wait_for_ranks
 from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
 from ..rbm.likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from ..rbm.model import RBMParams, encode
@@ -224,7 +224,7 @@ def compute(ctx):
             results[key] = train_one(work, nh, sub, sub_first, sub_total, checkpoint, key=key)
         else:
             results[key] = train_one(work, nh, data, first, n_total, checkpoint, cfg.rbm.snapshots, r)
-    comm.barrier()
+    wait_for_ranks(comm)  # ranks worked alone: no spinning, and a stop anywhere stops all
     results = {key: value.read(_read_result) if isinstance(value, Checkpoint) else value
                for key, value in results.items()}
     controls = {"random": (random_control(cfg, results[files.rbm_key(max(cfg.rbm.hidden))][0].params), None)}

@@ -2,6 +2,7 @@
 its checkpoint and exit 75; the same command resumes to the files of an uninterrupted run,
 including from a checkpoint taken inside a simulate step."""
 import json
+import os
 import signal
 import subprocess
 import time
@@ -137,3 +138,45 @@ def test_a_checkpoint_inside_a_long_step_resumes_identically(tmp_path, monkeypat
     monkeypatch.setattr(stage_module.CheckpointTimer, "checkpoint_if_due", original)
     run_stage(SIMULATE, stopped, comm, backend, quiet=True)
     assert same_results(tmp_path / "reference" / "samples.h5", tmp_path / "stopped" / "samples.h5")
+
+
+@pytest.mark.slow
+@needs_mpiexec
+@pytest.mark.parametrize("target", ["mpiexec", "one rank"])
+def test_a_stop_while_ranks_train_whole_rbms_stops_every_rank(tmp_path, write_config, target):
+    """rbm.parallel = "models" on 2 ranks, one RBM much larger than the other: once the small one
+    is done (its rank waits for the other), SIGUSR1 to mpiexec (both ranks) or to one rank only
+    stops both with status 75, none waits forever; the run then resumes to the uninterrupted
+    run's rbm.h5."""
+    text = CONFIG.replace("hidden = [4]", "hidden = [4, 64]\nparallel = 'models'").replace(
+        "epochs = 150", "epochs = 400").replace("samples = 200", "samples = 600")
+    config = write_config(text)
+    reference, stopped = tmp_path / "reference", tmp_path / "stopped"
+    proc = subprocess.Popen(hpcrbm_command(["run", config, "--out", stopped, "--quiet"], 2), env=cli_env(),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        small, large = stopped / "checkpoints" / "rbm_nh4.h5", stopped / "checkpoints" / "rbm_nh64.h5"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with h5py.File(small, "r") as h5, h5py.File(large, "r") as h5_large:
+                    if h5.attrs["done"] and not h5_large.attrs["done"]:
+                        break
+            except (OSError, KeyError):
+                pass
+            time.sleep(0.05)
+        else:
+            pytest.fail("the small RBM did not finish while the large one trained: lengthen the training")
+        if target == "mpiexec":
+            proc.send_signal(signal.SIGUSR1)
+        else:
+            ranks = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            assert len(ranks) == 2, ranks
+            os.kill(int(ranks[0]), signal.SIGUSR1)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        kill_session(proc.pid)
+    assert proc.returncode == EXIT_STOPPED, err
+    assert run_hpcrbm(["run", config, "--out", stopped, "--quiet"], ranks=2).returncode == 0
+    assert run_hpcrbm(["run", config, "--out", reference, "--quiet"], ranks=2).returncode == 0
+    assert same_results(reference / "rbm.h5", stopped / "rbm.h5")
