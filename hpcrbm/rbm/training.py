@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend import to_host, to_module
+from ..errors import InputError
 from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
@@ -46,8 +47,9 @@ from .model import (
 MONITOR_SAMPLES = 1000
 
 
-class ExactGridError(FloatingPointError):
-    """The weights grew too large for exact products in the training dtype (one line for the user)."""
+class ExactGridError(InputError):
+    """The weights grew too large for exact products in the training dtype: one line naming
+    rbm.dtype, exit 2 (the config asks for more than float32's exact products can hold)."""
 
 
 def training_kernels(backend=None):
@@ -202,13 +204,13 @@ class Trainer:
         grad = xp.empty(nW + nb + p.c.size, dtype=np.float64)
         negative = xp.empty((len(ids), self.units), self.dtype)
         weight_grid, _ = k.gradient_sums(
-            self.data, xp.asarray(mine - self.first), starts, persistent, xp.asarray(ids), s.k, p.flat_W(),
+            self.data, mine - self.first, starts, persistent, np.asarray(ids, np.int64), s.k, p.flat_W(),
             p.flat_b(), p.c, s.q, update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative)
         if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
             raise ExactGridError(
-                f"RBM weights outgrew the exact {self.dtype.name} products at update {update}: max |W| = "
-                f"{float(abs(p.W).max()):.4g} needs a grid coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR} for "
-                f"{max(p.W.shape[0], self.units)} units; train with rbm.dtype = 'float64'")
+                f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "
+                f"(max |W| = {float(abs(p.W).max()):.4g} over {max(p.W.shape[0], self.units)} units needs a grid "
+                f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
         state.weight_grid = min(state.weight_grid, int(weight_grid))
         grad = self.comm.allreduce_sum(grad)
         if persistent:

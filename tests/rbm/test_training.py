@@ -128,3 +128,17 @@ def test_exact_products_do_not_depend_on_how_rows_are_split(dtype):
     F = exact.free_energy(v)
     assert np.allclose(F, free_energy(np, p.astype(np.float64), v.astype(np.float64)), rtol=1e-9)
     assert np.array_equal(np.concatenate([exact.free_energy(v[:37]), exact.free_energy(v[37:])]), F)
+
+
+def test_weights_too_large_for_exact_float32_products_stop_with_one_line():
+    """An update whose weights need a float32 grid coarser than 2**-8 raises the one-line input
+    error naming rbm.dtype (exit 2 from the command line) instead of losing exactness."""
+    from hpcrbm.errors import InputError
+    from hpcrbm.rbm.training import ExactGridError
+    data = encode(mc_configs(IsingModel(2, 4), (2.0,), per_t=40), "bernoulli", 2, np.float32)
+    trainer = Trainer(TrainingSettings(n_hidden=4, batch_size=20), data, 0, len(data), Communicator(None), 16)
+    state = trainer.initial_state()
+    state.params.W[0, 0] = 2.0**17
+    with pytest.raises(ExactGridError, match="config key rbm.dtype: .* rbm.dtype = 'float64'") as raised:
+        trainer.update(state, np.arange(20), 0)
+    assert isinstance(raised.value, InputError) and "\n" not in str(raised.value)
