@@ -149,18 +149,29 @@ def claim_how_trained(runs):
 
 
 def claim_rg_flows_away(runs):
-    parts, verdicts = [], set()
+    """Reproduced where every temperature away from Tc (by more than 0.1) moves away from it;
+    "mostly reproduced" with the exceptions named where at least 90% do."""
+    parts, good, total, exceptions = [], 0, 0, []
     for run_dir, s in runs:
         tc = s.tc
         for b, rows in s.rg["block_spin"].items():
-            below = [r for r in rows if r["T"] < tc - 0.1]
-            above = [r for r in rows if r["T"] > tc + 0.1]
-            good = sum(r["T_blocked"] < r["T"] for r in below) + sum(r["T_blocked"] > r["T"] for r in above)
-            verdicts.add("reproduced" if good == len(below) + len(above) else "not reproduced at every temperature")
-            parts.append(f"{run_dir.name} b = {b}: {good} of {len(below) + len(above)} temperatures move away from Tc")
+            judged = [r for r in rows if abs(r["T"] - tc) > 0.1]
+            away = [r for r in judged if (r["T_blocked"] < r["T"]) == (r["T"] < tc)]
+            good, total = good + len(away), total + len(judged)
+            exceptions += [f"{run_dir.name} b = {b} at T = {r['T']:g}" for r in judged if r not in away]
+            parts.append(f"{run_dir.name} b = {b}: {len(away)} of {len(judged)} temperatures move away from Tc")
+    if not total:
+        verdicts = set()
+    elif good == total:
+        verdicts = {"reproduced"}
+    elif good >= 0.9 * total:
+        verdicts = {f"mostly reproduced ({good} of {total}; not at {', '.join(exceptions[:3])}"
+                    + (", ..." if len(exceptions) > 3 else "") + ")"}
+    else:
+        verdicts = {"not reproduced"}
     return _row("Majority-rule block spins flow away from Tc (unlike the RBM flow)", "the talk",
                 "block-spin RG b = 2, 3 of the runs' configurations at H = 0, read by the exact energy thermometer",
-                parts, verdicts, "not reproduced at every temperature", "no 2D Ising run at H = 0")
+                parts, verdicts, "not reproduced", "no 2D Ising run at H = 0")
 
 
 def claim_untrained_reads_tc(runs):
@@ -224,14 +235,45 @@ def claim_exponent(runs):
                 f"no fit with {MIN_FIT_POINTS} or more temperatures in the window 0.05 < 1 - T/Tc < 0.4")
 
 
+NORMAL_TAIL = {3: 2.6998e-3, 4: 6.3342e-5}  # P(|z| > k) of a standard normal
+TAIL_P = 1e-3  # a count of |z| beyond k less likely than this, for normal errors, fails the check
+
+
+def poisson_tail(k, mean):
+    """P(X >= k) for X Poisson with ``mean``."""
+    term = total = math.exp(-mean)
+    for i in range(1, k):
+        term *= mean / i
+        total += term
+    return max(0.0, 1.0 - total) if k > 0 else 1.0
+
+
 def claim_monte_carlo_exact(runs):
-    parts, verdicts = [], set()
+    """Calibrated as a whole: the z-scores of every judged check of every run are standard normal
+    when the Monte Carlo and its error bars are right, so the counts beyond 3 and 4 are Poisson
+    with means n P(|z| > 3) and n P(|z| > 4); the claim fails when a count is less likely than
+    TAIL_P. Checks of the same samples in several runs (runs that share their Monte Carlo config
+    and seed) count once. A run without exact checks says so."""
+    parts, seen = [], {}
     for run_dir, s in runs:
-        v = s.validation
-        verdicts.add("reproduced" if v["failed"] == 0 else "not reproduced")
-        parts.append(f"{run_dir.name}: {v['passed']} passed, {v['failed']} failed (abs(z) < {v['z_max']:g})")
+        checks = [c for c in s.validation.get("checks", []) if c.get("z") is not None and math.isfinite(c["z"])]
+        judged = [c["z"] for c in checks]
+        seen.update({(s.model, s.L, c["T"], c["H"], c["observable"], c["value"], c["err"]): c["z"] for c in checks})
+        beyond = sum(abs(x) > 4 for x in judged)
+        parts.append(f"{run_dir.name}: {len(judged)} checks, {beyond} beyond abs(z) = 4" if judged
+                     else f"{run_dir.name}: no exact result applies (no check)")
+    z = list(seen.values())
+    if not z:
+        return _row("The Monte Carlo samples the model (checked against exact results)", "this project", "-", [],
+                    set(), "", "no run with an exact result")
+    counts = {k: sum(abs(x) > k for x in z) for k in NORMAL_TAIL}
+    tails = {k: poisson_tail(counts[k], len(z) * p) for k, p in NORMAL_TAIL.items()}
+    parts.insert(0, f"all runs: {len(z)} distinct checks, " + ", ".join(
+        f"{counts[k]} beyond {k} ({len(z) * p:.2g} expected, P = {tails[k]:.2g})" for k, p in NORMAL_TAIL.items()))
+    verdict = "reproduced" if min(tails.values()) >= TAIL_P else "not reproduced"
     return _row("The Monte Carlo samples the model (checked against exact results)", "this project",
-                "energy and specific heat at every (T, H) with an exact result, by z-score", parts, verdicts,
+                "energy and specific heat at every (T, H) with an exact result, by z-score; the z distribution "
+                f"over all checks against a normal one (fails below P = {TAIL_P:g})", parts, {verdict},
                 "not reproduced", "no run")
 
 

@@ -64,3 +64,28 @@ def test_summary_fits_a_screen_and_report_without_out_prints(tmp_path):
     printed = run_hpcrbm(["report", demo], cwd=tmp_path)
     assert printed.returncode == 0 and printed.stdout.startswith("# Reproduction report")
     assert not list(tmp_path.iterdir())
+
+
+def test_the_monte_carlo_verdict_is_calibrated_on_the_z_distribution():
+    """Normal z-scores pass even with one beyond 4 among hundreds; too many beyond 3 fail; the
+    same samples in two runs count once; a run without exact results says so."""
+    import copy
+    import math
+
+    from hpcrbm.report import claim_monte_carlo_exact, poisson_tail
+    assert poisson_tail(0, 2.0) == 1.0 and math.isclose(poisson_tail(1, 2.0), 1 - math.exp(-2.0))
+    (run, s), = load_runs([ROOT / "docs" / "study" / "demo"])
+
+    def with_z(zs, name):
+        t = copy.deepcopy(s)
+        t.validation["checks"] = [{"T": 1.0 + i, "H": 0.0, "observable": "energy", "value": float(i), "err": 1.0,
+                                   "z": z} for i, z in enumerate(zs)]
+        return run.with_name(name), t
+    rng = __import__("numpy").random.default_rng(3)
+    normal = list(rng.normal(size=400)) + [4.2]
+    assert claim_monte_carlo_exact([with_z(normal, "a")])[-1] == "reproduced"
+    assert claim_monte_carlo_exact([with_z(normal, "a"), with_z(normal, "b")])[-1] == "reproduced"  # counted once
+    wide = list(rng.normal(size=400) * 1.6)  # error bars 1.6 times too small
+    assert claim_monte_carlo_exact([with_z(wide, "a")])[-1] == "not reproduced"
+    row = claim_monte_carlo_exact([with_z(normal, "a"), with_z([], "none")])
+    assert "none: no exact result applies (no check)" in row[3]
