@@ -94,9 +94,10 @@ def cmd_run(args, comm):
 
 def cmd_plan(args, comm):
     """Stages, memory and disk per rank, expected files and every stage's time, before any work."""
-    from .plan import check, plan_text, time_estimates
+    from .plan import check, check_ranks, plan_text, time_estimates
     cfg = _load_config(args)
-    ranks = args.ranks or comm.size
+    ranks = comm.size if args.ranks is None else args.ranks
+    check_ranks(cfg, ranks)
     estimates = None if args.no_bench or not comm.is_root else time_estimates(cfg, ranks)
     here = comm.node()[1] if not args.ranks else min(args.ranks, os.cpu_count() or 1)
     if comm.is_root:

@@ -228,13 +228,19 @@ def check_values(cfg: Config):
             bad("model.J", f"cluster updates ({s.algorithm!r}) need a ferromagnetic J > 0")
         if s.algorithm == "wolff" and s.thermalize < 1:
             bad("sampling.thermalize", "must be >= 1 for 'wolff' (it sets the clusters per sweep)")
+    if m.J == 0:
+        bad("model.J", "must be non-zero (J = 0: no interaction, nothing for the flows to find)")
     if any(t <= 0 for t in s.temperatures):
         bad("sampling.temperatures", "every temperature must be > 0")
+    for key, values in (("sampling.temperatures", s.temperatures), ("sampling.fields", s.fields)):
+        if len(set(values)) != len(values):
+            bad(key, "values must not repeat")
+        if list(values) != sorted(values):
+            bad(key, f"must be in increasing order (the controls and windows use the first and last), got "
+                     f"{', '.join(f'{v:g}' for v in values)}")
     if any(abs(h) > MAX_FIELD * abs(m.J) for h in s.fields):
         bad("sampling.fields", f"every field must be within +-{MAX_FIELD} J (beyond it the lattice is frozen "
                                "along the field at any temperature)")
-    if len(set(s.temperatures)) != len(s.temperatures) or len(set(s.fields)) != len(s.fields):
-        bad("sampling.temperatures", "temperatures and fields must not repeat")
     if len(s.temperatures) * len(s.fields) > GRID_POINTS:
         bad("sampling.temperatures", f"at most {GRID_POINTS} (T, H) points (2**22; rng/streams.py)")
     if (len(s.temperatures) + 2) * len(s.fields) > MAX_POINTS - SYNTHETIC_POINTS:
@@ -251,6 +257,8 @@ def check_values(cfg: Config):
         bad("sampling.tempering", "needs at least two temperatures")
     if any(n < 1 for n in r.hidden):
         bad("rbm.hidden", "every number of hidden units must be >= 1")
+    if len(set(r.hidden)) != len(r.hidden):
+        bad("rbm.hidden", "sizes must not repeat (rbm.seeds trains independent copies of one size)")
     if r.learning_rate <= 0:
         bad("rbm.learning_rate", "must be > 0")
     for key in ("k", "batch_size", "epochs", "ais_chains", "ais_steps"):

@@ -88,12 +88,23 @@ def check_data(cfg, stage_names):
                              "sampling.samples * (1 - thermometer.holdout))")
 
 
+def check_ranks(cfg, ranks):
+    """Refuse more ranks than (T, H) grid points: every rank owns a slice of the grid."""
+    points = len(cfg.sampling.temperatures) * len(cfg.sampling.fields)
+    if ranks < 1:
+        raise InputError(f"ranks: {ranks}; at least 1")
+    if ranks > points:
+        raise InputError(f"ranks: {ranks} ranks for {points} (T, H) grid points; every rank owns a slice of the grid: "
+                         f"run on at most {points} ranks")
+
+
 def check(cfg, stage_names, comm, backend=None):
     """Refuse (InputError, exit 2 on every rank, with the numbers) the stages ``stage_names`` of
     ``cfg`` when their data settings are inconsistent or they cannot fit in this node's memory,
     on this rank's GPU (``backend``) or on the run directory's disk (files already there count
     as written). Collective."""
     check_data(cfg, stage_names)
+    check_ranks(cfg, comm.size)
     ranks_here = comm.node()[1]
     try:
         error = ""

@@ -165,3 +165,14 @@ def test_unwritable_run_directory_is_bad_input(tmp_path, write_config, cli):
     blocker = tmp_path / "file"
     blocker.write_text("a file where the run directory should go")
     assert_bad_input(cli(["simulate", write_config(TINY), "--out", blocker / "run"]), "run.out")
+
+
+def test_more_ranks_than_grid_points_and_negative_plan_ranks_are_bad_input(tmp_path, write_config):
+    """Every rank owns a slice of the grid: 4 ranks on 3 points are refused before any work (one
+    line, exit 2, nothing written), and so is `plan --ranks -3`."""
+    result = run_hpcrbm(["plan", "configs/demo.toml", "--no-bench", "--ranks", "-3"])
+    assert_bad_input(result, "ranks: -3")
+    config = write_config("[model]\nL = 4\n[sampling]\ntemperatures = [1.5, 2.27, 3.5]\nsamples = 200\n")
+    result = run_hpcrbm(["run", config, "--out", tmp_path / "run"], ranks=4)
+    assert result.returncode == 2 and "4 ranks for 3 (T, H) grid points" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "run" / "samples.h5").exists()
