@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from .analysis.exponents import MIN_FIT_POINTS
+from .errors import InputError
 from .io import files
 from .io.summary import Summary
 
@@ -434,6 +435,8 @@ def write_report(run_dirs, out_path):
         print(render(load_runs(run_dirs), Path("report.md")), end="")
         return None
     out_path = Path(out_path)
+    if out_path.is_dir():
+        raise InputError(f"--out {out_path}: a directory; give the report's file name (e.g. {out_path / 'report.md'})")
     text = render(load_runs(run_dirs), out_path)
     tmp = out_path.with_name(out_path.name + ".tmp")
     tmp.write_text(text)

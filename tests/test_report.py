@@ -89,3 +89,9 @@ def test_the_monte_carlo_verdict_is_calibrated_on_the_z_distribution():
     assert claim_monte_carlo_exact([with_z(wide, "a")])[-1] == "not reproduced"
     row = claim_monte_carlo_exact([with_z(normal, "a"), with_z([], "none")])
     assert "none: no exact result applies (no check)" in row[3]
+
+
+def test_report_out_a_directory_and_a_file_named_figures_are_one_line_errors(tmp_path):
+    result = run_hpcrbm(["report", ROOT / "docs" / "study" / "demo", "--out", tmp_path])
+    assert result.returncode == 2 and "a directory" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..exact.reference import exact_magnetization, exact_method, exact_observables
 from ..io import files
 from .exponents import MIN_FIT_POINTS
@@ -24,9 +25,15 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm, progress=None):
     ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary; ``progress``: made for
     the number of figures, updated as this rank's are drawn."""
     out = run_dir / "figures"
+    error = ""
     if comm.is_root:
-        out.mkdir(exist_ok=True)
-    comm.barrier()
+        if out.exists() and not out.is_dir():
+            error = f"{out}: exists and is not a directory; move it away (the figures go there)"
+        else:
+            out.mkdir(exist_ok=True)
+    error = comm.bcast_text(error)
+    if error:
+        raise InputError(error)
 
     def draw(fn):
         plt = _plt()
