@@ -186,6 +186,8 @@ def plan_text(cfg, ranks, ranks_here, estimates=None):
 
 
 def seconds_text(seconds):
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:

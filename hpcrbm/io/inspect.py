@@ -49,10 +49,11 @@ def format_description(info):
     attrs = info["attributes"]
     lines = [f"{info['file']}: stage {attrs.get('stage', '?')}, "
              f"{'complete' if info['complete'] else 'NOT complete'}"]
-    for key in ("model", "dim", "L", "q", "seed", "ranks", "backend", "device", "writer", "hpcrbm_version",
-                "git_revision", "h5py_version", "hdf5_version", "mpi_version", "start_time", "end_time", "seconds"):
-        if key in attrs:
-            lines.append(f"  {key:15s} {attrs[key]}")
+    first = ("model", "dim", "L", "q", "J", "seed", "ranks", "backend", "device", "writer", "hpcrbm_version",
+             "git_revision", "h5py_version", "hdf5_version", "mpi_version", "start_time", "end_time", "seconds")
+    long = ("config", "inputs", "summary", "stage", "complete")  # the config and fingerprint: --json shows them
+    for key in [k for k in first if k in attrs] + sorted(k for k in attrs if k not in first and k not in long):
+        lines.append(f"  {key:15s} {attrs[key]}")
     lines.append("  datasets:")
     for name, d in sorted(info["datasets"].items()):
         lines.append(f"    /{name:32s} {d['dtype']:8s} {tuple(d['shape'])}")
