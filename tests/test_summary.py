@@ -63,3 +63,21 @@ def test_the_report_command_refuses_an_older_summary_in_one_line(tmp_path):
     result = run_hpcrbm(["report", run, "--out", tmp_path / "r.md"])
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "summary.json" in result.stderr and "schema_version" in result.stderr and "hpcrbm analyze" in result.stderr
+
+
+def test_summary_json_is_strict_json_and_reads_tc_back_as_nan():
+    """Numbers that are not finite are written as null (strict JSON: any JSON reader), and the
+    top-level tc (no transition known) is read back as NaN; a schema_version 1 summary (NaN) is
+    read too."""
+    import math
+    summary = Summary.read(STUDY[0])
+    summary.tc = math.nan
+    summary.validation = {**summary.validation, "extra": [math.nan, math.inf, 1.5]}
+    text = summary.to_json()
+    data = json.loads(text, parse_constant=lambda c: 1 / 0)
+    assert data["tc"] is None and data["validation"]["extra"] == [None, None, 1.5]
+    back = Summary.from_json(text)
+    assert math.isnan(back.tc)
+    old = json.loads(text)
+    old.update(schema_version=1, tc=math.nan)
+    assert math.isnan(Summary.from_json(json.dumps(old)).tc)

@@ -1,20 +1,36 @@
 """summary.json, typed: what the analyze stage concluded about a run, read by the report, the
 post-hoc tools and the figures through :class:`Summary` alone.
 
-The JSON is the fields below in this order, ``schema_version`` first, indented by 2, NaN and
-infinities written as JavaScript's ``NaN``/``Infinity`` (allow_nan). A summary of another
+The JSON is the fields below in this order, ``schema_version`` first, indented by 2, strict
+JSON: a value that is not a finite number is written as ``null`` (since schema_version 2; before,
+as JavaScript's ``NaN``), and the top-level ``tc`` (null where no transition is known) is read
+back as NaN. Summaries of schema_version 1 (the same fields, NaN where 2 has null) are read
+too. A summary of another
 ``schema_version`` (or none: written before it existed), or one that is not JSON, is refused
 with an InputError that names the file and its version and says to re-run ``hpcrbm analyze``.
 Bump SCHEMA_VERSION whenever a field's meaning or shape changes.
 """
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 from ..errors import InputError
 from .files import summary_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: non-finite numbers as NaN
+
+
+def finite_or_null(value):
+    """``value`` (JSON-like) with every float that is not finite replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
 
 
 @dataclasses.dataclass(kw_only=True)
@@ -59,7 +75,7 @@ class Summary:
 
     def to_json(self, indent=2):
         """summary.json's text (``indent=None``: one line)."""
-        return json.dumps(self.as_dict(), indent=indent, allow_nan=True)
+        return json.dumps(finite_or_null(self.as_dict()), indent=indent, allow_nan=False)
 
     @classmethod
     def from_json(cls, text, source="summary.json"):
@@ -72,7 +88,7 @@ class Summary:
         if not isinstance(data, dict):
             raise InputError(_refusal(source, "unreadable (not JSON)"))
         version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise InputError(_refusal(source, "without schema_version (older)" if version is None
                                       else f"of schema_version {version!r}"))
         names = [f.name for f in dataclasses.fields(cls)]
@@ -81,6 +97,9 @@ class Summary:
         if missing or unknown:
             raise InputError(_refusal(source, f"of schema_version {version} with "
                                       + (f"no {missing[0]}" if missing else f"an unknown key {unknown[0]}")))
+        if data["tc"] is None:
+            data["tc"] = math.nan
+        data["schema_version"] = SCHEMA_VERSION  # as this code writes it
         return cls(**data)
 
     @classmethod

@@ -154,4 +154,4 @@ def estimate(cfg, ranks):
 STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "train", "thermometer", "flow"),
               compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY,), estimate=estimate,
               needs=needs, summary="analysis stage: fixed points, fits, RG, validation and figures",
-              limits="flow.steps or the starts", arithmetic=False)
+              limits="flow.steps or the starts", arithmetic=False, version=2)

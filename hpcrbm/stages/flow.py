@@ -270,5 +270,5 @@ def estimate(cfg, ranks):
 STAGE = Stage("flow", files.FLOW, sections=("flow",), reads=("simulate", "train", "thermometer"),
               compute=compute, required=files.flow_required, estimate=estimate,
               needs=needs, summary="flow stage: iterates the trained RBMs from every start",
-              limits="flow.samples, flow.steps, flow.starts or rbm.hidden",
+              limits="flow.samples, flow.steps, flow.starts or rbm.hidden", version=2,
               attrs=lambda cfg: dict(steps=cfg.flow.steps, chains_per_start=cfg.flow.samples))
