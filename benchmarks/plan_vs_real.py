@@ -38,9 +38,9 @@ def planned(config, ranks, sets):
     out = subprocess.run(args, capture_output=True, text=True, check=True, cwd=ROOT, env=ENV).stdout
     times = {}
     for line in out.splitlines():
-        m = re.match(r"  (\w+)\s+([\d.]+ (?:s|min|h))(?: \+ ([\d.]+ (?:s|min|h)) compiling)?", line)
+        m = re.match(r"  (\w+)\s+([\d.]+ (?:s|min|h))", line)
         if m and m.group(1) in STAGES:
-            times[m.group(1)] = seconds(m.group(2)) + (seconds(m.group(3)) if m.group(3) else 0.0)
+            times[m.group(1)] = seconds(m.group(2))
     return times
 
 
@@ -66,7 +66,7 @@ def main():
             measured = real(config, ranks, sets, Path(tmp) / f"run{i}")
             for stage in STAGES:
                 ratio = plan[stage] / measured[stage] if measured[stage] > 0 else float("nan")
-                lines.append(f"| {name} | {stage} | {plan[stage]:.0f} s | {measured[stage]:.0f} s | {ratio:.2f} |")
+                lines.append(f"| {name} | {stage} | {plan[stage]:.1f} s | {measured[stage]:.1f} s | {ratio:.2f} |")
     text = "\n".join(lines)
     print(text)
     if args.write:

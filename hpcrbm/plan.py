@@ -177,10 +177,11 @@ def plan_text(cfg, ranks, ranks_here, estimates=None):
     if estimates:
         lines += ["", "time (each stage's inner step measured here, on one core, and multiplied):"]
         total = 0.0
-        for name, e in estimates.items():
-            compile_note = f" + {seconds_text(e.compile)} compiling (cold kernel cache)" if e.compile >= 1 else ""
-            lines.append(f"  {name:12s} {seconds_text(e.seconds):>8s}{compile_note}   {e.basis}")
-            total += e.seconds + (e.compile if e.compile >= 1 else 0.0)
+        for name, e in estimates.items():  # a stage's first calls: the kernels' compiling (cold cache) or loading
+            compile_note = f" (of which {seconds_text(e.compile)} compiling: cold kernel cache)" \
+                if e.compile >= 1 else ""
+            lines.append(f"  {name:12s} {seconds_text(e.seconds + e.compile):>8s}   {e.basis}{compile_note}")
+            total += e.seconds + e.compile
         lines.append(f"  {'total':12s} {seconds_text(total):>8s}")
     return "\n".join(lines)
 

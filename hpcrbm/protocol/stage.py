@@ -19,7 +19,6 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import h5py
@@ -47,9 +46,9 @@ class StageNeeds:
 
 @dataclass(frozen=True)
 class TimeEstimate:
-    """A stage's expected wall seconds on ``ranks`` ranks: ``seconds`` of work, ``compile`` seconds
-    of numba compiling measured when the kernel cache was cold (0 when warm), and ``basis``: what
-    was measured and multiplied."""
+    """A stage's expected wall seconds on ``ranks`` ranks: ``seconds`` of work, ``compile`` the
+    first calls' extra seconds (numba compiling its kernels on a cold cache, loading them on a warm
+    one: every run pays it), and ``basis``: what was measured and multiplied."""
     seconds: float
     compile: float = 0.0
     basis: str = ""
@@ -285,9 +284,8 @@ class Context:
         f = file_class(self.partial, self.comm, "r+" if append else "w")
         yield f  # on an error the process ends (exit 2 on every rank, or abort): nothing is renamed
         attrs = {"complete": True} if append else self.file_attrs(f.strategy, True)
-        end = self.comm.bcast_text(now())
-        elapsed = datetime.fromisoformat(end) - datetime.fromisoformat(self.start_time)
-        f.set_attrs({**attrs, "end_time": end, "seconds": self.previous_seconds + elapsed.total_seconds()})
+        seconds = round(float(self.comm.bcast_number(self.stage_seconds())), 3)  # rank 0's clock, every segment
+        f.set_attrs({**attrs, "end_time": self.comm.bcast_text(now()), "seconds": seconds})
         f.commit(self.output)
         get_logger().info("wrote %s", self.output)
 

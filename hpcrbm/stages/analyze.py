@@ -132,12 +132,29 @@ def needs(cfg, ranks, upstream):
                       * s.samples, {files.ANALYSIS: 2**20, files.SUMMARY: 2**20, "figures/": 8 * 2**20})
 
 
-FIGURE_SECONDS = 0.7  # one figure, drawn and saved (matplotlib Agg; the demo's, on the 2-core VM)
+def _figure_seconds():
+    """One figure of the size of the run's largest (2 x 6 panels of 24 lines), drawn and saved as
+    PNG the way analysis/figures.py saves them, timed."""
+    import io
+
+    from ..analysis.figures import _plt
+
+    def draw():
+        plt = _plt()
+        fig, axes = plt.subplots(2, 6, figsize=(19, 6))
+        for ax in axes.ravel():
+            for row in np.random.default_rng(0).random((24, 21)):
+                ax.plot(row, lw=1)
+        fig.tight_layout()
+        fig.savefig(io.BytesIO(), dpi=110)
+        plt.close(fig)
+    return measure(draw, repeats=1)[0]
 
 
 def estimate(cfg, ranks):
     """The exact references in a field (transfer matrix: about nT + 125 ln Z evaluations of 9
-    each per field, one evaluation timed) and the figures; the rest takes seconds."""
+    each per field, one evaluation timed) and the figures (one timed); the rest takes about a
+    second."""
     from ..exact.reference import exact_method
     from ..exact.torus_field import torus_log_partition
     s, m = cfg.sampling, cfg.model
@@ -145,10 +162,11 @@ def estimate(cfg, ranks):
     evaluation, compile_seconds = (measure(lambda: torus_log_partition(0.4 + np.random.random(), 0.3, m.L, m.J),
                                            repeats=2) if tm_fields else (0.0, 0.0))
     evaluations = len(tm_fields) * (len(s.temperatures) + 125) * 9
-    seconds = -(-len(tm_fields) // ranks) * evaluations / max(len(tm_fields), 1) * evaluation \
-        + -(-len(FIGURES) // ranks) * FIGURE_SECONDS + 2.0
+    figure = _figure_seconds()
+    figures = -(-len(FIGURES) // ranks) * figure / 2  # the run's figures average about half the largest's time
+    seconds = -(-len(tm_fields) // ranks) * (len(s.temperatures) + 125) * 9 * evaluation + figures + 1.0
     return TimeEstimate(seconds, compile_seconds, f"{evaluations} transfer-matrix ln Z at {evaluation * 1e3:.3g} ms, "
-                        f"{len(FIGURES)} figures at about {FIGURE_SECONDS} s")
+                        f"{len(FIGURES)} figures (the largest: {figure:.2g} s)")
 
 
 STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "train", "thermometer", "flow"),

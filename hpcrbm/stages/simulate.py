@@ -123,12 +123,22 @@ def _create_partial(plan):
 
 
 def _flush(plan, state):
-    """Write pending samples and observables into the partial file (collective)."""
-    items, energy, magnet = [], [], []
+    """Write pending samples and observables into the partial file (collective), each point's
+    consecutive samples in one block (one HDF5 write each, not one per step)."""
+    runs = []  # [li, j0, j1, [configs]]: consecutive pending samples of one point
+    last = {}
     for li, j0, configs in state.pending:
+        run = last.get(li)
+        if run is not None and run[2] == j0:
+            run[2] += len(configs)
+            run[3].append(configs)
+        else:
+            last[li] = run = [li, j0, j0 + len(configs), [configs]]
+            runs.append(run)
+    items, energy, magnet = [], [], []
+    for li, j0, j1, parts in runs:
         iT, iH = plan.grid.index(plan.points[li])
-        j1 = j0 + len(configs)
-        items.append((iT, iH, j0, j1, configs))
+        items.append((iT, iH, j0, j1, np.concatenate(parts) if len(parts) > 1 else parts[0]))
         energy.append((iT, iH, j0, j1, state.energy[li, j0:j1]))
         magnet.append((iT, iH, j0, j1, state.magnetization[li, j0:j1]))
     f = GridFile(plan.partial, plan.comm, "r+")
@@ -308,7 +318,8 @@ def needs(cfg, ranks, upstream):
 
 def estimate(cfg, ranks):
     """Flips of the whole schedule at the rate of ``hpcrbm bench mc`` for this model and algorithm
-    (L up to 64, one rank), the busiest rank's share of the points."""
+    (L up to 64, one rank), plus one point's statistics (point_summary of its samples, timed),
+    for the busiest rank's share of the points."""
     from ..backend import select_backend
     from ..bench import bench_mc
     from ..parallel import Communicator
@@ -317,9 +328,14 @@ def estimate(cfg, ranks):
     _, compile_seconds = measure(lambda: rates.append(bench_mc(
         Communicator.alone(), select_backend("cpu"), L=min(m.L, 64), dim=m.dim, kind=m.kind, q=m.q,
         algorithm=s.algorithm, sweeps=20)["flips_per_ns"]), repeats=1)
-    points, R = len(s.temperatures) * len(s.fields), cfg.replicas
-    flips = busiest(points, ranks) * R * m.L ** m.dim * (s.thermalize + s.samples // R * s.interval)
-    return TimeEstimate(flips / (rates[-1] * 1e9), compile_seconds, f"{flips:.3g} flips at {rates[-1]:.3g} flips/ns")
+    points, R = busiest(len(s.temperatures) * len(s.fields), ranks), cfg.replicas
+    rng = np.random.default_rng(0)
+    samples = rng.normal(-1, 0.1, (s.samples // R, R)), rng.random((s.samples // R, R))
+    summary_seconds, _ = measure(lambda: point_summary(*samples, m.L ** m.dim, 2.0), repeats=2)
+    flips = points * R * m.L ** m.dim * (s.thermalize + s.samples // R * s.interval)
+    return TimeEstimate(flips / (rates[-1] * 1e9) + points * summary_seconds, compile_seconds,
+                        f"{flips:.3g} flips at {rates[-1]:.3g} flips/ns, {points} point summaries at "
+                        f"{summary_seconds * 1e3:.3g} ms")
 
 
 STAGE = Stage(

@@ -146,21 +146,20 @@ def needs(cfg, ranks, upstream):
 
 
 def estimate(cfg, ranks):
-    """Adam steps of one field's MLP (epochs x training samples / batch), timed on four random
-    batches of this shape, times the fields of the busiest rank."""
-    from ..thermometers.neural import train_classifier
+    """Adam steps of one field's MLP (epochs x training samples / batch), one timed on a random
+    batch of this shape, times the fields of the busiest rank."""
+    from ..thermometers.neural import adam_step, init_mlp
     t, s = cfg.thermometer, cfg.sampling
     widths = layer_widths(cfg)
     rng = np.random.default_rng(0)
-    X = (rng.random((4 * t.batch_size, widths[0])) < 0.5).astype(np.float64)
+    X = (rng.random((t.batch_size, widths[0])) < 0.5).astype(np.float64)
     y = rng.integers(0, len(s.temperatures), len(X))
-    short = dataclasses.replace(t, epochs=1)
-    batch_seconds, compile_seconds = measure(
-        lambda: train_classifier(X, y, len(s.temperatures), short, cfg.run.seed, 0), repeats=2)
+    mlp = init_mlp(widths[0], t.hidden, len(s.temperatures), cfg.run.seed, 0)
+    moments = [[np.zeros_like(a), np.zeros_like(a)] for a in mlp.arrays()]
+    step_seconds, compile_seconds = measure(lambda: adam_step(mlp, moments, X, y, 1, t.learning_rate), repeats=5)
     n_train = max(1, int(round((1 - t.holdout) * s.samples))) * len(s.temperatures)
     steps = t.epochs * (n_train // t.batch_size) * busiest(len(s.fields), ranks)
-    return TimeEstimate(steps * batch_seconds / 4, compile_seconds,
-                        f"{steps} Adam steps at {batch_seconds / 4 * 1e3:.3g} ms")
+    return TimeEstimate(steps * step_seconds, compile_seconds, f"{steps} Adam steps at {step_seconds * 1e3:.3g} ms")
 
 
 STAGE = Stage("thermometer", files.THERMOMETER, sections=("thermometer",), reads=("simulate",),

@@ -13,6 +13,7 @@ Checkpoints ``checkpoints/rbm_{key}.h5`` (written by the RBM's first rank: every
 holds the same weights) make a killed training resume with identical results.
 """
 import dataclasses
+import time
 
 import numpy as np
 
@@ -271,13 +272,56 @@ def needs(cfg, ranks, upstream):
                       f"of N_h up to {max(r.hidden)}", device=device)
 
 
+def _monitor_seconds(cfg, n_hidden, n_total):
+    """Seconds of one epoch's monitors of an RBM with ``n_hidden`` hidden units (reconstruction
+    error and pseudo-likelihood on MONITOR_SAMPLES samples; below MAX_EXACT_HIDDEN, the exact
+    log-likelihood: the mean free energy of all ``n_total`` samples and log Z) and of the epoch's
+    permutation, timed on random data of this shape."""
+    from ..rbm.training import MONITOR_SAMPLES
+    r, m = cfg.rbm, cfg.model
+    units = m.L ** m.dim * (m.q if r.visible == "categorical" else 1)
+    rows = min(n_total, 4 * MONITOR_SAMPLES)
+    data = (np.random.default_rng(0).random((rows, units)) < 0.5).astype(r.dtype)
+    if r.visible == "categorical":
+        data = encode(np.random.default_rng(0).integers(0, m.q, (rows, m.L ** m.dim)), "categorical", m.q,
+                      np.dtype(r.dtype))
+    trainer = Trainer(settings_for(cfg, n_hidden), data, 0, n_total, Communicator.alone(), m.L ** m.dim)
+    params = trainer.initial_state().params
+
+    def epoch():
+        trainer.permutation(1)
+        trainer.reconstruction_and_pseudo_likelihood(params, 1)
+        if n_hidden <= MAX_EXACT_HIDDEN:
+            trainer.mean_free_energy(params)
+            exact_log_partition(params)
+    seconds, _ = measure(epoch, repeats=1)
+    exact = n_hidden <= MAX_EXACT_HIDDEN
+    if exact and rows < n_total:  # the mean free energy scales with the samples
+        t0 = time.perf_counter()
+        trainer.mean_free_energy(params)
+        seconds += (time.perf_counter() - t0) * (n_total / rows - 1)
+    return seconds
+
+
+def _ais_seconds(cfg):
+    """Seconds of the AIS estimate of log Z (rbm.ais_chains x rbm.ais_steps) of an RBM of the
+    largest N_h: 20 of its steps timed."""
+    r, m = cfg.rbm, cfg.model
+    top, q = max(r.hidden), (m.q if r.visible == "categorical" else 0)
+    W = np.random.default_rng(0).normal(0, 0.1, (top, m.L ** m.dim, q) if q else (top, m.L ** m.dim))
+    params = RBMParams(W, np.zeros(W.shape[1:]), np.zeros(top), q)
+    seconds, _ = measure(lambda: ais_log_partition(params, np.zeros(W[0].size), cfg.run.seed, r.ais_chains, 20, top),
+                         repeats=1)
+    return seconds * r.ais_steps / 20
+
+
 def estimate(cfg, ranks):
     """Sample-epochs of every RBM at the rate of ``hpcrbm bench rbm`` at this N_v and the largest
-    N_h (scaled by N_h, and by q for categorical visibles), spread like the stage spreads them
+    N_h (scaled by N_h, and by q for categorical visibles), plus every epoch's monitors (timed per
+    N_h) and the AIS log Z of those above MAX_EXACT_HIDDEN, spread like the stage spreads them
     (whole RBMs per rank, or every RBM on all ranks)."""
     from ..backend import select_backend
     from ..bench import bench_rbm
-    from ..parallel import Communicator
     r, m = cfg.rbm, cfg.model
     top = max(r.hidden)
     rates = []
@@ -286,16 +330,20 @@ def estimate(cfg, ranks):
         L=m.L, biases=r.biases)["samples_per_s"]), repeats=1)
     per_epoch = len(cfg.sampling.temperatures) * len(cfg.sampling.fields) * training_samples(cfg)
     extremes = 2 / max(len(cfg.sampling.temperatures), 2)
-    costs = [per_epoch * r.epochs * nh / top for nh in r.hidden for _ in range(r.seeds)]
-    costs += [per_epoch * r.epochs * extremes]
-    costs = [c * (m.q if r.visible == "categorical" else 1) / rates[-1] for c in costs]
+    factor = m.q if r.visible == "categorical" else 1
+    monitors = {nh: _monitor_seconds(cfg, nh, per_epoch) for nh in r.hidden}
+    ais = _ais_seconds(cfg) if top > MAX_EXACT_HIDDEN else 0.0  # log Z at the end, N_h = top
+    costs = [r.epochs * (per_epoch * nh / top * factor / rates[-1] + monitors[nh])
+             + (ais * nh / top if nh > MAX_EXACT_HIDDEN else 0.0) for nh in r.hidden for _ in range(r.seeds)]
+    costs += [r.epochs * (per_epoch * extremes * factor / rates[-1] + monitors[top])]
     if parallel_mode(cfg, ranks) == "models":
         owners = job_owners(costs, ranks)
         seconds = max(sum(c for c, o in zip(costs, owners) if o == rank) for rank in range(ranks))
     else:
         seconds = sum(costs) / ranks
-    return TimeEstimate(seconds, compile_seconds, f"{sum(costs) * rates[-1]:.3g} sample-epochs (N_h = {top} "
-                        f"equivalent) at {rates[-1]:.3g} samples/s")
+    return TimeEstimate(seconds, compile_seconds, f"{len(costs)} RBMs x {r.epochs} epochs of {per_epoch} samples "
+                        f"at {rates[-1]:.3g} samples/s (N_h = {top}), monitors "
+                        f"{sum(monitors.values()) / len(monitors) * 1e3:.3g} ms per epoch")
 
 
 STAGE = Stage(

@@ -98,6 +98,18 @@ def init_mlp(inputs, hidden, classes, seed, field_index):
     return MLP(weights, [np.zeros(n) for n in sizes[1:]])
 
 
+def adam_step(mlp, moments, X, y, t, learning_rate, beta1=0.9, beta2=0.999, eps=1e-8):
+    """One Adam step (step number ``t`` >= 1) of ``mlp`` on the batch X, y, in place; ``moments``:
+    [[m, v]] per array of :meth:`MLP.arrays`."""
+    xp = array_module(X)
+    for a, (m, v), g in zip(mlp.arrays(), moments, mlp.gradients(X, y)):
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * g * g
+        a -= learning_rate * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
+
+
 def train_classifier(X, labels, classes, cfg_t, seed, field_index, pause=None, resume=None, xp=np):
     """Train on the training set X (n_train, inputs), float64, with ``labels`` (n_train,) in the
     order of training sample g; returns the MLP, its arrays in ``xp`` (where the training ran).
@@ -106,8 +118,7 @@ def train_classifier(X, labels, classes, cfg_t, seed, field_index, pause=None, r
     """
     mlp = init_mlp(X.shape[1], cfg_t.hidden, classes, seed, field_index).on(xp)
     moments = [[xp.zeros_like(a), xp.zeros_like(a)] for a in mlp.arrays()]
-    beta1, beta2, eps, t = 0.9, 0.999, 1e-8, 0
-    first = 0
+    t = first = 0
     if resume is not None:
         first, t, arrays, saved = resume
         for a, (m, v), value, (m0, v0) in zip(mlp.arrays(), moments, arrays, saved):
@@ -118,14 +129,8 @@ def train_classifier(X, labels, classes, cfg_t, seed, field_index, pause=None, r
         order = xp.asarray(np.argsort(stream_words(n_train, seed, field_index, 0, epoch, _ORDER), kind="stable"))
         for start in range(0, n_train - B + 1, B):
             batch = order[start:start + B]
-            grads = mlp.gradients(X[batch], labels[batch])
             t += 1
-            for a, (m, v), g in zip(mlp.arrays(), moments, grads):
-                m *= beta1
-                m += (1 - beta1) * g
-                v *= beta2
-                v += (1 - beta2) * g * g
-                a -= cfg_t.learning_rate * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
+            adam_step(mlp, moments, X[batch], labels[batch], t, cfg_t.learning_rate)
         if pause is not None:
             pause(epoch + 1, t, mlp.on(np), [[to_host(m), to_host(v)] for m, v in moments])
     return mlp
