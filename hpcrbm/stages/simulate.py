@@ -321,7 +321,7 @@ def estimate(cfg, ranks):
     (L up to 64, one rank), plus one point's statistics (point_summary of its samples, timed),
     for the busiest rank's share of the points."""
     from ..backend import select_backend
-    from ..bench import bench_mc
+    from ..montecarlo.throughput import bench_mc
     from ..parallel import Communicator
     m, s = cfg.model, cfg.sampling
     rates = []

@@ -321,7 +321,7 @@ def estimate(cfg, ranks):
     N_h) and the AIS log Z of those above MAX_EXACT_HIDDEN, spread like the stage spreads them
     (whole RBMs per rank, or every RBM on all ranks)."""
     from ..backend import select_backend
-    from ..bench import bench_rbm
+    from ..rbm.throughput import bench_rbm
     r, m = cfg.rbm, cfg.model
     top = max(r.hidden)
     rates = []
