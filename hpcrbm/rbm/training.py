@@ -6,15 +6,14 @@ minibatch sequence does not depend on the rank count: epoch e visits the samples
 of argsort(word i of the RBM_ORDER stream, step e) and cuts it into batches of ``batch_size``
 (the last, incomplete batch is dropped). Each rank computes the gradient sums of the batch
 rows it owns; one allreduce (sum) per update combines them, and every rank applies the same
-update. The sums are exact (:class:`ExactProducts`), so 1, 2 or 3 ranks give the same weights
-bit for bit.
+update. The sums are exact (kernels/training_cpu.py: gradient_sums), so 1, 2 or 3 ranks give
+the same weights bit for bit.
 
 The arrays live where the kernels run (:func:`training_kernels`): NumPy with the numba kernels of
-kernels/training_cpu.py on the CPU, CuPy with kernels/training_array.py on a GPU (the same products, exact, and the
-same random streams made on the device, the sigmoid from basic IEEE operations: a Bernoulli
-training gives the same bits on both; the softmax of categorical visibles still uses the array
-module's exp). Only the gradient allreduce (through host buffers) and monitors' scalars leave the
-device.
+kernels/training_cpu.py on the CPU, CuPy with kernels/training_array.py on a GPU (the same exact
+products, the same random streams made on the device, the sigmoid and softmax from basic IEEE
+operations: a training gives the same bits on both). Only the gradient allreduce (through host
+buffers) and monitors' scalars leave the device.
 
 Random numbers (point = Nh + 2**16 * training seed, :attr:`TrainingSettings.point`; docs/rng.md):
   RBM_ORDER: epoch permutations (replica 0, step = epoch, index = sample);

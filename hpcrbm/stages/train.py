@@ -199,7 +199,7 @@ def compute(ctx):
     "models": every rank reads the whole training set and trains whole RBMs (the trained RBMs by
     N_h and seed, then the "extremes" control; :func:`job_owners` balances their cost, samples
     times N_h + 10 per epoch), and reads the others' results from their final checkpoints.
-    "auto": :func:`parallel_mode`. Training is exact (training.ExactProducts), so both give the
+    "auto": :func:`parallel_mode`. Training is exact (rbm/kernels/training_cpu.py), so both give the
     same weights bit for bit on any number of ranks.
     """
     cfg, comm = ctx.cfg, ctx.comm

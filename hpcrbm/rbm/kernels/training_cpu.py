@@ -1,10 +1,10 @@
-"""Numba kernels of one RBM training update: weights in fixed point, sampling, signed
-probabilities. The products themselves are BLAS products (dgemm) of integer-valued float64
-operands, exact in any order (training.ExactProducts).
+"""Numba kernels of one RBM training update: :func:`gradient_sums` (the whole update but the
+allreduce, in one call: exact products in the parameters' dtype on grids chosen from max |W| and
+the batch, the portable sigmoid and softmax, Philox sampling, the gradient's sums) and
+:func:`sgd_step`; the fixed-point weights of the exact free energy (training.ExactProducts).
 
-Their NumPy twins (training.fixed_point, model.sample_*, and the NumPy update written out in
-tests/rbm/test_kernels.py) must agree with them bit for bit there. Each kernel is one pass over
-its arrays where NumPy would make several.
+Their array twins (kernels/training_array.py: NumPy or CuPy) agree with them bit for bit
+(tests/rbm/test_kernels.py, tests/rbm/test_device_training.py).
 
 Uniforms are those of ``rng.uniform.uniforms``: word ``first_block * 4 + u`` of the Philox
 stream (block, step, ids[i], c3) for column u, as ((word >> 8) + 0.5) * 2**-24 rounded to the
@@ -21,7 +21,7 @@ from ...rng.uniform import SCALE
 
 use_kernel_cache()  # before any cache=True function
 
-FIXED_POINT = 2.0**32  # scale of the exact products (training.ExactProducts)
+FIXED_POINT = 2.0**32  # scale of the exact free energies' products (training.ExactProducts)
 xp = np  # the array module of these kernels' arrays (kernels_array.ArrayKernels.xp for the others)
 runner = None  # no CUDA module: uniforms from the numba streams
 
