@@ -37,6 +37,13 @@ MPIEXEC = ("mpiexec", "--oversubscribe")
 MPI_ENV = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 
+def write_between(doc, begin, end, text):
+    """Replace the text between the markers ``begin`` and ``end`` of the file ``doc``."""
+    body = doc.read_text()
+    start, stop = body.index(begin) + len(begin), body.index(end)
+    doc.write_text(body[:start] + "\n" + text + "\n" + body[stop:])
+
+
 def cpu_name():
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -191,10 +198,7 @@ def main():
     text, failed = table(rows, commit)
     print(text)
     if args.write:
-        doc = ROOT / "docs/benchmarks.md"
-        body = doc.read_text()
-        start, stop = body.index(BEGIN) + len(BEGIN), body.index(END)
-        doc.write_text(body[:start] + "\n" + text + "\n" + body[stop:])
+        write_between(ROOT / "docs/benchmarks.md", BEGIN, END, text)
     if failed:
         print(f"below the floor: {', '.join(failed)}", file=sys.stderr)
         return 1

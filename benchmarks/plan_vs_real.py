@@ -70,10 +70,8 @@ def main():
     text = "\n".join(lines)
     print(text)
     if args.write:
-        doc = ROOT / "docs/benchmarks.md"
-        body = doc.read_text()
-        start, stop = body.index(BEGIN) + len(BEGIN), body.index(END)
-        doc.write_text(body[:start] + "\n" + text + "\n" + body[stop:])
+        from bench_all import write_between  # benchmarks/, this script's folder
+        write_between(ROOT / "docs/benchmarks.md", BEGIN, END, text)
     return 0
 
 
