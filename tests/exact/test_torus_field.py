@@ -64,3 +64,19 @@ def test_momentum_blocks_give_the_whole_matrix_eigenvalues(L):
             continue  # frustrated odd rings: eigenvalues of both signs cancel in sum lambda**L
         blocks, dense = torus_log_partition(beta, h, L, J), torus_log_partition_dense(beta, h, L, J)
         assert blocks == pytest.approx(dense, rel=1e-12, abs=0), (beta, h, J)
+
+
+@pytest.mark.slow
+def test_the_exact_maximum_in_a_field_does_not_depend_on_blas_threads():
+    """The momentum blocks are small enough for LAPACK to run them unthreaded: the exact c maximum
+    at H = 0.5 (L = 10) is the same bits with 1 and 2 BLAS threads, so a serial run's summary.json
+    equals an mpiexec run's."""
+    import os
+    import subprocess
+    import sys
+    code = ("from hpcrbm.config import ModelConfig; from hpcrbm.exact.reference import exact_specific_heat_peak; "
+            "print(repr(exact_specific_heat_peak(ModelConfig(kind='ising', dim=2, L=10), 0.5, 1.0, 4.0)))")
+    values = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "OPENBLAS_NUM_THREADS": threads, "OMP_NUM_THREADS": threads}).stdout
+              for threads in ("1", "2")}
+    assert len(values) == 1, values
