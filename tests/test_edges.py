@@ -53,6 +53,20 @@ def test_a_stale_lock_of_a_killed_run_is_taken_over(tmp_path, write_config):
     assert not (out / LOCK_NAME).exists() and (out / "summary.json").exists()
 
 
+def test_a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched(tmp_path, write_config):
+    """RUN/hpcrbm.lock -> the config: one line naming the lock, exit 2, the config unchanged (the
+    lock is never opened through a link)."""
+    config = write_config(CONFIG)
+    text = config.read_text()
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / LOCK_NAME).symlink_to(config)
+    result = run_hpcrbm(["simulate", config, "--out", out])
+    assert result.returncode == 2 and "a symbolic link" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and config.read_text() == text
+    assert (out / LOCK_NAME).is_symlink() and not (out / "samples.h5").exists()
+
+
 def test_refused_input_leaves_no_run_directory(tmp_path, write_config):
     config = write_config(CONFIG)
     (tmp_path / "first").mkdir()

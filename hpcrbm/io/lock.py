@@ -26,7 +26,7 @@ def _acquire(path):
     """The descriptor of ``path`` locked by this process, or (None, holder text) when another
     live process holds it."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never through a link
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -62,6 +62,9 @@ def run_lock(run_dir, comm):
     if comm.is_root:
         try:
             key.mkdir(parents=True, exist_ok=True)
+            if (key / LOCK_NAME).is_symlink():
+                raise InputError(f"{key / LOCK_NAME}: a symbolic link; remove it (hpcrbm writes its lock only "
+                                 "into a file of its own)")
             fd, holder = _acquire(key / LOCK_NAME)
             if fd is None:
                 error = f"{run_dir}: in use by {holder}; wait for it to end or stop it (one writer per run)"
@@ -69,6 +72,8 @@ def run_lock(run_dir, comm):
                 from ..log import get_logger
                 get_logger().debug("%s: took over the stale lock of a run that ended without releasing it (%s)",
                                    key / LOCK_NAME, holder)
+        except InputError as exc:
+            error = str(exc)
         except OSError as exc:
             error = f"run.out: cannot create the run directory {run_dir} or its lock ({exc.strerror})"
     error = comm.bcast_text(error)
