@@ -24,7 +24,7 @@ from .errors import InputError
 from .io.lock import run_lock
 from .log import get_logger
 from .plan import check as check_plan
-from .protocol.stage import Context, file_state, fingerprints, stored_config_text
+from .protocol.stage import FOREIGN, Context, file_state, fingerprints, stored_config_text
 from .stages import registered, source_stage, stage_named
 
 # not in any stage's sections, so --set by any stage command (run.backend changes the arithmetic,
@@ -64,10 +64,27 @@ def stage_state(stage, run_dir, cfg, prints):
     return reason
 
 
+def refuse_foreign(stages, run_dir, comm):
+    """Before any work: an HDF5 file of the user's own where a stage writes (no hpcrbm ``stage``
+    attribute) is never overwritten; InputError naming it (collective)."""
+    error = ""
+    if comm.is_root:
+        for stage in stages:
+            path = Path(run_dir) / stage.output
+            if path.exists() and file_state(path, "") == FOREIGN:
+                error = f"{path}: exists and {FOREIGN}; hpcrbm never overwrites it: move it away or use another " \
+                        "run.out (--out)"
+                break
+    error = comm.bcast_text(error)
+    if error:
+        raise InputError(error)
+
+
 def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
     """Skip, compute or refuse ``stage`` for ``cfg`` in ``cfg.out_dir`` (collective); returns
     the path of its file. ``standalone``: its own command (inputs must be current)."""
     with run_lock(cfg.out_dir, comm):
+        refuse_foreign([stage], cfg.out_dir, comm)
         check_plan(cfg, [stage.name], comm, backend)
         return _run_stage(stage, cfg, comm, backend, quiet, standalone)
 
@@ -104,6 +121,7 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone):
 def run_all(cfg, comm, backend, quiet=False):
     """Every stage in order for ``cfg`` (collective); returns summary.json's path."""
     with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
+        refuse_foreign(registered(), cfg.out_dir, comm)
         check_plan(cfg, [s.name for s in registered()], comm, backend)  # before any work: every stage fits
         for stage in registered():
             _run_stage(stage, cfg, comm, backend, quiet, standalone=False)

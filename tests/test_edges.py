@@ -205,3 +205,21 @@ def test_the_plan_refuses_rbm_stages_that_cannot_fit_on_the_gpu(stage):
                 f"train_fraction = 1.0\n[flow]\nsamples = {many}\n[run]\nbackend = 'gpu'\n")
     with pytest.raises(InputError, match=f"the {stage} stage needs about .* of GPU memory"):
         check(cfg, [stage], comm, backend)
+
+
+def test_a_users_own_hdf5_file_in_the_run_directory_is_never_overwritten(tmp_path, write_config):
+    """samples.h5 (or flow.h5) of the user's own, without hpcrbm's attributes: refused in one line
+    naming it, the file unchanged (before: "incomplete: rebuilding it")."""
+    import h5py
+    import numpy as np
+    config = write_config(CONFIG.replace("epochs = 150", "epochs = 2"))
+    for name in ("samples.h5", "flow.h5"):
+        out = tmp_path / name.split(".")[0]
+        out.mkdir()
+        with h5py.File(out / name, "w") as h5:
+            h5["mine"] = np.arange(5)
+        result = run_hpcrbm(["run", config, "--out", out])
+        assert result.returncode == 2 and "was not written by hpcrbm" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        with h5py.File(out / name, "r") as h5:
+            assert list(h5) == ["mine"] and list(h5["mine"][...]) == [0, 1, 2, 3, 4]

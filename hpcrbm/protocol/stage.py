@@ -171,9 +171,13 @@ def _difference(stored, wanted):
     return "made from another config"
 
 
+FOREIGN = "was not written by hpcrbm (no stage attribute)"
+
+
 def file_state(path, inputs, required=()):
     """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable"
-    (not HDF5, truncated, or an object's header or attributes damaged), "incomplete", "made
+    (not HDF5, truncated, or an object's header or attributes damaged), FOREIGN (an HDF5 file
+    without hpcrbm's ``stage`` attribute: a user's own, never overwritten), "incomplete", "made
     by other code (...)", "made with ... arithmetic (...)", "made from another config" or "lacks
     DATASET"."""
     path = Path(path)
@@ -181,6 +185,8 @@ def file_state(path, inputs, required=()):
         return "missing"
     try:
         with h5py.File(path, "r") as h5:
+            if "stage" not in h5.attrs:
+                return FOREIGN
             if not h5.attrs.get("complete", False):
                 return "incomplete"
             if h5.attrs.get("inputs") != inputs:
