@@ -38,8 +38,8 @@ def bench_rbm(comm, backend, n_hidden=64, batch_size=100, epochs=3, dtype="float
 
     On a GPU the training runs through the device kernels (rbm/training.py: training_kernels) and
     the result carries the rate of the update's products (12 batch Nv Nh FLOP per update of
-    PCD-1, in float64: exact fixed point) beside the device's float32 and float64 matrix-product
-    rates measured in the same run."""
+    PCD-1, in the training dtype: exact products on integer grids) beside the device's float32
+    and float64 matrix-product rates measured in the same run."""
     from .training import Trainer, TrainingSettings, training_kernels
     if data is None:
         data = ising_training_data(L, per_temperature=max(2000, -(-2 * batch_size // 6)))
