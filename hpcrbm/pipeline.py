@@ -9,7 +9,9 @@ Every stage fact comes from the registry (hpcrbm/stages/__init__.py), read at ea
   (exit 2), nor is its checkpoint of another config.
 - Every other stage's file that is missing, incomplete, damaged or stale (made from other
   settings of its own sections or from other input files) is rebuilt by ``hpcrbm run`` and by
-  the stage's own command; its checkpoints of another fingerprint are ignored.
+  the stage's own command; its checkpoints of another fingerprint are ignored. A finished file
+  of other settings or code is first moved to RUN/replaced/STAMP/ with the files beside it (one
+  WARNING line), never deleted.
 - A stage's own command needs its input files current; otherwise it stops (exit 2) and names
   the input and the command that rebuilds it. No stage ever reads mixed inputs.
 - A stage's own command takes ``--set`` only for its own sections (and run.backend,
@@ -22,6 +24,7 @@ from .backend import select_backend
 from .config import loads, to_toml, toml_value
 from .errors import InputError
 from .io.lock import run_lock
+from .io.provenance import now
 from .log import get_logger
 from .plan import check as check_plan
 from .protocol.stage import FOREIGN, Context, file_state, fingerprints, stored_config_text
@@ -58,10 +61,7 @@ def stage_state(stage, run_dir, cfg, prints):
     """Why ``stage``'s file in ``run_dir`` is not current for the fingerprints ``prints``, or
     None when it is."""
     reason = file_state(Path(run_dir) / stage.output, prints[stage.name], stage.required(cfg))
-    for name in stage.extra_outputs:
-        if reason is None and not (Path(run_dir) / name).exists():
-            reason = f"has no {name} beside it"
-    return reason
+    return reason if reason is not None else stage.outputs_state(run_dir, prints[stage.name])
 
 
 def refuse_foreign(stages, run_dir, comm):
@@ -80,16 +80,32 @@ def refuse_foreign(stages, run_dir, comm):
         raise InputError(error)
 
 
+REPLACED = "replaced"  # RUN/replaced/STAMP/: finished files a changed config would have replaced
+
+
+def set_aside(stage, run_dir, stamp, comm):
+    """Move ``stage``'s finished file and the files written beside it to RUN/replaced/STAMP/
+    (rank 0; collective; STAMP: the command's start, UTC); returns the folder."""
+    folder = Path(run_dir) / REPLACED / stamp[:19].replace(":", "-")  # UTC, e.g. 2026-12-06T21-59-02
+    if comm.is_root:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in (stage.output, *stage.extra_outputs):
+            if (Path(run_dir) / name).exists():
+                (Path(run_dir) / name).rename(folder / Path(name).name)
+    comm.barrier()
+    return folder
+
+
 def run_stage(stage, cfg, comm, backend, quiet=False, standalone=False):
     """Skip, compute or refuse ``stage`` for ``cfg`` in ``cfg.out_dir`` (collective); returns
     the path of its file. ``standalone``: its own command (inputs must be current)."""
     with run_lock(cfg.out_dir, comm):
         refuse_foreign([stage], cfg.out_dir, comm)
         check_plan(cfg, [stage.name], comm, backend)
-        return _run_stage(stage, cfg, comm, backend, quiet, standalone)
+        return _run_stage(stage, cfg, comm, backend, quiet, standalone, comm.bcast_text(now()))
 
 
-def _run_stage(stage, cfg, comm, backend, quiet, standalone):
+def _run_stage(stage, cfg, comm, backend, quiet, standalone, stamp):
     log = get_logger()
     run_dir = cfg.out_dir
     prints = fingerprints(registered(), cfg, backend.name)
@@ -110,7 +126,10 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone):
                              "code; use another run.out (--out) or remove it")
         raise InputError(f"{path}: exists but {'is not a readable HDF5 file' if reason == 'unreadable' else reason}; "
                          "remove it to simulate again")
-    if reason != "missing":
+    if reason.startswith("made "):  # a finished result of other settings or code: kept, not replaced
+        folder = set_aside(stage, run_dir, stamp, comm)
+        log.warning("%s %s: moved it (and the files beside it) to %s/ and rebuilding it", path, reason, folder)
+    elif reason != "missing":
         log.info("%s %s: rebuilding it", path, reason)
     ctx = Context(stage, cfg, comm, backend, run_dir, prints[stage.name], quiet)
     ctx.stop_point()
@@ -123,8 +142,9 @@ def run_all(cfg, comm, backend, quiet=False):
     with run_lock(cfg.out_dir, comm):  # one writer from the first stage to the last
         refuse_foreign(registered(), cfg.out_dir, comm)
         check_plan(cfg, [s.name for s in registered()], comm, backend)  # before any work: every stage fits
+        stamp = comm.bcast_text(now())  # one folder for every file this run sets aside
         for stage in registered():
-            _run_stage(stage, cfg, comm, backend, quiet, standalone=False)
+            _run_stage(stage, cfg, comm, backend, quiet, False, stamp)
     return result_path(registered()[-1], cfg.out_dir)
 
 

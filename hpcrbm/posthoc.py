@@ -54,16 +54,25 @@ def export(run_dir, out_csv):
 
 
 def redraw(run_dir, comm):
-    """Every figure of a finished run, from samples.h5, flow.h5 and summary.json alone."""
+    """Every figure of a finished run, from samples.h5, flow.h5 and analysis.h5 alone (its summary
+    and the digest of its fingerprint, which the figures carry)."""
     from .analysis.figures import draw_all
     from .pipeline import run_config
+    from .protocol.stage import digest
     from .stages import stage_named
     run_dir = Path(run_dir)
-    cfg, summary = run_config(run_dir, stage_named("analyze")), Summary.read(run_dir)
+    cfg = run_config(run_dir, stage_named("analyze"))
+    analysis = run_dir / files.ANALYSIS
+    try:
+        with h5py.File(analysis, "r") as h5:
+            text, inputs = str(h5.attrs["summary"]), str(h5.attrs["inputs"])
+    except (OSError, KeyError):
+        raise InputError(f"{analysis}: missing or incomplete; run hpcrbm analyze {run_dir}") from None
+    summary = Summary.from_json(text, analysis)
     mc = files.read_samples_summary(run_dir / files.SAMPLES)
     try:
         with h5py.File(run_dir / files.FLOW, "r") as flows:
-            return draw_all(run_dir, cfg, mc, flows, summary, comm)
+            return draw_all(run_dir, cfg, mc, flows, summary, comm, digest(inputs))
     except OSError:
         raise InputError(f"{run_dir / files.FLOW}: missing; run hpcrbm flow first") from None
 

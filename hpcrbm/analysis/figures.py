@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, WriteError
 from ..exact.reference import exact_magnetization, exact_method, exact_observables
 from ..io import files
+from ..io.hdf5 import replaced_on_success
 from .exponents import MIN_FIT_POINTS
 from .rg import talk_recursion
 
@@ -19,11 +20,17 @@ def _plt():
     return plt
 
 
-def draw_all(run_dir, cfg, mc, flows, summary, comm, progress=None):
+FIGURE_STAMP = "hpcrbm-inputs"  # the PNG text key of a figure's fingerprint digest (io/png.py)
+
+
+def draw_all(run_dir, cfg, mc, flows, summary, comm, stamp, progress=None):
     """Write figures/*.png into run_dir, the figures spread over the ranks of ``comm``; returns
     the list of paths (every rank). ``mc``: samples.h5's summary (io.files.read_samples_summary),
-    ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary; ``progress``: made for
-    the number of figures, updated as this rank's are drawn."""
+    ``flows``: the open flow.h5, ``summary``: the run's io.summary.Summary; ``stamp``: the digest
+    of the analysis stage's fingerprint, written into each PNG (text key FIGURE_STAMP) so that a
+    figure of another analysis is recognised; ``progress``: made for the number of figures,
+    updated as this rank's are drawn. Each figure is written to NAME.png.tmp and renamed; a
+    failure to write raises WriteError naming the file."""
     out = run_dir / "figures"
     error = ""
     if comm.is_root:
@@ -43,8 +50,13 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm, progress=None):
             return None
         fig.tight_layout()
         path = out / f"{name}.png"
-        fig.savefig(path, dpi=110)  # tight_layout above: no second layout pass
-        plt.close(fig)
+        try:
+            with replaced_on_success(path, ".tmp") as tmp:  # tight_layout above: no second layout pass
+                fig.savefig(tmp, dpi=110, format="png", metadata={FIGURE_STAMP: stamp})
+        except OSError as exc:  # a full disk, permissions: one line naming the figure
+            raise WriteError(f"{path}: {exc.strerror or exc}") from None
+        finally:
+            plt.close(fig)
         return str(path)
     tasks = [functools.partial(draw, fn) for fn in FIGURES]
     return [Path(p) for p in comm.share(tasks, progress) if p is not None]

@@ -232,13 +232,19 @@ class GridFile(ParallelFile):
 @contextlib.contextmanager
 def replaced_on_success(final, suffix=".partial"):
     """A temporary path beside ``final`` (``final`` + ``suffix``) to write; renamed over
-    ``final`` when the block succeeds, so readers never see a half-written file."""
+    ``final`` when the block succeeds, so readers never see a half-written file; removed when
+    it fails."""
     final = Path(final)
     tmp = final.with_name(final.name + suffix)
     check_writes()
-    yield tmp
-    check_writes()
-    os.replace(tmp, final)
+    try:
+        yield tmp
+        check_writes()
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def read_points(source, name, points, grid_shape):

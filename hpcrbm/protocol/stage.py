@@ -92,8 +92,10 @@ class Stage:
     name: its command (``hpcrbm NAME``); output: its file in the run directory; sections: config
     sections or dotted keys its results depend on; reads: the stages whose files it reads;
     compute(ctx): does the work and writes ``ctx.output`` (collective); required(cfg): the
-    datasets a complete output holds; extra_outputs: files written beside it that must exist too
-    (summary.json); attrs(cfg): attributes of its file beyond provenance; needs(cfg, ranks,
+    datasets a complete output holds; extra_outputs: files written beside it (summary.json);
+    outputs_state(run_dir, inputs): why the files written beside a current output are not its own
+    (missing, damaged, copied from elsewhere), or None; attrs(cfg): attributes of its file beyond
+    provenance; needs(cfg, ranks,
     upstream): its :class:`StageNeeds` on ``ranks`` ranks, given {name: StageNeeds} of the stages
     before it; limits: the config keys that bound its needs (named when it cannot fit);
     summary: one line for ``--help``; version: the results version of its code, raised by every
@@ -112,6 +114,7 @@ class Stage:
     compute: Callable = None
     required: Callable = lambda cfg: []
     extra_outputs: tuple = ()
+    outputs_state: Callable = lambda run_dir, inputs: None
     attrs: Callable = lambda cfg: {}
     needs: Callable = None
     limits: str = ""

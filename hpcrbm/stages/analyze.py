@@ -20,22 +20,25 @@ The ranks share the independent pieces and the figures (Communicator.share); eve
 writes analysis.h5 through the same parallel writer.
 """
 import functools
+import json
 from datetime import datetime
+from pathlib import Path
 
 import h5py
 import numpy as np
 
 from ..analysis.exponents import exponents
-from ..analysis.figures import FIGURES, draw_all
+from ..analysis.figures import FIGURE_STAMP, FIGURES, draw_all
 from ..analysis.fixed_points import fixed_points, training_dependence
 from ..analysis.observables import specific_heat_peak, validation
 from ..analysis.rg import BLOCK_SIZES, rg_flow, talk_fixed_point
 from ..exact.reference import critical_temperature
 from ..io import files
 from ..io.hdf5 import replaced_on_success
+from ..io.png import png_text
 from ..io.provenance import now
 from ..io.summary import Summary
-from ..protocol.stage import Stage, StageNeeds, TimeEstimate, measure
+from ..protocol.stage import Stage, StageNeeds, TimeEstimate, digest, measure
 
 
 def protocol(cfg):
@@ -67,9 +70,9 @@ def run_time(ctx):
 
 
 def summarize(ctx):
-    """The run's summary (io/summary.py), computed by all ranks together (independent pieces and
-    figures spread over the ranks, Communicator.share), the same on every rank and for any rank
-    count."""
+    """The run's summary (io/summary.py) and the names of the figures drawn, computed by all ranks
+    together (independent pieces and figures spread over the ranks, Communicator.share), the same
+    on every rank and for any rank count."""
     cfg, run_dir, comm = ctx.cfg, ctx.run_dir, ctx.comm
     mc = files.read_samples_summary(ctx.path(files.SAMPLES))
     fields = list(cfg.sampling.fields)
@@ -103,9 +106,9 @@ def summarize(ctx):
             run_time=run_time(ctx),
         )
         summary = Summary.from_json(summary.to_json())  # as every reader of summary.json sees it
-        draw_all(run_dir, cfg, mc, flows, summary, comm, progress)
+        figures = draw_all(run_dir, cfg, mc, flows, summary, comm, digest(ctx.inputs), progress)
         progress.close()
-    return summary
+    return summary, [p.stem for p in figures]
 
 
 def compute(ctx):
@@ -113,7 +116,7 @@ def compute(ctx):
     figures, then analysis.h5 (collective); summary.json is in place before analysis.h5 is
     complete."""
     comm = ctx.comm
-    summary = summarize(ctx)
+    summary, figures = summarize(ctx)
     summary.run_time["analyze"] = {"seconds": round(comm.bcast_number(ctx.stage_seconds()), 1), "ranks": comm.size}
     text = summary.to_json() if comm.is_root else ""
     if comm.is_root:
@@ -122,7 +125,29 @@ def compute(ctx):
     summary = Summary.from_json(comm.bcast_text(text), files.summary_path(ctx.run_dir))
     with ctx.writing() as f:
         files.write_analysis(f, summary.flows, summary.rg["block_spin"])
-        f.set_attrs({"summary": summary.to_json(indent=None), "tc": summary.tc})
+        f.set_attrs({"summary": summary.to_json(indent=None), "tc": summary.tc, "figures": json.dumps(figures)})
+
+
+def outputs_state(run_dir, inputs):
+    """Why summary.json or the figures beside a current analysis.h5 are not its own, or None:
+    summary.json must hold the summary stored in analysis.h5 (attribute ``summary``), and every
+    figure analysis.h5 lists (attribute ``figures``) must be an undamaged PNG carrying the digest
+    of ``inputs``, the stage's fingerprint. A copied, garbled, deleted or stale output is rebuilt."""
+    run_dir = Path(run_dir)
+    try:
+        with h5py.File(run_dir / files.ANALYSIS, "r") as h5:
+            stored, figures = json.loads(h5.attrs["summary"]), json.loads(h5.attrs["figures"])
+    except (OSError, KeyError, ValueError):
+        return f"{files.ANALYSIS} lists no figures (older)"
+    try:
+        if json.loads(files.summary_path(run_dir).read_text()) != stored:
+            return f"has a {files.SUMMARY} beside it that is not its own"
+    except (OSError, ValueError):
+        return f"has no readable {files.SUMMARY} beside it"
+    for name in figures:
+        if (png_text(run_dir / "figures" / f"{name}.png") or {}).get(FIGURE_STAMP) != digest(inputs):
+            return f"has figures/{name}.png missing, damaged or drawn from another analysis"
+    return None
 
 
 def needs(cfg, ranks, upstream):
@@ -170,6 +195,7 @@ def estimate(cfg, ranks):
 
 
 STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulate", "train", "thermometer", "flow"),
-              compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY,), estimate=estimate,
-              needs=needs, summary="analysis stage: fixed points, fits, RG, validation and figures",
+              compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY, "figures/"),
+              outputs_state=outputs_state, estimate=estimate, needs=needs,
+              summary="analysis stage: fixed points, fits, RG, validation and figures",
               limits="flow.steps or the starts", arithmetic=False, version=2)
