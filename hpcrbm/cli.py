@@ -12,6 +12,7 @@ import traceback
 
 from . import __version__
 from .errors import EXIT_STOPPED, InputError, Stopped, write_failure
+from .protocol.stop import catch_stop_signals, release_stop_signals
 
 # No NumPy (or anything that loads it) at the top of this module: main() sizes the BLAS thread
 # pools first, and BLAS reads its thread count once, when NumPy loads it.
@@ -53,9 +54,8 @@ def _load_config(args):
 def _world(args):
     from .log import setup_logging
     from .parallel import Communicator
-    from .protocol.checkpoint import catch_stop_signals
-    if args.func in (cmd_source, cmd_stage, cmd_run) or getattr(args, "action", None) == "run":
-        catch_stop_signals()  # the commands that compute honour SIGTERM/SIGUSR1 at their next checkpoint
+    if not (args.func in (cmd_source, cmd_stage, cmd_run) or getattr(args, "action", None) == "run"):
+        release_stop_signals()  # only the commands that compute honour SIGTERM/SIGUSR1 (caught in main)
     comm = Communicator.world()
     setup_logging(comm, quiet=getattr(args, "quiet", False))
     return comm
@@ -339,6 +339,7 @@ def build_parser(stages=None):
 
 def main(argv=None):
     """The ``hpcrbm`` command (console script and ``python -m hpcrbm``); returns the exit status."""
+    catch_stop_signals()  # first: a stop signal while NumPy, h5py and MPI load still stops with 75
     set_blas_threads()  # before build_parser: the stage registry imports NumPy
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(_stages_for(argv)).parse_args(argv)
@@ -354,7 +355,9 @@ def main(argv=None):
             print(f"hpcrbm: stopped by {exc}; checkpoint written, run the same command again to resume",
                   file=sys.stderr)
         return EXIT_STOPPED
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT) on this rank: the others must not wait for it
+        if comm.size > 1:
+            comm.abort(130)
         return 130
     except BrokenPipeError:  # output piped into head and the like: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -16,17 +16,10 @@ import numpy as np
 
 from ..errors import Stopped
 from ..io.hdf5 import ParallelFile, replaced_on_success
+from .stop import _stop_requests
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)  # what Slurm sends before a time limit
 STOP_TAG = 29999  # a rank's message to every other: "I stop" (announce_stop)
-_stop_requests = []  # signal numbers received by this process
 _announcements = []  # this rank's stop messages (requests kept until the process ends)
-
-
-def catch_stop_signals():
-    """Turn SIGTERM and SIGUSR1 into a stop request, honoured at the next checkpoint check."""
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, lambda number, frame: _stop_requests.append(number))
 
 
 def _world():

@@ -180,3 +180,49 @@ def test_a_stop_while_ranks_train_whole_rbms_stops_every_rank(tmp_path, write_co
     assert run_hpcrbm(["run", config, "--out", stopped, "--quiet"], ranks=2).returncode == 0
     assert run_hpcrbm(["run", config, "--out", reference, "--quiet"], ranks=2).returncode == 0
     assert same_results(reference / "rbm.h5", stopped / "rbm.h5")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ranks,delay", [(None, 0.3), (None, 0.6), (2, 0.6)])
+def test_a_stop_signal_in_the_first_second_still_stops_with_75(tmp_path, write_config, ranks, delay):
+    """The handlers are installed before NumPy, h5py and MPI load (hpcrbm/protocol/stop.py): a
+    SIGTERM (SIGUSR1 to mpiexec) a fraction of a second after the start exits 75, not 143/138, and
+    the same command then finishes the run. Before the interpreter itself is up (about the first
+    0.1 s) no Python program can catch a signal."""
+    config = write_config(CONFIG.replace("epochs = 150", "epochs = 5"))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(hpcrbm_command(["run", config, "--out", out, "--quiet"], ranks), env=cli_env(),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(delay)
+        proc.send_signal(signal.SIGUSR1 if ranks else signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        kill_session(proc.pid)
+    assert proc.returncode == EXIT_STOPPED, err
+    assert run_hpcrbm(["run", config, "--out", out, "--quiet"], ranks=ranks).returncode == 0
+
+
+@pytest.mark.slow
+@needs_mpiexec
+def test_ctrl_c_on_one_rank_ends_every_rank(tmp_path, write_config):
+    """SIGINT to one rank process (not to mpiexec) while the thermometer trains: every rank ends
+    (130 on that rank, the job aborted), none waits forever in a broadcast; the run resumes."""
+    config = write_config(CONFIG.replace("epochs = 150", "epochs = 5").replace("epochs = 3", "epochs = 3000"))
+    out = tmp_path / "run"
+    proc = subprocess.Popen(hpcrbm_command(["run", config, "--out", out, "--quiet"], 2), env=cli_env(),
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and \
+                not (out / "checkpoints" / "thermometer_h0.h5").exists():
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before the thermometer's checkpoint appeared"
+        ranks = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(ranks) == 2, ranks
+        os.kill(int(ranks[-1]), signal.SIGINT)
+        _, err = proc.communicate(timeout=60)  # a hang fails here
+    finally:
+        kill_session(proc.pid)
+    assert proc.returncode != 0, err
+    assert run_hpcrbm(["run", config, "--out", out, "--quiet"], ranks=2).returncode == 0
