@@ -37,7 +37,7 @@ def use_kernel_cache():
     Done with a cache locator put first in numba's list of them that answers only for files of this
     package, so neither os.environ nor numba.config changes and other packages' numba caches stay
     where they were. A numba without that list (it is internal) gets numba.config.CACHE_DIR instead,
-    unless already set."""
+    unless already set. A damaged cache file of hpcrbm's is dropped and its kernel compiled again."""
     global _kernel_cache_installed
     if _kernel_cache_installed:
         return
@@ -67,3 +67,25 @@ def use_kernel_cache():
             return super(caching.UserProvidedCacheLocator, cls).from_function(py_func, py_file)
 
     impl._locator_classes.insert(0, KernelCacheLocator)
+    _recover_damaged_caches(caching, KernelCacheLocator)
+
+
+def _recover_damaged_caches(caching, locator_class):
+    """A damaged cache file of one of hpcrbm's kernels (a truncated or garbled index or data file:
+    numba raises while unpickling it, on every run) is dropped with one WARNING line and the kernel
+    compiled again; numba's caches of other packages behave as before."""
+    def recovering(method, after_reset):
+        def wrapped(self, *args):
+            try:
+                return method(self, *args)
+            except Exception as exc:  # noqa: BLE001 - whatever unpickling a damaged file raises
+                if not isinstance(getattr(self._impl, "locator", None), locator_class):
+                    raise
+                import logging
+                logging.getLogger("hpcrbm").warning("%s: damaged numba cache of %s (%s); compiling it again",
+                                                    self._cache_path, self._py_func.__name__, type(exc).__name__)
+                self._cache_file.flush()  # an empty index: the damaged entries are forgotten
+                return after_reset(self, *args)
+        return wrapped
+    caching.Cache.load_overload = recovering(caching.Cache.load_overload, lambda self, *args: None)
+    caching.Cache.save_overload = recovering(caching.Cache.save_overload, caching.Cache.save_overload)

@@ -130,3 +130,35 @@ def test_cli_blas_threads_share_and_user_setting(env):
     assert python(code, env) == [share] * 3
     env["OMP_NUM_THREADS"] = "7"
     assert python(code, env) == [None, "7", None]
+
+
+@pytest.mark.parametrize("damage", ["garbled", "truncated"])
+def test_a_damaged_kernel_cache_file_is_dropped_and_compiled_again(env, damage):
+    """A damaged index or data file of hpcrbm's numba cache (numba raises while unpickling it, on
+    every run) gives one WARNING line and the kernel compiles again; the next run loads it."""
+    code = """
+        import json, logging
+        logging.basicConfig()
+        import numpy as np
+        from hpcrbm.rng import uniform
+        out = np.zeros((2, 8), np.float32)
+        uniform._fill_uniforms(out, np.arange(2, dtype=np.uint64), 0, 0, 1, 2, 0)
+        print(json.dumps({"sum": float(out.sum()), "hits": len(uniform._fill_uniforms.stats.cache_hits)}))
+        """
+
+    def run():
+        done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                              env=env, cwd=ROOT, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1]), done.stderr
+
+    first, _ = run()
+    cached = [p for p in Path(env["XDG_CACHE_HOME"]).rglob("*fill_uniforms*") if p.suffix in (".nbi", ".nbc")]
+    assert {p.suffix for p in cached} == {".nbi", ".nbc"}
+    for path in cached:
+        data = path.read_bytes()
+        path.write_bytes(b"\x80\x04garbage" * 10 if damage == "garbled" else data[:len(data) // 2])
+    second, err = run()
+    assert second["sum"] == first["sum"] and "damaged numba cache of _fill_uniforms" in err, err
+    third, err = run()
+    assert third == {**first, "hits": 1} and "damaged" not in err, err
