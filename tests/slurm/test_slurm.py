@@ -178,3 +178,34 @@ def test_job_script_requeues_after_the_warning_signal_but_not_after_scancel(slur
     text = output(tmp_path, "cancelled", jobs["cancelled"])
     assert cancelled["JobState"] == "CANCELLED" and cancelled["Restarts"] == "0", (cancelled, text)
     assert "signal 15" in text and "submit the same job again to resume" in text and "requeueing" not in text
+
+
+@pytest.mark.timeout(120)
+def test_a_job_whose_srun_cannot_start_hpcrbm_fails(slurm, tmp_path):
+    """srun that cannot launch the program (no ``python`` on PATH) makes the job FAILED with a
+    nonzero exit code, never COMPLETED 0:0."""
+    jobid = slurm.sbatch(options(tmp_path, "nolaunch", "--ntasks=1", "--time=2"), CPU_JOB, ["config.toml"],
+                         env={"PATH": "/usr/bin:/bin"})
+    job = slurm.wait(jobid, 90)[0]
+    text = output(tmp_path, "nolaunch", jobid)
+    assert job["JobState"] == "FAILED" and job["ExitCode"] != "0:0" and job["Restarts"] == "0", (job, text)
+    assert "srun" in text, text
+
+
+@pytest.mark.timeout(180)
+def test_a_warning_lead_not_shorter_than_the_time_limit_is_refused_not_requeued(slurm, tmp_path):
+    """--signal=B:USR1@120 with --time=1: the warning comes at once; after one requeue (a first
+    early warning may be Slurm's 30 s check) the job stops with a line naming --signal and --time
+    and fails instead of requeueing itself over and over."""
+    stub = tmp_path / "stub" / "hpcrbm"
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text("")
+    (stub / "__main__.py").write_text(STUB)
+    (tmp_path / "lead").mkdir()
+    env = {"PYTHONPATH": str(tmp_path / "stub"), "STUB_DIR": str(tmp_path / "lead"), "STUB_STEPS": "1500"}
+    jobid = slurm.sbatch([*options(tmp_path, "lead", "--ntasks=1", "--time=1"), "--signal=B:USR1@120"], CPU_JOB,
+                         ["config.toml"], env=env)
+    job = slurm.wait(jobid, 150)[0]
+    text = output(tmp_path, "lead", jobid)
+    assert job["JobState"] == "FAILED" and job["Restarts"] == "1", (job, text)
+    assert "--signal" in text and "--time" in text and text.count("requeueing") == 1, text
