@@ -42,7 +42,7 @@ def test_sbatch_scripts_are_requeue_safe(script):
     (tests/slurm runs this under a real Slurm)."""
     text = script.read_text()
     for line in ("#SBATCH --requeue", "#SBATCH --open-mode=append", "#SBATCH --signal=B:USR1@",
-                 "trap 'warned=1; kill -USR1 \"$step\"", "trap 'kill -TERM \"$step\"", '"$status" -eq 75',
+                 "trap 'warned=$SECONDS; kill -USR1 \"$step\"", "trap 'kill -TERM \"$step\"", '"$status" -eq 75',
                  'scontrol requeue "$SLURM_JOB_ID"'):
         assert line in text, f"{script.name}: no {line}"
     assert re.search(r"^srun python -m hpcrbm .*&$", text, re.M), f"{script.name}: srun not in the background"
