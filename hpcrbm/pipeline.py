@@ -57,10 +57,11 @@ def upstream(stage):
     return [s for s in registered() if s.name in needed]
 
 
-def stage_state(stage, run_dir, cfg, prints):
+def stage_state(stage, run_dir, cfg, prints, verify=False):
     """Why ``stage``'s file in ``run_dir`` is not current for the fingerprints ``prints``, or
-    None when it is."""
-    reason = file_state(Path(run_dir) / stage.output, prints[stage.name], stage.required(cfg))
+    None when it is; ``verify``: its datasets' checksums too (reads every value: before a stage
+    skips or reads it, not for a status)."""
+    reason = file_state(Path(run_dir) / stage.output, prints[stage.name], stage.required(cfg), verify)
     return reason if reason is not None else stage.outputs_state(run_dir, prints[stage.name])
 
 
@@ -110,13 +111,13 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone, stamp):
     run_dir = cfg.out_dir
     prints = fingerprints(registered(), cfg, backend.name)
     path = run_dir / stage.output
-    reason = comm.bcast_text(stage_state(stage, run_dir, cfg, prints) or "" if comm.is_root else "")
+    reason = comm.bcast_text(stage_state(stage, run_dir, cfg, prints, True) or "" if comm.is_root else "")
     if not reason:
         log.info("%s is complete for this config; nothing to do", path)
         return path
     if standalone:
         for up in (stage_named(name) for name in stage.reads):
-            why = comm.bcast_text(stage_state(up, run_dir, cfg, prints) or "" if comm.is_root else "")
+            why = comm.bcast_text(stage_state(up, run_dir, cfg, prints, True) or "" if comm.is_root else "")
             if why:
                 raise InputError(f"{run_dir / up.output}: {why}; run {up.command(run_dir)} first "
                                  f"(or hpcrbm run CONFIG --out {run_dir})")

@@ -212,10 +212,17 @@ class ParallelFile:
         self.comm.barrier()
 
     @_reports_write_errors
-    def commit(self, final_path):
-        """Close and atomically rename to ``final_path`` (rank 0), then synchronise."""
+    def commit(self, final_path, checksums=False):
+        """Close and atomically rename to ``final_path`` (rank 0), then synchronise;
+        ``checksums``: first store the datasets' checksums (io/checksums.py)."""
         self.close()
         if self.comm.is_root:
+            if checksums:
+                from .checksums import seal
+                try:
+                    seal(self.path)
+                except (OSError, RuntimeError) as exc:
+                    raise WriteError(why_not_written(self.path, exc)) from None
             os.replace(self.path, final_path)
         self.comm.barrier()
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import h5py
 
 from ..config import Config, fingerprint, to_toml
+from ..io.checksums import damaged_dataset
 from ..io.hdf5 import ParallelFile
 from ..io.provenance import now, provenance
 from ..log import get_logger
@@ -177,12 +178,12 @@ def _difference(stored, wanted):
 FOREIGN = "was not written by hpcrbm (no stage attribute)"
 
 
-def file_state(path, inputs, required=()):
+def file_state(path, inputs, required=(), verify=False):
     """Why ``path`` is not current for ``inputs``, or None when it is: "missing", "unreadable"
     (not HDF5, truncated, or an object's header or attributes damaged), FOREIGN (an HDF5 file
     without hpcrbm's ``stage`` attribute: a user's own, never overwritten), "incomplete", "made
-    by other code (...)", "made with ... arithmetic (...)", "made from another config" or "lacks
-    DATASET"."""
+    by other code (...)", "made with ... arithmetic (...)", "made from another config", "lacks
+    DATASET" or, with ``verify`` (reads every value), "damaged (/DATASET fails its checksum)"."""
     path = Path(path)
     if not path.exists():
         return "missing"
@@ -198,9 +199,10 @@ def file_state(path, inputs, required=()):
                 if name not in h5:
                     return f"lacks /{name}"
             h5.visititems(_read_header)
+            damaged = damaged_dataset(h5) if verify else None
     except (OSError, KeyError, RuntimeError, ValueError):
         return "unreadable"
-    return None
+    return f"damaged (/{damaged} fails its checksum)" if damaged else None
 
 
 def stored_config_text(path):
@@ -295,7 +297,7 @@ class Context:
         attrs = {"complete": True} if append else self.file_attrs(f.strategy, True)
         seconds = round(float(self.comm.bcast_number(self.stage_seconds())), 3)  # rank 0's clock, every segment
         f.set_attrs({**attrs, "end_time": self.comm.bcast_text(now()), "seconds": seconds})
-        f.commit(self.output)
+        f.commit(self.output, checksums=True)
         get_logger().info("wrote %s", self.output)
 
     def start_partial(self, file_class=ParallelFile):

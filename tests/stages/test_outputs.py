@@ -102,3 +102,40 @@ def test_finished_files_of_other_settings_are_moved_aside_not_replaced(tmp_path,
     with h5py.File(run / "rbm.h5") as h5:
         assert "learning_rate = 0.02" in h5.attrs["config"]
     assert run_status(load(tiny_run[1], [f"run.out='{run}'", "rbm.learning_rate=0.02"]))["done"]
+
+
+def _first_dataset(path, prefix):
+    with h5py.File(path) as h5:
+        names = []
+        h5.visititems(lambda name, node: names.append(name) if isinstance(node, h5py.Dataset) else None)
+    return next(n for n in sorted(names) if n.split("/")[-1].startswith(prefix))
+
+
+def test_a_corrupted_value_in_the_samples_is_refused_in_one_line(tmp_path, tiny_run):
+    run = copy_run(tiny_run[0], tmp_path / "run")
+    name = _first_dataset(run / "samples.h5", "configs")
+    with h5py.File(run / "samples.h5", "r+") as h5:
+        spins = h5[name][...]
+        spins.flat[7] = 127
+        h5[name][...] = spins
+    result = run_hpcrbm(["run", tiny_run[1], "--out", run])
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines[-1] == f"hpcrbm: error: {run / 'samples.h5'}: exists but damaged (/{name} fails its checksum); " \
+                        "remove it to simulate again", result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_corrupted_weight_is_found_and_the_rbm_retrained_to_the_same_bits(tmp_path, tiny_run):
+    run = copy_run(tiny_run[0], tmp_path / "run")
+    name = "rbm/nh4/W"
+    with h5py.File(run / "rbm.h5", "r+") as h5:
+        w = h5[name][...]
+        w.flat[0] += 1.0
+        h5[name][...] = w
+    result = run_hpcrbm(["run", tiny_run[1], "--out", run])
+    assert result.returncode == 0, result.stderr
+    assert f"rbm.h5 damaged (/{name} fails its checksum): rebuilding it" in result.stderr
+    with h5py.File(run / "rbm.h5") as h5, h5py.File(tiny_run[0] / "rbm.h5") as original:
+        assert (h5[name][...] == original[name][...]).all()
+        assert h5.attrs["checksums"] == original.attrs["checksums"]
