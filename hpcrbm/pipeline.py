@@ -65,9 +65,14 @@ def stage_state(stage, run_dir, cfg, prints, verify=False):
     return reason if reason is not None else stage.outputs_state(run_dir, prints[stage.name])
 
 
+REPLACED = "replaced"  # RUN/replaced/STAMP/: finished files a changed config would have replaced
+FOLDERS = ("checkpoints", "figures", REPLACED)  # the run directory's fixed folders
+
+
 def refuse_foreign(stages, run_dir, comm):
     """Before any work: an HDF5 file of the user's own where a stage writes (no hpcrbm ``stage``
-    attribute) is never overwritten; InputError naming it (collective)."""
+    attribute) is never overwritten, and a file where the run keeps a folder is named; InputError
+    (collective)."""
     error = ""
     if comm.is_root:
         for stage in stages:
@@ -76,24 +81,31 @@ def refuse_foreign(stages, run_dir, comm):
                 error = f"{path}: exists and {FOREIGN}; hpcrbm never overwrites it: move it away or use another " \
                         "run.out (--out)"
                 break
+        for name in FOLDERS:
+            if not error and (Path(run_dir) / name).exists() and not (Path(run_dir) / name).is_dir():
+                error = f"{Path(run_dir) / name}: exists and is not a directory; move it away (the run keeps its " \
+                        f"{name} there)"
     error = comm.bcast_text(error)
     if error:
         raise InputError(error)
-
-
-REPLACED = "replaced"  # RUN/replaced/STAMP/: finished files a changed config would have replaced
 
 
 def set_aside(stage, run_dir, stamp, comm):
     """Move ``stage``'s finished file and the files written beside it to RUN/replaced/STAMP/
     (rank 0; collective; STAMP: the command's start, UTC); returns the folder."""
     folder = Path(run_dir) / REPLACED / stamp[:19].replace(":", "-")  # UTC, e.g. 2026-12-06T21-59-02
+    error = ""
     if comm.is_root:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in (stage.output, *stage.extra_outputs):
-            if (Path(run_dir) / name).exists():
-                (Path(run_dir) / name).rename(folder / Path(name).name)
-    comm.barrier()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name in (stage.output, *stage.extra_outputs):
+                if (Path(run_dir) / name).exists():
+                    (Path(run_dir) / name).rename(folder / Path(name).name)
+        except OSError as exc:
+            error = f"{folder}: cannot move the finished {stage.output} there ({exc.strerror}); move it away yourself"
+    error = comm.bcast_text(error)
+    if error:
+        raise InputError(error)
     return folder
 
 

@@ -126,9 +126,9 @@ def _check_resources(cfg, stage_names, ranks, ranks_here, run_dir):
         wanted = ranks_here * (worst.memory + INTERPRETER)
         if wanted > MEMORY_SHARE * memory:
             raise InputError(f"resources: the {worst.name} stage needs about {size(worst.memory + INTERPRETER)} per "
-                             f"rank, {size(wanted)} for the {ranks_here} rank(s) on this node, but "
-                             f"{size(memory)} is available; reduce {_limits(worst.name)} or use more nodes "
-                             "(hpcrbm plan CONFIG shows every stage)")
+                             f"rank, {size(wanted)} for the {ranks_here} rank(s) on this node, more than "
+                             f"{MEMORY_SHARE:.0%} of the {size(memory)} available; reduce {_limits(worst.name)} or use "
+                             "more nodes (hpcrbm plan CONFIG shows every stage)")
     to_write = sum(b for n in needs for name, b in n.disk.items() if not (Path(run_dir) / name).exists())
     free = free_disk(run_dir)
     if DISK_MARGIN * to_write > free:

@@ -2,6 +2,7 @@
 Refusals before any work run in this process (the ``cli`` fixture); a few run as a real process
 too, for the exit status and the absence of a traceback there."""
 import json
+import shutil
 
 import h5py
 import numpy as np
@@ -70,10 +71,22 @@ def test_a_bad_config_ends_the_process_with_status_2_and_one_line(tmp_path, writ
     (["flow.samples=1000", "flow.steps=100000"], "resources: the flow stage needs"),
 ])
 def test_run_refuses_what_cannot_work_before_any_work(tmp_path, cli, overrides, needle):
-    out = tmp_path / "run"
+    out = tmp_path / "a" / "b" / "run"  # no folder of the path is left behind
     result = cli(["run", "configs/demo.toml", "--out", out] + [x for o in overrides for x in ("--set", o)])
     assert_bad_input(result, needle)
-    assert not out.exists()
+    assert not (tmp_path / "a").exists()
+    if needle.startswith("resources: the"):
+        assert "more than 90% of the" in result.stderr, result.stderr  # the rule, not just two numbers
+
+
+def test_a_file_named_checkpoints_is_named_in_one_line(tmp_path, tiny_run, cli):
+    run = copy_run(tiny_run[0], tmp_path / "run")
+    shutil.rmtree(run / "checkpoints", ignore_errors=True)
+    (run / "checkpoints").write_text("mine")
+    result = cli(["run", tiny_run[1], "--out", run, "--set", "rbm.epochs=4"])
+    assert_bad_input(result, f"{run / 'checkpoints'}: exists and is not a directory")
+    assert not (run / "replaced").exists()  # refused before any work
+    assert (run / "checkpoints").read_text() == "mine"
 
 
 def test_plan_prints_stages_files_and_a_time_and_refuses_what_does_not_fit(tmp_path):

@@ -58,7 +58,8 @@ def run_lock(run_dir, comm):
         finally:
             _held[key][1] -= 1
         return
-    error, fd, created = "", None, not key.exists()
+    error, fd = "", None
+    created = [d for d in (key, *key.parents) if not d.exists()]  # deepest first
     if comm.is_root:
         try:
             key.mkdir(parents=True, exist_ok=True)
@@ -87,6 +88,6 @@ def run_lock(run_dir, comm):
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.remove(key / LOCK_NAME)
-                if created:
-                    key.rmdir()  # a run directory this run made and left empty (refused input)
+                for folder in created:  # the folders this run made and left empty (refused input)
+                    folder.rmdir()
             os.close(fd)
