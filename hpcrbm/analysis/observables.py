@@ -5,6 +5,7 @@ import math
 
 from ..exact.reference import exact_method, exact_observables, exact_specific_heat_peak
 from ..io import files
+from ..stats.statistics import normal_z
 from .reweighting import specific_heat_peak as reweighted_peak
 
 
@@ -29,7 +30,9 @@ def specific_heat_peak(cfg, samples_path, T, iH):
 
 def validation(cfg, samples_h5, z_max=4.0):
     """This run's Monte Carlo averages against exact results, by z-score; ``samples_h5``: the
-    summary of samples.h5 (io.files.read_samples_summary)."""
+    summary of samples.h5 (io.files.read_samples_summary). Each check's ``t`` = (value - exact) /
+    err follows Student's t with ``blocks`` - 1 degrees of freedom (the error's own uncertainty);
+    ``z`` is its normal equivalent (stats.statistics.normal_z), which the verdicts judge."""
     T, fields = samples_h5["temperatures"], samples_h5["fields"]
     checks = []
     for iH, H in enumerate(fields):
@@ -37,12 +40,14 @@ def validation(cfg, samples_h5, z_max=4.0):
             exact = exact_observables(cfg.model, float(t), float(H))
             if exact is None:
                 continue
+            blocks = int(samples_h5["blocks"][iT, iH])
             for name, value in zip(("energy", "specific_heat"), (exact[0][0], exact[1][0])):
                 mean = float(samples_h5[name][iT, iH])
                 err = float(samples_h5[f"{name}_err"][iT, iH])
-                z = (mean - value) / err if err > 0 else float("nan")
+                t_score = (mean - value) / err if err > 0 else float("nan")
                 checks.append({"T": float(t), "H": float(H), "observable": name, "value": mean, "err": err,
-                               "exact": float(value), "z": z})
+                               "exact": float(value), "t": t_score, "blocks": blocks,
+                               "z": normal_z(t_score, blocks - 1)})
     judged = [c for c in checks if math.isfinite(c["z"])]
     return {"z_max": z_max, "checks": checks, "passed": int(sum(abs(c["z"]) < z_max for c in judged)),
             "failed": int(sum(abs(c["z"]) >= z_max for c in judged)), "not_judged": len(checks) - len(judged),

@@ -33,7 +33,7 @@ TEMPERATURES, FIELDS = "temperatures", "fields"  # float64 (nT,), (nH,): also in
 CONFIGS = "configs"  # int8 (nT, nH, S, *lattice)
 OBSERVABLES_GROUP, SUMMARY_GROUP, TEMPERING_GROUP = "observables", "summary", "tempering"
 OBSERVABLES = ("energy", "magnetization")  # /observables/NAME float64 (nT, nH, S)
-SUMMARY_DATASETS = tuple(n for base in SUMMARY_NAMES for n in (base, f"{base}_err")) + ("tau_int",)
+SUMMARY_DATASETS = tuple(n for base in SUMMARY_NAMES for n in (base, f"{base}_err")) + ("tau_int", "blocks")
 
 
 def observable(name):
@@ -60,9 +60,11 @@ def samples_required(cfg):
 
 
 def read_samples_summary(path):
-    """{"temperatures" (nT,), "fields" (nH,), NAME (nT, nH) for NAME in SUMMARY_DATASETS}."""
+    """{"temperatures" (nT,), "fields" (nH,), NAME (nT, nH) for NAME in SUMMARY_DATASETS}; files
+    of simulate v1 have no ``blocks`` (their errors always used 32)."""
     with h5py.File(path, "r") as h5:
-        out = {name: h5[summary(name)][:] for name in SUMMARY_DATASETS}
+        out = {name: h5[summary(name)][:] for name in SUMMARY_DATASETS if name != "blocks" or summary(name) in h5}
+        out.setdefault("blocks", np.full_like(out["tau_int"], 32.0))
         out[TEMPERATURES], out[FIELDS] = h5[TEMPERATURES][:], h5[FIELDS][:]
     return out
 
@@ -416,7 +418,11 @@ LAYOUT = {
                 "order parameter)"),
         Dataset(summary("{" + ", ".join(SUMMARY_NAMES) + "}[_err]"), "float64", "(nT, nH)",
                 "per point: the mean and its jackknife error"),
-        Dataset(summary("tau_int"), "float64", "(nT, nH)", "integrated autocorrelation time (NaN: too few rounds)"),
+        Dataset(summary("tau_int"), "float64", "(nT, nH)",
+                "integrated autocorrelation time, the larger of the energy's and |m|'s (NaN: too few rounds)"),
+        Dataset(summary("blocks"), "float64", "(nT, nH)",
+                "jackknife blocks behind the errors: (mean - exact) / error follows Student's t with blocks - 1 "
+                "degrees of freedom"),
         Dataset(TEMPERING_ACCEPTANCE, "float64", "(nT - 1, nH)",
                 "sampling.tempering only: accepted / attempted exchanges of the pair (T_i, T_i+1)"),
         *(dataclasses.replace(d, meaning="sampling.tempering only: " + d.meaning) for d in _TEMPERING),

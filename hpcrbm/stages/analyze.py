@@ -198,4 +198,4 @@ STAGE = Stage("analyze", files.ANALYSIS, sections=("analysis",), reads=("simulat
               compute=compute, required=files.analysis_required, extra_outputs=(files.SUMMARY, "figures/"),
               outputs_state=outputs_state, estimate=estimate, needs=needs,
               summary="analysis stage: fixed points, fits, RG, validation and figures",
-              limits="flow.steps or the starts", arithmetic=False, version=2)
+              limits="flow.steps or the starts", arithmetic=False, version=3)

@@ -24,6 +24,7 @@ from ..montecarlo.tempering import Tempering, swap_lattices
 from ..montecarlo.updaters import make_updater
 from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, measure
 from ..stats import SUMMARY_NAMES, point_summary
+from ..stats.statistics import BLOCK_TAUS
 
 
 class SimulationPlan:
@@ -118,7 +119,8 @@ def _create_partial(plan):
     f.set_attrs({"units": "per site", "definition": "E / N including -h sum s; m = sum s / N (signed)"},
                 files.OBSERVABLES_GROUP)
     f.set_attrs({"tau_int_units": f"stored samples of one replica ({cfg.sampling.interval} sweeps)",
-                 "errors": "jackknife over independent replica groups or round segments"}, files.SUMMARY_GROUP)
+                 "errors": "jackknife over independent replica groups or round segments of at least "
+                           f"{BLOCK_TAUS:g} tau_int (blocks: their number)"}, files.SUMMARY_GROUP)
     f.close()
 
 
@@ -184,7 +186,7 @@ def _write_tempering(f, tempering, create=False):
 def _finish(plan, state):
     """Summaries, the complete flag, and the atomic rename to samples.h5 (collective)."""
     rounds, R, N = plan.schedule.rounds, plan.replicas, plan.model.n_sites
-    items = {name: [] for name in SUMMARY_NAMES + tuple(f"{n}_err" for n in SUMMARY_NAMES) + ("tau_int",)}
+    items = {name: [] for name in files.SUMMARY_DATASETS}
     for li, p in enumerate(plan.points):
         iT, iH = plan.grid.index(p)
         T, _ = plan.grid.values(p)
@@ -194,7 +196,8 @@ def _finish(plan, state):
         for name in SUMMARY_NAMES:
             items[name].append((iT, iH, None, None, stats[name][0]))
             items[f"{name}_err"].append((iT, iH, None, None, stats[name][1]))
-        items["tau_int"].append((iT, iH, None, None, stats["tau_int"]))
+        for name in ("tau_int", "blocks"):
+            items[name].append((iT, iH, None, None, float(stats[name])))
     with plan.ctx.writing(GridFile, append=True) as f:
         for name, values in items.items():
             f.write_points(files.summary(name), values)
@@ -341,6 +344,7 @@ def estimate(cfg, ranks):
 STAGE = Stage(
     "simulate", files.SAMPLES, sections=("run.seed", "model", "sampling"), compute=compute, needs=needs,
     source=True, arithmetic=False, summary="Monte Carlo stage", limits="model.L, sampling.samples or the grid",
+    version=2,
     estimate=estimate,
     required=files.samples_required,
     attrs=lambda cfg: dict(model=cfg.model.kind, dim=cfg.model.dim, L=cfg.model.L, q=cfg.model.q, J=cfg.model.J,

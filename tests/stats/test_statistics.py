@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,22 @@ def test_point_summary_on_known_distribution():
     assert out["abs_magnetization"] == (0.5, 0.0)
     assert out["susceptibility"][0] == pytest.approx(0.0, abs=1e-12)
     assert out["binder"][0] == pytest.approx(2 / 3)
+
+
+def test_normal_z_has_the_tail_probability_of_students_t():
+    from scipy import stats
+
+    from hpcrbm.stats.statistics import normal_z
+    for t, dof in ((2.0, 4), (-3.5, 9), (4.0, 31)):
+        z = normal_z(t, dof)
+        assert math.copysign(1, z) == math.copysign(1, t) and abs(z) < abs(t)
+        assert stats.norm.sf(abs(z)) == pytest.approx(stats.t.sf(abs(t), dof), rel=1e-9)
+    assert normal_z(2.5, 5000) == 2.5 and math.isnan(normal_z(1.0, 0))
+
+
+def test_segments_are_at_least_min_rounds_long():
+    from hpcrbm.stats.statistics import block_labels
+    labels = block_labels(1000, 1, min_rounds=200)
+    assert labels.max() + 1 == 5 and (np.bincount(labels.ravel()) == 200).all()
+    assert block_labels(1000, 2, min_rounds=2000).max() + 1 == 2  # one segment per replica at least
+    assert block_labels(1000, 40, min_rounds=2000).max() + 1 == 32  # whole replicas: independent already
