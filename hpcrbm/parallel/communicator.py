@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..backend import array_module
+from ..errors import InputError, WriteError
 
 
 def block_range(n_items, size, rank):
@@ -144,16 +145,19 @@ class Communicator:
             try:
                 mine[str(i)] = {"value": tasks[i]()}
             except Exception as exc:  # re-raised on every rank below
-                mine[str(i)] = {"error": f"{type(exc).__name__}: {exc}"}
+                mine[str(i)] = {"error": str(exc), "kind": type(exc).__name__}
             if progress is not None:
                 progress.update(1)
         results = {}
         for root in range(self.size):
             results.update(json.loads(self.bcast_text(json.dumps(mine, allow_nan=True) if root == self.rank else "",
                                                       root)))
-        errors = [r["error"] for r in results.values() if "error" in r]
-        if errors:
-            raise RuntimeError("; ".join(errors))
+        errors = [results[str(i)] for i in range(len(tasks)) if "error" in results[str(i)]]
+        if errors:  # bad input or a failed write: the first one's line, as its own type; else all of them
+            first = errors[0]
+            if first["kind"] in ("InputError", "WriteError"):
+                raise {"InputError": InputError, "WriteError": WriteError}[first["kind"]](first["error"])
+            raise RuntimeError("; ".join(f"{e['kind']}: {e['error']}" for e in errors))
         return [results[str(i)]["value"] for i in range(len(tasks))]
 
     def all_true(self, flag):

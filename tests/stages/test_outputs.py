@@ -3,6 +3,7 @@ against analysis.h5 like the stage files (a copied, garbled, deleted or stale on
 the run is not called done before), and a finished file that a changed config would replace is
 moved to RUN/replaced/STAMP/ with a WARNING line that --quiet keeps."""
 import json
+import shutil
 
 import h5py
 import pytest
@@ -139,3 +140,28 @@ def test_a_corrupted_weight_is_found_and_the_rbm_retrained_to_the_same_bits(tmp_
     with h5py.File(run / "rbm.h5") as h5, h5py.File(tiny_run[0] / "rbm.h5") as original:
         assert (h5[name][...] == original[name][...]).all()
         assert h5.attrs["checksums"] == original.attrs["checksums"]
+
+
+def test_a_figure_that_cannot_be_written_is_named_in_one_line(tmp_path, tiny_run, monkeypatch):
+    """A full disk while the figures are drawn: WriteError "FIGURE: cause" (the command line's one
+    line, exit 1), no half-written figure or temporary file left."""
+    import errno
+
+    from matplotlib.figure import Figure
+
+    from hpcrbm.errors import WriteError
+    from hpcrbm.parallel import Communicator
+    from hpcrbm.posthoc import redraw
+    run = copy_run(tiny_run[0], tmp_path / "run")
+    shutil.rmtree(run / "figures")
+
+    def full(self, path, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"\x89PNG half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(Figure, "savefig", full)
+    with pytest.raises(WriteError) as err:
+        redraw(run, Communicator.world())
+    assert str(err.value).startswith(str(run / "figures")) and str(err.value).endswith(
+        ".png: No space left on device"), err.value
+    assert not list((run / "figures").iterdir())

@@ -140,38 +140,58 @@ def test_a_checkpoint_inside_a_long_step_resumes_identically(tmp_path, monkeypat
     assert same_results(tmp_path / "reference" / "samples.h5", tmp_path / "stopped" / "samples.h5")
 
 
+def cpu_seconds(pids, wall):
+    """CPU seconds (user + system) each process in ``pids`` used during ``wall`` seconds."""
+    def used():
+        out = []
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return out
+    before = used()
+    time.sleep(wall)
+    return [b - a for a, b in zip(before, used())]
+
+
 @pytest.mark.slow
 @needs_mpiexec
 @pytest.mark.parametrize("target", ["mpiexec", "one rank"])
 def test_a_stop_while_ranks_train_whole_rbms_stops_every_rank(tmp_path, write_config, target):
     """rbm.parallel = "models" on 2 ranks, one RBM much larger than the other: once the small one
-    is done (its rank waits for the other), SIGUSR1 to mpiexec (both ranks) or to one rank only
-    stops both with status 75, none waits forever; the run then resumes to the uninterrupted
-    run's rbm.h5."""
-    text = CONFIG.replace("hidden = [4]", "hidden = [4, 64]\nparallel = 'models'").replace(
-        "epochs = 150", "epochs = 400").replace("samples = 200", "samples = 600")
+    is done, its rank waits for the other without taking a core (under 0.3 s of CPU in a second),
+    and SIGUSR1 to mpiexec (both ranks) or to one rank only stops both with status 75, none waits
+    forever; the run then resumes to the uninterrupted run's rbm.h5."""
+    # 6 temperatures: the "extremes" control (2 of them, N_h = 256) and N_h = 4 on one rank take
+    # under half the time of N_h = 256 on the other, which then trains alone for seconds
+    text = CONFIG.replace("hidden = [4]", "hidden = [4, 256]\nparallel = 'models'").replace(
+        "epochs = 150", "epochs = 400").replace("samples = 200", "samples = 300").replace(
+        "[1.5, 2.27, 3.5]", "[1.5, 2.0, 2.27, 2.5, 3.0, 3.5]")
     config = write_config(text)
     reference, stopped = tmp_path / "reference", tmp_path / "stopped"
     proc = subprocess.Popen(hpcrbm_command(["run", config, "--out", stopped, "--quiet"], 2), env=cli_env(),
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        small, large = stopped / "checkpoints" / "rbm_nh4.h5", stopped / "checkpoints" / "rbm_nh64.h5"
+        folder = stopped / "checkpoints"
+        small, large = [folder / "rbm_nh4.h5", folder / "rbm_control_extremes.h5"], folder / "rbm_nh256.h5"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                with h5py.File(small, "r") as h5, h5py.File(large, "r") as h5_large:
-                    if h5.attrs["done"] and not h5_large.attrs["done"]:
+                with h5py.File(small[0], "r") as a, h5py.File(small[1], "r") as b, h5py.File(large, "r") as c:
+                    if a.attrs["done"] and b.attrs["done"] and not c.attrs["done"]:
                         break
             except (OSError, KeyError):
                 pass
             time.sleep(0.05)
         else:
-            pytest.fail("the small RBM did not finish while the large one trained: lengthen the training")
-        if target == "mpiexec":
+            pytest.fail("the small RBMs did not finish while the large one trained: lengthen the training")
+        ranks = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(ranks) == 2, ranks
+        if target == "mpiexec":  # first: the rank that waits for the other sleeps, it takes no core
+            used = cpu_seconds(ranks, 1.0)
+            assert min(used) < 0.3 and max(used) > 0.6, used
             proc.send_signal(signal.SIGUSR1)
         else:
-            ranks = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
-            assert len(ranks) == 2, ranks
             os.kill(int(ranks[0]), signal.SIGUSR1)
         _, err = proc.communicate(timeout=120)
     finally:
