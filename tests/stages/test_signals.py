@@ -203,7 +203,7 @@ def test_a_stop_while_ranks_train_whole_rbms_stops_every_rank(tmp_path, write_co
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ranks,delay", [(None, 0.3), (None, 0.6), (2, 0.6)])
+@pytest.mark.parametrize("ranks,delay", [(None, 0.3), (None, 0.6), (2, 0.6), (3, 0.9)])
 def test_a_stop_signal_in_the_first_second_still_stops_with_75(tmp_path, write_config, ranks, delay):
     """The handlers are installed before NumPy, h5py and MPI load (hpcrbm/protocol/stop.py): a
     SIGTERM (SIGUSR1 to mpiexec) a fraction of a second after the start exits 75, not 143/138, and
