@@ -55,7 +55,10 @@ class RBMConfig:
     k: int = 1
     learning_rate: float = 0.01
     batch_size: int = 100
-    epochs: int = 100
+    epochs: int = 100  # with stop = "plateau": the most epochs
+    stop: str = "epochs"  # "epochs": train rbm.epochs; "plateau": stop once the monitors stop improving
+    patience: int = 50  # epochs per window of the plateau rule (rbm/monitors.py)
+    tolerance: float = 1e-5  # improvement per visible unit per epoch below which a monitor has stopped
     momentum: float = 0.0
     weight_decay: float = 0.0
     dtype: str = "float32"  # "float32" | "float64"
@@ -131,6 +134,7 @@ _CHOICES = {
     "sampling.start": ("ordered", "random", "up"),
     "rbm.visible": ("auto", "bernoulli", "categorical"),
     "rbm.method": ("cd", "pcd"),
+    "rbm.stop": ("epochs", "plateau"),
     "rbm.dtype": ("float32", "float64"),
     "rbm.parallel": ("auto", "data", "models"),
     "flow.mode": ("mean-field", "sample", "both"),
@@ -267,6 +271,12 @@ def check_values(cfg: Config):
     if list(r.snapshots) != sorted(set(r.snapshots)) or any(not 1 <= e < r.epochs for e in r.snapshots):
         bad("rbm.snapshots", f"must be increasing epochs in 1..rbm.epochs - 1 ({r.epochs - 1}); the last epoch is "
                              "always kept")
+    if r.patience < 1:
+        bad("rbm.patience", "must be >= 1")
+    if r.tolerance < 0:
+        bad("rbm.tolerance", "must be >= 0")
+    if r.stop == "plateau" and r.snapshots:
+        bad("rbm.snapshots", "need rbm.stop = \"epochs\" (with \"plateau\" the last epoch is not known in advance)")
     if not 1 <= r.seeds <= MAX_TRAINING_SEEDS:
         bad("rbm.seeds", f"must be in 1..{MAX_TRAINING_SEEDS}")
     if any(n >= 2**16 for n in r.hidden):

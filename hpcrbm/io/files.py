@@ -430,7 +430,8 @@ LAYOUT = {
     RBM: (
         Dataset(_RBM + "/{W, b, c}", "rbm.dtype", "(N_h, N_v[, q]), (N_v[, q]), (N_h,)",
                 "a trained RBM (_seed{r} for the training seeds r >= 1 of rbm.seeds); group attrs n_hidden, "
-                "n_visible, q, log_partition(_err), log_likelihood_method, final_log_likelihood, weight_grid and "
+                "n_visible, q, log_partition(_err), log_likelihood_method, final_log_likelihood, stopped_by "
+                "(\"epochs\", or \"plateau\": rbm.stop's rule ended it), weight_grid and "
                 "probability_grid (the training's products were exact on grids 2**-weight_grid, the coarsest "
                 "it used, and 2**-probability_grid: docs/training.md)"),
         Dataset(_RBM + "/" + HISTORY + "/{epoch, reconstruction_error, pseudo_likelihood, log_likelihood}",

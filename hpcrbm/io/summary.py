@@ -18,8 +18,8 @@ from pathlib import Path
 from ..errors import InputError
 from .files import summary_path
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: non-finite numbers as NaN
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: non-finite numbers as NaN; 1 and 2: no ``rbms`` (read as [])
 
 
 def finite_or_null(value):
@@ -49,7 +49,10 @@ class Summary:
     - ``protocol``: the settings run (stages/analyze.py); ``run_time``: {stage: {"seconds", "ranks"}}
       for simulate, train, thermometer, flow and analyze, the seconds of every segment of a
       resumed stage (the stage files' ``seconds`` attribute);
-      ``created``: the time stamp.
+      ``created``: the time stamp;
+    - ``rbms`` (schema_version 3): per trained RBM, how it was trained: {"key", "nh", "seed", "epochs",
+      "stopped_by", "window", "monitors", "monitor_kind", "stopped_improving"}
+      (analysis/training.py).
     """
     schema_version: int = SCHEMA_VERSION
     run: str
@@ -68,6 +71,7 @@ class Summary:
     nn_thermometer: list
     created: str
     run_time: dict
+    rbms: list = dataclasses.field(default_factory=list)
 
     def as_dict(self):
         """The JSON object, in field order (a shallow dict: the nested values are shared)."""
@@ -92,6 +96,8 @@ class Summary:
             raise InputError(_refusal(source, "without schema_version (older)" if version is None
                                       else f"of schema_version {version!r}"))
         names = [f.name for f in dataclasses.fields(cls)]
+        if version < 3:
+            data.setdefault("rbms", [])
         missing = [n for n in names if n not in data]
         unknown = [k for k in data if k not in names]
         if missing or unknown:

@@ -32,6 +32,7 @@ from ..analysis.figures import FIGURE_STAMP, FIGURES, draw_all
 from ..analysis.fixed_points import fixed_points, training_dependence
 from ..analysis.observables import specific_heat_peak, validation
 from ..analysis.rg import BLOCK_SIZES, rg_flow, talk_fixed_point
+from ..analysis.training import training_record
 from ..exact.reference import critical_temperature
 from ..io import files
 from ..io.hdf5 import replaced_on_success
@@ -48,6 +49,7 @@ def protocol(cfg):
             "samples": s.samples, "algorithm": s.algorithm,
             "rbm": {"hidden": list(r.hidden), "visible": r.visible, "method": r.method, "k": r.k,
                     "learning_rate": r.learning_rate, "batch_size": r.batch_size, "epochs": r.epochs, "dtype": r.dtype,
+                    "stop": r.stop, "patience": r.patience, "tolerance": r.tolerance,
                     "snapshots": list(r.snapshots), "seeds": r.seeds, "biases": r.biases, "init_std": r.init_std,
                     "random_sign": r.random_sign, "train_fraction": r.train_fraction},
             "thermometer": {"hidden": list(cfg.thermometer.hidden), "epochs": cfg.thermometer.epochs},
@@ -103,7 +105,7 @@ def summarize(ctx):
             validation=checks,
             controls=controls,
             nn_thermometer=files.read_thermometer_calibration(ctx.path(files.THERMOMETER)), created=now(),
-            run_time=run_time(ctx),
+            run_time=run_time(ctx), rbms=training_record(cfg, ctx.path(files.RBM)),
         )
         summary = Summary.from_json(summary.to_json())  # as every reader of summary.json sees it
         figures = draw_all(run_dir, cfg, mc, flows, summary, comm, digest(ctx.inputs), progress)

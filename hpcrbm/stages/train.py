@@ -26,6 +26,7 @@ from ..protocol.checkpoint import Checkpoint, wait_for_ranks
 from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
 from ..rbm.likelihood import MAX_EXACT_HIDDEN, ais_log_partition, exact_log_partition
 from ..rbm.model import RBMParams, encode
+from ..rbm.monitors import plateau_reached
 from ..rbm.training import Trainer, TrainingSettings, TrainingState, training_kernels
 from ..rng.streams import Purpose, counter_words
 from ..rng.uniform import normals, uniforms
@@ -129,6 +130,8 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
 
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
+    r, sites = cfg.rbm, cfg.model.L ** cfg.model.dim
+    stopped_by = "epochs"
     while state.epoch < cfg.rbm.epochs:
         trainer.epoch(state)
         rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
@@ -143,9 +146,14 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
             p = state.params
             state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
         bar.update(1)
+        if r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance):
+            stopped_by = "plateau"  # the same epoch on any rank count and after a resume: history alone
+            break
         if state.epoch < cfg.rbm.epochs:
             checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
     bar.close()
+    if r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance):
+        stopped_by = "plateau"  # resumed after the stop: the loop did not run
     if exact:
         if log_z is None:  # resumed after the last epoch: the loop did not run
             free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
@@ -160,13 +168,13 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
         free_energy = trainer.mean_free_energy(state.params)
     info = {"log_partition": log_z, "log_partition_err": log_z_err, "log_likelihood_method": method,
             "final_log_likelihood": free_energy - log_z, "weight_grid": state.weight_grid,
-            "probability_grid": trainer.probability_grid}
+            "probability_grid": trainer.probability_grid, "stopped_by": stopped_by}
     checkpoint.write(_state_writer(state, True, info))
     return state.to(np), info
 
 
 INFO = ("log_partition", "log_partition_err", "log_likelihood_method", "final_log_likelihood", "weight_grid",
-        "probability_grid")
+        "probability_grid", "stopped_by")
 
 
 def random_control(cfg, trained):
