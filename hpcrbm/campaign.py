@@ -8,7 +8,14 @@
     "model.q" = [2, 3, 4]
     "run.seed" = [1, 2]
 
-Runs are the Cartesian product of the sweep lists, in the order the keys are written; run i can
+A table inside [sweep] is one *linked* axis: its keys' lists have one length and their i-th
+values go together (the run is named by the first key's value):
+
+    [sweep.size]
+    "model.L" = [8, 16]
+    "rbm.hidden" = [[64, 16], [256, 64]]
+
+Runs are the Cartesian product of the sweep axes, in the order they are written; run i can
 be run alone (``hpcrbm campaign run FILE --index i``, one Slurm array task per run) or all of
 them one after another. Every run is an ordinary ``hpcrbm run``: skipped when complete, resumed
 when interrupted.
@@ -28,15 +35,15 @@ class Campaign:
     name: str
     base: Path
     out: Path
-    sweep: tuple  # ((dotted key, (values...)), ...)
+    sweep: tuple  # axes ((dotted keys...), ((value of each key...), ...)), in file order
 
     def runs(self):
         """[(run name, [--set overrides])] in index order."""
-        keys = [k for k, _ in self.sweep]
         out = []
         for combo in itertools.product(*(values for _, values in self.sweep)):
-            name = "_".join(f"{k.split('.')[-1]}{_label(v)}" for k, v in zip(keys, combo)) or "run"
-            overrides = [f"{k}={toml_value(v)}" for k, v in zip(keys, combo)]
+            axes = list(zip((keys for keys, _ in self.sweep), combo))
+            name = "_".join(f"{keys[0].split('.')[-1]}{_label(values[0])}" for keys, values in axes) or "run"
+            overrides = [f"{k}={toml_value(v)}" for keys, values in axes for k, v in zip(keys, values)]
             overrides.append(f"run.out={toml_value(str(self.out / name))}")
             overrides.append(f"run.name={toml_value(f'{self.name}-{name}')}")
             out.append((name, overrides))
@@ -72,19 +79,19 @@ def load_campaign(path):
     if extra or not isinstance(head.get("base"), str):
         raise InputError(f"campaign file {path}: [campaign] needs base (a config path) and allows name, out"
                          + (f"; unknown key {sorted(extra)[0]}" if extra else ""))
-    sweep = data.get("sweep", {})
-    for key, values in sweep.items():
-        if not isinstance(values, list) or not values:
-            raise InputError(f"campaign file {path}: sweep key {key} needs a non-empty list of values")
-        if key in ("run.out", "run.name"):
-            raise InputError(f"campaign file {path}: sweep key {key}: a campaign names its runs (OUT/NAME from the "
-                             "swept values); set [campaign] out instead")
-        repeated = [toml_value(v) for i, v in enumerate(values) if v in values[:i]]
-        if repeated:
-            raise InputError(f"campaign file {path}: sweep key {key}: the value {repeated[0]} appears twice")
+    axes = []
+    for key, values in data.get("sweep", {}).items():
+        linked = values if isinstance(values, dict) else {key: values}
+        for k, v in linked.items():
+            _check_sweep(path, k, v)
+        lengths = {len(v) for v in linked.values()}
+        if len(lengths) != 1:
+            raise InputError(f"campaign file {path}: linked sweep [sweep.{key}]: every key needs a list of the same "
+                             f"length (got {', '.join(f'{k}: {len(v)}' for k, v in linked.items())})")
+        axes.append((tuple(linked), tuple(zip(*linked.values()))))
     name = str(head.get("name", path.stem))
     campaign = Campaign(name, (path.parent / head["base"]).resolve(), Path(head.get("out", f"runs/campaigns/{name}")),
-                        tuple((k, tuple(v)) for k, v in sweep.items()))
+                        tuple(axes))
     names = [name for name, _ in campaign.runs()]
     clash = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if clash:
@@ -93,6 +100,17 @@ def load_campaign(path):
     for i in range(len(campaign.runs())):
         campaign.config(i)  # raises InputError naming the bad key
     return campaign
+
+
+def _check_sweep(path, key, values):
+    if not isinstance(values, list) or not values:
+        raise InputError(f"campaign file {path}: sweep key {key} needs a non-empty list of values")
+    if key in ("run.out", "run.name"):
+        raise InputError(f"campaign file {path}: sweep key {key}: a campaign names its runs (OUT/NAME from the "
+                         "swept values); set [campaign] out instead")
+    repeated = [toml_value(v) for i, v in enumerate(values) if v in values[:i]]
+    if repeated:
+        raise InputError(f"campaign file {path}: sweep key {key}: the value {repeated[0]} appears twice")
 
 
 def status(campaign):

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from hpcrbm.errors import InputError
 from hpcrbm.io.lock import LOCK_NAME
 
 from .conftest import cli_env, copy_run, hpcrbm_command, kill_session, needs_mpiexec, run_hpcrbm
@@ -223,3 +224,18 @@ def test_a_users_own_hdf5_file_in_the_run_directory_is_never_overwritten(tmp_pat
         assert len(result.stderr.strip().splitlines()) == 1
         with h5py.File(out / name, "r") as h5:
             assert list(h5) == ["mine"] and list(h5["mine"][...]) == [0, 1, 2, 3, 4]
+
+
+def test_a_linked_sweep_moves_its_keys_together(tmp_path, write_config):
+    from hpcrbm.campaign import load_campaign
+    write_config("[model]\ndim = 2\nL = 8\n[rbm]\nhidden = [64]\n", "base.toml")
+    campaign = write_config('[campaign]\nbase = "base.toml"\nout = "o"\n[sweep]\n"run.seed" = [1, 2]\n'
+                            '[sweep.size]\n"model.L" = [8, 16]\n"rbm.hidden" = [[64, 16], [256, 64]]\n', "c.toml")
+    runs = load_campaign(campaign).runs()
+    assert [name for name, _ in runs] == ["seed1_L8", "seed1_L16", "seed2_L8", "seed2_L16"]
+    cfg = load_campaign(campaign).config(3)
+    assert (cfg.run.seed, cfg.model.L, cfg.rbm.hidden) == (2, 16, (256, 64))
+    bad = write_config('[campaign]\nbase = "base.toml"\n[sweep.size]\n"model.L" = [8, 16]\n"rbm.hidden" = [[64]]\n',
+                       "bad.toml")
+    with pytest.raises(InputError, match=r"linked sweep \[sweep.size\]: every key needs a list of the same length"):
+        load_campaign(bad)
