@@ -9,7 +9,8 @@
     "run.seed" = [1, 2]
 
 A table inside [sweep] is one *linked* axis: its keys' lists have one length and their i-th
-values go together (the run is named by the first key's value):
+values go together (the run is named by the first key's value, or by the axis's ``name`` list,
+which is not a config key):
 
     [sweep.size]
     "model.L" = [8, 16]
@@ -42,8 +43,9 @@ class Campaign:
         out = []
         for combo in itertools.product(*(values for _, values in self.sweep)):
             axes = list(zip((keys for keys, _ in self.sweep), combo))
-            name = "_".join(f"{keys[0].split('.')[-1]}{_label(values[0])}" for keys, values in axes) or "run"
-            overrides = [f"{k}={toml_value(v)}" for keys, values in axes for k, v in zip(keys, values)]
+            name = "_".join(_label(values[0]) if keys[0] == "name" else f"{keys[0].split('.')[-1]}{_label(values[0])}"
+                            for keys, values in axes) or "run"
+            overrides = [f"{k}={toml_value(v)}" for keys, values in axes for k, v in zip(keys, values) if k != "name"]
             overrides.append(f"run.out={toml_value(str(self.out / name))}")
             overrides.append(f"run.name={toml_value(f'{self.name}-{name}')}")
             out.append((name, overrides))
@@ -82,6 +84,10 @@ def load_campaign(path):
     axes = []
     for key, values in data.get("sweep", {}).items():
         linked = values if isinstance(values, dict) else {key: values}
+        if "name" in linked:  # the run names of a linked axis come first
+            linked = {"name": linked["name"], **{k: v for k, v in linked.items() if k != "name"}}
+            if not all(isinstance(v, str) and v for v in linked["name"]):
+                raise InputError(f"campaign file {path}: [sweep.{key}] name: needs a list of non-empty strings")
         for k, v in linked.items():
             _check_sweep(path, k, v)
         lengths = {len(v) for v in linked.values()}

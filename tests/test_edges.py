@@ -235,6 +235,10 @@ def test_a_linked_sweep_moves_its_keys_together(tmp_path, write_config):
     assert [name for name, _ in runs] == ["seed1_L8", "seed1_L16", "seed2_L8", "seed2_L16"]
     cfg = load_campaign(campaign).config(3)
     assert (cfg.run.seed, cfg.model.L, cfg.rbm.hidden) == (2, 16, (256, 64))
+    named = write_config('[campaign]\nbase = "base.toml"\n[sweep.grid]\n"sampling.temperatures" = [[1.0, 2.0], '
+                         '[2.0, 3.0]]\nname = ["low", "high"]\n', "named.toml")
+    assert [(n, o[0]) for n, o in load_campaign(named).runs()] == [("low", "sampling.temperatures=[1.0, 2.0]"),
+                                                                   ("high", "sampling.temperatures=[2.0, 3.0]")]
     bad = write_config('[campaign]\nbase = "base.toml"\n[sweep.size]\n"model.L" = [8, 16]\n"rbm.hidden" = [[64]]\n',
                        "bad.toml")
     with pytest.raises(InputError, match=r"linked sweep \[sweep.size\]: every key needs a list of the same length"):

@@ -35,7 +35,7 @@ SHORT = ["--set", "rbm.epochs=6", "--set", "rbm.snapshots=[2]", "--set", "sampli
 
 
 def test_the_critique_study_in_short_runs_through_the_same_code_to_a_verdict(tmp_path):
-    """configs/study/critique.toml, cut down (6 epochs, 100 samples): two training seeds, no biases,
+    """configs/study/critique.toml, cut down (6 epochs, 100 samples): three training seeds, no biases,
     random signs, the report's m* row judged from the seeds' end states."""
     run = tmp_path / "critique"
     result = run_hpcrbm(["run", ROOT / "configs" / "study" / "critique.toml", "--out", run, "--quiet", *SHORT])
@@ -43,7 +43,7 @@ def test_the_critique_study_in_short_runs_through_the_same_code_to_a_verdict(tmp
     summary = json.loads((run / "summary.json").read_text())
     flows = [f for f in summary["flows"] if f["mode"] == "sample"]
     end = flows[0]["end_state"]["random"]["abs_magnetization"]
-    assert flows[0]["seeds"] == 2 and len(end["per_seed"]) == 2 and end["spread"] is not None
+    assert flows[0]["seeds"] == 3 and len(end["per_seed"]) == 3 and end["spread"] is not None
     assert set(summary["run_time"]) == {"simulate", "train", "thermometer", "flow", "analyze"}
     out = tmp_path / "report.md"
     assert run_hpcrbm(["report", run, "--out", out]).returncode == 0

@@ -10,14 +10,16 @@ RANKS=${RANKS:-2}
 MPIEXEC=${MPIEXEC:-mpiexec --oversubscribe}
 run() { $MPIEXEC -n "$RANKS" "$PY" -m hpcrbm run "$@" --quiet; }
 if [ "${1:-}" != --collect ]; then
-  run configs/demo.toml --set run.out=runs/study/demo
-  run configs/potts3.toml --set run.out=runs/study/potts3
-  for name in ising_epochs ising_field critique potts2 potts4 clock4 exponent; do
+  run configs/demo.toml --set run.out=runs/study/demo --set rbm.seeds=3
+  for name in ising_epochs ising_field critique potts2 potts3 potts4 clock4 exponent; do
     run "configs/study/$name.toml"
   done
-  $MPIEXEC -n "$RANKS" "$PY" -m hpcrbm campaign run configs/study/training.toml --quiet
+  for campaign in training lsize trainset; do
+    $MPIEXEC -n "$RANKS" "$PY" -m hpcrbm campaign run "configs/study/$campaign.toml" --quiet
+  done
 fi
-for src in runs/study/{demo,ising_epochs,ising_field,critique,potts2,potts3,potts4,clock4,exponent} runs/study/training/*/; do
+for src in runs/study/{demo,ising_epochs,ising_field,critique,potts2,potts3,potts4,clock4,exponent} \
+           runs/study/{training,lsize,trainset}/*/; do
   src=${src%/}
   name=${src#runs/study/}
   dst=docs/study/${name//\//_}
