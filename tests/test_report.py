@@ -83,12 +83,12 @@ def test_the_monte_carlo_verdict_is_calibrated_on_the_z_distribution():
         return run.with_name(name), t
     rng = __import__("numpy").random.default_rng(3)
     normal = list(rng.normal(size=400)) + [4.2]
-    assert claim_monte_carlo_exact([with_z(normal, "a")])[-1] == "reproduced"
-    assert claim_monte_carlo_exact([with_z(normal, "a"), with_z(normal, "b")])[-1] == "reproduced"  # counted once
+    assert claim_monte_carlo_exact([with_z(normal, "a")]).verdict == "reproduced"
+    assert claim_monte_carlo_exact([with_z(normal, "a"), with_z(normal, "b")]).verdict == "reproduced"  # counted once
     wide = list(rng.normal(size=400) * 1.6)  # error bars 1.6 times too small
-    assert claim_monte_carlo_exact([with_z(wide, "a")])[-1] == "not reproduced"
+    assert claim_monte_carlo_exact([with_z(wide, "a")]).verdict == "not reproduced"
     row = claim_monte_carlo_exact([with_z(normal, "a"), with_z([], "none")])
-    assert "none: no exact result applies (no check)" in row[3]
+    assert "none: no exact result applies (no check)" in row.parts
 
 
 def test_report_out_a_directory_and_a_file_named_figures_are_one_line_errors(tmp_path):
