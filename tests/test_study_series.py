@@ -66,6 +66,8 @@ def test_the_l_and_training_set_series_in_short_run_and_are_reported(tmp_path):
     for name in ("symmetric", "below", "above", "uniform_T", "uniform_beta"):
         assert f"| {name} | " in grid
     assert "closest to Tc / median / mean" in grid
+    assert {p.name for p in (tmp_path / "report_figures").iterdir()} == {"ends_vs_tc.png", "ends_vs_size.png",
+                                                                         "ends_vs_grid.png"}
     cells = verdict_cells(text)
     assert max(map(len, cells)) <= 250, max(cells, key=len)
     assert all("seed(s) per N_h" in line or "| - |" in line or "not measured" in line
