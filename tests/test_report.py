@@ -95,3 +95,16 @@ def test_report_out_a_directory_and_a_file_named_figures_are_one_line_errors(tmp
     result = run_hpcrbm(["report", ROOT / "docs" / "study" / "demo", "--out", tmp_path])
     assert result.returncode == 2 and "a directory" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_a_run_without_a_known_tc_is_reported(tmp_path):
+    """A summary whose tc is null (no transition known: schema 2 writes null for NaN): the report
+    and the one-screen summary work, exit 0 (the probe's TypeError)."""
+    data = json.loads((ROOT / "docs" / "study" / "demo" / "summary.json").read_text())
+    data["tc"] = None
+    run = tmp_path / "notc"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps(data, indent=2))
+    for args in (["report", run, "--out", tmp_path / "r.md"], ["summary", run]):
+        result = run_hpcrbm(args)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
