@@ -3,17 +3,11 @@ FILE.md): every run's flow ends against its Tc and specific-heat maximum, and th
 (the end against 1/L, the end against the training grid). Drawn from the summaries alone."""
 import numpy as np
 
+from .analysis.figures import _plt
 from .io.hdf5 import replaced_on_success
 
 FIGURES_DIR = "report_figures"
 THERMOMETER_MARKERS = {"nn": "o", "energy": "s", "magnetization": "^"}
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
 
 def _save(fig, path, plt):

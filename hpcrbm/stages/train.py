@@ -131,8 +131,10 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
     exact = n_hidden <= MAX_EXACT_HIDDEN
     free_energy = log_z = None  # of the current parameters, once computed
     r, sites = cfg.rbm, cfg.model.L ** cfg.model.dim
-    stopped_by = "epochs"
-    while state.epoch < cfg.rbm.epochs:
+
+    def plateau():  # rbm.stop's rule on the history alone: the same epoch on any rank count and after a resume
+        return r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance)
+    while state.epoch < cfg.rbm.epochs and not plateau():
         trainer.epoch(state)
         rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
         ll = float("nan")
@@ -146,14 +148,10 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
             p = state.params
             state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
         bar.update(1)
-        if r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance):
-            stopped_by = "plateau"  # the same epoch on any rank count and after a resume: history alone
-            break
-        if state.epoch < cfg.rbm.epochs:
+        if state.epoch < cfg.rbm.epochs and not plateau():
             checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
     bar.close()
-    if r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance):
-        stopped_by = "plateau"  # resumed after the stop: the loop did not run
+    stopped_by = "plateau" if plateau() else "epochs"
     if exact:
         if log_z is None:  # resumed after the last epoch: the loop did not run
             free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)

@@ -8,7 +8,7 @@ import pytest
 
 from hpcrbm.rbm.monitors import plateau_reached, stopped_improving, trend
 
-from ..conftest import needs_mpiexec, run_hpcrbm
+from ..conftest import TINY_RUN, needs_mpiexec, run_hpcrbm
 
 
 def history(ll=None, pl=None, rec=None, n=40):
@@ -34,32 +34,8 @@ def test_the_rule_reads_the_exact_likelihood_where_it_exists_else_both_estimates
     assert not plateau_reached(history(ll=flat, n=19), 100, 10, 1e-3)
 
 
-CONFIG = """
-[run]
-seed = 8
-[model]
-dim = 2
-L = 4
-[sampling]
-temperatures = [1.5, 2.27, 3.5]
-fields = [0.0]
-thermalize = 50
-samples = 200
-interval = 2
-[rbm]
-hidden = [4]
-batch_size = 50
-epochs = 400
-learning_rate = 0.05
-stop = "plateau"
-patience = 10
-tolerance = 1e-3
-[thermometer]
-epochs = 2
-[flow]
-steps = 3
-samples = 10
-"""
+# the session's tiny run, trained to the plateau rule (at most 400 epochs)
+CONFIG = TINY_RUN.replace("epochs = 3\n", "epochs = 400\nstop = \"plateau\"\npatience = 10\ntolerance = 1e-3\n")
 
 
 @pytest.mark.slow
