@@ -471,7 +471,7 @@ def size_series(runs):
     for label, fit in fits.items():
         lines.append(f"| {label} | " + (f"{_fmt(fit[0], fit[1])} | {fit[2]:.2f} | {fit[3]:.2f} |" if fit
                                         else "- | - | - |"))
-    lines += ["", f"Tc = {_fmt(series[0][1].tc)} (infinite lattice).", "",
+    lines += ["", f"Tc = {_fmt(series[0][1].tc)} (infinite lattice). RBMs: {_trained([s for _, s in series])}.", "",
               f"![the end and the c maximum against 1/L]({FIGURES_DIR}/ends_vs_size.png)"]
     return lines, (curves, fits, series[0][1].tc)
 
@@ -512,7 +512,8 @@ def grid_series(runs):
             slope = _fmt(float(b), float(np.sqrt(cov[0, 0])), 2)
         lines.append(f"| {nh} | {mode} | {' / '.join(map(str, closest))} of {len(pts)} | "
                      + ", ".join(f"{x:.2f}" for x in dist.mean(axis=0)) + f" | {slope} |")
-    lines += ["", f"![the ends against each grid's median and mean]({FIGURES_DIR}/ends_vs_grid.png)"]
+    lines += ["", f"RBMs: {_trained([s for _, s in series])}.", "",
+              f"![the ends against each grid's median and mean]({FIGURES_DIR}/ends_vs_grid.png)"]
     return lines, rows
 
 
