@@ -2,7 +2,7 @@
 (L series) and trainset.toml (training-set series) cut down to seconds, run as campaigns, then
 reported: the sections "The end point against L" (with the 1/L fits) and "The end point against
 the training set" (with where the ends lie), and every verdict row saying how its RBMs were
-trained, in cells of at most 250 characters."""
+trained, in cells of at most 250 characters; and the new single run, configs/study/potts3.toml."""
 import json
 import tomllib
 from pathlib import Path
@@ -78,3 +78,25 @@ def test_the_l_and_training_set_series_in_short_run_and_are_reported(tmp_path):
 def test_the_committed_report_fits_one_screen():
     cells = verdict_cells((ROOT / "docs" / "results.md").read_text())
     assert cells and max(map(len, cells)) <= 250, max(cells, key=len)
+
+
+@pytest.mark.slow
+def test_the_new_potts3_study_run_in_short_trains_every_seed_and_reports_how(tmp_path):
+    """configs/study/potts3.toml (new in issue 27; its siblings differ only in q or the model's
+    kind), cut down like the series: every N_h x seed trained to the plateau rule or the cap,
+    and the report's rows saying so. The critique's short run is in test_report.py."""
+    name = "potts3"
+    config = load(STUDY / f"{name}.toml")
+    assert config.rbm.stop == "plateau" and config.rbm.seeds == 3
+    overrides = [arg for k, v in {**SHORT, "analysis.window": 2}.items() for arg in ("--set", f"{k}={toml_value(v)}")]
+    run = tmp_path / name
+    result = run_hpcrbm(["run", STUDY / f"{name}.toml", "--out", run, "--quiet", *overrides], timeout=600)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((run / "summary.json").read_text())["rbms"]
+    assert len(record) == 2 * len(config.rbm.hidden)
+    assert all(r["stopped_by"] in ("plateau", "epochs") and r["epochs"] <= 40 for r in record)
+    assert all(r["epochs"] == 40 for r in record if r["stopped_by"] == "epochs")
+    out = tmp_path / "report.md"
+    assert run_hpcrbm(["report", run, "--out", out]).returncode == 0
+    rows = [c for c in verdict_cells(out.read_text()) if "seed(s) per N_h" in c]
+    assert rows and all(c.startswith("2 seed(s) per N_h") for c in rows), rows
