@@ -48,11 +48,14 @@ def _near(T, err, target, resolution):
     return abs(T - target) <= TC_TOLERANCE * err + resolution
 
 
-def _protocol(s):
+def _protocol(s, grid=True):
+    """One line of a run's set-up; ``grid=False`` leaves out the temperatures' range (a series
+    over grids)."""
     p = s.protocol
     r, f = p["rbm"], p["flow"]
     temps = p["temperatures"]
-    return (f"{s.model} {s.dim}D L = {s.L}, T = {min(temps):g}..{max(temps):g} ({len(temps)}), "
+    grid = f"T = {min(temps):g}..{max(temps):g} ({len(temps)})" if grid else f"{len(temps)} temperatures"
+    return (f"{s.model} {s.dim}D L = {s.L}, {grid}, "
             f"H = {', '.join(f'{h:g}' for h in p['fields'])}, {p['samples']} samples; RBM N_h = "
             f"{', '.join(map(str, r['hidden']))}, {r['method'].upper()}-{r['k']}, {r['epochs']} epochs, "
             f"lr {r['learning_rate']:g}; flow {f['steps']} steps ({f['mode']})")
@@ -485,7 +488,7 @@ def grid_series(runs):
     if not series:
         return [], None
     lines = ["", "## The end point against the training set", "",
-             f"Runs {', '.join(d.name for d, _ in series)}: the same model and RBMs ({_protocol(series[0][1])}) "
+             f"Runs {', '.join(d.name for d, _ in series)}: the same model and RBMs ({_protocol(series[0][1], grid=False)}) "
              "trained on different temperature grids. Ends read by the energy thermometer (fixed point, else the "
              "branch with the most starts).", "",
              "| grid | median T | mean T | below Tc | N_h | mode | end |", "|---|---|---|---|---|---|---|"]

@@ -76,6 +76,7 @@ def ends_vs_grid(rows, path):
     """The training-set series: per grid (x), its median and mean T and the ends."""
     plt = _plt()
     grids = list(dict.fromkeys(r[0] for r in rows))
+    markers = dict(zip(sorted({r[4] for r in rows}), "osD^v"))  # per N_h
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for x, grid in enumerate(grids):
         mine = [r for r in rows if r[0] == grid]
@@ -84,7 +85,7 @@ def ends_vs_grid(rows, path):
         ax.hlines(mine[0][3], x - 0.4, x + 0.4, color="k", lw=1)
         for k, r in enumerate(mine):
             if r[6] is not None:
-                ax.errorbar(x - 0.3 + 0.6 * (k + 0.5) / len(mine), r[6], r[7] or 0, fmt="o", ms=3,
+                ax.errorbar(x - 0.3 + 0.6 * (k + 0.5) / len(mine), r[6], r[7] or 0, fmt=markers[r[4]], ms=4,
                             color={"sample": "C0", "mean-field": "C1"}.get(r[5], "C3"))
     ax.set_xticks(range(len(grids)), grids)
     ax.set_ylabel("T")
@@ -93,5 +94,6 @@ def ends_vs_grid(rows, path):
                plt.Line2D([], [], color="k", lw=1, label="Tc"),
                plt.Line2D([], [], color="C0", marker="o", ls="", label="end, sampled"),
                plt.Line2D([], [], color="C1", marker="o", ls="", label="end, mean-field")]
+    handles += [plt.Line2D([], [], color="gray", marker=m, ls="", label=f"N_h = {nh}") for nh, m in markers.items()]
     ax.legend(handles=handles, fontsize=7)
     return _save(fig, path, plt)
