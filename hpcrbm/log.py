@@ -19,3 +19,10 @@ def setup_logging(comm, quiet=False):
 
 def get_logger():
     return logging.getLogger("hpcrbm")
+
+
+def warn_all(comm, msg, *args):
+    """A warning that every rank of ``comm`` reaches alike (a collective decision), written once,
+    by rank 0."""
+    if comm.is_root:
+        get_logger().warning(msg, *args)

@@ -25,7 +25,7 @@ from .config import loads, to_toml, toml_value
 from .errors import InputError
 from .io.lock import run_lock
 from .io.provenance import now
-from .log import get_logger
+from .log import get_logger, warn_all
 from .plan import check as check_plan
 from .protocol.stage import FOREIGN, Context, file_state, fingerprints, stored_config_text
 from .stages import registered, source_stage, stage_named
@@ -141,7 +141,7 @@ def _run_stage(stage, cfg, comm, backend, quiet, standalone, stamp):
                          "remove it to simulate again")
     if reason.startswith("made "):  # a finished result of other settings or code: kept, not replaced
         folder = set_aside(stage, run_dir, stamp, comm)
-        log.warning("%s %s: moved it (and the files beside it) to %s/ and rebuilding it", path, reason, folder)
+        warn_all(comm, "%s %s: moved it (and the files beside it) to %s/ and rebuilding it", path, reason, folder)
     elif reason != "missing":
         log.info("%s %s: rebuilding it", path, reason)
     ctx = Context(stage, cfg, comm, backend, run_dir, prints[stage.name], quiet)

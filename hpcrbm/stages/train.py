@@ -20,7 +20,7 @@ import numpy as np
 from ..backend import to_host
 from ..grid import Grid
 from ..io import files
-from ..log import get_logger
+from ..log import get_logger, warn_all
 from ..parallel.communicator import Communicator
 from ..protocol.checkpoint import Checkpoint, wait_for_ranks
 from ..protocol.stage import Stage, StageNeeds, TimeEstimate, busiest, job_owners, measure
@@ -215,7 +215,7 @@ def compute(ctx):
     sub, sub_first, sub_total = extremes_data(cfg, data, work.comm)
     extremes = len(cfg.sampling.temperatures) >= 2 and cfg.rbm.batch_size <= sub_total
     if not extremes:
-        get_logger().warning("control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
+        warn_all(comm, "control 'extremes' skipped: needs two temperatures and batch_size <= %d", sub_total)
     jobs = [(files.rbm_key(nh, r), nh, r) for nh in cfg.rbm.hidden for r in range(cfg.rbm.seeds)]
     jobs += [(files.CONTROL_EXTREMES, max(cfg.rbm.hidden), 0)] if extremes else []
     owners = job_owners([(sub_total if key == files.CONTROL_EXTREMES else n_total) * (nh + 10) for key, nh, _ in jobs],

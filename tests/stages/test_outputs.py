@@ -13,7 +13,7 @@ from hpcrbm.config import load
 from hpcrbm.io.png import png_text
 from hpcrbm.pipeline import REPLACED, run_status
 
-from ..conftest import copy_run, run_hpcrbm
+from ..conftest import copy_run, needs_mpiexec, run_hpcrbm
 
 
 def _figures(run):
@@ -103,6 +103,16 @@ def test_finished_files_of_other_settings_are_moved_aside_not_replaced(tmp_path,
     with h5py.File(run / "rbm.h5") as h5:
         assert "learning_rate = 0.02" in h5.attrs["config"]
     assert run_status(load(tiny_run[1], [f"run.out='{run}'", "rbm.learning_rate=0.02"]))["done"]
+
+
+@needs_mpiexec
+def test_on_several_ranks_a_file_moved_aside_is_said_once(tmp_path, tiny_run):
+    """The move is one collective decision: one WARNING line per file, from rank 0."""
+    run = copy_run(tiny_run[0], tmp_path / "run")
+    result = run_hpcrbm(["run", tiny_run[1], "--out", run, "--set", "rbm.learning_rate=0.03", "--quiet"], ranks=2)
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "moved it" in line]
+    assert len(warnings) == 3 and all(w.startswith("hpcrbm [0/2] WARNING") for w in warnings), result.stderr
 
 
 def _first_dataset(path, prefix):
