@@ -421,7 +421,9 @@ def main_end(reading):
 
 def fit_inverse_size(sizes, values, errors):
     """Weighted least squares of T(L) = T_inf + a / L: (T_inf, its error, a, chi2 per degree of
-    freedom), the error scaled by sqrt(chi2/dof) when that exceeds 1; None with fewer than 3 sizes."""
+    freedom, P of a chi2 at least as large if the form held), the error scaled by sqrt(chi2/dof)
+    when that exceeds 1; None with fewer than 3 sizes."""
+    from scipy.stats import chi2 as chi2_law
     ok = [(L, v, e) for L, v, e in zip(sizes, values, errors) if v is not None and e]
     if len(ok) < 3:
         return None
@@ -430,8 +432,10 @@ def fit_inverse_size(sizes, values, errors):
     A = np.stack([np.ones_like(x), x], axis=1) * w[:, None]
     coef, *_ = np.linalg.lstsq(A, y * w, rcond=None)
     cov = np.linalg.inv(A.T @ A)
-    chi2 = float(((A @ coef - y * w) ** 2).sum()) / max(len(ok) - 2, 1)
-    return float(coef[0]), float(np.sqrt(cov[0, 0] * max(chi2, 1.0))), float(coef[1]), chi2
+    dof = len(ok) - 2
+    chi2 = float(((A @ coef - y * w) ** 2).sum()) / max(dof, 1)
+    p = float(chi2_law.sf(chi2 * dof, dof)) if dof else float("nan")
+    return float(coef[0]), float(np.sqrt(cov[0, 0] * max(chi2, 1.0))), float(coef[1]), chi2, p
 
 
 SIZE_SERIES = "lsize"  # the study's campaigns (configs/study/lsize.toml, trainset.toml): runs named NAME-...
@@ -468,15 +472,30 @@ def size_series(runs):
                          f"{_fmt(peak['T'], peak['err']) if peak else '-'} |")
     peaks = [(s.L, p["T"], p["err"]) for _, s in series
              for p in [s.flows[0]["specific_heat_peak"].get("monte_carlo") if s.flows else None] if p]
-    lines += ["", "| series | T_inf | a | chi2/dof |", "|---|---|---|---|"]
+    tc = series[0][1].tc
+    lines += ["", "| series | T_inf | (T_inf - Tc) / error | a | chi2/dof | P |", "|---|---|---|---|---|---|"]
     curves = dict([("c maximum", peaks)] + [(f"end, N_h / N_v = {r}, {m}", p) for (r, m), p in sorted(table.items())])
     fits = {label: fit_inverse_size(*zip(*points)) if points else None for label, points in curves.items()}
     for label, fit in fits.items():
-        lines.append(f"| {label} | " + (f"{_fmt(fit[0], fit[1])} | {fit[2]:.2f} | {fit[3]:.2f} |" if fit
-                                        else "- | - | - |"))
-    lines += ["", f"Tc = {_fmt(series[0][1].tc)} (infinite lattice). RBMs: {_trained([s for _, s in series])}.", "",
+        lines.append(f"| {label} | " + (f"{_fmt(fit[0], fit[1])} | {(fit[0] - tc) / fit[1]:+.1f} | {fit[2]:.2f} | "
+                                        f"{fit[3]:.2f} | {fit[4]:.2g} |" if fit else "- | - | - | - | - |"))
+    lines += ["", f"Tc = {_fmt(tc)} (infinite lattice). RBMs: {_trained([s for _, s in series])}.", "",
+              f"Read: {size_reading(fits, tc)}", "",
               f"![the end and the c maximum against 1/L]({FIGURES_DIR}/ends_vs_size.png)"]
     return lines, (curves, fits, series[0][1].tc)
+
+
+def size_reading(fits, tc, level=0.01):
+    """The L series in one sentence: how many series behave like a pseudo-critical temperature,
+    fitting T_inf + a / L (P > ``level``) with T_inf within 3 errors of Tc."""
+    def like_tc(fit):
+        return fit[4] > level and abs(fit[0] - tc) <= 3 * fit[1]
+    peak = fits.get("c maximum")
+    ends = [f for label, f in fits.items() if label != "c maximum" and f]
+    return ((f"the c maximum {'does' if like_tc(peak) else 'does not'} extrapolate to Tc; " if peak else "") +
+            f"of {len(ends)} end series, {sum(map(like_tc, ends))} both fit T_inf + a / L with P > {level:g} "
+            f"and extrapolate within 3 errors of Tc ({sum(f[4] > level for f in ends)} fit the form, "
+            f"{sum(abs(f[0] - tc) <= 3 * f[1] for f in ends)} lie within 3 errors of Tc).")
 
 
 def grid_series(runs):
@@ -503,19 +522,26 @@ def grid_series(runs):
                          f"| {f['nh']} | {f['mode']} | {_fmt(T, err)} ({what}) |")
     lines += ["", "| N_h | mode | closest to Tc / median / mean (grids) | mean distance to Tc, median, mean | "
               "slope of the end against the median |", "|---|---|---|---|---|"]
+    totals, slopes = np.zeros(3, int), []
     for nh, mode in sorted({(r[4], r[5]) for r in rows}):
         pts = [r for r in rows if r[4] == nh and r[5] == mode and r[6] is not None]
         if not pts:
             continue
         dist = np.array([[abs(r[6] - r[3]), abs(r[6] - r[1]), abs(r[6] - r[2])] for r in pts])
         closest = np.bincount(dist.argmin(axis=1), minlength=3)
+        totals += closest
         slope = "-"
         if len({r[1] for r in pts}) >= 3:
             (b, _), cov = np.polyfit([r[1] for r in pts], [r[6] for r in pts], 1, cov=True)
-            slope = _fmt(float(b), float(np.sqrt(cov[0, 0])), 2)
+            slopes.append((float(b), float(np.sqrt(cov[0, 0]))))
+            slope = _fmt(*slopes[-1], 2)
         lines.append(f"| {nh} | {mode} | {' / '.join(map(str, closest))} of {len(pts)} | "
                      + ", ".join(f"{x:.2f}" for x in dist.mean(axis=0)) + f" | {slope} |")
-    lines += ["", f"RBMs: {_trained([s for _, s in series])}.", "",
+    lines += ["", f"Read: the end's slope against the grid's median is more than 3 errors above 0 in "
+              f"{sum(b > 3 * e for b, e in slopes)} of {len(slopes)} (N_h, mode) series (0: the end ignores the grid, "
+              f"1: it moves with the median); the ends lie closest to Tc in {totals[0]}, to the median in "
+              f"{totals[1]} and to the mean in {totals[2]} of {totals.sum()} (grid, N_h, mode).",
+              "", f"RBMs: {_trained([s for _, s in series])}.", "",
               f"![the ends against each grid's median and mean]({FIGURES_DIR}/ends_vs_grid.png)"]
     return lines, rows
 

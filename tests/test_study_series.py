@@ -61,11 +61,11 @@ def test_the_l_and_training_set_series_in_short_run_and_are_reported(tmp_path):
     text = out.read_text()
     size = text.split("## The end point against L")[1].split("\n## ")[0]
     assert "| c maximum | " in size and "| end, N_h / N_v = 1, sample | " in size
-    assert "T(L) = T_inf + a / L" in size
+    assert "T(L) = T_inf + a / L" in size and "Read: the c maximum do" in size and " end series, " in size
     grid = text.split("## The end point against the training set")[1].split("\n## ")[0]
     for name in ("symmetric", "below", "above", "uniform_T", "uniform_beta"):
         assert f"| {name} | " in grid
-    assert "closest to Tc / median / mean" in grid
+    assert "closest to Tc / median / mean" in grid and "Read: the end's slope against the grid's median" in grid
     assert {p.name for p in (tmp_path / "report_figures").iterdir()} == {"ends_vs_tc.png", "ends_vs_size.png",
                                                                          "ends_vs_grid.png"}
     cells = verdict_cells(text)
