@@ -507,9 +507,9 @@ def grid_series(runs):
     if not series:
         return [], None
     lines = ["", "## The end point against the training set", "",
-             f"Runs {', '.join(d.name for d, _ in series)}: the same model and RBMs ({_protocol(series[0][1], grid=False)}) "
-             "trained on different temperature grids. Ends read by the energy thermometer (fixed point, else the "
-             "branch with the most starts).", "",
+             f"Runs {', '.join(d.name for d, _ in series)}: the same model and RBMs "
+             f"({_protocol(series[0][1], grid=False)}) trained on different temperature grids. Ends read by "
+             "the energy thermometer (fixed point, else the branch with the most starts).", "",
              "| grid | median T | mean T | below Tc | N_h | mode | end |", "|---|---|---|---|---|---|---|"]
     rows = []
     for _, s in series:
