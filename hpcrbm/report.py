@@ -54,8 +54,8 @@ def _protocol(s, grid=True):
     p = s.protocol
     r, f = p["rbm"], p["flow"]
     temps = p["temperatures"]
-    grid = f"T = {min(temps):g}..{max(temps):g} ({len(temps)})" if grid else f"{len(temps)} temperatures"
-    return (f"{s.model} {s.dim}D L = {s.L}, {grid}, "
+    temperatures = f"T = {min(temps):g}..{max(temps):g} ({len(temps)})" if grid else f"{len(temps)} temperatures"
+    return (f"{s.model} {s.dim}D L = {s.L}, {temperatures}, "
             f"H = {', '.join(f'{h:g}' for h in p['fields'])}, {p['samples']} samples; RBM N_h = "
             f"{', '.join(map(str, r['hidden']))}, {r['method'].upper()}-{r['k']}, {r['epochs']} epochs, "
             f"lr {r['learning_rate']:g}; flow {f['steps']} steps ({f['mode']})")

@@ -85,12 +85,11 @@ def test_the_new_potts3_study_run_in_short_trains_every_seed_and_reports_how(tmp
     """configs/study/potts3.toml (new in issue 27; its siblings differ only in q or the model's
     kind), cut down like the series: every N_h x seed trained to the plateau rule or the cap,
     and the report's rows saying so. The critique's short run is in test_report.py."""
-    name = "potts3"
-    config = load(STUDY / f"{name}.toml")
+    config = load(STUDY / "potts3.toml")
     assert config.rbm.stop == "plateau" and config.rbm.seeds == 3
     overrides = [arg for k, v in {**SHORT, "analysis.window": 2}.items() for arg in ("--set", f"{k}={toml_value(v)}")]
-    run = tmp_path / name
-    result = run_hpcrbm(["run", STUDY / f"{name}.toml", "--out", run, "--quiet", *overrides], timeout=600)
+    run = tmp_path / "potts3"
+    result = run_hpcrbm(["run", STUDY / "potts3.toml", "--out", run, "--quiet", *overrides], timeout=600)
     assert result.returncode == 0, result.stderr
     record = json.loads((run / "summary.json").read_text())["rbms"]
     assert len(record) == 2 * len(config.rbm.hidden)
