@@ -3,7 +3,7 @@ FILE.md): every run's flow ends against its Tc and specific-heat maximum, and th
 (the end against 1/L, the end against the training grid). Drawn from the summaries alone."""
 import numpy as np
 
-from .analysis.figures import _plt
+from .analysis.figures import pyplot
 from .io.hdf5 import replaced_on_success
 
 FIGURES_DIR = "report_figures"
@@ -21,7 +21,7 @@ def _save(fig, path, plt):
 def ends_vs_tc(runs, path, main_end, thermometers):
     """Per run (x), its flows' ends at H = 0 per thermometer (markers, error bars), Tc (black bar)
     and the Monte Carlo specific-heat maximum (red bar with its error)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(8, 0.6 * len(runs)), 4.5))
     for x, (_, s) in enumerate(runs):
         flows = [f for f in s.flows if f["field"] == 0.0]
@@ -51,7 +51,7 @@ def ends_vs_tc(runs, path, main_end, thermometers):
 
 def ends_vs_size(series, fits, path, tc):
     """The L series: each (label -> [(L, T, err)]) against 1/L with its fit T_inf + a / L."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for k, (label, points) in enumerate(series.items()):
         pts = [(L, T, e) for L, T, e in points if T is not None]
@@ -74,7 +74,7 @@ def ends_vs_size(series, fits, path, tc):
 
 def ends_vs_grid(rows, path):
     """The training-set series: per grid (x), its median and mean T and the ends."""
-    plt = _plt()
+    plt = pyplot()
     grids = list(dict.fromkeys(r[0] for r in rows))
     markers = dict(zip(sorted({r[4] for r in rows}), "osD^v"))  # per N_h
     fig, ax = plt.subplots(figsize=(7, 4.5))

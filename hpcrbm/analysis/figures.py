@@ -13,7 +13,8 @@ from .exponents import MIN_FIT_POINTS
 from .rg import talk_recursion
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (imported when a figure is drawn)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -43,7 +44,7 @@ def draw_all(run_dir, cfg, mc, flows, summary, comm, stamp, progress=None):
         raise InputError(error)
 
     def draw(fn):
-        plt = _plt()
+        plt = pyplot()
         name = fn.__name__
         fig = fn(plt, cfg, mc, flows, summary)
         if fig is None:

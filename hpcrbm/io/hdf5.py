@@ -22,7 +22,7 @@ import h5py
 import numpy as np
 
 from ..errors import WriteError, write_failure
-from ..log import get_logger
+from ..log import warn_all
 
 _TAG_COUNT, _TAG_HEADER, _TAG_DATA = 71, 72, 73
 _HEADER = 8  # (len(index), index padded to 4, start, stop, unused)
@@ -102,9 +102,8 @@ def choose_strategy(comm):
         return "root"
     if mpio_available():
         return "mpio"
-    if not _warned and comm.is_root:
-        get_logger().warning("h5py has no MPI support: rank 0 gathers and writes all output "
-                             "(see docs/io.md)")
+    if not _warned:
+        warn_all(comm, "h5py has no MPI support: rank 0 gathers and writes all output (see docs/io.md)")
     _warned = True
     return "root"
 

@@ -164,10 +164,10 @@ def _figure_seconds():
     PNG the way analysis/figures.py saves them, timed."""
     import io
 
-    from ..analysis.figures import _plt
+    from ..analysis.figures import pyplot
 
     def draw():
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(2, 6, figsize=(19, 6))
         for ax in axes.ravel():
             for row in np.random.default_rng(0).random((24, 21)):

@@ -134,7 +134,8 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
 
     def plateau():  # rbm.stop's rule on the history alone: the same epoch on any rank count and after a resume
         return r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance)
-    while state.epoch < cfg.rbm.epochs and not plateau():
+    stop = plateau()  # also when resumed after the stop
+    while state.epoch < cfg.rbm.epochs and not stop:
         trainer.epoch(state)
         rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
         ll = float("nan")
@@ -148,10 +149,11 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
             p = state.params
             state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
         bar.update(1)
-        if state.epoch < cfg.rbm.epochs and not plateau():
+        stop = plateau()
+        if state.epoch < cfg.rbm.epochs and not stop:
             checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
     bar.close()
-    stopped_by = "plateau" if plateau() else "epochs"
+    stopped_by = "plateau" if stop else "epochs"
     if exact:
         if log_z is None:  # resumed after the last epoch: the loop did not run
             free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
