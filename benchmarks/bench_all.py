@@ -6,8 +6,9 @@ machine, as one table of ratios with a floor each; exits 1 when a ratio is below
   10 x 10 (C: one 10 x 10 lattice), the ring N = 100000 (C: L = 1024); Potts q = 3 and clock
   q = 4 beside Ising at L = 1024.
 - RBM: PCD-1 at N_v = 100, N_h = 64, batch 100 (the demo's shape) beside scikit-learn's
-  BernoulliRBM on the same data (float32 both): hpcrbm on 1 rank in the same process (BLAS
-  threads on every core, as scikit-learn's) and on 2 ranks (one core each), floors 3x and 5x;
+  BernoulliRBM on the same data (float32 both): hpcrbm on 1 rank (BLAS threads on every core, as
+  scikit-learn's) and on 2 ranks (one core each), floors 3x and 5x; every side of every RBM pair
+  in a process of its own (two BLAS libraries in one process slow each other: isolated_rate);
   the critique's shape (N_v = N_h = 100, CD-1, no biases, batch 100) beside the plain NumPy
   update of benchmarks/numpy_cd1.py, and L = 32 (N_v = 1024, N_h = 256) beside scikit-learn,
   floors 3x (issue 24's targets).
@@ -93,51 +94,66 @@ def monte_carlo_rows(repeats, build):
     return rows
 
 
-def rbm_rows(repeats):
+def rbm_rate(spec):
+    """Samples per second of one RBM measurement ``spec`` (dict), in this process: ``side`` hpcrbm
+    (bench_rbm), sklearn (BernoulliRBM, PCD-1) or numpy_cd1 (benchmarks/numpy_cd1.py), at ``L``
+    (10 or 32), ``n_hidden``, ``epochs``; hpcrbm also ``method`` and ``biases``."""
     import numpy as np
-    from sklearn.neural_network import BernoulliRBM
 
-    from hpcrbm.backend import select_backend
     from hpcrbm.bench import bench_rbm, ising_training_data
-    from hpcrbm.parallel import Communicator
+    L, nh, epochs = spec["L"], spec["n_hidden"], spec["epochs"]
+    data = ising_training_data() if L == 10 else ising_training_data(L, per_temperature=500)
+    data = data.astype(np.float32)
+    if spec["side"] == "hpcrbm":
+        from hpcrbm.backend import select_backend
+        from hpcrbm.parallel import Communicator
+        return bench_rbm(Communicator(None), select_backend("cpu"), n_hidden=nh, epochs=epochs, data=data,
+                         method=spec["method"], biases=spec["biases"])["samples_per_s"]
+    if spec["side"] == "numpy_cd1":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        import numpy_cd1
+        return numpy_cd1.rate(data, nh, epochs)
+    from sklearn.neural_network import BernoulliRBM
+    BernoulliRBM(n_components=nh, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(data[:1000])
+    t0 = time.perf_counter()
+    BernoulliRBM(n_components=nh, learning_rate=0.01, batch_size=100, n_iter=epochs, random_state=0).fit(data)
+    return epochs * len(data) / (time.perf_counter() - t0)
 
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import numpy_cd1
-    data = ising_training_data().astype(np.float32)
-    comm, backend = Communicator(None), select_backend("cpu")
 
-    def sklearn_rate(epochs=3):
-        BernoulliRBM(n_components=64, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(data[:1000])
-        t0 = time.perf_counter()
-        BernoulliRBM(n_components=64, learning_rate=0.01, batch_size=100, n_iter=epochs, random_state=0).fit(data)
-        return epochs * len(data) / (time.perf_counter() - t0)
+def isolated_rate(**spec):
+    """:func:`rbm_rate` in a fresh process: two libraries' BLAS threads in one process (numba's
+    sgemm goes through SciPy's OpenBLAS, NumPy's through its own) spin on the same cores and slow
+    whichever side runs next."""
+    out = subprocess.run([PY, str(Path(__file__).resolve()), "--measure", json.dumps(spec)], capture_output=True,
+                         text=True, check=True, cwd=ROOT).stdout
+    return float(out.split()[-1])
 
+
+def rbm_rows(repeats):
+    """issue 24's rows, each side of each pair measured in its own process (:func:`isolated_rate`)."""
     def two_ranks():
         out = subprocess.run([*MPIEXEC, "-n", "2", PY, "-m", "hpcrbm", "bench", "rbm", "--json"], capture_output=True,
                              text=True, check=True, cwd=ROOT, env=MPI_ENV).stdout
         return json.loads(out)["samples_per_s"]
 
+    demo = {"L": 10, "n_hidden": 64, "epochs": 3}
+    one_rank = lambda: isolated_rate(side="hpcrbm", method="pcd", biases=True, **demo)  # noqa: E731
+    sklearn = lambda: isolated_rate(side="sklearn", **demo)  # noqa: E731
     rows = []
-    for name, ours, floor in (("1 rank", lambda: bench_rbm(comm, backend, epochs=3)["samples_per_s"], 3.0),
-                              ("2 ranks", two_ranks, 5.0)):
-        best, theirs, a, b = best_pair(ours, sklearn_rate, repeats)
+    for name, ours, floor in (("1 rank", one_rank, 3.0), ("2 ranks", two_ranks, 5.0)):
+        best, theirs, a, b = best_pair(ours, sklearn, repeats)
         rows.append((f"RBM PCD-1 100 x 64, batch 100, {name}", best, "scikit-learn BernoulliRBM", theirs, floor,
                      "samples/s", a, b))
     # the critique's shape (Nv = Nh = 100, CD-1, no biases) beside the plain NumPy update of the same
-    critique = lambda: bench_rbm(comm, backend, n_hidden=100, method="cd", biases=False)["samples_per_s"]  # noqa: E731
-    best, theirs, a, b = best_pair(critique, lambda: numpy_cd1.rate(data, 100), repeats)
+    critique = {"L": 10, "n_hidden": 100, "epochs": 3}
+    best, theirs, a, b = best_pair(lambda: isolated_rate(side="hpcrbm", method="cd", biases=False, **critique),
+                                   lambda: isolated_rate(side="numpy_cd1", **critique), repeats)
     rows.append(("RBM CD-1 100 x 100, no biases, batch 100, 1 rank", best, "plain NumPy CD-1 (benchmarks/numpy_cd1.py)",
                  theirs, 3.0, "samples/s", a, b))
     # a physicist's larger lattice: L = 32 (Nv = 1024), Nh = 256
-    large = ising_training_data(32, per_temperature=500)
-
-    def sklearn_large():
-        BernoulliRBM(n_components=256, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(large[:500])
-        t0 = time.perf_counter()
-        BernoulliRBM(n_components=256, learning_rate=0.01, batch_size=100, n_iter=1, random_state=0).fit(large)
-        return len(large) / (time.perf_counter() - t0)
-    ours_large = lambda: bench_rbm(comm, backend, n_hidden=256, epochs=1, data=large)["samples_per_s"]  # noqa: E731
-    best, theirs, a, b = best_pair(ours_large, sklearn_large, repeats)
+    large = {"L": 32, "n_hidden": 256, "epochs": 1}
+    best, theirs, a, b = best_pair(lambda: isolated_rate(side="hpcrbm", method="pcd", biases=True, **large),
+                                   lambda: isolated_rate(side="sklearn", **large), repeats)
     rows.append(("RBM PCD-1 1024 x 256 (L = 32), batch 100, 1 rank", best, "scikit-learn BernoulliRBM", theirs, 3.0,
                  "samples/s", a, b))
     return rows
@@ -187,7 +203,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-stages", action="store_true", help="leave out the 1 vs 2 rank runs (minutes)")
     parser.add_argument("--write", action="store_true", help="put the table into docs/benchmarks.md")
+    parser.add_argument("--measure", help="internal: one RBM measurement (JSON spec), its rate printed")
     args = parser.parse_args()
+    if args.measure:
+        print(rbm_rate(json.loads(args.measure)))
+        return 0
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=ROOT).stdout.strip()
     with tempfile.TemporaryDirectory() as tmp:

@@ -21,6 +21,7 @@ Random numbers (point = Nh + 2**16 * training seed, :attr:`TrainingSettings.poin
   RBM_GIBBS: Gibbs sampling (replica = chain id, step = update, index = half-step * stride + unit).
 CD-k chains are keyed by their data sample's global index, PCD chains by their chain index.
 """
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,10 @@ from .model import (
 )
 
 MONITOR_SAMPLES = 1000
+# batch x units x Nh below which one BLAS thread makes the update's products faster than several (at 100 x
+# 100 x 100, 158 instead of 205 us per update on two cores: docs/benchmarks.md); above, the thread count is
+# the process's (all cores on one rank, cores / ranks under an MPI launcher: cli.set_blas_threads)
+SMALL_PRODUCTS = 2**20
 
 
 class ExactGridError(InputError):
@@ -152,6 +157,11 @@ class Trainer:
         # the grid 2**-t of the probabilities in the gradient sums (the same in every update)
         self.probability_grid = int(training_cpu.grid_exponent(1.0, 2 * settings.batch_size,
                                                                training_cpu.mantissa_bits(self.dtype)))
+        self._probability_scale = 2.0**self.probability_grid
+        self._all_local = first == 0 and len(data) == n_total  # one rank: the batch needs no filtering
+        lo, hi = block_range(settings.batch_size, comm.size, comm.rank)
+        self._chain_ids = np.arange(lo, hi, dtype=np.int64)  # this rank's PCD chains
+        self._update_buffers = None
         self._key = seed_key(settings.seed)
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
 
@@ -191,36 +201,54 @@ class Trainer:
     # -- one update ---------------------------------------------------------------------
     def update(self, state, batch, update):
         """One SGD step on the global batch (global sample indices); all ranks call it."""
-        p, s, k, xp = state.params, self.s, self.k, self.xp
-        mine = batch[(batch >= self.first) & (batch < self.first + len(self.data))]
+        p, s, k = state.params, self.s, self.k
+        mine = batch if self._all_local else batch[(batch >= self.first) & (batch < self.first + len(self.data))]
         persistent = s.method == "pcd"
         if persistent:
             lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
-            starts, ids = state.chains[lo:hi], np.arange(lo, hi)
+            starts, ids = state.chains[lo:hi], self._chain_ids
         else:
             starts, ids = self.data[:0], mine
-        nW, nb = p.W.size, p.b.size
-        grad = xp.empty(nW + nb + p.c.size, dtype=np.float64)
-        negative = xp.empty((len(ids), self.units), self.dtype)
+        grad, negative = self._buffers(p, len(ids))
         weight_grid, _ = k.gradient_sums(
-            self.data, mine - self.first, starts, persistent, np.asarray(ids, np.int64), s.k, p.flat_W(),
-            p.flat_b(), p.c, s.q, update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative)
+            self.data, mine - self.first, starts, persistent, ids, s.k, p.flat_W(), p.flat_b(), p.c, s.q, update,
+            self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative)
         if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
             raise ExactGridError(
                 f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "
                 f"(max |W| = {float(abs(p.W).max()):.4g} over {max(p.W.shape[0], self.units)} units needs a grid "
                 f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
         state.weight_grid = min(state.weight_grid, int(weight_grid))
-        grad = self.comm.allreduce_sum(grad)
+        if self.comm.size > 1:
+            grad = self.comm.allreduce_sum(grad)
         if persistent:
             state.chains[lo:hi] = negative  # this rank's chains; every rank's are gathered at the end of the epoch
         arrays = (p.W, p.b, p.c, *state.velocity)
         if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
             raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
-        flat = [a.reshape(-1) for a in arrays]
-        k.sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases,
-                   2.0**self.probability_grid)
-        apply_gauge(xp, p)
+        k.sgd_step(grad, *(a.reshape(-1) for a in arrays), s.batch_size, s.learning_rate, s.momentum,
+                   s.weight_decay, s.biases, self._probability_scale)
+        apply_gauge(self.xp, p)
+
+    def blas_threads(self):
+        """A context of one BLAS thread where the update's products are small (batch x units x Nh
+        below SMALL_PRODUCTS, on the CPU), where waking more threads costs more than it saves; else
+        the thread count as it is. The same sums either way (the products are exact); entered
+        around a whole training, not an epoch (setting a thread count back costs milliseconds)."""
+        if self.xp is not np or self.s.batch_size * self.units * self.s.n_hidden >= SMALL_PRODUCTS:
+            return contextlib.nullcontext()
+        import scipy.linalg.cython_blas  # noqa: F401  numba's BLAS, loaded so that the limit reaches it
+        from threadpoolctl import threadpool_limits
+        return threadpool_limits(1, user_api="blas")
+
+    def _buffers(self, params, chains):
+        """The gradient sums (float64, [W, b, c]) and negative-phase states (chains, units) of an
+        update: arrays of the kernels' module, made once and written in full by every update."""
+        size = params.W.size + params.b.size + params.c.size
+        if self._update_buffers is None or len(self._update_buffers[1]) != chains:
+            self._update_buffers = (self.xp.empty(size, dtype=np.float64),
+                                    self.xp.empty((chains, self.units), self.dtype))
+        return self._update_buffers
 
     def epoch(self, state):
         """One pass over the data set; increments ``state.epoch``."""

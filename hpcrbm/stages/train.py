@@ -135,23 +135,24 @@ def train_one(ctx, n_hidden, data, first, n_total, checkpoint, snapshots=(), tra
     def plateau():  # rbm.stop's rule on the history alone: the same epoch on any rank count and after a resume
         return r.stop == "plateau" and plateau_reached(state.history, sites, r.patience, r.tolerance)
     stop = plateau()  # also when resumed after the stop
-    while state.epoch < cfg.rbm.epochs and not stop:
-        trainer.epoch(state)
-        rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
-        ll = float("nan")
-        if exact:
-            free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
-            ll = free_energy - log_z
-        for name, value in (("epoch", state.epoch), ("reconstruction_error", rec), ("pseudo_likelihood", pl),
-                            ("log_likelihood", ll)):
-            state.history[name].append(value)
-        if state.epoch in snapshots:
-            p = state.params
-            state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
-        bar.update(1)
-        stop = plateau()
-        if state.epoch < cfg.rbm.epochs and not stop:
-            checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
+    with trainer.blas_threads():  # one BLAS thread where the products are small
+        while state.epoch < cfg.rbm.epochs and not stop:
+            trainer.epoch(state)
+            rec, pl = trainer.reconstruction_and_pseudo_likelihood(state.params, state.epoch)
+            ll = float("nan")
+            if exact:
+                free_energy, log_z = trainer.mean_free_energy(state.params), exact_log_partition(state.params)
+                ll = free_energy - log_z
+            for name, value in (("epoch", state.epoch), ("reconstruction_error", rec), ("pseudo_likelihood", pl),
+                                ("log_likelihood", ll)):
+                state.history[name].append(value)
+            if state.epoch in snapshots:
+                p = state.params
+                state.snapshots[state.epoch] = tuple(to_host(a).copy() for a in (p.W, p.b, p.c))
+            bar.update(1)
+            stop = plateau()
+            if state.epoch < cfg.rbm.epochs and not stop:
+                checkpoint.save_if_due(lambda: checkpoint.write(_state_writer(state, False)))
     bar.close()
     stopped_by = "plateau" if stop else "epochs"
     if exact:
