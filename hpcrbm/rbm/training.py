@@ -160,7 +160,8 @@ class Trainer:
         self._probability_scale = 2.0**self.probability_grid
         self._all_local = first == 0 and len(data) == n_total  # one rank: the batch needs no filtering
         lo, hi = block_range(settings.batch_size, comm.size, comm.rank)
-        self._chain_ids = np.arange(lo, hi, dtype=np.int64)  # this rank's PCD chains
+        self._chain_rows = slice(lo, hi)  # this rank's PCD chains, and their ids
+        self._chain_ids = np.arange(lo, hi, dtype=np.int64)
         self._update_buffers = None
         self._key = seed_key(settings.seed)
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
@@ -205,8 +206,7 @@ class Trainer:
         mine = batch if self._all_local else batch[(batch >= self.first) & (batch < self.first + len(self.data))]
         persistent = s.method == "pcd"
         if persistent:
-            lo, hi = block_range(s.batch_size, self.comm.size, self.comm.rank)
-            starts, ids = state.chains[lo:hi], self._chain_ids
+            starts, ids = state.chains[self._chain_rows], self._chain_ids
         else:
             starts, ids = self.data[:0], mine
         grad, negative = self._buffers(p, len(ids))
@@ -222,7 +222,7 @@ class Trainer:
         if self.comm.size > 1:
             grad = self.comm.allreduce_sum(grad)
         if persistent:
-            state.chains[lo:hi] = negative  # this rank's chains; every rank's are gathered at the end of the epoch
+            state.chains[self._chain_rows] = negative  # every rank's are gathered at the end of the epoch
         arrays = (p.W, p.b, p.c, *state.velocity)
         if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
             raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
@@ -257,8 +257,7 @@ class Trainer:
         for bi in range(self.batches):
             self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi)
         if self.s.method == "pcd" and self.comm.size > 1:
-            lo, hi = block_range(bs, self.comm.size, self.comm.rank)
-            state.chains = self.comm.allgather_slices(state.chains[lo:hi], bs)
+            state.chains = self.comm.allgather_slices(state.chains[self._chain_rows], bs)
         state.epoch += 1
 
     # -- monitoring -----------------------------------------------------------------------
