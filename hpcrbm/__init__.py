@@ -11,7 +11,7 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 _HERE = Path(__file__).resolve().parent
-_KERNEL_SOURCES = ("rng/*.py", "montecarlo/kernels/*.py", "rbm/kernels/*.py")
+_KERNEL_SOURCES = ("rng/*.py", "montecarlo/kernels/*.py", "rbm/kernels/*.py", "rbm/kernels/*.c")
 _kernel_cache_installed = False
 
 

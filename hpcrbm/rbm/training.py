@@ -32,7 +32,7 @@ from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
 from ..rng.uniform import normals, stream_words, stride, uniforms
-from .kernels import training_cpu
+from .kernels import int8_products, training_cpu
 from .kernels.training_array import FIXED_POINT, ArrayKernels, fixed_point
 from .model import (
     RBMParams,
@@ -49,6 +49,9 @@ MONITOR_SAMPLES = 1000
 # 100 x 100, 158 instead of 205 us per update on two cores: docs/benchmarks.md); above, the thread count is
 # the process's (all cores on one rank, cores / ranks under an MPI launcher: cli.set_blas_threads)
 SMALL_PRODUCTS = 2**20
+# batch x units x Nh from which a float32 training on a CPU with AMX computes its products as int8 products
+# (kernels/int8_products.py: the same sums; below, a call's fixed cost outweighs what it saves)
+INT8_PRODUCTS_FROM = 2**18
 
 
 class ExactGridError(InputError):
@@ -163,6 +166,9 @@ class Trainer:
         self._chain_rows = slice(lo, hi)  # this rank's PCD chains, and their ids
         self._chain_ids = np.arange(lo, hi, dtype=np.int64)
         self._update_buffers = None
+        products = settings.batch_size * self.units * settings.n_hidden
+        self.int8_products = (kernels is training_cpu and self.dtype == np.float32 and int8_products.AVAILABLE
+                              and products >= INT8_PRODUCTS_FROM)
         self._key = seed_key(settings.seed)
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
 
@@ -212,7 +218,7 @@ class Trainer:
         grad, negative = self._buffers(p, len(ids))
         weight_grid, _ = k.gradient_sums(
             self.data, mine - self.first, starts, persistent, ids, s.k, p.flat_W(), p.flat_b(), p.c, s.q, update,
-            self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative)
+            self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
         if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
             raise ExactGridError(
                 f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "

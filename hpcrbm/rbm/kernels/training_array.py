@@ -152,8 +152,9 @@ class ArrayKernels:
             self._sgd(c, vc, grad[nW + nb:], factor / scale, momentum, 0.0)
 
     def gradient_sums(self, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride, c3,
-                      k0, k1, rows_total, grad, negative):
-        """training_cpu.gradient_sums with array expressions (the same operations and roundings)."""
+                      k0, k1, rows_total, grad, negative, int8=False):
+        """training_cpu.gradient_sums with array expressions (the same operations and roundings;
+        the products are the array module's, ``int8`` is ignored)."""
         xp, dtype = self.xp, W.dtype
         nh, units = W.shape
         mantissa = mantissa_bits(dtype)

@@ -18,6 +18,7 @@ import numpy as np
 from ... import use_kernel_cache
 from ...rng.philox import fill_words
 from ...rng.uniform import SCALE
+from . import int8_products
 
 use_kernel_cache()  # before any cache=True function
 
@@ -348,9 +349,18 @@ def _softmax_probabilities(sums, scale, bias, q, out):
                 out[r, base + a] = out[r, base + a] / total[0]
 
 
+@numba.njit(cache=True, nogil=True)
+def _hidden_sums(x, Wq, packed, digits, int8):
+    """x Wq.T (rows, Nh) for x (rows, units) of 0/1 values: BLAS, or AMX int8 products of
+    ``packed`` (int8_products.pack_weights of Wq); the same exact integers."""
+    if int8:
+        return int8_products.hidden_sums(x, packed, Wq.shape[0], digits)
+    return np.dot(x, Wq.T)
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride, c3, k0,
-                  k1, rows_total, grad, negative):
+                  k1, rows_total, grad, negative, int8=False):
     """This rank's exact gradient sums of one CD-k / PCD-k update, in one call.
 
     data (n_local, units), W (Nh, units), b (units,), c (Nh,): the parameters' dtype, in which
@@ -376,14 +386,15 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     for j in range(nh):
         for i in range(units):
             Wq[j, i] = np.rint(W[j, i] * scale[0])
+    int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
+    digits = int8_products.digits_needed(np.rint(math.ldexp(largest, s)))
+    packed = int8_products.pack_weights(Wq, digits) if int8 else np.empty(0, np.int8)
     rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
     for r in range(n0):
         rows[r] = data[local_rows[r]]
     if persistent:
         rows[n0:] = chains
-        sums = np.dot(rows, Wq.T)
-    else:
-        sums = np.dot(rows[:n0], Wq.T)
+    sums = _hidden_sums(rows if persistent else rows[:n0], Wq, packed, digits, int8)
     p_all = np.empty((len(sums), nh), W.dtype)
     _probabilities(sums, scale[1], c, p_all)
     ph0 = p_all[:n0]
@@ -395,9 +406,9 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     for g in range(gibbs_steps):
         if g > 0:
             ph = np.empty((m, nh), W.dtype)
-            _probabilities(np.dot(v, Wq.T), scale[1], c, ph)
+            _probabilities(_hidden_sums(v, Wq, packed, digits, int8), scale[1], c, ph)
         sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
-        visible_sums = np.dot(h, Wq)
+        visible_sums = int8_products.visible_sums(h, packed, units, digits) if int8 else np.dot(h, Wq)
         if q:
             _softmax_probabilities(visible_sums, scale[1], b, q, pv)
             sample_categorical_rows(pv, q, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
@@ -406,21 +417,28 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
             sample_bernoulli_rows(pv, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
         v = vk
     phk = np.empty((m, nh), W.dtype)
-    _probabilities(np.dot(vk, Wq.T), scale[1], c, phk)
-    # [p(h|v0); -p(h|vk)] on the grid 2**-t, its column sums (c) and its product with [v0; vk] (W)
+    _probabilities(_hidden_sums(vk, Wq, packed, digits, int8), scale[1], c, phk)
+    # [p(h|v0); -p(h|vk)] on the grid 2**-t, transposed (Nh, rows): its row sums (c) and its
+    # product with [v0; vk] (W)
     nW, nb = nh * units, units
-    signed = np.empty((n0 + m, nh), W.dtype)
+    signed = np.empty((nh, n0 + m), W.dtype)
     step = math.ldexp(1.0, t)
-    grad[nW + nb:] = 0.0
-    for r in range(n0 + m):
-        source, sign = (ph0[r], 1.0) if r < n0 else (phk[r - n0], -1.0)
-        for j in range(nh):
-            signed[r, j] = sign * np.rint(np.float64(source[j]) * step)
-            grad[nW + nb + j] += signed[r, j]
-    products = np.dot(signed.T, rows)
     for j in range(nh):
-        for i in range(units):
-            grad[j * units + i] = products[j, i]
+        total = 0.0
+        for r in range(n0):
+            signed[j, r] = np.rint(np.float64(ph0[r, j]) * step)
+            total += signed[j, r]
+        for r in range(m):
+            signed[j, n0 + r] = -np.rint(np.float64(phk[r, j]) * step)
+            total += signed[j, n0 + r]
+        grad[nW + nb + j] = total
+    if int8:
+        int8_products.weight_sums(signed, int8_products.digits_needed(step), rows, grad[:nW].reshape(nh, units))
+    else:
+        products = np.dot(signed, rows)
+        for j in range(nh):
+            for i in range(units):
+                grad[j * units + i] = products[j, i]
     phase_difference(rows, n0, grad[nW:nW + nb])
     negative[:] = vk
     return s, t

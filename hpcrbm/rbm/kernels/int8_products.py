@@ -1,0 +1,136 @@
+"""The training update's exact products as AMX int8 products (kernels/int8_products_amx.c), for
+training_cpu.gradient_sums: the same sums as its BLAS products (so the same bits), faster where
+the products are large (docs/rbm.md, "Where an update's time goes").
+
+The C library is built once per source with the system's C compiler (``cc -O3 -march=native``)
+into the kernel cache (hpcrbm.kernel_cache_dir) and linked into numba's kernels by symbol name.
+:data:`AVAILABLE`: it is built, the CPU has AMX-TILE and AMX-INT8, and Linux lets this process use
+the tiles. Where it cannot be built, the symbols point to stubs that are never called (the
+update takes the BLAS path).
+"""
+import ctypes
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import llvmlite.binding as llvm
+import numba
+import numpy as np
+from numba import types
+
+from ... import kernel_cache_dir, use_kernel_cache
+
+use_kernel_cache()
+
+SOURCE = Path(__file__).with_name("int8_products_amx.c")
+MAX_DIGITS = 3  # balanced base-256 digits of an integer below 2**23: every operand of a float32 update
+
+_i64, _ptr, _int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+_SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
+    "hpcrbm_packed_weights_bytes": (_i64, (_i64, _i64, _int)),
+    "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _int, _ptr)),
+    "hpcrbm_binary_times_weights_t": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
+    "hpcrbm_binary_times_weights": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
+    "hpcrbm_integers_times_binary": (None, (_ptr, _i64, _i64, _i64, _int, _ptr, _i64, _i64, _ptr, _i64)),
+}
+_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, None: types.void}
+
+
+def _library():
+    """Path of the built library, or None where it cannot be built (no C compiler, a failed build)."""
+    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    target = kernel_cache_dir() / f"int8_products_amx-{digest}.so"
+    if target.exists():
+        return target
+    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        built = subprocess.run(["cc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)],
+                               capture_output=True).returncode == 0
+    except OSError:
+        return None
+    if not built:
+        return None
+    os.replace(partial, target)  # atomic: ranks building at once each install a whole library
+    return target
+
+
+def _load():
+    path = _library()
+    if path is not None:
+        ready = bool(ctypes.CDLL(str(path)).hpcrbm_amx_ready())
+        llvm.load_library_permanently(str(path))
+        return ready, []
+    stubs = []  # kept alive: numba's code holds their addresses
+    for name, (result, arguments) in _SIGNATURES.items():
+        stub = ctypes.CFUNCTYPE(result, *arguments)(lambda *args: 0)
+        llvm.add_symbol(name, ctypes.cast(stub, ctypes.c_void_p).value)
+        stubs.append(stub)
+    return False, stubs
+
+
+AVAILABLE, _stubs = _load()
+
+
+def _external(name):
+    result, arguments = _SIGNATURES[name]
+    return types.ExternalFunction(name, _NUMBA_TYPES[result](*(_NUMBA_TYPES[a] for a in arguments)))
+
+
+_packed_weights_bytes = _external("hpcrbm_packed_weights_bytes")
+_pack_weights = _external("hpcrbm_pack_weights")
+_binary_times_weights_t = _external("hpcrbm_binary_times_weights_t")
+_binary_times_weights = _external("hpcrbm_binary_times_weights")
+_integers_times_binary = _external("hpcrbm_integers_times_binary")
+
+
+@numba.njit(cache=True, nogil=True)
+def digits_needed(largest):
+    """The fewest balanced base-256 digits that hold every integer of magnitude <= ``largest``."""
+    n, bound = 1, 127.0
+    while largest > bound:
+        n += 1
+        bound = bound * 256.0 + 127.0
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def pack_weights(Wq, digits):
+    """Wq (Nh, units) float32 of integer values as the operand of :func:`hidden_sums` and
+    :func:`visible_sums` (int8, the C library's layout)."""
+    nh, units = Wq.shape
+    packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
+    _pack_weights(Wq.ctypes.data, nh, units, Wq.strides[0] // 4, np.int32(digits), packed.ctypes.data)
+    return packed
+
+
+@numba.njit(cache=True, nogil=True)
+def hidden_sums(x, packed, nh, digits):
+    """x Wq.T (rows, Nh) float32 for x (rows, units) float32 of 0/1 values (C-contiguous rows).
+    (Typed for float64 too, so that float64 kernels compile; only float32 is ever passed.)"""
+    rows, units = x.shape
+    out = np.empty((rows, nh), x.dtype)
+    _binary_times_weights_t(x.ctypes.data, rows, x.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
+                            out.ctypes.data, nh)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def visible_sums(h, packed, units, digits):
+    """h Wq (rows, units) float32 for h (rows, Nh) float32 of 0/1 values."""
+    rows, nh = h.shape
+    out = np.empty((rows, units), h.dtype)
+    _binary_times_weights(h.ctypes.data, rows, h.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
+                          out.ctypes.data, units)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def weight_sums(signed, digits, rows, out):
+    """out (Nh, units) float64 = signed rows for integer-valued signed (Nh, n) float32 of
+    ``digits`` digits and rows (n, units) float32 of 0/1 values."""
+    nh, n = signed.shape
+    units = rows.shape[1]
+    _integers_times_binary(signed.ctypes.data, nh, n, signed.strides[0] // 4, np.int32(digits), rows.ctypes.data,
+                           units, rows.strides[0] // 4, out.ctypes.data, out.strides[0] // 8)

@@ -1,0 +1,255 @@
+/* Exact products of the RBM training update as int8 products on Intel AMX (Sapphire Rapids and
+   later): the twin of the BLAS products of kernels/training_cpu.py (gradient_sums), the same sums.
+
+   Every product of an update has a binary operand (0/1 states) and an integer one below 2**23 in
+   magnitude (rint(W 2**s), the signed probabilities rint(p 2**t): the update's grids keep every sum
+   below 2**24). The integer operand is split into D balanced base-256 digits in [-128, 127]
+   (x = sum_l d_l 256**l), stacked along the free side of the product, so one AMX product
+   (TDPBSSD: int8 operands, int32 sums, exact) gives every digit's sums, combined as
+   sum_l 256**l C_l in int64: the integers of the float product, so the same bits.
+
+   AMX operands: A (M', K') int8 row-major, B (K', N') in the "VNNI" layout Bv (K' / 4, 4 N'):
+   Bv[k / 4][4 n + k % 4] = B[k][n]; M', N' multiples of 32, K' of 64; every row stride is padded
+   past a power of two (such strides put a tile's rows in the same cache sets). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAD 64
+
+static inline int64_t up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+/* the three balanced base-256 digits of x (|x| < 2**23) */
+static inline void digits3(int32_t x, int32_t *d) {
+    d[0] = ((x + 128) & 255) - 128;
+    x = (x - d[0]) >> 8;
+    d[1] = ((x + 128) & 255) - 128;
+    d[2] = (x - d[1]) >> 8;
+}
+
+static inline uint32_t quad(int32_t a, int32_t b, int32_t c, int32_t d) {
+    return (uint32_t)(a & 255) | (uint32_t)(b & 255) << 8 | (uint32_t)(c & 255) << 16 | (uint32_t)(d & 255) << 24;
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int hpcrbm_amx_ready(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!((d >> 24) & 1u) || !((d >> 25) & 1u)) return 0; /* AMX-TILE, AMX-INT8 */
+    return syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0;
+}
+
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} tile_config;
+
+/* out = sum_l 256**l A_l B_l over D digit blocks of one operand: with digits_in_b, A (m, k) is one
+   block and B_l are the columns [l nb, l nb + n) of Bv; else A_l are the rows [l ma, l ma + m) of A
+   and B one block. m, n multiples of 16, k of 64. Tiles 0-2: the digits' sums; 3-5: the digit
+   blocks of the multi-digit operand; 6: the other operand. Each 16 x 16 block of sums is combined
+   right away (int64) into out (float32 or float64; rows < m_out, columns < n_out). */
+#define DP(c, x, y) _tile_dpbssd(c, x, y)
+#define BLOCK(D)                                                                                      \
+    for (int64_t i = 0; i < m; i += 16) {                                                            \
+        for (int64_t j = 0; j < n; j += 16) {                                                        \
+            _tile_zero(0);                                                                           \
+            if (D > 1) _tile_zero(1);                                                                \
+            if (D > 2) _tile_zero(2);                                                                \
+            for (int64_t kk = 0; kk < k; kk += 64) {                                                 \
+                if (digits_in_b) {                                                                   \
+                    _tile_loadd(6, A + i * lda + kk, lda);                                           \
+                    _tile_loadd(3, Bv + (kk / 4) * ldb + 4 * j, ldb);                                \
+                    DP(0, 6, 3);                                                                     \
+                    if (D > 1) { _tile_loadd(4, Bv + (kk / 4) * ldb + 4 * (nb + j), ldb); DP(1, 6, 4); }     \
+                    if (D > 2) { _tile_loadd(5, Bv + (kk / 4) * ldb + 4 * (2 * nb + j), ldb); DP(2, 6, 5); } \
+                } else {                                                                             \
+                    _tile_loadd(6, Bv + (kk / 4) * ldb + 4 * j, ldb);                                \
+                    _tile_loadd(3, A + i * lda + kk, lda);                                           \
+                    DP(0, 3, 6);                                                                     \
+                    if (D > 1) { _tile_loadd(4, A + (ma + i) * lda + kk, lda); DP(1, 4, 6); }        \
+                    if (D > 2) { _tile_loadd(5, A + (2 * ma + i) * lda + kk, lda); DP(2, 5, 6); }    \
+                }                                                                                    \
+            }                                                                                        \
+            _tile_stored(0, sums[0], 64);                                                            \
+            if (D > 1) _tile_stored(1, sums[1], 64);                                                 \
+            if (D > 2) _tile_stored(2, sums[2], 64);                                                 \
+            combine(sums, D, i, j, m_out, n_out, out32, out64, out_stride, transposed);             \
+        }                                                                                            \
+    }
+
+static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j, int64_t m_out, int64_t n_out,
+                           float *out32, double *out64, int64_t out_stride, int transposed) {
+    int64_t rows = m_out - i < 16 ? m_out - i : 16, cols = n_out - j < 16 ? n_out - j : 16;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t total[16];
+        for (int c = 0; c < 16; c++) total[c] = sums[D - 1][r][c];
+        for (int l = D - 2; l >= 0; l--)
+            for (int c = 0; c < 16; c++) total[c] = total[c] * 256 + sums[l][r][c];
+        if (transposed)
+            for (int64_t c = 0; c < cols; c++) out32[(j + c) * out_stride + i + r] = (float)total[c];
+        else if (out32)
+            for (int64_t c = 0; c < cols; c++) out32[(i + r) * out_stride + j + c] = (float)total[c];
+        else
+            for (int64_t c = 0; c < cols; c++) out64[(i + r) * out_stride + j + c] = (double)total[c];
+    }
+}
+
+__attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
+    const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
+    int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
+    int transposed) {
+    tile_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.palette = 1;
+    for (int t = 0; t < 7; t++) {
+        cfg.colsb[t] = 64;
+        cfg.rows[t] = 16;
+    }
+    _tile_loadconfig(&cfg);
+    int32_t sums[3][16][16] __attribute__((aligned(64)));
+    if (digits == 1) {
+        BLOCK(1)
+    } else if (digits == 2) {
+        BLOCK(2)
+    } else {
+        BLOCK(3)
+    }
+    _tile_release();
+}
+#else
+int hpcrbm_amx_ready(void) { return 0; }
+static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
+                        int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
+                        float *out32, double *out64, int64_t out_stride, int transposed) {}
+#endif
+
+/* thread-local scratch: the packed left operand, the packed right one, the int32 sums */
+static __thread void *scratch[3];
+static __thread int64_t scratch_bytes[3];
+
+static void *buffer(int which, int64_t bytes) {
+    if (bytes > scratch_bytes[which]) {
+        free(scratch[which]);
+        scratch[which] = aligned_alloc(64, up(bytes, 64));
+        scratch_bytes[which] = scratch[which] ? up(bytes, 64) : 0;
+    }
+    return scratch[which];
+}
+
+/* The packed weights of W (nh, units) with D digits: first W's digits as a left operand (digit l
+   of W[j][i] at row l up(nh, 16) + j, column i; row stride up(units, 64) + PAD bytes), then W as a
+   right operand in the VNNI layout (K = nh; digit l of W[j][i] at column l up(units, 16) + i). */
+static int64_t first_bytes(int64_t nh, int64_t units, int digits) {
+    return digits * up(nh, 16) * (up(units, 64) + PAD);
+}
+
+int64_t hpcrbm_packed_weights_bytes(int64_t nh, int64_t units, int digits) {
+    return first_bytes(nh, units, digits) + (up(nh, 64) / 4) * (4 * digits * up(units, 16) + PAD);
+}
+
+void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, int digits,
+                         int8_t *restrict out) {
+    int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
+    memset(out, 0, first_bytes(nh, units, digits));
+    for (int64_t j = 0; j < nh; j++) {
+        const float *restrict w = W + j * w_stride;
+        int8_t *restrict a0 = out + j * lda, *restrict a1 = out + (ma + j) * lda, *restrict a2 = out + (2 * ma + j) * lda;
+        for (int64_t i = 0; i < units; i++) {
+            int32_t d[3];
+            digits3((int32_t)w[i], d);
+            a0[i] = (int8_t)d[0];
+            if (digits > 1) a1[i] = (int8_t)d[1];
+            if (digits > 2) a2[i] = (int8_t)d[2];
+        }
+    }
+    uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
+    int64_t kp2 = up(nh, 64), nb2 = up(units, 16), ld2 = digits * nb2 + PAD / 4;
+    memset(Bw, 0, 4 * (kp2 / 4) * ld2);
+    for (int64_t j4 = 0; j4 < nh; j4 += 4) {
+        uint32_t *restrict dst = Bw + (j4 / 4) * ld2;
+        uint32_t *restrict b0 = dst, *restrict b1 = dst + nb2, *restrict b2 = dst + 2 * nb2;
+        for (int u = 0; u < 4 && j4 + u < nh; u++) {
+            const float *restrict w = W + (j4 + u) * w_stride;
+            uint32_t shift = 8 * u;
+            for (int64_t i = 0; i < units; i++) {
+                int32_t d[3];
+                digits3((int32_t)w[i], d);
+                b0[i] |= (uint32_t)(d[0] & 255) << shift;
+                if (digits > 1) b1[i] |= (uint32_t)(d[1] & 255) << shift;
+                if (digits > 2) b2[i] |= (uint32_t)(d[2] & 255) << shift;
+            }
+        }
+    }
+}
+
+/* out (rows, nh) float32 = X (rows, units) . W^T for X of 0/1 values (row stride x_stride), from
+   the packed weights (W's digits times X^T, the sums written transposed). */
+void hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
+                                   int64_t nh, int64_t units, int digits, float *out, int64_t out_stride) {
+    int64_t ma = up(nh, 16), kp = up(units, 64), lda = kp + PAD, np_ = up(rows, 16), ld = np_ + PAD / 4;
+    uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
+    memset(B, 0, 4 * (kp / 4) * ld);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict x = X + r * x_stride;
+        for (int64_t i4 = 0; i4 + 4 <= units; i4 += 4)
+            B[(i4 / 4) * ld + r] = quad((int32_t)x[i4], (int32_t)x[i4 + 1], (int32_t)x[i4 + 2], (int32_t)x[i4 + 3]);
+        for (int64_t i = units / 4 * 4; i < units; i++) B[(i / 4) * ld + r] |= (uint32_t)((int32_t)x[i] & 255) << (8 * (i % 4));
+    }
+    gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1);
+}
+
+/* out (rows, units) float32 = X (rows, nh) . W for X of 0/1 values (row stride x_stride), from the
+   packed weights. */
+void hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
+                                 int64_t nh, int64_t units, int digits, float *out, int64_t out_stride) {
+    int64_t nb = up(units, 16), ldb = 4 * digits * nb + PAD;
+    const int8_t *Bv = packed + first_bytes(nh, units, digits);
+    int64_t mp = up(rows, 16), kp = up(nh, 64), lda = kp + PAD;
+    int8_t *restrict A = buffer(0, mp * lda);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict x = X + r * x_stride;
+        int8_t *restrict a = A + r * lda;
+        for (int64_t i = 0; i < nh; i++) a[i] = (int8_t)x[i];
+        memset(a + nh, 0, lda - nh);
+    }
+    memset(A + rows * lda, 0, (mp - rows) * lda);
+    gemm_digits(A, lda, 0, Bv, ldb, nb, 1, digits, mp, nb, kp, rows, units, out, NULL, out_stride, 0);
+}
+
+/* out (nh, units) float64 = S (nh, rows) . X (rows, units) for integer S (row stride s_stride,
+   D digits) and X of 0/1 values (row stride x_stride): the gradient's weight sums. */
+void hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int64_t s_stride, int digits,
+                                  const float *X, int64_t units, int64_t x_stride, double *out, int64_t out_stride) {
+    int64_t ma = up(nh, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units, 16), ld = np_ + PAD / 4;
+    int8_t *A = buffer(0, digits * ma * lda);
+    uint32_t *B = buffer(1, 4 * (kp / 4) * ld);
+    memset(A, 0, digits * ma * lda);
+    for (int64_t j = 0; j < nh; j++) {
+        const float *s = S + j * s_stride;
+        int8_t *a0 = A + j * lda, *a1 = A + (ma + j) * lda, *a2 = A + (2 * ma + j) * lda;
+        for (int64_t r = 0; r < rows; r++) {
+            int32_t d[3];
+            digits3((int32_t)s[r], d);
+            a0[r] = (int8_t)d[0];
+            if (digits > 1) a1[r] = (int8_t)d[1];
+            if (digits > 2) a2[r] = (int8_t)d[2];
+        }
+    }
+    memset(B, 0, 4 * (kp / 4) * ld);
+    for (int64_t r4 = 0; r4 < rows; r4 += 4) {
+        int64_t s1 = r4 + 1 < rows, s2 = r4 + 2 < rows, s3 = r4 + 3 < rows;
+        const float *x0 = X + r4 * x_stride, *x1 = x0 + s1 * x_stride, *x2 = x0 + 2 * s2 * x_stride,
+                    *x3 = x0 + 3 * s3 * x_stride;
+        uint32_t *dst = B + (r4 / 4) * ld;
+        for (int64_t i = 0; i < units; i++)
+            dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
+    }
+    gemm_digits(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, units, NULL, out, out_stride, 0);
+}

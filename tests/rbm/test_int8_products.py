@@ -1,0 +1,126 @@
+"""The training update's products as AMX int8 products (kernels/int8_products.py): the exact
+integers of the float products, so the update's bits are those of the BLAS path. Skipped where
+the CPU (or Linux, or the C compiler) gives no AMX."""
+import numpy as np
+import pytest
+
+from hpcrbm.rbm.kernels import int8_products as ip
+from hpcrbm.rbm.kernels import training_cpu as k
+from hpcrbm.rng.philox import seed_key
+
+needs_amx = pytest.mark.skipif(not ip.AVAILABLE, reason="no AMX int8 on this CPU (or no C compiler to build it)")
+
+
+def test_digits_needed_are_the_balanced_base_256_bounds():
+    """L digits in [-128, 127] hold exactly the magnitudes up to 127 (256**L - 1) / 255."""
+    for digits, bound in ((1, 127), (2, 32639), (3, 8355711)):
+        assert ip.digits_needed(float(bound)) == digits and ip.digits_needed(float(bound + 1)) == digits + 1
+    assert ip.digits_needed(0.0) == 1
+
+
+@needs_amx
+@pytest.mark.parametrize("nh, units, rows", [(6, 9, 10), (13, 37, 11), (100, 100, 200), (64, 100, 100),
+                                             (17, 1030, 33), (256, 1024, 200)])
+def test_products_are_the_exact_integer_products(nh, units, rows):
+    """Each product at the largest magnitudes a float32 update allows (|x| <= 2**24 / max(Nh, units),
+    signed probabilities up to 2**16), odd shapes included, equals the float64 product of the same
+    integers (exact: every sum below 2**53), as float32 (sums) and float64 (the gradient)."""
+    rng = np.random.default_rng(nh + units)
+    top = 2**24 // max(nh, units)
+    Wq = rng.integers(-top, top + 1, (nh, units)).astype(np.float32)
+    Wq[0, 0] = -top  # the extreme on each side
+    Wq[-1, -1] = top
+    x = (rng.random((rows, units)) < 0.5).astype(np.float32)
+    h = (rng.random((rows, nh)) < 0.5).astype(np.float32)
+    signed = rng.integers(-2**16, 2**16 + 1, (nh, rows)).astype(np.float32)
+    digits = ip.digits_needed(float(top))
+    packed = ip.pack_weights(Wq, digits)
+    exact = Wq.astype(np.float64)
+    assert np.array_equal(ip.hidden_sums(x, packed, nh, digits), (x @ exact.T).astype(np.float32))
+    assert np.array_equal(ip.visible_sums(h, packed, units, digits), (h @ exact).astype(np.float32))
+    out = np.full((nh, units), np.nan)
+    ip.weight_sums(signed, ip.digits_needed(2.0**16), x, out)
+    assert np.array_equal(out, signed.astype(np.float64) @ x)
+
+
+def _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed):
+    rng = np.random.default_rng(seed)
+    units, n = nv * max(q, 1), 5 * batch
+    if q:
+        data = np.eye(q, dtype=np.float32)[rng.integers(0, q, (n, nv))].reshape(n, units)
+    else:
+        data = (rng.random((n, units)) < 0.4).astype(np.float32)
+    W = (rng.normal(size=(nh, units)) * scale).astype(np.float32)
+    b, c = rng.normal(size=units).astype(np.float32), rng.normal(size=nh).astype(np.float32)
+    rows = rng.permutation(n)[:batch]
+    chains = data[rng.permutation(n)[:batch]].copy() if persistent else data[:0]
+    ids = np.arange(batch) if persistent else rows
+    return (data, rows, chains, persistent, ids.astype(np.int64), gibbs_steps, W, b, c, q, 17, 256, 77 * 256 + 7,
+            *seed_key(5), 2 * batch)
+
+
+@needs_amx
+@pytest.mark.parametrize("nv, nh, batch, q, persistent, gibbs_steps, scale", [
+    (100, 100, 100, 0, False, 1, 0.5), (100, 64, 100, 0, True, 1, 2.0), (9, 6, 10, 3, False, 2, 0.3),
+    (50, 30, 37, 0, True, 3, 5.0), (33, 17, 20, 4, True, 2, 1.0), (576, 144, 50, 0, True, 1, 0.3)])
+def test_the_update_with_int8_products_is_the_blas_update(nv, nh, batch, q, persistent, gibbs_steps, scale):
+    """gradient_sums with int8 products gives the grids, gradient sums and negative states of the
+    BLAS products bit for bit (Bernoulli and categorical visibles, CD-k and PCD-k, weights from
+    small to near the grid's limit)."""
+    args = _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed=nv + nh)
+    units = nv * max(q, 1)
+    out = [(np.empty(nh * units + units + nh), np.empty((batch, units), np.float32)) for _ in range(2)]
+    grids = [k.gradient_sums(*args, *out[0]), k.gradient_sums(*args, *out[1], True)]
+    assert grids[0] == grids[1]
+    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+
+
+@needs_amx
+@pytest.mark.parametrize("method", ["pcd", "cd"])
+def test_a_training_with_int8_products_is_the_blas_training(monkeypatch, method):
+    """Three epochs of a Trainer (L = 10 Ising data, Nh = 64) with int8 products (the threshold at
+    0) and with BLAS products (the threshold out of reach) end with the same W, b, c and chains."""
+    from hpcrbm.parallel import Communicator
+    from hpcrbm.rbm import training
+    from hpcrbm.rbm.throughput import ising_training_data
+    data = ising_training_data(per_temperature=200)
+    results = []
+    for threshold, expected in ((2**62, False), (0, True)):
+        monkeypatch.setattr(training, "INT8_PRODUCTS_FROM", threshold)
+        settings = training.TrainingSettings(n_hidden=64, method=method, learning_rate=0.05, seed=3)
+        trainer = training.Trainer(settings, data, 0, len(data), Communicator(None), data.shape[1])
+        assert trainer.int8_products is expected
+        state = trainer.initial_state()
+        for _ in range(3):
+            trainer.epoch(state)
+        results.append((state.params.W, state.params.b, state.params.c, state.chains))
+    assert all(np.array_equal(a, b) for a, b in zip(*results))
+
+
+@pytest.mark.slow
+def test_without_a_c_compiler_the_update_takes_the_blas_path(tmp_path):
+    """No ``cc`` on PATH and an empty kernel cache: the library cannot be built, AVAILABLE is
+    False, the symbols are stubs and a float32 update (BLAS) still runs and gives its bits."""
+    import os
+    import subprocess
+    import sys
+    code = ("import numpy as np\n"
+            "from hpcrbm.rbm.kernels import int8_products, training_cpu\n"
+            "from tests.rbm.test_int8_products import _update\n"
+            "assert not int8_products.AVAILABLE\n"
+            "args = _update(9, 6, 10, 0, True, 1, 0.3, 1)\n"
+            "grad, neg = np.empty(6 * 9 + 9 + 6), np.empty((10, 9), np.float32)\n"
+            "print(training_cpu.gradient_sums(*args, grad, neg), float(grad.sum()))\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env.pop("NUMBA_CACHE_DIR", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                            cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert result.returncode == 0, result.stderr
+    expected = subprocess.run([sys.executable, "-c", code.replace("assert not", "assert True or")],
+                              capture_output=True, text=True, timeout=600,
+                              cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert expected.returncode == 0, expected.stderr
+    assert result.stdout == expected.stdout
+    assert not list((tmp_path / "cache").rglob("*.so"))
