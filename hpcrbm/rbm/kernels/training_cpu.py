@@ -285,22 +285,26 @@ def grid_exponent(largest, n, mantissa):
 @numba.njit(cache=True, nogil=True)
 def _largest_single(W):
     """max |W| of a C-contiguous float32 array, as float64: the largest of the magnitudes' bit
-    patterns, which order like the magnitudes (an integer maximum: it vectorises)."""
+    patterns, which order like the magnitudes (an integer maximum in a scalar: it vectorises)."""
     bits = W.reshape(-1).view(np.int32)
-    top = np.zeros(1, np.int32)
+    top = 0  # a scalar, not an array element: the loop vectorises
     for i in range(bits.size):
-        top[0] = max(top[0], bits[i] & np.int32(0x7FFFFFFF))
-    return np.float64(top.view(np.float32)[0])
+        top = max(top, bits[i] & np.int32(0x7FFFFFFF))
+    out = np.empty(1, np.int32)
+    out[0] = top
+    return np.float64(out.view(np.float32)[0])
 
 
 @numba.njit(cache=True, nogil=True)
 def _largest_double(W):
     """:func:`_largest_single` for float64 arrays."""
     bits = W.reshape(-1).view(np.int64)
-    top = np.zeros(1, np.int64)
+    top = 0
     for i in range(bits.size):
-        top[0] = max(top[0], bits[i] & np.int64(0x7FFFFFFFFFFFFFFF))
-    return top.view(np.float64)[0]
+        top = max(top, bits[i] & np.int64(0x7FFFFFFFFFFFFFFF))
+    out = np.empty(1, np.int64)
+    out[0] = top
+    return out.view(np.float64)[0]
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
