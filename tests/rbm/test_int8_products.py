@@ -34,7 +34,7 @@ def test_products_are_the_exact_integer_products(nh, units, rows):
     h = (rng.random((rows, nh)) < 0.5).astype(np.float32)
     signed = rng.integers(-2**16, 2**16 + 1, (nh, rows)).astype(np.float32)
     digits = ip.digits_needed(float(top))
-    packed = ip.pack_weights(Wq, digits)
+    packed = ip.pack_weights(Wq / np.float32(2.0**-3), 2.0**-3, digits)  # W = Wq 2**3, rint(W 2**-3) = Wq
     exact = Wq.astype(np.float64)
     assert np.array_equal(ip.hidden_sums(x, packed, nh, digits), (x @ exact.T).astype(np.float32))
     assert np.array_equal(ip.visible_sums(h, packed, units, digits), (h @ exact).astype(np.float32))
@@ -124,3 +124,15 @@ def test_without_a_c_compiler_the_update_takes_the_blas_path(tmp_path):
     assert expected.returncode == 0, expected.stderr
     assert result.stdout == expected.stdout
     assert not list((tmp_path / "cache").rglob("*.so"))
+
+
+def test_the_library_builds_and_is_used_where_the_cpu_has_amx():
+    """Where /proc/cpuinfo lists amx_int8 and a C compiler is on PATH, the library builds and
+    AMX is used: a C source that no longer compiles cannot hide behind the BLAS fallback."""
+    import shutil
+    from pathlib import Path
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists() or " amx_int8" not in cpuinfo.read_text() or shutil.which("cc") is None:
+        pytest.skip("no AMX int8 in /proc/cpuinfo, or no C compiler")
+    assert ip._library() is not None
+    assert ip.AVAILABLE

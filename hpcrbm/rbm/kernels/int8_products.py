@@ -2,8 +2,11 @@
 training_cpu.gradient_sums: the same sums as its BLAS products (so the same bits), faster where
 the products are large (docs/rbm.md, "Where an update's time goes").
 
-The C library is built once per source with the system's C compiler (``cc -O3 -march=native``)
-into the kernel cache (hpcrbm.kernel_cache_dir) and linked into numba's kernels by symbol name.
+The C library is built once per source with the system's C compiler (``cc -O3 -march=native
+-fopenmp``) into the kernel cache (hpcrbm.kernel_cache_dir) and linked into numba's kernels by
+symbol name. A large product (from 2**24 multiply-adds) and the packing of a large W are split
+among OpenMP's threads (OMP_NUM_THREADS: cores / ranks under an MPI launcher, cli.set_blas_threads),
+each block of outputs computed by one thread: the same sums on any number of threads.
 :data:`AVAILABLE`: it is built, the CPU has AMX-TILE and AMX-INT8, and Linux lets this process use
 the tiles. Where it cannot be built, the symbols point to stubs that are never called (the
 update takes the BLAS path).
@@ -26,15 +29,15 @@ use_kernel_cache()
 SOURCE = Path(__file__).with_name("int8_products_amx.c")
 MAX_DIGITS = 3  # balanced base-256 digits of an integer below 2**23: every operand of a float32 update
 
-_i64, _ptr, _int = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int
+_i64, _ptr, _int, _float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
 _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_packed_weights_bytes": (_i64, (_i64, _i64, _int)),
-    "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _int, _ptr)),
+    "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
     "hpcrbm_binary_times_weights_t": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_binary_times_weights": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_integers_times_binary": (None, (_ptr, _i64, _i64, _i64, _int, _ptr, _i64, _i64, _ptr, _i64)),
 }
-_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, None: types.void}
+_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, None: types.void}
 
 
 def _library():
@@ -44,10 +47,12 @@ def _library():
     if target.exists():
         return target
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
+    command = ["cc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        built = subprocess.run(["cc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)],
-                               capture_output=True).returncode == 0
+        # with OpenMP where the compiler has it (large products split among threads), else without
+        built = any(subprocess.run(command + flags, capture_output=True).returncode == 0
+                    for flags in (["-fopenmp"], []))
     except OSError:
         return None
     if not built:
@@ -96,12 +101,12 @@ def digits_needed(largest):
 
 
 @numba.njit(cache=True, nogil=True)
-def pack_weights(Wq, digits):
-    """Wq (Nh, units) float32 of integer values as the operand of :func:`hidden_sums` and
-    :func:`visible_sums` (int8, the C library's layout)."""
-    nh, units = Wq.shape
+def pack_weights(W, up, digits):
+    """The product copy rint(W up) of W (Nh, units) float32 (``up`` = 2**s) as the operand of
+    :func:`hidden_sums` and :func:`visible_sums` (int8, the C library's layout)."""
+    nh, units = W.shape
     packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
-    _pack_weights(Wq.ctypes.data, nh, units, Wq.strides[0] // 4, np.int32(digits), packed.ctypes.data)
+    _pack_weights(W.ctypes.data, nh, units, W.strides[0] // 4, np.float32(up), np.int32(digits), packed.ctypes.data)
     return packed
 
 

@@ -11,11 +11,13 @@
    AMX operands: A (M', K') int8 row-major, B (K', N') in the "VNNI" layout Bv (K' / 4, 4 N'):
    Bv[k / 4][4 n + k % 4] = B[k][n]; M', N' multiples of 32, K' of 64; every row stride is padded
    past a power of two (such strides put a tile's rows in the same cache sets). */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PAD 64
+#define PARALLEL_WORK (1LL << 24) /* multiply-adds of a product from which it is split among threads */
 
 static inline int64_t up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
@@ -57,6 +59,7 @@ typedef struct {
    right away (int64) into out (float32 or float64; rows < m_out, columns < n_out). */
 #define DP(c, x, y) _tile_dpbssd(c, x, y)
 #define BLOCK(D)                                                                                      \
+    _Pragma("omp for collapse(2) schedule(static)")                                                  \
     for (int64_t i = 0; i < m; i += 16) {                                                            \
         for (int64_t j = 0; j < n; j += 16) {                                                        \
             _tile_zero(0);                                                                           \
@@ -105,23 +108,28 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
     const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
     int transposed) {
-    tile_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.palette = 1;
-    for (int t = 0; t < 7; t++) {
-        cfg.colsb[t] = 64;
-        cfg.rows[t] = 16;
+    /* the 16 x 16 blocks shared among OpenMP's threads (each block one thread's: the same sums on any
+       number of threads) where the product is large enough to pay for waking them */
+#pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
+    {
+        tile_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.palette = 1;
+        for (int t = 0; t < 7; t++) {
+            cfg.colsb[t] = 64;
+            cfg.rows[t] = 16;
+        }
+        _tile_loadconfig(&cfg);
+        int32_t sums[3][16][16] __attribute__((aligned(64)));
+        if (digits == 1) {
+            BLOCK(1)
+        } else if (digits == 2) {
+            BLOCK(2)
+        } else {
+            BLOCK(3)
+        }
+        _tile_release();
     }
-    _tile_loadconfig(&cfg);
-    int32_t sums[3][16][16] __attribute__((aligned(64)));
-    if (digits == 1) {
-        BLOCK(1)
-    } else if (digits == 2) {
-        BLOCK(2)
-    } else {
-        BLOCK(3)
-    }
-    _tile_release();
 }
 #else
 int hpcrbm_amx_ready(void) { return 0; }
@@ -143,9 +151,10 @@ static void *buffer(int which, int64_t bytes) {
     return scratch[which];
 }
 
-/* The packed weights of W (nh, units) with D digits: first W's digits as a left operand (digit l
-   of W[j][i] at row l up(nh, 16) + j, column i; row stride up(units, 64) + PAD bytes), then W as a
-   right operand in the VNNI layout (K = nh; digit l of W[j][i] at column l up(units, 16) + i). */
+/* The packed product copy Wq = rint(W scale) of W (nh, units) float32 (``scale`` = 2**s: exact; rint
+   rounds half to even, as NumPy's) with D digits: first Wq's digits as a left operand (digit l of
+   Wq[j][i] at row l up(nh, 16) + j, column i; row stride up(units, 64) + PAD bytes), then Wq as a
+   right operand in the VNNI layout (K = nh; digit l of Wq[j][i] at column l up(units, 16) + i). */
 static int64_t first_bytes(int64_t nh, int64_t units, int digits) {
     return digits * up(nh, 16) * (up(units, 64) + PAD);
 }
@@ -154,16 +163,18 @@ int64_t hpcrbm_packed_weights_bytes(int64_t nh, int64_t units, int digits) {
     return first_bytes(nh, units, digits) + (up(nh, 64) / 4) * (4 * digits * up(units, 16) + PAD);
 }
 
-void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, int digits,
+void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
                          int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
     memset(out, 0, first_bytes(nh, units, digits));
+    int parallel = nh * units >= PARALLEL_WORK / 256;
+#pragma omp parallel for if (parallel) schedule(static)
     for (int64_t j = 0; j < nh; j++) {
         const float *restrict w = W + j * w_stride;
         int8_t *restrict a0 = out + j * lda, *restrict a1 = out + (ma + j) * lda, *restrict a2 = out + (2 * ma + j) * lda;
         for (int64_t i = 0; i < units; i++) {
             int32_t d[3];
-            digits3((int32_t)w[i], d);
+            digits3((int32_t)nearbyintf(w[i] * scale), d);
             a0[i] = (int8_t)d[0];
             if (digits > 1) a1[i] = (int8_t)d[1];
             if (digits > 2) a2[i] = (int8_t)d[2];
@@ -172,6 +183,7 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     int64_t kp2 = up(nh, 64), nb2 = up(units, 16), ld2 = digits * nb2 + PAD / 4;
     memset(Bw, 0, 4 * (kp2 / 4) * ld2);
+#pragma omp parallel for if (parallel) schedule(static)
     for (int64_t j4 = 0; j4 < nh; j4 += 4) {
         uint32_t *restrict dst = Bw + (j4 / 4) * ld2;
         uint32_t *restrict b0 = dst, *restrict b1 = dst + nb2, *restrict b2 = dst + 2 * nb2;
@@ -180,7 +192,7 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
             uint32_t shift = 8 * u;
             for (int64_t i = 0; i < units; i++) {
                 int32_t d[3];
-                digits3((int32_t)w[i], d);
+                digits3((int32_t)nearbyintf(w[i] * scale), d);
                 b0[i] |= (uint32_t)(d[0] & 255) << shift;
                 if (digits > 1) b1[i] |= (uint32_t)(d[1] & 255) << shift;
                 if (digits > 2) b2[i] |= (uint32_t)(d[2] & 255) << shift;

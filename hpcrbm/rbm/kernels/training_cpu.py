@@ -354,11 +354,11 @@ def _softmax_probabilities(sums, scale, bias, q, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def _hidden_sums(x, Wq, packed, digits, int8):
+def _hidden_sums(x, Wq, packed, nh, digits, int8):
     """x Wq.T (rows, Nh) for x (rows, units) of 0/1 values: BLAS, or AMX int8 products of
-    ``packed`` (int8_products.pack_weights of Wq); the same exact integers."""
+    ``packed`` (int8_products.pack_weights); the same exact integers."""
     if int8:
-        return int8_products.hidden_sums(x, packed, Wq.shape[0], digits)
+        return int8_products.hidden_sums(x, packed, nh, digits)
     return np.dot(x, Wq.T)
 
 
@@ -386,19 +386,21 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     scale = np.empty(2, W.dtype)  # 2**s, 2**-s in the parameters' dtype (exact)
     scale[0] = math.ldexp(1.0, s)
     scale[1] = math.ldexp(1.0, -s)
-    Wq = np.empty((nh, units), W.dtype)
-    for j in range(nh):
-        for i in range(units):
-            Wq[j, i] = np.rint(W[j, i] * scale[0])
     int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
     digits = int8_products.digits_needed(np.rint(math.ldexp(largest, s)))
-    packed = int8_products.pack_weights(Wq, digits) if int8 else np.empty(0, np.int8)
+    if int8:  # the product copy rint(W 2**s) made and packed in one pass
+        Wq, packed = np.empty((0, units), W.dtype), int8_products.pack_weights(W, scale[0], digits)
+    else:
+        Wq, packed = np.empty((nh, units), W.dtype), np.empty(0, np.int8)
+        for j in range(nh):
+            for i in range(units):
+                Wq[j, i] = np.rint(W[j, i] * scale[0])
     rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
     for r in range(n0):
         rows[r] = data[local_rows[r]]
     if persistent:
         rows[n0:] = chains
-    sums = _hidden_sums(rows if persistent else rows[:n0], Wq, packed, digits, int8)
+    sums = _hidden_sums(rows if persistent else rows[:n0], Wq, packed, nh, digits, int8)
     p_all = np.empty((len(sums), nh), W.dtype)
     _probabilities(sums, scale[1], c, p_all)
     ph0 = p_all[:n0]
@@ -410,7 +412,7 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     for g in range(gibbs_steps):
         if g > 0:
             ph = np.empty((m, nh), W.dtype)
-            _probabilities(_hidden_sums(v, Wq, packed, digits, int8), scale[1], c, ph)
+            _probabilities(_hidden_sums(v, Wq, packed, nh, digits, int8), scale[1], c, ph)
         sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
         visible_sums = int8_products.visible_sums(h, packed, units, digits) if int8 else np.dot(h, Wq)
         if q:
@@ -421,7 +423,7 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
             sample_bernoulli_rows(pv, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
         v = vk
     phk = np.empty((m, nh), W.dtype)
-    _probabilities(_hidden_sums(vk, Wq, packed, digits, int8), scale[1], c, phk)
+    _probabilities(_hidden_sums(vk, Wq, packed, nh, digits, int8), scale[1], c, phk)
     # [p(h|v0); -p(h|vk)] on the grid 2**-t, transposed (Nh, rows): its row sums (c) and its
     # product with [v0; vk] (W)
     nW, nb = nh * units, units
