@@ -49,9 +49,10 @@ MONITOR_SAMPLES = 1000
 # 100 x 100, 158 instead of 205 us per update on two cores: docs/benchmarks.md); above, the thread count is
 # the process's (all cores on one rank, cores / ranks under an MPI launcher: cli.set_blas_threads)
 SMALL_PRODUCTS = 2**20
-# batch x units x Nh from which a float32 training on a CPU with AMX computes its products as int8 products
-# (kernels/int8_products.py: the same sums; below, a call's fixed cost outweighs what it saves)
-INT8_PRODUCTS_FROM = 2**18
+# this rank's rows of a batch x units x Nh from which a float32 training on a CPU with AMX computes its products
+# as int8 products (kernels/int8_products.py: the same sums; below, a call's fixed cost outweighs what it saves:
+# the demo's 100 x 100 x 64 gains on one rank and loses when two ranks split the batch)
+INT8_PRODUCTS_FROM = 2**19
 
 
 class ExactGridError(InputError):
@@ -166,7 +167,7 @@ class Trainer:
         self._chain_rows = slice(lo, hi)  # this rank's PCD chains, and their ids
         self._chain_ids = np.arange(lo, hi, dtype=np.int64)
         self._update_buffers = None
-        products = settings.batch_size * self.units * settings.n_hidden
+        products = settings.batch_size // comm.size * self.units * settings.n_hidden
         self.int8_products = (kernels is training_cpu and self.dtype == np.float32 and int8_products.AVAILABLE
                               and products >= INT8_PRODUCTS_FROM)
         self._key = seed_key(settings.seed)
