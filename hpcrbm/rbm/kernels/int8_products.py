@@ -41,8 +41,12 @@ _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float:
 
 
 def _library():
-    """Path of the built library, or None where it cannot be built (no C compiler, a failed build)."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    """Path of the built library, or None where it cannot be built (no C compiler, a failed build).
+    Named by the source and the host CPU (``-march=native``: a cache shared by nodes of several
+    kinds keeps one library per kind)."""
+    digest = hashlib.sha256(SOURCE.read_bytes())
+    digest.update(f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}".encode())
+    digest = digest.hexdigest()[:16]
     target = kernel_cache_dir() / f"int8_products_amx-{digest}.so"
     if target.exists():
         return target
