@@ -36,8 +36,8 @@ def test_products_are_the_exact_integer_products(nh, units, rows):
     digits = ip.digits_needed(float(top))
     packed = ip.pack_weights(Wq / np.float32(2.0**-3), 2.0**-3, digits)  # W = Wq 2**3, rint(W 2**-3) = Wq
     exact = Wq.astype(np.float64)
-    assert np.array_equal(ip.hidden_sums(x, packed, nh, digits), (x @ exact.T).astype(np.float32))
-    assert np.array_equal(ip.visible_sums(h, packed, units, digits), (h @ exact).astype(np.float32))
+    assert np.array_equal(ip.weight_products(x, packed, nh, units, digits, True), (x @ exact.T).astype(np.float32))
+    assert np.array_equal(ip.weight_products(h, packed, nh, units, digits, False), (h @ exact).astype(np.float32))
     out = np.full((nh, units), np.nan)
     ip.weight_sums(signed, ip.digits_needed(2.0**16), x, out)
     assert np.array_equal(out, signed.astype(np.float64) @ x)

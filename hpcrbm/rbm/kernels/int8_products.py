@@ -107,7 +107,7 @@ def digits_needed(largest):
 @numba.njit(cache=True, nogil=True)
 def pack_weights(W, up, digits):
     """The product copy rint(W up) of W (Nh, units) float32 (``up`` = 2**s) as the operand of
-    :func:`hidden_sums` and :func:`visible_sums` (int8, the C library's layout)."""
+    :func:`weight_products` (int8, the C library's layout)."""
     nh, units = W.shape
     packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
     _pack_weights(W.ctypes.data, nh, units, W.strides[0] // 4, np.float32(up), np.int32(digits), packed.ctypes.data)
@@ -115,23 +115,18 @@ def pack_weights(W, up, digits):
 
 
 @numba.njit(cache=True, nogil=True)
-def hidden_sums(x, packed, nh, digits):
-    """x Wq.T (rows, Nh) float32 for x (rows, units) float32 of 0/1 values (C-contiguous rows).
+def weight_products(x, packed, nh, units, digits, hidden):
+    """x Wq.T (rows, Nh) with ``hidden`` (x (rows, units)), else x Wq (rows, units) (x (rows,
+    Nh)), for x float32 of 0/1 values (C-contiguous rows) and ``packed`` from :func:`pack_weights`.
     (Typed for float64 too, so that float64 kernels compile; only float32 is ever passed.)"""
-    rows, units = x.shape
-    out = np.empty((rows, nh), x.dtype)
-    _binary_times_weights_t(x.ctypes.data, rows, x.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
-                            out.ctypes.data, nh)
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def visible_sums(h, packed, units, digits):
-    """h Wq (rows, units) float32 for h (rows, Nh) float32 of 0/1 values."""
-    rows, nh = h.shape
-    out = np.empty((rows, units), h.dtype)
-    _binary_times_weights(h.ctypes.data, rows, h.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
-                          out.ctypes.data, units)
+    rows, n = len(x), nh if hidden else units
+    out = np.empty((rows, n), x.dtype)
+    arguments = (x.ctypes.data, rows, x.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
+                 out.ctypes.data, n)
+    if hidden:
+        _binary_times_weights_t(*arguments)
+    else:
+        _binary_times_weights(*arguments)
     return out
 
 

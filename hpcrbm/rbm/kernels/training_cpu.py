@@ -358,7 +358,7 @@ def _hidden_sums(x, Wq, packed, nh, digits, int8):
     """x Wq.T (rows, Nh) for x (rows, units) of 0/1 values: BLAS, or AMX int8 products of
     ``packed`` (int8_products.pack_weights); the same exact integers."""
     if int8:
-        return int8_products.hidden_sums(x, packed, nh, digits)
+        return int8_products.weight_products(x, packed, nh, x.shape[1], digits, True)
     return np.dot(x, Wq.T)
 
 
@@ -414,7 +414,7 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
             ph = np.empty((m, nh), W.dtype)
             _probabilities(_hidden_sums(v, Wq, packed, nh, digits, int8), scale[1], c, ph)
         sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
-        visible_sums = int8_products.visible_sums(h, packed, units, digits) if int8 else np.dot(h, Wq)
+        visible_sums = int8_products.weight_products(h, packed, nh, units, digits, False) if int8 else np.dot(h, Wq)
         if q:
             _softmax_probabilities(visible_sums, scale[1], b, q, pv)
             sample_categorical_rows(pv, q, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
