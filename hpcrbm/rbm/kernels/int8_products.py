@@ -27,15 +27,14 @@ from ... import kernel_cache_dir, use_kernel_cache
 use_kernel_cache()
 
 SOURCE = Path(__file__).with_name("int8_products_amx.c")
-MAX_DIGITS = 3  # balanced base-256 digits of an integer below 2**23: every operand of a float32 update
 
 _i64, _ptr, _int, _float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
 _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_packed_weights_bytes": (_i64, (_i64, _i64, _int)),
     "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
-    "hpcrbm_binary_times_weights_t": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
-    "hpcrbm_binary_times_weights": (None, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
-    "hpcrbm_integers_times_binary": (None, (_ptr, _i64, _i64, _i64, _int, _ptr, _i64, _i64, _ptr, _i64)),
+    "hpcrbm_binary_times_weights_t": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
+    "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
+    "hpcrbm_integers_times_binary": (_int, (_ptr, _i64, _i64, _i64, _int, _ptr, _i64, _i64, _ptr, _i64)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, None: types.void}
 
@@ -123,10 +122,9 @@ def weight_products(x, packed, nh, units, digits, hidden):
     out = np.empty((rows, n), x.dtype)
     arguments = (x.ctypes.data, rows, x.strides[0] // 4, packed.ctypes.data, nh, units, np.int32(digits),
                  out.ctypes.data, n)
-    if hidden:
-        _binary_times_weights_t(*arguments)
-    else:
-        _binary_times_weights(*arguments)
+    status = _binary_times_weights_t(*arguments) if hidden else _binary_times_weights(*arguments)
+    if status != 0:
+        raise MemoryError("no memory for the AMX products' packed operands")
     return out
 
 
@@ -136,5 +134,6 @@ def weight_sums(signed, digits, rows, out):
     ``digits`` digits and rows (n, units) float32 of 0/1 values."""
     nh, n = signed.shape
     units = rows.shape[1]
-    _integers_times_binary(signed.ctypes.data, nh, n, signed.strides[0] // 4, np.int32(digits), rows.ctypes.data,
-                           units, rows.strides[0] // 4, out.ctypes.data, out.strides[0] // 8)
+    if _integers_times_binary(signed.ctypes.data, nh, n, signed.strides[0] // 4, np.int32(digits), rows.ctypes.data,
+                              units, rows.strides[0] // 4, out.ctypes.data, out.strides[0] // 8) != 0:
+        raise MemoryError("no memory for the AMX products' packed operands")

@@ -9,7 +9,7 @@
    sum_l 256**l C_l in int64: the integers of the float product, so the same bits.
 
    AMX operands: A (M', K') int8 row-major, B (K', N') in the "VNNI" layout Bv (K' / 4, 4 N'):
-   Bv[k / 4][4 n + k % 4] = B[k][n]; M', N' multiples of 32, K' of 64; every row stride is padded
+   Bv[k / 4][4 n + k % 4] = B[k][n]; M', N' multiples of 16, K' of 64; every row stride is padded
    past a power of two (such strides put a tile's rows in the same cache sets). */
 #include <math.h>
 #include <stdint.h>
@@ -138,9 +138,9 @@ static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *
                         float *out32, double *out64, int64_t out_stride, int transposed) {}
 #endif
 
-/* thread-local scratch: the packed left operand, the packed right one, the int32 sums */
-static __thread void *scratch[3];
-static __thread int64_t scratch_bytes[3];
+/* thread-local scratch: the packed left operand and the packed right one (NULL: out of memory) */
+static __thread void *scratch[2];
+static __thread int64_t scratch_bytes[2];
 
 static void *buffer(int which, int64_t bytes) {
     if (bytes > scratch_bytes[which]) {
@@ -202,11 +202,13 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
 }
 
 /* out (rows, nh) float32 = X (rows, units) . W^T for X of 0/1 values (row stride x_stride), from
-   the packed weights (W's digits times X^T, the sums written transposed). */
-void hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
+   the packed weights (W's digits times X^T, the sums written transposed). 0, or -1 when the
+   scratch memory cannot be had (and for the two below). */
+int hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
                                    int64_t nh, int64_t units, int digits, float *out, int64_t out_stride) {
     int64_t ma = up(nh, 16), kp = up(units, 64), lda = kp + PAD, np_ = up(rows, 16), ld = np_ + PAD / 4;
     uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
+    if (!B) return -1;
     memset(B, 0, 4 * (kp / 4) * ld);
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict x = X + r * x_stride;
@@ -215,16 +217,18 @@ void hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_
         for (int64_t i = units / 4 * 4; i < units; i++) B[(i / 4) * ld + r] |= (uint32_t)((int32_t)x[i] & 255) << (8 * (i % 4));
     }
     gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1);
+    return 0;
 }
 
 /* out (rows, units) float32 = X (rows, nh) . W for X of 0/1 values (row stride x_stride), from the
    packed weights. */
-void hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
+int hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
                                  int64_t nh, int64_t units, int digits, float *out, int64_t out_stride) {
     int64_t nb = up(units, 16), ldb = 4 * digits * nb + PAD;
     const int8_t *Bv = packed + first_bytes(nh, units, digits);
     int64_t mp = up(rows, 16), kp = up(nh, 64), lda = kp + PAD;
     int8_t *restrict A = buffer(0, mp * lda);
+    if (!A) return -1;
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict x = X + r * x_stride;
         int8_t *restrict a = A + r * lda;
@@ -233,15 +237,17 @@ void hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t 
     }
     memset(A + rows * lda, 0, (mp - rows) * lda);
     gemm_digits(A, lda, 0, Bv, ldb, nb, 1, digits, mp, nb, kp, rows, units, out, NULL, out_stride, 0);
+    return 0;
 }
 
 /* out (nh, units) float64 = S (nh, rows) . X (rows, units) for integer S (row stride s_stride,
    D digits) and X of 0/1 values (row stride x_stride): the gradient's weight sums. */
-void hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int64_t s_stride, int digits,
+int hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int64_t s_stride, int digits,
                                   const float *X, int64_t units, int64_t x_stride, double *out, int64_t out_stride) {
     int64_t ma = up(nh, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units, 16), ld = np_ + PAD / 4;
     int8_t *A = buffer(0, digits * ma * lda);
     uint32_t *B = buffer(1, 4 * (kp / 4) * ld);
+    if (!A || !B) return -1;
     memset(A, 0, digits * ma * lda);
     for (int64_t j = 0; j < nh; j++) {
         const float *s = S + j * s_stride;
@@ -264,4 +270,5 @@ void hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int6
             dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
     }
     gemm_digits(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, units, NULL, out, out_stride, 0);
+    return 0;
 }
