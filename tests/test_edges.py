@@ -243,3 +243,26 @@ def test_a_linked_sweep_moves_its_keys_together(tmp_path, write_config):
                        "bad.toml")
     with pytest.raises(InputError, match=r"linked sweep \[sweep.size\]: every key needs a list of the same length"):
         load_campaign(bad)
+
+
+def test_a_file_written_into_a_vanished_directory_is_one_line(tmp_path):
+    """A file created in a directory removed before: h5py's OSError names the file and errno 2
+    (write_failure's one line). Removed while HDF5 creates the file, HDF5 reports no errno ("can't
+    retrieve stat info for file", seen in the 2-rank run of the test above): replaced_on_success
+    makes that the WriteError "FILE: No such file or directory". Nothing is left behind."""
+    import h5py
+
+    from hpcrbm.errors import WriteError, write_failure
+    from hpcrbm.io.hdf5 import replaced_on_success
+    for name, error in (("before", None), ("during", OSError("Unable to create file (can't retrieve stat info for "
+                                                                "file)"))):
+        folder = tmp_path / name
+        folder.mkdir()
+        with pytest.raises(OSError if error is None else WriteError) as err, \
+                replaced_on_success(folder / "rbm.h5", ".tmp") as tmp:
+            shutil.rmtree(folder)
+            if error is None:
+                h5py.File(tmp, "w")
+            raise error
+        assert write_failure(err.value) == f"{folder / 'rbm.h5.tmp'}: No such file or directory"
+        assert not folder.exists()

@@ -13,6 +13,7 @@ so a file under its final name is always complete. Strings are stored as fixed-l
 (``S`` dtypes): parallel HDF5 cannot write variable-length data collectively.
 """
 import contextlib
+import errno
 import functools
 import os
 import sys
@@ -239,7 +240,8 @@ class GridFile(ParallelFile):
 def replaced_on_success(final, suffix=".partial"):
     """A temporary path beside ``final`` (``final`` + ``suffix``) to write; renamed over
     ``final`` when the block succeeds, so readers never see a half-written file; removed when
-    it fails."""
+    it fails. A failure because the directory vanished (HDF5 then reports no errno: "can't
+    retrieve stat info") is a WriteError "FILE: No such file or directory"."""
     final = Path(final)
     tmp = final.with_name(final.name + suffix)
     check_writes()
@@ -247,9 +249,11 @@ def replaced_on_success(final, suffix=".partial"):
         yield tmp
         check_writes()
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(exc, OSError) and write_failure(exc) is None and not tmp.parent.is_dir():
+            raise WriteError(f"{tmp}: {os.strerror(errno.ENOENT)}") from exc
         raise
 
 
