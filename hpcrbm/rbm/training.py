@@ -166,7 +166,10 @@ class Trainer:
         lo, hi = block_range(settings.batch_size, comm.size, comm.rank)
         self._chain_rows = slice(lo, hi)  # this rank's PCD chains, and their ids
         self._chain_ids = np.arange(lo, hi, dtype=np.int64)
-        self._update_buffers = None
+        # an update's gradient sums ([W, b, c], float64) and negative-phase states (at most a batch of
+        # rows): made once, in the kernels' module, written in full by every update
+        self._grad = self.xp.empty(settings.n_hidden * (self.units + 1) + self.units, dtype=np.float64)
+        self._negative = self.xp.empty((settings.batch_size, self.units), self.dtype)
         products = settings.batch_size // comm.size * self.units * settings.n_hidden
         self.int8_products = (kernels is training_cpu and self.dtype == np.float32 and int8_products.AVAILABLE
                               and products >= INT8_PRODUCTS_FROM)
@@ -216,7 +219,7 @@ class Trainer:
             starts, ids = state.chains[self._chain_rows], self._chain_ids
         else:
             starts, ids = self.data[:0], mine
-        grad, negative = self._buffers(p, len(ids))
+        grad, negative = self._grad, self._negative[:len(ids)]
         weight_grid, _ = k.gradient_sums(
             self.data, mine - self.first, starts, persistent, ids, s.k, p.flat_W(), p.flat_b(), p.c, s.q, update,
             self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
@@ -247,15 +250,6 @@ class Trainer:
         import scipy.linalg.cython_blas  # noqa: F401  numba's BLAS, loaded so that the limit reaches it
         from threadpoolctl import threadpool_limits
         return threadpool_limits(1, user_api="blas")
-
-    def _buffers(self, params, chains):
-        """The gradient sums (float64, [W, b, c]) and negative-phase states (chains, units) of an
-        update: arrays of the kernels' module, made once and written in full by every update."""
-        size = params.W.size + params.b.size + params.c.size
-        if self._update_buffers is None or len(self._update_buffers[1]) != chains:
-            self._update_buffers = (self.xp.empty(size, dtype=np.float64),
-                                    self.xp.empty((chains, self.units), self.dtype))
-        return self._update_buffers
 
     def epoch(self, state):
         """One pass over the data set; increments ``state.epoch``."""

@@ -104,12 +104,12 @@ def digits_needed(largest):
 
 
 @numba.njit(cache=True, nogil=True)
-def pack_weights(W, up, digits):
-    """The product copy rint(W up) of W (Nh, units) float32 (``up`` = 2**s) as the operand of
+def pack_weights(W, scale, digits):
+    """The product copy rint(W scale) of W (Nh, units) float32 (``scale`` = 2**s) as the operand of
     :func:`weight_products` (int8, the C library's layout)."""
     nh, units = W.shape
     packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
-    _pack_weights(W.ctypes.data, nh, units, W.strides[0] // 4, np.float32(up), np.int32(digits), packed.ctypes.data)
+    _pack_weights(W.ctypes.data, nh, units, W.strides[0] // 4, np.float32(scale), np.int32(digits), packed.ctypes.data)
     return packed
 
 
