@@ -20,11 +20,12 @@ def test_digits_needed_are_the_balanced_base_256_bounds():
 
 @needs_amx
 @pytest.mark.parametrize("nh, units, rows", [(6, 9, 10), (13, 37, 11), (100, 100, 200), (64, 100, 100),
-                                             (17, 1030, 33), (256, 1024, 200)])
+                                             (17, 1030, 33), (15, 47, 7), (256, 1024, 200)])
 def test_products_are_the_exact_integer_products(nh, units, rows):
     """Each product at the largest magnitudes a float32 update allows (|x| <= 2**24 / max(Nh, units),
     signed probabilities up to 2**16), odd shapes included, equals the float64 product of the same
-    integers (exact: every sum below 2**53), as float32 (sums) and float64 (the gradient)."""
+    integers (exact: every sum below 2**53), as float32 (sums) and float64 (the gradient's sums of
+    W, b and c from probabilities rounded to the grid 2**-16)."""
     rng = np.random.default_rng(nh + units)
     top = 2**24 // max(nh, units)
     Wq = rng.integers(-top, top + 1, (nh, units)).astype(np.float32)
@@ -32,15 +33,20 @@ def test_products_are_the_exact_integer_products(nh, units, rows):
     Wq[-1, -1] = top
     x = (rng.random((rows, units)) < 0.5).astype(np.float32)
     h = (rng.random((rows, nh)) < 0.5).astype(np.float32)
-    signed = rng.integers(-2**16, 2**16 + 1, (nh, rows)).astype(np.float32)
+    n0 = rows // 2 + 1  # probabilities on the grid's edges (0, 1, halves) included
+    probs = rng.random((rows, nh)).astype(np.float32)
+    probs.flat[:6] = [0.0, 1.0, 0.5**17, 3 * 0.5**17, 1.0 - 0.5**17, 0.5]
     digits = ip.digits_needed(float(top))
     packed = ip.pack_weights(Wq / np.float32(2.0**-3), 2.0**-3, digits)  # W = Wq 2**3, rint(W 2**-3) = Wq
     exact = Wq.astype(np.float64)
     assert np.array_equal(ip.weight_products(x, packed, nh, units, digits, True), (x @ exact.T).astype(np.float32))
     assert np.array_equal(ip.weight_products(h, packed, nh, units, digits, False), (h @ exact).astype(np.float32))
-    out = np.full((nh, units), np.nan)
-    ip.weight_sums(signed, ip.digits_needed(2.0**16), x, out)
-    assert np.array_equal(out, signed.astype(np.float64) @ x)
+    grad = np.full(nh * units + units + nh, np.nan)
+    ip.gradient_sums(probs[:n0], probs[n0:], 2.0**16, x, grad)
+    signed = np.rint(probs.astype(np.float64) * 2.0**16) * np.where(np.arange(rows) < n0, 1.0, -1.0)[:, None]
+    assert np.array_equal(grad[:nh * units], (signed.T @ x).ravel())
+    assert np.array_equal(grad[nh * units:nh * units + units], x[:n0].sum(axis=0) - x[n0:].sum(axis=0))
+    assert np.array_equal(grad[nh * units + units:], signed.sum(axis=0))
 
 
 def _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed):

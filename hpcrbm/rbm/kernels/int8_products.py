@@ -34,7 +34,7 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
     "hpcrbm_binary_times_weights_t": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
-    "hpcrbm_integers_times_binary": (_int, (_ptr, _i64, _i64, _i64, _int, _ptr, _i64, _i64, _ptr, _i64)),
+    "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, None: types.void}
 
@@ -90,7 +90,7 @@ _packed_weights_bytes = _external("hpcrbm_packed_weights_bytes")
 _pack_weights = _external("hpcrbm_pack_weights")
 _binary_times_weights_t = _external("hpcrbm_binary_times_weights_t")
 _binary_times_weights = _external("hpcrbm_binary_times_weights")
-_integers_times_binary = _external("hpcrbm_integers_times_binary")
+_gradient_sums = _external("hpcrbm_gradient_sums")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -129,11 +129,13 @@ def weight_products(x, packed, nh, units, digits, hidden):
 
 
 @numba.njit(cache=True, nogil=True)
-def weight_sums(signed, digits, rows, out):
-    """out (Nh, units) float64 = signed rows for integer-valued signed (Nh, n) float32 of
-    ``digits`` digits and rows (n, units) float32 of 0/1 values."""
-    nh, n = signed.shape
-    units = rows.shape[1]
-    if _integers_times_binary(signed.ctypes.data, nh, n, signed.strides[0] // 4, np.int32(digits), rows.ctypes.data,
-                              units, rows.strides[0] // 4, out.ctypes.data, out.strides[0] // 8) != 0:
+def gradient_sums(ph0, phk, step, rows, grad):
+    """grad = [W (Nh, units), b (units,), c (Nh,)] (float64) = the exact gradient sums of the
+    signed probabilities S = [rint(ph0 step); -rint(phk step)] (ph0 (n0, Nh), phk (m, Nh) float32,
+    C-contiguous; ``step`` = 2**t) and the visible rows (n0 + m, units) of 0/1 values: W = S.T rows,
+    b = the first n0 rows' column sums minus the others', c = S's column sums (one AMX product)."""
+    nh, units = ph0.shape[1], rows.shape[1]
+    if _gradient_sums(ph0.ctypes.data, len(ph0), phk.ctypes.data, len(phk), nh, np.float32(step),
+                      np.int32(digits_needed(step)), rows.ctypes.data, units, rows.strides[0] // 4,
+                      grad.ctypes.data) != 0:
         raise MemoryError("no memory for the AMX products' packed operands")

@@ -83,13 +83,80 @@ typedef struct {
             _tile_stored(0, sums[0], 64);                                                            \
             if (D > 1) _tile_stored(1, sums[1], 64);                                                 \
             if (D > 2) _tile_stored(2, sums[2], 64);                                                 \
-            combine(sums, D, i, j, m_out, n_out, out32, out64, out_stride, transposed);             \
+            combine(sums, D, i, j, m_out, n_out, out32, out64, out_stride, transposed, last_col);             \
         }                                                                                            \
     }
 
+#if defined(__AVX512F__)
+/* the 16 x 16 int32 block v[row][column] transposed in place */
+static inline void transpose16(__m512i *v) {
+    __m512i t[16];
+    for (int k = 0; k < 8; k++) {
+        t[2 * k] = _mm512_unpacklo_epi32(v[2 * k], v[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_epi32(v[2 * k], v[2 * k + 1]);
+    }
+    for (int k = 0; k < 4; k++) { /* lane L of v[4k + q]: rows 4k .. 4k + 3 of column 4L + q */
+        v[4 * k] = _mm512_unpacklo_epi64(t[4 * k], t[4 * k + 2]);
+        v[4 * k + 1] = _mm512_unpackhi_epi64(t[4 * k], t[4 * k + 2]);
+        v[4 * k + 2] = _mm512_unpacklo_epi64(t[4 * k + 1], t[4 * k + 3]);
+        v[4 * k + 3] = _mm512_unpackhi_epi64(t[4 * k + 1], t[4 * k + 3]);
+    }
+    for (int q = 0; q < 4; q++) {
+        __m512i y0 = _mm512_shuffle_i32x4(v[q], v[4 + q], 0x44), y1 = _mm512_shuffle_i32x4(v[q], v[4 + q], 0xEE),
+                y2 = _mm512_shuffle_i32x4(v[8 + q], v[12 + q], 0x44), y3 = _mm512_shuffle_i32x4(v[8 + q], v[12 + q], 0xEE);
+        t[q] = _mm512_shuffle_i32x4(y0, y2, 0x88);      /* column q */
+        t[4 + q] = _mm512_shuffle_i32x4(y0, y2, 0xDD);  /* column 4 + q */
+        t[8 + q] = _mm512_shuffle_i32x4(y1, y3, 0x88);
+        t[12 + q] = _mm512_shuffle_i32x4(y1, y3, 0xDD);
+    }
+    for (int k = 0; k < 16; k++) v[k] = t[k];
+}
+
+/* out (rows < m_out, columns < n_out, row stride out_stride; transposed: out[column][row]) = the block
+   (i, j) of sum_l 256**l sums[l], in float32 (out32) or float64 (out64). The sums fit in int32 (every
+   product's grids keep its sums below 2**24 in magnitude), so the digits are combined in int32
+   (wrapping: the true sum is what remains). last_col (float64 only, or NULL): column n_out - 1 of the
+   rows below m_out - 1 goes to last_col[row] instead (the gradient's hidden-bias sums; the corner is
+   dropped). */
 static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j, int64_t m_out, int64_t n_out,
-                           float *out32, double *out64, int64_t out_stride, int transposed) {
+                           float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
     int64_t rows = m_out - i < 16 ? m_out - i : 16, cols = n_out - j < 16 ? n_out - j : 16;
+    int64_t main_cols = last_col && j + cols == n_out ? cols - 1 : cols;
+    __m512i v[16];
+    for (int r = 0; r < 16; r++) {
+        __m512i total = _mm512_load_si512(sums[D - 1][r]);
+        for (int l = D - 2; l >= 0; l--) total = _mm512_add_epi32(_mm512_slli_epi32(total, 8), _mm512_load_si512(sums[l][r]));
+        v[r] = total;
+    }
+    if (transposed) {
+        transpose16(v);
+        __mmask16 mask = (__mmask16)((1u << rows) - 1);
+        for (int64_t c = 0; c < cols; c++) _mm512_mask_storeu_ps(out32 + (j + c) * out_stride + i, mask, _mm512_cvtepi32_ps(v[c]));
+    } else if (out32) {
+        __mmask16 mask = (__mmask16)((1u << cols) - 1);
+        for (int64_t r = 0; r < rows; r++) _mm512_mask_storeu_ps(out32 + (i + r) * out_stride + j, mask, _mm512_cvtepi32_ps(v[r]));
+    } else {
+        __mmask8 low = (__mmask8)((1u << (main_cols < 8 ? main_cols : 8)) - 1),
+                 high = (__mmask8)((1u << (main_cols > 8 ? main_cols - 8 : 0)) - 1);
+        for (int64_t r = 0; r < rows; r++) {
+            double *o = out64 + (i + r) * out_stride + j;
+            _mm512_mask_storeu_pd(o, low, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v[r])));
+            _mm512_mask_storeu_pd(o + 8, high, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v[r], 1)));
+            if (main_cols < cols && i + r < m_out - 1) {
+                int32_t lanes[16];
+                _mm512_storeu_si512(lanes, v[r]);
+                last_col[i + r] = (double)lanes[cols - 1];
+            }
+        }
+    }
+}
+#else
+/* last_col (float64 sums only, or NULL): column n_out - 1 of rows below m_out - 1 goes to last_col[row]
+   instead of out64 (the gradient's hidden-bias sums; the corner is dropped) */
+static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j, int64_t m_out, int64_t n_out,
+                           float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
+    int64_t rows = m_out - i < 16 ? m_out - i : 16, cols = n_out - j < 16 ? n_out - j : 16;
+    int64_t main_cols = last_col && j + cols == n_out ? cols - 1 : cols;
     for (int64_t r = 0; r < rows; r++) {
         int64_t total[16];
         for (int c = 0; c < 16; c++) total[c] = sums[D - 1][r][c];
@@ -100,14 +167,17 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
         else if (out32)
             for (int64_t c = 0; c < cols; c++) out32[(i + r) * out_stride + j + c] = (float)total[c];
         else
-            for (int64_t c = 0; c < cols; c++) out64[(i + r) * out_stride + j + c] = (double)total[c];
+            for (int64_t c = 0; c < main_cols; c++) out64[(i + r) * out_stride + j + c] = (double)total[c];
+        if (main_cols < cols && i + r < m_out - 1) last_col[i + r] = (double)total[cols - 1];
     }
 }
+
+#endif
 
 __attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
     const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
-    int transposed) {
+    int transposed, double *last_col) {
     /* the 16 x 16 blocks shared among OpenMP's threads (each block one thread's: the same sums on any
        number of threads) where the product is large enough to pay for waking them */
 #pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
@@ -135,7 +205,7 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
 int hpcrbm_amx_ready(void) { return 0; }
 static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
                         int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
-                        float *out32, double *out64, int64_t out_stride, int transposed) {}
+                        float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {}
 #endif
 
 /* thread-local scratch: the packed left operand and the packed right one (NULL: out of memory) */
@@ -163,6 +233,48 @@ int64_t hpcrbm_packed_weights_bytes(int64_t nh, int64_t units, int digits) {
     return first_bytes(nh, units, digits) + (up(nh, 64) / 4) * (4 * digits * up(units, 16) + PAD);
 }
 
+#if defined(__AVX512F__)
+/* rint(w[0..16) scale) (lanes outside ``m``: 0); rint: the default rounding mode, half to even */
+static inline __m512i rounded16(const float *w, __mmask16 m, float scale) {
+    return _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, w), _mm512_set1_ps(scale)));
+}
+
+/* the lowest balanced base-256 digit of *x, which loses it (digits3) */
+static inline __m512i next_digit(__m512i *x) {
+    const __m512i half = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
+    __m512i d = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(*x, half), low), half);
+    *x = _mm512_srai_epi32(_mm512_sub_epi32(*x, d), 8);
+    return d;
+}
+
+/* Both layouts in one pass over W, four rows at a time, every byte the products read written (the
+   padding as zeros): no memset. */
+void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
+                         int8_t *restrict out) {
+    int64_t ma = up(nh, 16), lda = up(units, 64) + PAD, kp2 = up(nh, 64), nb2 = up(units, 16),
+            ld2 = digits * nb2 + PAD / 4;
+    uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
+    const __m512i byte = _mm512_set1_epi32(255);
+#pragma omp parallel for if (nh * units >= PARALLEL_WORK / 256) schedule(static)
+    for (int64_t j4 = 0; j4 < kp2; j4 += 4) {
+        for (int64_t i = 0; i < lda - PAD; i += 16) {
+            __mmask16 m = units - i >= 16 ? 0xFFFF : units > i ? (__mmask16)((1u << (units - i)) - 1) : 0;
+            __m512i x[4], quads[3];
+            for (int u = 0; u < 4; u++) x[u] = j4 + u < nh ? rounded16(W + (j4 + u) * w_stride + i, m, scale)
+                                                           : _mm512_setzero_si512();
+            for (int l = 0; l < digits; l++) {
+                quads[l] = _mm512_setzero_si512();
+                for (int u = 0; u < 4; u++) {
+                    __m512i d = next_digit(&x[u]);
+                    if (j4 + u < ma) _mm512_mask_cvtepi32_storeu_epi8(out + (l * ma + j4 + u) * lda + i, 0xFFFF, d);
+                    quads[l] = _mm512_or_si512(quads[l], _mm512_slli_epi32(_mm512_and_si512(d, byte), 8 * u));
+                }
+                if (i < nb2) _mm512_storeu_si512(Bw + (j4 / 4) * ld2 + l * nb2 + i, quads[l]);
+            }
+        }
+    }
+}
+#else
 void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
                          int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
@@ -201,6 +313,8 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
     }
 }
 
+#endif
+
 /* out (rows, nh) float32 = X (rows, units) . W^T for X of 0/1 values (row stride x_stride), from
    the packed weights (W's digits times X^T, the sums written transposed). 0, or -1 when the
    scratch memory cannot be had (and for the two below). */
@@ -216,7 +330,7 @@ int hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t
             B[(i4 / 4) * ld + r] = quad((int32_t)x[i4], (int32_t)x[i4 + 1], (int32_t)x[i4 + 2], (int32_t)x[i4 + 3]);
         for (int64_t i = units / 4 * 4; i < units; i++) B[(i / 4) * ld + r] |= (uint32_t)((int32_t)x[i] & 255) << (8 * (i % 4));
     }
-    gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1);
+    gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1, NULL);
     return 0;
 }
 
@@ -236,30 +350,71 @@ int hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x
         memset(a + nh, 0, lda - nh);
     }
     memset(A + rows * lda, 0, (mp - rows) * lda);
-    gemm_digits(A, lda, 0, Bv, ldb, nb, 1, digits, mp, nb, kp, rows, units, out, NULL, out_stride, 0);
+    gemm_digits(A, lda, 0, Bv, ldb, nb, 1, digits, mp, nb, kp, rows, units, out, NULL, out_stride, 0, NULL);
     return 0;
 }
 
-/* out (nh, units) float64 = S (nh, rows) . X (rows, units) for integer S (row stride s_stride,
-   D digits) and X of 0/1 values (row stride x_stride): the gradient's weight sums. */
-int hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int64_t s_stride, int digits,
-                                  const float *X, int64_t units, int64_t x_stride, double *out, int64_t out_stride) {
-    int64_t ma = up(nh, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units, 16), ld = np_ + PAD / 4;
-    int8_t *A = buffer(0, digits * ma * lda);
-    uint32_t *B = buffer(1, 4 * (kp / 4) * ld);
-    if (!A || !B) return -1;
-    memset(A, 0, digits * ma * lda);
-    for (int64_t j = 0; j < nh; j++) {
-        const float *s = S + j * s_stride;
-        int8_t *a0 = A + j * lda, *a1 = A + (ma + j) * lda, *a2 = A + (2 * ma + j) * lda;
-        for (int64_t r = 0; r < rows; r++) {
-            int32_t d[3];
-            digits3((int32_t)s[r], d);
-            a0[r] = (int8_t)d[0];
-            if (digits > 1) a1[r] = (int8_t)d[1];
-            if (digits > 2) a2[r] = (int8_t)d[2];
+/* The 16 x 16 block (rows r0.., hidden units j0..) of S = [rint(P0 step); -rint(Pk step)] (rows, nh),
+   transposed into A's digit planes (digit l of S[r][j] at A[(l ma + j) lda + r]). */
+#if defined(__AVX512F__)
+static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
+                                int digits, int64_t r0, int64_t j0, int8_t *A, int64_t ma, int64_t lda) {
+    __m512i v[16];
+    __mmask16 columns = nh - j0 >= 16 ? 0xFFFF : (__mmask16)((1u << (nh - j0)) - 1);
+    for (int k = 0; k < 16; k++) {
+        int64_t r = r0 + k;
+        if (r >= rows) {
+            v[k] = _mm512_setzero_si512();
+            continue;
+        }
+        const float *p = (r < n0 ? P0 + r * nh : Pk + (r - n0) * nh) + j0;
+        __m512i x = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(columns, p), _mm512_set1_ps(step)));
+        v[k] = r < n0 ? x : _mm512_sub_epi32(_mm512_setzero_si512(), x); /* rint: the default rounding mode */
+    }
+    transpose16(v);
+    __mmask16 valid = rows - r0 >= 16 ? 0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
+    const __m512i half = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
+    for (int64_t j = j0; j < nh && j < j0 + 16; j++) {
+        __m512i x = v[j - j0];
+        for (int l = 0; l < digits; l++) { /* balanced digits, as digits3 */
+            __m512i d = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(x, half), low), half);
+            _mm512_mask_cvtepi32_storeu_epi8(A + (l * ma + j) * lda + r0, valid, d);
+            x = _mm512_srai_epi32(_mm512_sub_epi32(x, d), 8);
         }
     }
+}
+#else
+static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
+                                int digits, int64_t r0, int64_t j0, int8_t *A, int64_t ma, int64_t lda) {
+    for (int64_t r = r0; r < rows && r < r0 + 16; r++) {
+        const float *p = r < n0 ? P0 + r * nh : Pk + (r - n0) * nh;
+        for (int64_t j = j0; j < nh && j < j0 + 16; j++) {
+            int32_t d[3], x = (int32_t)nearbyintf(p[j] * step);
+            digits3(r < n0 ? x : -x, d);
+            for (int l = 0; l < digits; l++) A[(l * ma + j) * lda + r] = (int8_t)d[l];
+        }
+    }
+}
+#endif
+
+/* The gradient's exact sums of one update, into grad = [W (nh, units), b (units), c (nh)] (float64):
+   with S (nh, n0 + m) = [rint(P0 step), -rint(Pk step)]^T (P0 (n0, nh), Pk (m, nh) the hidden
+   probabilities, row stride nh; step = 2**t, so |S| < 2**23 in ``digits`` digits) and X (n0 + m,
+   units) the visible rows of both phases (0/1 values, row stride x_stride): W = S X, b = the column
+   sums of X's first n0 rows minus those of the others, c = the row sums of S. All three come from
+   one product: S gains a row of +1 (n0 times) and -1 (m times), X a column of ones. */
+int hpcrbm_gradient_sums(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
+                         float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
+                         double *grad) {
+    int64_t rows = n0 + m, ma = up(nh + 1, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units + 1, 16),
+            ld = np_ + PAD / 4;
+    int8_t *restrict A = buffer(0, digits * ma * lda);
+    uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
+    if (!A || !B) return -1;
+    memset(A, 0, digits * ma * lda);
+    for (int64_t r0 = 0; r0 < rows; r0 += 16)
+        for (int64_t j0 = 0; j0 < nh; j0 += 16) signed_digits_block(P0, n0, Pk, rows, nh, step, digits, r0, j0, A, ma, lda);
+    for (int64_t r = 0; r < rows; r++) A[nh * lda + r] = r < n0 ? 1 : -1;
     memset(B, 0, 4 * (kp / 4) * ld);
     for (int64_t r4 = 0; r4 < rows; r4 += 4) {
         int64_t s1 = r4 + 1 < rows, s2 = r4 + 2 < rows, s3 = r4 + 3 < rows;
@@ -268,7 +423,9 @@ int hpcrbm_integers_times_binary(const float *S, int64_t nh, int64_t rows, int64
         uint32_t *dst = B + (r4 / 4) * ld;
         for (int64_t i = 0; i < units; i++)
             dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
+        dst[units] = quad(1, (int32_t)s1, (int32_t)s2, (int32_t)s3);
     }
-    gemm_digits(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, units, NULL, out, out_stride, 0);
+    gemm_digits(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh + 1, units + 1, NULL, grad, units,
+                0, grad + nh * units + units);
     return 0;
 }

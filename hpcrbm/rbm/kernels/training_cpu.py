@@ -425,26 +425,26 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     phk = np.empty((m, nh), W.dtype)
     _probabilities(_hidden_sums(vk, Wq, packed, nh, digits, int8), scale[1], c, phk)
     # [p(h|v0); -p(h|vk)] on the grid 2**-t, transposed (Nh, rows): its row sums (c) and its
-    # product with [v0; vk] (W)
-    nW, nb = nh * units, units
-    signed = np.empty((nh, n0 + m), W.dtype)
+    # product with [v0; vk] (W); b from the rows alone
     step = math.ldexp(1.0, t)
-    for j in range(nh):
-        total = 0.0
-        for r in range(n0):
-            signed[j, r] = np.rint(np.float64(ph0[r, j]) * step)
-            total += signed[j, r]
-        for r in range(m):
-            signed[j, n0 + r] = -np.rint(np.float64(phk[r, j]) * step)
-            total += signed[j, n0 + r]
-        grad[nW + nb + j] = total
     if int8:
-        int8_products.weight_sums(signed, int8_products.digits_needed(step), rows, grad[:nW].reshape(nh, units))
+        int8_products.gradient_sums(ph0, phk, step, rows, grad)
     else:
+        nW, nb = nh * units, units
+        signed = np.empty((nh, n0 + m), W.dtype)
+        for j in range(nh):
+            total = 0.0
+            for r in range(n0):
+                signed[j, r] = np.rint(np.float64(ph0[r, j]) * step)
+                total += signed[j, r]
+            for r in range(m):
+                signed[j, n0 + r] = -np.rint(np.float64(phk[r, j]) * step)
+                total += signed[j, n0 + r]
+            grad[nW + nb + j] = total
         products = np.dot(signed, rows)
         for j in range(nh):
             for i in range(units):
                 grad[j * units + i] = products[j, i]
-    phase_difference(rows, n0, grad[nW:nW + nb])
+        phase_difference(rows, n0, grad[nW:nW + nb])
     negative[:] = vk
     return s, t
