@@ -49,6 +49,30 @@ def test_products_are_the_exact_integer_products(nh, units, rows):
     assert np.array_equal(grad[nh * units + units:], signed.sum(axis=0))
 
 
+@needs_amx
+@pytest.mark.parametrize("rows, n", [(1, 1), (3, 15), (5, 17), (7, 33), (100, 100), (64, 1024)])
+def test_the_vectorised_layer_is_the_numba_layer(rows, n):
+    """bernoulli_layer (C, AVX-512, rows split among threads from 2**15 values) gives the
+    probabilities of training_cpu._probabilities and the states of sample_bernoulli_rows bit for
+    bit: logits from 1e-3 to beyond the clamp at 80, ragged columns, large chain ids and steps."""
+    rng = np.random.default_rng(rows * n)
+    sums = (rng.normal(size=(rows, n)) * rng.choice([1e-3, 1.0, 30.0, 3000.0], size=(rows, n))).astype(np.float32)
+    bias = rng.normal(size=n).astype(np.float32)
+    ids = rng.integers(0, 2**32, rows).astype(np.int64)
+    step, first_block, c3, (k0, k1) = 2**31 + 5, 7, 2**32 - 3, seed_key(2**64 - 11)
+    scale = np.float32(2.0**-3)
+    expected_p, expected_h = np.empty_like(sums), np.empty_like(sums)
+    k._probabilities(sums, scale, bias, expected_p)
+    k.sample_bernoulli_rows(expected_p, ids, step, first_block, c3, k0, k1, expected_h)
+    probs, states = np.full_like(sums, np.nan), np.full_like(sums, np.nan)
+    ip.bernoulli_layer(sums, scale, bias, probs, True, ids, step, first_block, c3, k0, k1, states)
+    assert np.array_equal(probs, expected_p) and np.array_equal(states, expected_h)
+    assert rows * n < 100 or 0 < states.mean() < 1
+    probs_only = np.full_like(sums, np.nan)
+    ip.bernoulli_layer(sums, scale, bias, probs_only, False, ids, step, first_block, c3, k0, k1, states[:0])
+    assert np.array_equal(probs_only, expected_p)
+
+
 def _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed):
     rng = np.random.default_rng(seed)
     units, n = nv * max(q, 1), 5 * batch

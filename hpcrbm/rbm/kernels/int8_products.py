@@ -26,31 +26,38 @@ from ... import kernel_cache_dir, use_kernel_cache
 
 use_kernel_cache()
 
-SOURCE = Path(__file__).with_name("int8_products_amx.c")
+SOURCES = [Path(__file__).with_name(name) for name in ("int8_products_amx.c", "bernoulli_layer.c")]
+# no fused multiply-adds: the sigmoid's float32 operations are those of its numba, NumPy and CuPy twins
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC"]
 
 _i64, _ptr, _int, _float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+_u64, _u32 = ctypes.c_uint64, ctypes.c_uint32
 _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_packed_weights_bytes": (_i64, (_i64, _i64, _int)),
     "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
     "hpcrbm_binary_times_weights_t": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr)),
+    "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
 }
-_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, None: types.void}
+_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
+                _u32: types.uint32, None: types.void}
 
 
 def _library():
     """Path of the built library, or None where it cannot be built (no C compiler, a failed build).
     Named by the source and the host CPU (``-march=native``: a cache shared by nodes of several
     kinds keeps one library per kind)."""
-    digest = hashlib.sha256(SOURCE.read_bytes())
+    digest = hashlib.sha256(" ".join(FLAGS).encode())
+    for source in SOURCES:
+        digest.update(source.read_bytes())
     digest.update(f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}".encode())
     digest = digest.hexdigest()[:16]
     target = kernel_cache_dir() / f"int8_products_amx-{digest}.so"
     if target.exists():
         return target
     partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    command = ["cc", "-O3", "-march=native", "-shared", "-fPIC", "-o", str(partial), str(SOURCE)]
+    command = ["cc", *FLAGS, "-o", str(partial), *map(str, SOURCES)]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         # with OpenMP where the compiler has it (large products split among threads), else without
@@ -91,6 +98,7 @@ _pack_weights = _external("hpcrbm_pack_weights")
 _binary_times_weights_t = _external("hpcrbm_binary_times_weights_t")
 _binary_times_weights = _external("hpcrbm_binary_times_weights")
 _gradient_sums = _external("hpcrbm_gradient_sums")
+_bernoulli_layer = _external("hpcrbm_bernoulli_layer")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -139,3 +147,17 @@ def gradient_sums(ph0, phk, step, rows, grad):
                       np.int32(digits_needed(step)), rows.ctypes.data, units, rows.strides[0] // 4,
                       grad.ctypes.data) != 0:
         raise MemoryError("no memory for the AMX products' packed operands")
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3, k0, k1, states):
+    """probs = sigmoid(sums scale + bias) (the portable float32 sigmoid) and, with ``sample``,
+    states = 1 where the Philox uniform of (ids[row], step, word first_block * 4 + column) is below
+    probs, else 0: training_cpu's _probabilities and sample_bernoulli_rows in one vectorised pass
+    (kernels/bernoulli_layer.c), the same bits. sums, probs, states (rows, n) float32 C-contiguous
+    (probs may be sums); bias (n,) float32."""
+    rows, n = sums.shape
+    chains = ids.astype(np.int64)
+    _bernoulli_layer(sums.ctypes.data, rows, n, np.float32(scale), bias.ctypes.data, probs.ctypes.data,
+                     chains.ctypes.data, np.uint64(step), np.uint64(first_block), np.uint64(c3), np.uint32(k0),
+                     np.uint32(k1), states.ctypes.data if sample else 0)

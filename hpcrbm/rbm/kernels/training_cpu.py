@@ -353,6 +353,19 @@ def _softmax_probabilities(sums, scale, bias, q, out):
                 out[r, base + a] = out[r, base + a] / total[0]
 
 
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3, k0, k1, states, native):
+    """probs = the sigmoid of sums scale + bias and, with ``sample``, states drawn from them (the
+    streams of rows ``ids``, :func:`sample_bernoulli_rows`): in one vectorised C pass for float32
+    arrays where ``native`` (int8_products.bernoulli_layer), else these kernels; the same bits."""
+    if native and probs.itemsize == 4:
+        int8_products.bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3, k0, k1, states)
+        return
+    _probabilities(sums, scale, bias, probs)
+    if sample:
+        sample_bernoulli_rows(probs, ids, step, first_block, c3, k0, k1, states)
+
+
 @numba.njit(cache=True, nogil=True)
 def _hidden_sums(x, Wq, packed, nh, digits, int8):
     """x Wq.T (rows, Nh) for x (rows, units) of 0/1 values: BLAS, or AMX int8 products of
@@ -402,28 +415,32 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
         rows[n0:] = chains
     sums = _hidden_sums(rows if persistent else rows[:n0], Wq, packed, nh, digits, int8)
     p_all = np.empty((len(sums), nh), W.dtype)
-    _probabilities(sums, scale[1], c, p_all)
     ph0 = p_all[:n0]
-    ph = p_all[n0:] if persistent else ph0
-    v = rows[n0:] if persistent else rows[:n0]
     h = np.empty((m, nh), W.dtype)
     pv = np.empty((m, units), W.dtype)
     vk = rows[n0:]
+    v = vk if persistent else rows[:n0]
     for g in range(gibbs_steps):
+        first_block = 2 * g * stride // 4
         if g > 0:
-            ph = np.empty((m, nh), W.dtype)
-            _probabilities(_hidden_sums(v, Wq, packed, nh, digits, int8), scale[1], c, ph)
-        sample_bernoulli_rows(ph, ids, update, 2 * g * stride // 4, c3, k0, k1, h)
+            _bernoulli_layer(_hidden_sums(v, Wq, packed, nh, digits, int8), scale[1], c, np.empty((m, nh), W.dtype),
+                             True, ids, update, first_block, c3, k0, k1, h, int8)
+        elif persistent:  # p(h|v0) for the gradient, h drawn from the chains' p(h|v)
+            _bernoulli_layer(sums[:n0], scale[1], c, ph0, False, ids, update, 0, c3, k0, k1, h, int8)
+            _bernoulli_layer(sums[n0:], scale[1], c, p_all[n0:], True, ids, update, 0, c3, k0, k1, h, int8)
+        else:
+            _bernoulli_layer(sums, scale[1], c, ph0, True, ids, update, 0, c3, k0, k1, h, int8)
         visible_sums = int8_products.weight_products(h, packed, nh, units, digits, False) if int8 else np.dot(h, Wq)
         if q:
             _softmax_probabilities(visible_sums, scale[1], b, q, pv)
             sample_categorical_rows(pv, q, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
         else:
-            _probabilities(visible_sums, scale[1], b, pv)
-            sample_bernoulli_rows(pv, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1, vk)
+            _bernoulli_layer(visible_sums, scale[1], b, pv, True, ids, update, (2 * g + 1) * stride // 4, c3, k0, k1,
+                             vk, int8)
         v = vk
     phk = np.empty((m, nh), W.dtype)
-    _probabilities(_hidden_sums(vk, Wq, packed, nh, digits, int8), scale[1], c, phk)
+    _bernoulli_layer(_hidden_sums(vk, Wq, packed, nh, digits, int8), scale[1], c, phk, False, ids, update, 0, c3, k0,
+                     k1, h, int8)
     # [p(h|v0); -p(h|vk)] on the grid 2**-t, transposed (Nh, rows): its row sums (c) and its
     # product with [v0; vk] (W); b from the rows alone
     step = math.ldexp(1.0, t)
