@@ -49,10 +49,11 @@ MONITOR_SAMPLES = 1000
 # 100 x 100, 158 instead of 205 us per update on two cores: docs/benchmarks.md); above, the thread count is
 # the process's (all cores on one rank, cores / ranks under an MPI launcher: cli.set_blas_threads)
 SMALL_PRODUCTS = 2**20
-# this rank's rows of a batch x units x Nh from which a float32 training on a CPU with AMX computes its products
-# as int8 products (kernels/int8_products.py: the same sums; below, a call's fixed cost outweighs what it saves:
-# the demo's 100 x 100 x 64 gains on one rank and loses when two ranks split the batch)
-INT8_PRODUCTS_FROM = 2**19
+# this rank's rows of a batch x units x Nh from which a float32 training on a CPU with AMX computes its update with
+# the C kernels (kernels/int8_products.py: AMX int8 products, the vectorised layers; the same bits); below, their
+# fixed cost per call outweighs what they save (one rank's update, 2026-12-07: 50 x 100 x 64 rows 57 instead of 78
+# us, 25 x 100 x 64 35 instead of 41, 50 x 64 x 16 26 either way)
+INT8_PRODUCTS_FROM = 2**17
 
 
 class ExactGridError(InputError):
@@ -170,6 +171,7 @@ class Trainer:
         # rows): made once, in the kernels' module, written in full by every update
         self._grad = self.xp.empty(settings.n_hidden * (self.units + 1) + self.units, dtype=np.float64)
         self._negative = self.xp.empty((settings.batch_size, self.units), self.dtype)
+        self._no_rows = self.data[:0]  # a CD update's chain starts: none (they are the batch's rows)
         products = settings.batch_size // comm.size * self.units * settings.n_hidden
         self.int8_products = (kernels is training_cpu and self.dtype == np.float32 and int8_products.AVAILABLE
                               and products >= INT8_PRODUCTS_FROM)
@@ -210,35 +212,46 @@ class Trainer:
         return (u < 0.5).astype(self.dtype)
 
     # -- one update ---------------------------------------------------------------------
-    def update(self, state, batch, update):
-        """One SGD step on the global batch (global sample indices); all ranks call it."""
-        p, s, k = state.params, self.s, self.k
+    def parameter_views(self, state):
+        """(W as (Nh, units), b flat, and the flat views of W, b, c and their velocities that the SGD
+        step updates in place): made once per epoch (each update's reshapes cost microseconds)."""
+        p = state.params
+        arrays = (p.W, p.b, p.c, *state.velocity)
+        if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
+            raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
+        return p.flat_W(), p.flat_b(), tuple(a.reshape(-1) for a in arrays)
+
+    def update(self, state, batch, update, views=None):
+        """One SGD step on the global batch (global sample indices); all ranks call it. ``views``:
+        :meth:`parameter_views` of ``state`` (made here when not given)."""
+        s, k = self.s, self.k
+        W, b, flat = views or self.parameter_views(state)
         mine = batch if self._all_local else batch[(batch >= self.first) & (batch < self.first + len(self.data))]
         persistent = s.method == "pcd"
         if persistent:
             starts, ids = state.chains[self._chain_rows], self._chain_ids
         else:
-            starts, ids = self.data[:0], mine
+            starts, ids = self._no_rows, mine
         grad, negative = self._grad, self._negative[:len(ids)]
         weight_grid, _ = k.gradient_sums(
-            self.data, mine - self.first, starts, persistent, ids, s.k, p.flat_W(), p.flat_b(), p.c, s.q, update,
-            self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
+            self.data, mine - self.first if self.first else mine, starts, persistent, ids, s.k, W, b, flat[2], s.q,
+            update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
         if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
+            p = state.params
             raise ExactGridError(
                 f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "
                 f"(max |W| = {float(abs(p.W).max()):.4g} over {max(p.W.shape[0], self.units)} units needs a grid "
                 f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
-        state.weight_grid = min(state.weight_grid, int(weight_grid))
+        if weight_grid < state.weight_grid:
+            state.weight_grid = int(weight_grid)
         if self.comm.size > 1:
             grad = self.comm.allreduce_sum(grad)
         if persistent:
             state.chains[self._chain_rows] = negative  # every rank's are gathered at the end of the epoch
-        arrays = (p.W, p.b, p.c, *state.velocity)
-        if not all(a.flags.c_contiguous for a in arrays):  # reshape would copy and the step be lost
-            raise ValueError("RBM parameters and velocities must be C-contiguous arrays")
-        k.sgd_step(grad, *(a.reshape(-1) for a in arrays), s.batch_size, s.learning_rate, s.momentum,
-                   s.weight_decay, s.biases, self._probability_scale)
-        apply_gauge(self.xp, p)
+        k.sgd_step(grad, *flat, s.batch_size, s.learning_rate, s.momentum, s.weight_decay, s.biases,
+                   self._probability_scale)
+        if s.q:
+            apply_gauge(self.xp, state.params)
 
     def blas_threads(self):
         """A context of one BLAS thread where the update's products are small (batch x units x Nh
@@ -255,8 +268,9 @@ class Trainer:
         """One pass over the data set; increments ``state.epoch``."""
         order = self.permutation(state.epoch)
         bs = self.s.batch_size
+        views = self.parameter_views(state)
         for bi in range(self.batches):
-            self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi)
+            self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi, views)
         if self.s.method == "pcd" and self.comm.size > 1:
             state.chains = self.comm.allgather_slices(state.chains[self._chain_rows], bs)
         state.epoch += 1
