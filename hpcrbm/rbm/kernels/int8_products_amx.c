@@ -315,6 +315,41 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
 
 #endif
 
+/* B[q][r] (row stride ld, uint32) = the quad of bytes X[r][4q .. 4q + 3] (0/1 floats), for q < up(units,
+   64) / 4 and r < up(rows, 16), zeros past X: the VNNI layout of X^T, every word a product reads. */
+#if defined(__AVX512F__)
+static void binary_quads_transposed(const float *X, int64_t rows, int64_t x_stride, int64_t units, uint32_t *B,
+                                    int64_t ld) {
+    for (int64_t r0 = 0; r0 < rows; r0 += 16)
+        for (int64_t i0 = 0; i0 < units; i0 += 64) { /* 16 rows x 64 units: one 16 x 16 transpose of quads */
+            __m512i v[16];
+            for (int k = 0; k < 16; k++) {
+                v[k] = _mm512_setzero_si512();
+                if (r0 + k >= rows) continue;
+                const float *x = X + (r0 + k) * x_stride + i0;
+                for (int part = 0; part < 4; part++) {
+                    int64_t i = i0 + 16 * part;
+                    __mmask16 m = units - i >= 16 ? 0xFFFF : units > i ? (__mmask16)((1u << (units - i)) - 1) : 0;
+                    __m128i bytes = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, x + 16 * part)));
+                    if (part == 0) v[k] = _mm512_inserti32x4(v[k], bytes, 0);
+                    else if (part == 1) v[k] = _mm512_inserti32x4(v[k], bytes, 1);
+                    else if (part == 2) v[k] = _mm512_inserti32x4(v[k], bytes, 2);
+                    else v[k] = _mm512_inserti32x4(v[k], bytes, 3);
+                }
+            }
+            transpose16(v);
+            for (int q = 0; q < 16; q++) _mm512_storeu_si512(B + (i0 / 4 + q) * ld + r0, v[q]);
+        }
+}
+#else
+static void binary_quads_transposed(const float *X, int64_t rows, int64_t x_stride, int64_t units, uint32_t *B,
+                                    int64_t ld) {
+    memset(B, 0, 4 * (up(units, 64) / 4) * ld);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < units; i++) B[(i / 4) * ld + r] |= (uint32_t)((int32_t)X[r * x_stride + i] & 255) << (8 * (i % 4));
+}
+#endif
+
 /* out (rows, nh) float32 = X (rows, units) . W^T for X of 0/1 values (row stride x_stride), from
    the packed weights (W's digits times X^T, the sums written transposed). 0, or -1 when the
    scratch memory cannot be had (and for the two below). */
@@ -323,13 +358,7 @@ int hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t
     int64_t ma = up(nh, 16), kp = up(units, 64), lda = kp + PAD, np_ = up(rows, 16), ld = np_ + PAD / 4;
     uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
     if (!B) return -1;
-    memset(B, 0, 4 * (kp / 4) * ld);
-    for (int64_t r = 0; r < rows; r++) {
-        const float *restrict x = X + r * x_stride;
-        for (int64_t i4 = 0; i4 + 4 <= units; i4 += 4)
-            B[(i4 / 4) * ld + r] = quad((int32_t)x[i4], (int32_t)x[i4 + 1], (int32_t)x[i4 + 2], (int32_t)x[i4 + 3]);
-        for (int64_t i = units / 4 * 4; i < units; i++) B[(i / 4) * ld + r] |= (uint32_t)((int32_t)x[i] & 255) << (8 * (i % 4));
-    }
+    binary_quads_transposed(X, rows, x_stride, units, B, ld);
     gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1, NULL);
     return 0;
 }
