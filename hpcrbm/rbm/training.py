@@ -31,7 +31,7 @@ from ..errors import InputError
 from ..parallel.communicator import block_range
 from ..rng.philox import seed_key
 from ..rng.streams import Purpose, rbm_point
-from ..rng.uniform import normals, stream_words, stride, uniforms
+from ..rng.uniform import normals, stream_order, stride, uniforms
 from .kernels import int8_products, training_cpu
 from .kernels.training_array import FIXED_POINT, ArrayKernels, fixed_point
 from .model import (
@@ -180,8 +180,7 @@ class Trainer:
 
     # -- random streams ---------------------------------------------------------------
     def permutation(self, epoch):
-        words = stream_words(self.n_total, self.s.seed, self.s.point, 0, epoch, Purpose.RBM_ORDER)
-        return np.argsort(words, kind="stable")
+        return stream_order(self.n_total, self.s.seed, self.s.point, 0, epoch, Purpose.RBM_ORDER)
 
     # -- state --------------------------------------------------------------------------
     def initial_state(self):

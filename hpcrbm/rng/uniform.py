@@ -42,6 +42,17 @@ def stream_words(n, seed, point, replica, step, purpose):
     return _first_words(int(n), int(step), int(replica), int(point) * 256 + int(purpose), k0, k1)
 
 
+def stream_order(n, seed, point, replica, step, purpose):
+    """The permutation argsort(:func:`stream_words`, kind="stable") of 0 .. n - 1 (int64, (n,)):
+    by word, ties by index. Computed as the sort of the keys word 2**32 + index, all distinct, so
+    any sort gives it (NumPy's vectorised sort of uint64: 84 instead of 608 us at n = 12000)."""
+    if n >= 2**32:
+        raise ValueError("stream_order: n must be below 2**32")
+    keys = stream_words(n, seed, point, replica, step, purpose).astype(np.uint64) << np.uint64(32)
+    keys |= np.arange(n, dtype=np.uint64)
+    return (np.sort(keys) & np.uint64(0xFFFFFFFF)).astype(np.int64)
+
+
 def stride(*widths):
     """Word offset between the parts of one chain's draws at a step: the widest part, rounded
     up to a multiple of 4 (``uniforms``' ``offset``)."""

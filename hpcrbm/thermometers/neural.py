@@ -17,7 +17,7 @@ import numpy as np
 
 from ..backend import array_module, to_host, to_module
 from ..rng.streams import Purpose
-from ..rng.uniform import normals, stream_words, uniforms
+from ..rng.uniform import normals, stream_order, uniforms
 
 _ORDER = int(Purpose.THERMOMETER_ORDER)  # epoch permutations: replica 0, step = epoch
 _INIT = int(Purpose.THERMOMETER_INIT)  # initial weights: replica = row, step = layer
@@ -126,7 +126,7 @@ def train_classifier(X, labels, classes, cfg_t, seed, field_index, pause=None, r
     X, labels = xp.asarray(X, np.float64), xp.asarray(labels, np.int64)
     n_train, B = len(X), cfg_t.batch_size
     for epoch in range(first, cfg_t.epochs):
-        order = xp.asarray(np.argsort(stream_words(n_train, seed, field_index, 0, epoch, _ORDER), kind="stable"))
+        order = xp.asarray(stream_order(n_train, seed, field_index, 0, epoch, _ORDER))
         for start in range(0, n_train - B + 1, B):
             batch = order[start:start + B]
             t += 1

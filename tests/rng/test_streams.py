@@ -47,3 +47,19 @@ def test_stream_words_are_the_counter_words_of_the_first_indices(n):
     from hpcrbm.rng.uniform import stream_words
     expected = counter_words(2**40 + 3, 77, 5, 9, np.arange(n), Purpose.RBM_ORDER)
     assert np.array_equal(stream_words(n, 2**40 + 3, 77, 5, 9, Purpose.RBM_ORDER), expected)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 1001, 12000])
+def test_stream_order_is_the_stable_argsort_of_the_words(n, monkeypatch):
+    """stream_order (a sort of word 2**32 + index keys) is argsort(words, kind="stable"): by word,
+    ties by index; ties forced by a stream whose every third word is one value."""
+    import numpy as np
+
+    from hpcrbm.rng import uniform
+    words = uniform.stream_words(n, 7, 3, 0, 2, Purpose.RBM_ORDER)
+    assert np.array_equal(uniform.stream_order(n, 7, 3, 0, 2, Purpose.RBM_ORDER), np.argsort(words, kind="stable"))
+    tied = words.copy()
+    tied[::3] = tied[0] if n else 0
+    monkeypatch.setattr(uniform, "stream_words", lambda *args: tied)
+    order = uniform.stream_order(n, 7, 3, 0, 2, Purpose.RBM_ORDER)
+    assert order.dtype == np.int64 and np.array_equal(order, np.argsort(tied, kind="stable"))

@@ -1,15 +1,18 @@
-"""The training update's exact products as AMX int8 products (kernels/int8_products_amx.c), for
-training_cpu.gradient_sums: the same sums as its BLAS products (so the same bits), faster where
-the products are large (docs/rbm.md, "Where an update's time goes").
+"""The float32 training update's C kernels for CPUs with AMX, for training_cpu.gradient_sums: the
+exact products as AMX int8 products (kernels/int8_products_amx.c: the same sums as its BLAS
+products, so the same bits) and the Bernoulli layers in one vectorised pass
+(kernels/bernoulli_layer.c: the portable sigmoid and the Philox draws, the bits of the numba
+kernels); docs/rbm.md, "The C update on CPUs with AMX".
 
-The C library is built once per source with the system's C compiler (``cc -O3 -march=native
--fopenmp``) into the kernel cache (hpcrbm.kernel_cache_dir) and linked into numba's kernels by
-symbol name. A large product (from 2**24 multiply-adds) and the packing of a large W are split
-among OpenMP's threads (OMP_NUM_THREADS: cores / ranks under an MPI launcher, cli.set_blas_threads),
-each block of outputs computed by one thread: the same sums on any number of threads.
+The C library is built once per source set, flags and CPU with the system's C compiler (``cc -O3
+-march=native -ffp-contract=off -fopenmp``) into the kernel cache (hpcrbm.kernel_cache_dir) and
+linked into numba's kernels by symbol name. A large product (from 2**24 multiply-adds), the packing
+of a large W and a layer of 2**15 values or more are split among OpenMP's threads
+(OMP_NUM_THREADS: cores / ranks under an MPI launcher, cli.set_blas_threads), each block of
+outputs or row computed by one thread: the same bits on any number of threads.
 :data:`AVAILABLE`: it is built, the CPU has AMX-TILE and AMX-INT8, and Linux lets this process use
 the tiles. Where it cannot be built, the symbols point to stubs that are never called (the
-update takes the BLAS path).
+update takes the numba and BLAS path).
 """
 import ctypes
 import hashlib
