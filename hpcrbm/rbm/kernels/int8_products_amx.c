@@ -88,6 +88,19 @@ typedef struct {
     }
 
 #if defined(__AVX512F__)
+/* the lanes of i .. i + 15 below n */
+static inline __mmask16 lanes_below(int64_t n, int64_t i) {
+    return n - i >= 16 ? 0xFFFF : n > i ? (__mmask16)((1u << (n - i)) - 1) : 0;
+}
+
+/* the lowest balanced base-256 digit of each lane of *x, which loses it (as digits3) */
+static inline __m512i next_digit(__m512i *x) {
+    const __m512i half = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
+    __m512i d = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(*x, half), low), half);
+    *x = _mm512_srai_epi32(_mm512_sub_epi32(*x, d), 8);
+    return d;
+}
+
 /* the 16 x 16 int32 block v[row][column] transposed in place */
 static inline void transpose16(__m512i *v) {
     __m512i t[16];
@@ -239,14 +252,6 @@ static inline __m512i rounded16(const float *w, __mmask16 m, float scale) {
     return _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, w), _mm512_set1_ps(scale)));
 }
 
-/* the lowest balanced base-256 digit of *x, which loses it (digits3) */
-static inline __m512i next_digit(__m512i *x) {
-    const __m512i half = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
-    __m512i d = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(*x, half), low), half);
-    *x = _mm512_srai_epi32(_mm512_sub_epi32(*x, d), 8);
-    return d;
-}
-
 /* Both layouts in one pass over W, four rows at a time, every byte the products read written (the
    padding as zeros): no memset. */
 void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
@@ -258,7 +263,7 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
 #pragma omp parallel for if (nh * units >= PARALLEL_WORK / 256) schedule(static)
     for (int64_t j4 = 0; j4 < kp2; j4 += 4) {
         for (int64_t i = 0; i < lda - PAD; i += 16) {
-            __mmask16 m = units - i >= 16 ? 0xFFFF : units > i ? (__mmask16)((1u << (units - i)) - 1) : 0;
+            __mmask16 m = lanes_below(units, i);
             __m512i x[4], quads[3];
             for (int u = 0; u < 4; u++) x[u] = j4 + u < nh ? rounded16(W + (j4 + u) * w_stride + i, m, scale)
                                                            : _mm512_setzero_si512();
@@ -329,7 +334,7 @@ static void binary_quads_transposed(const float *X, int64_t rows, int64_t x_stri
                 const float *x = X + (r0 + k) * x_stride + i0;
                 for (int part = 0; part < 4; part++) {
                     int64_t i = i0 + 16 * part;
-                    __mmask16 m = units - i >= 16 ? 0xFFFF : units > i ? (__mmask16)((1u << (units - i)) - 1) : 0;
+                    __mmask16 m = lanes_below(units, i);
                     __m128i bytes = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, x + 16 * part)));
                     if (part == 0) v[k] = _mm512_inserti32x4(v[k], bytes, 0);
                     else if (part == 1) v[k] = _mm512_inserti32x4(v[k], bytes, 1);
@@ -389,7 +394,7 @@ int hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x
 static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
                                 int digits, int64_t r0, int64_t j0, int8_t *A, int64_t ma, int64_t lda) {
     __m512i v[16];
-    __mmask16 columns = nh - j0 >= 16 ? 0xFFFF : (__mmask16)((1u << (nh - j0)) - 1);
+    __mmask16 columns = lanes_below(nh, j0);
     for (int k = 0; k < 16; k++) {
         int64_t r = r0 + k;
         if (r >= rows) {
@@ -401,16 +406,10 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
         v[k] = r < n0 ? x : _mm512_sub_epi32(_mm512_setzero_si512(), x); /* rint: the default rounding mode */
     }
     transpose16(v);
-    __mmask16 valid = rows - r0 >= 16 ? 0xFFFF : (__mmask16)((1u << (rows - r0)) - 1);
-    const __m512i half = _mm512_set1_epi32(128), low = _mm512_set1_epi32(255);
-    for (int64_t j = j0; j < nh && j < j0 + 16; j++) {
-        __m512i x = v[j - j0];
-        for (int l = 0; l < digits; l++) { /* balanced digits, as digits3 */
-            __m512i d = _mm512_sub_epi32(_mm512_and_si512(_mm512_add_epi32(x, half), low), half);
-            _mm512_mask_cvtepi32_storeu_epi8(A + (l * ma + j) * lda + r0, valid, d);
-            x = _mm512_srai_epi32(_mm512_sub_epi32(x, d), 8);
-        }
-    }
+    __mmask16 valid = lanes_below(rows, r0);
+    for (int64_t j = j0; j < nh && j < j0 + 16; j++)
+        for (int l = 0; l < digits; l++)
+            _mm512_mask_cvtepi32_storeu_epi8(A + (l * ma + j) * lda + r0, valid, next_digit(&v[j - j0]));
 }
 #else
 static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
