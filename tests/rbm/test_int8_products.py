@@ -106,6 +106,31 @@ def test_the_update_with_int8_products_is_the_blas_update(nv, nh, batch, q, pers
 
 
 @needs_amx
+@pytest.mark.parametrize("nv, nh, batch, n0, persistent, gibbs_steps", [
+    (100, 100, 100, 100, False, 1), (100, 64, 50, 47, True, 1), (576, 144, 37, 37, False, 2),
+    (65, 33, 29, 31, True, 3)])
+def test_the_one_call_update_has_the_same_bits_on_any_number_of_threads(nv, nh, batch, n0, persistent, gibbs_steps):
+    """kernels/bernoulli_update.c shares the chains' rows and the gradient's blocks among OpenMP's
+    threads: on 1, 2 and 3 threads (uneven blocks, PCD with more or fewer data rows than chains)
+    it gives the grids, gradient sums and negative states of the BLAS update bit for bit."""
+    from threadpoolctl import threadpool_limits
+    args = list(_update(nv, nh, batch, 0, persistent, gibbs_steps, 1.0, seed=nv + n0))
+    args[1] = args[1][:n0] if n0 <= batch else np.concatenate([args[1], np.arange(n0 - batch)])
+    if not persistent:
+        args[4] = args[1].astype(np.int64)
+    out = []
+    for threads, int8 in ((2, False), (1, True), (2, True), (3, True)):
+        grad, negative = np.empty(nh * nv + nv + nh), np.empty((len(args[4]), nv), np.float32)
+        with threadpool_limits(threads, user_api="openmp"):
+            grids = k.gradient_sums(*args, grad, negative, int8)
+        out.append((grids, grad, negative))
+    for grids, grad, negative in out[1:]:
+        assert grids == out[0][0]
+        assert np.array_equal(grad, out[0][1]) and np.array_equal(negative, out[0][2])
+    assert 0 < out[0][2].mean() < 1
+
+
+@needs_amx
 @pytest.mark.parametrize("method", ["pcd", "cd"])
 def test_a_training_with_int8_products_is_the_blas_training(monkeypatch, method):
     """Three epochs of a Trainer (L = 10 Ising data, Nh = 64) with int8 products (the threshold at

@@ -29,7 +29,8 @@ from ... import kernel_cache_dir, use_kernel_cache
 
 use_kernel_cache()
 
-SOURCES = [Path(__file__).with_name(name) for name in ("int8_products_amx.c", "bernoulli_layer.c")]
+SOURCES = [Path(__file__).with_name(name)
+           for name in ("int8_products_amx.c", "bernoulli_layer.c", "bernoulli_update.c")]
 # no fused multiply-adds: the sigmoid's float32 operations are those of its numba, NumPy and CuPy twins
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC"]
 
@@ -42,6 +43,8 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr)),
     "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
+    "hpcrbm_bernoulli_update": (_int, (_ptr, _float, _float, _int, _ptr, _ptr, _i64, _i64, _int, _i64, _i64, _ptr, _ptr,
+                                       _ptr, _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
                 _u32: types.uint32, None: types.void}
@@ -102,6 +105,14 @@ _binary_times_weights_t = _external("hpcrbm_binary_times_weights_t")
 _binary_times_weights = _external("hpcrbm_binary_times_weights")
 _gradient_sums = _external("hpcrbm_gradient_sums")
 _bernoulli_layer = _external("hpcrbm_bernoulli_layer")
+_bernoulli_update = _external("hpcrbm_bernoulli_update")
+
+
+@numba.njit(cache=True, nogil=True)
+def _keep_alive(array):
+    """A use of ``array`` after a C call that took its address: numba frees an array after its last
+    use, and ``array.ctypes.data`` (an integer) is not one that lasts through the call."""
+    return array.size
 
 
 @numba.njit(cache=True, nogil=True)
@@ -164,3 +175,27 @@ def bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3
     _bernoulli_layer(sums.ctypes.data, rows, n, np.float32(scale), bias.ctypes.data, probs.ctypes.data,
                      chains.ctypes.data, np.uint64(step), np.uint64(first_block), np.uint64(c3), np.uint32(k0),
                      np.uint32(k1), states.ctypes.data if sample else 0)
+    _keep_alive(chains)
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_update(W, scale, digits, rows, n0, persistent, b, c, ids, gibbs_steps, step, stride, c3, k0, k1,
+                     probability_step, ph0, phk, grad):
+    """The whole CD-k / PCD-k update of training_cpu.gradient_sums for Bernoulli visible units, in one
+    C call (kernels/bernoulli_update.c), the same bits: W (Nh, units) float32 C-contiguous, packed
+    with ``digits`` digits at ``scale`` = 2**s; rows (n0 + m, units) float32 = [v0; the chains'
+    starts], whose last m rows become v_k; ids (m,) the chains' ids; writes ph0 (n0, Nh), phk (m,
+    Nh) and grad (float64 [W, b, c], the probabilities on the grid ``probability_step`` = 2**t)."""
+    nh, units = W.shape
+    packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
+    chains = ids.astype(np.int64)
+    status = _bernoulli_update(W.ctypes.data, np.float32(scale), np.float32(1.0 / scale), np.int32(digits),
+                               packed.ctypes.data, rows.ctypes.data, n0, len(chains), np.int32(persistent), nh, units,
+                               b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
+                               np.uint64(step), np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1),
+                               ph0.ctypes.data, phk.ctypes.data, np.float32(probability_step),
+                               np.int32(digits_needed(probability_step)), grad.ctypes.data)
+    _keep_alive(packed)
+    _keep_alive(chains)
+    if status != 0:
+        raise MemoryError("no memory for the AMX products' packed operands")

@@ -187,13 +187,12 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
 
 #endif
 
-__attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
+/* The product's 16 x 16 blocks shared among the threads of the calling team (each block one
+   thread's: the same sums on any number of threads); every thread of the team calls it. */
+__attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
     const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
     int transposed, double *last_col) {
-    /* the 16 x 16 blocks shared among OpenMP's threads (each block one thread's: the same sums on any
-       number of threads) where the product is large enough to pay for waking them */
-#pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
     {
         tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -216,16 +215,28 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_digits(
 }
 #else
 int hpcrbm_amx_ready(void) { return 0; }
-static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
-                        int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
-                        float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {}
+static void gemm_team(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
+                      int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
+                      float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {}
 #endif
 
-/* thread-local scratch: the packed left operand and the packed right one (NULL: out of memory) */
-static __thread void *scratch[2];
-static __thread int64_t scratch_bytes[2];
+/* gemm_team in a team of its own: OpenMP's threads where the product is large enough to pay for
+   waking them (one thread inside another parallel region) */
+static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
+                        int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
+                        float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
+#pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
+    gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride, transposed,
+              last_col);
+}
 
-static void *buffer(int which, int64_t bytes) {
+/* thread-local scratch, 64-byte aligned, by slot (NULL: out of memory): 0 and 1 the products' packed
+   operands, 2 and 3 the gradient's, from 4 on those of bernoulli_update.c */
+#define SCRATCH_SLOTS 8
+static __thread void *scratch[SCRATCH_SLOTS];
+static __thread int64_t scratch_bytes[SCRATCH_SLOTS];
+
+void *hpcrbm_scratch(int which, int64_t bytes) {
     if (bytes > scratch_bytes[which]) {
         free(scratch[which]);
         scratch[which] = aligned_alloc(64, up(bytes, 64));
@@ -253,14 +264,14 @@ static inline __m512i rounded16(const float *w, __mmask16 m, float scale) {
 }
 
 /* Both layouts in one pass over W, four rows at a time, every byte the products read written (the
-   padding as zeros): no memset. */
-void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
-                         int8_t *restrict out) {
+   padding as zeros): no memset. Every thread of the calling team calls it (the rows shared). */
+void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
+                              int digits, int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD, kp2 = up(nh, 64), nb2 = up(units, 16),
             ld2 = digits * nb2 + PAD / 4;
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     const __m512i byte = _mm512_set1_epi32(255);
-#pragma omp parallel for if (nh * units >= PARALLEL_WORK / 256) schedule(static)
+#pragma omp for schedule(static)
     for (int64_t j4 = 0; j4 < kp2; j4 += 4) {
         for (int64_t i = 0; i < lda - PAD; i += 16) {
             __mmask16 m = lanes_below(units, i);
@@ -280,12 +291,12 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
     }
 }
 #else
-void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
-                         int8_t *restrict out) {
+void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
+                              int digits, int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
+#pragma omp single
     memset(out, 0, first_bytes(nh, units, digits));
-    int parallel = nh * units >= PARALLEL_WORK / 256;
-#pragma omp parallel for if (parallel) schedule(static)
+#pragma omp for schedule(static)
     for (int64_t j = 0; j < nh; j++) {
         const float *restrict w = W + j * w_stride;
         int8_t *restrict a0 = out + j * lda, *restrict a1 = out + (ma + j) * lda, *restrict a2 = out + (2 * ma + j) * lda;
@@ -299,8 +310,9 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
     }
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     int64_t kp2 = up(nh, 64), nb2 = up(units, 16), ld2 = digits * nb2 + PAD / 4;
+#pragma omp single
     memset(Bw, 0, 4 * (kp2 / 4) * ld2);
-#pragma omp parallel for if (parallel) schedule(static)
+#pragma omp for schedule(static)
     for (int64_t j4 = 0; j4 < nh; j4 += 4) {
         uint32_t *restrict dst = Bw + (j4 / 4) * ld2;
         uint32_t *restrict b0 = dst, *restrict b1 = dst + nb2, *restrict b2 = dst + 2 * nb2;
@@ -319,6 +331,13 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
 }
 
 #endif
+
+/* hpcrbm_pack_weights_team in a team of its own (OpenMP's threads for a large W) */
+void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
+                         int8_t *restrict out) {
+#pragma omp parallel if (nh * units >= PARALLEL_WORK / 256)
+    hpcrbm_pack_weights_team(W, nh, units, w_stride, scale, digits, out);
+}
 
 /* B[q][r] (row stride ld, uint32) = the quad of bytes X[r][4q .. 4q + 3] (0/1 floats), for q < up(units,
    64) / 4 and r < up(rows, 16), zeros past X: the VNNI layout of X^T, every word a product reads. */
@@ -361,7 +380,7 @@ static void binary_quads_transposed(const float *X, int64_t rows, int64_t x_stri
 int hpcrbm_binary_times_weights_t(const float *restrict X, int64_t rows, int64_t x_stride, const int8_t *packed,
                                    int64_t nh, int64_t units, int digits, float *out, int64_t out_stride) {
     int64_t ma = up(nh, 16), kp = up(units, 64), lda = kp + PAD, np_ = up(rows, 16), ld = np_ + PAD / 4;
-    uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
+    uint32_t *restrict B = hpcrbm_scratch(1, 4 * (kp / 4) * ld);
     if (!B) return -1;
     binary_quads_transposed(X, rows, x_stride, units, B, ld);
     gemm_digits(packed, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh, rows, out, NULL, out_stride, 1, NULL);
@@ -375,7 +394,7 @@ int hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x
     int64_t nb = up(units, 16), ldb = 4 * digits * nb + PAD;
     const int8_t *Bv = packed + first_bytes(nh, units, digits);
     int64_t mp = up(rows, 16), kp = up(nh, 64), lda = kp + PAD;
-    int8_t *restrict A = buffer(0, mp * lda);
+    int8_t *restrict A = hpcrbm_scratch(0, mp * lda);
     if (!A) return -1;
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict x = X + r * x_stride;
@@ -430,30 +449,65 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
    probabilities, row stride nh; step = 2**t, so |S| < 2**23 in ``digits`` digits) and X (n0 + m,
    units) the visible rows of both phases (0/1 values, row stride x_stride): W = S X, b = the column
    sums of X's first n0 rows minus those of the others, c = the row sums of S. All three come from
-   one product: S gains a row of +1 (n0 times) and -1 (m times), X a column of ones. */
-int hpcrbm_gradient_sums(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
-                         float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
-                         double *grad) {
+   one product: S gains a row of +1 (n0 times) and -1 (m times), X a column of ones. Every thread of
+   the calling team calls it (the packing and the product shared). */
+int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
+                              float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
+                              double *grad) {
     int64_t rows = n0 + m, ma = up(nh + 1, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units + 1, 16),
             ld = np_ + PAD / 4;
-    int8_t *restrict A = buffer(0, digits * ma * lda);
-    uint32_t *restrict B = buffer(1, 4 * (kp / 4) * ld);
+    int8_t *A;
+    uint32_t *B;
+#pragma omp single copyprivate(A, B)
+    { /* one thread's scratch, shared by the team for this call */
+        A = hpcrbm_scratch(2, digits * ma * lda);
+        B = hpcrbm_scratch(3, 4 * (kp / 4) * ld);
+    }
     if (!A || !B) return -1;
-    memset(A, 0, digits * ma * lda);
+    /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere */
+#pragma omp for schedule(static) nowait
+    for (int64_t R = 0; R < digits * ma; R++) {
+        int8_t *a = A + R * lda;
+        int64_t j = R % ma;
+        if (j > nh || (j == nh && R >= ma)) {
+            memset(a, 0, lda);
+            continue;
+        }
+        if (j == nh)
+            for (int64_t r = 0; r < rows; r++) a[r] = r < n0 ? 1 : -1;
+        memset(a + rows, 0, lda - rows);
+    }
+#pragma omp for collapse(2) schedule(static) nowait
     for (int64_t r0 = 0; r0 < rows; r0 += 16)
         for (int64_t j0 = 0; j0 < nh; j0 += 16) signed_digits_block(P0, n0, Pk, rows, nh, step, digits, r0, j0, A, ma, lda);
-    for (int64_t r = 0; r < rows; r++) A[nh * lda + r] = r < n0 ? 1 : -1;
-    memset(B, 0, 4 * (kp / 4) * ld);
-    for (int64_t r4 = 0; r4 < rows; r4 += 4) {
+    /* B: X's quads and the column of ones, zeros elsewhere (the loop's barrier: A and B complete) */
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < kp / 4; q++) {
+        uint32_t *dst = B + q * ld;
+        int64_t r4 = 4 * q;
+        if (r4 >= rows) {
+            memset(dst, 0, 4 * ld);
+            continue;
+        }
         int64_t s1 = r4 + 1 < rows, s2 = r4 + 2 < rows, s3 = r4 + 3 < rows;
         const float *x0 = X + r4 * x_stride, *x1 = x0 + s1 * x_stride, *x2 = x0 + 2 * s2 * x_stride,
                     *x3 = x0 + 3 * s3 * x_stride;
-        uint32_t *dst = B + (r4 / 4) * ld;
         for (int64_t i = 0; i < units; i++)
             dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
         dst[units] = quad(1, (int32_t)s1, (int32_t)s2, (int32_t)s3);
+        memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
-    gemm_digits(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh + 1, units + 1, NULL, grad, units,
-                0, grad + nh * units + units);
+    gemm_team(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh + 1, units + 1, NULL, grad, units, 0,
+              grad + nh * units + units);
     return 0;
+}
+
+/* hpcrbm_gradient_sums_team in a team of its own (OpenMP's threads for a large product) */
+int hpcrbm_gradient_sums(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
+                         float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
+                         double *grad) {
+    int status = 0;
+#pragma omp parallel if ((n0 + m) * (nh + 1) * (units + 1) * digits >= PARALLEL_WORK) reduction(| : status)
+    status |= hpcrbm_gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, units, x_stride, grad);
+    return status;
 }

@@ -401,6 +401,17 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     scale[1] = math.ldexp(1.0, -s)
     int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
     digits = int8_products.digits_needed(np.rint(math.ldexp(largest, s)))
+    rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
+    for r in range(n0):
+        rows[r] = data[local_rows[r]]
+    if persistent:
+        rows[n0:] = chains
+    if int8 and not q:  # the whole update in one C call, the same bits
+        int8_products.bernoulli_update(W, scale[0], digits, rows, n0, persistent, b, c, ids, gibbs_steps, update,
+                                       stride, c3, k0, k1, math.ldexp(1.0, t), np.empty((n0, nh), W.dtype),
+                                       np.empty((m, nh), W.dtype), grad)
+        negative[:] = rows[n0:]
+        return s, t
     if int8:  # the product copy rint(W 2**s) made and packed in one pass
         Wq, packed = np.empty((0, units), W.dtype), int8_products.pack_weights(W, scale[0], digits)
     else:
@@ -408,11 +419,6 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
         for j in range(nh):
             for i in range(units):
                 Wq[j, i] = np.rint(W[j, i] * scale[0])
-    rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
-    for r in range(n0):
-        rows[r] = data[local_rows[r]]
-    if persistent:
-        rows[n0:] = chains
     sums = _hidden_sums(rows if persistent else rows[:n0], Wq, packed, nh, digits, int8)
     p_all = np.empty((len(sums), nh), W.dtype)
     ph0 = p_all[:n0]
