@@ -12,7 +12,7 @@
 #include <omp.h>
 #endif
 
-#define UPDATE_PARALLEL_WORK (1LL << 19)
+#define UPDATE_PARALLEL_WORK (1LL << 25)
 
 void *hpcrbm_scratch(int which, int64_t bytes);
 void hpcrbm_pack_weights_team(const float *W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,

@@ -464,22 +464,24 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         B = hpcrbm_scratch(3, 4 * (kp / 4) * ld);
     }
     if (!A || !B) return -1;
-    /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere */
+    /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere; each
+       thread writes whole rows of A (64-byte aligned, lda a multiple of 64: no cache line shared) */
 #pragma omp for schedule(static) nowait
-    for (int64_t R = 0; R < digits * ma; R++) {
-        int8_t *a = A + R * lda;
-        int64_t j = R % ma;
-        if (j > nh || (j == nh && R >= ma)) {
-            memset(a, 0, lda);
-            continue;
-        }
-        if (j == nh)
-            for (int64_t r = 0; r < rows; r++) a[r] = r < n0 ? 1 : -1;
-        memset(a + rows, 0, lda - rows);
+    for (int64_t j0 = 0; j0 < ma; j0 += 16) {
+        for (int64_t r0 = 0; r0 < rows && j0 < nh; r0 += 16)
+            signed_digits_block(P0, n0, Pk, rows, nh, step, digits, r0, j0, A, ma, lda);
+        for (int64_t j = j0; j < j0 + 16; j++)
+            for (int l = 0; l < digits; l++) {
+                int8_t *a = A + (l * ma + j) * lda;
+                if (j > nh || (j == nh && l > 0)) {
+                    memset(a, 0, lda);
+                    continue;
+                }
+                if (j == nh)
+                    for (int64_t r = 0; r < rows; r++) a[r] = r < n0 ? 1 : -1;
+                memset(a + rows, 0, lda - rows);
+            }
     }
-#pragma omp for collapse(2) schedule(static) nowait
-    for (int64_t r0 = 0; r0 < rows; r0 += 16)
-        for (int64_t j0 = 0; j0 < nh; j0 += 16) signed_digits_block(P0, n0, Pk, rows, nh, step, digits, r0, j0, A, ma, lda);
     /* B: X's quads and the column of ones, zeros elsewhere (the loop's barrier: A and B complete) */
 #pragma omp for schedule(static)
     for (int64_t q = 0; q < kp / 4; q++) {
