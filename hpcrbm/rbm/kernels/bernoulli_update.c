@@ -5,8 +5,11 @@
    The team packs W (its rows shared), then each thread runs the Gibbs chains of a block of the
    batch's rows to the end (and, with PCD, the data rows' hidden probabilities of a block), then the
    team makes the gradient's sums (its blocks shared). Every row's chain is its own (its own Philox
-   streams, exact products), so the bits do not depend on the number of threads; the team is woken
-   from UPDATE_PARALLEL_WORK multiply-adds on (one thread inside another parallel region). */
+   streams, exact products), so the bits do not depend on the number of threads. The team is woken
+   from UPDATE_PARALLEL_WORK multiply-adds per update on (below it, and inside another parallel
+   region, one thread runs it all): on a 2-vCPU Sapphire Rapids VM, whose vCPUs share one AMX unit,
+   two threads speed L = 32 (2e8 multiply-adds) by 11% and slow the 100 x 100 shapes (5e6 to 8e6)
+   by up to 7% (docs/rbm.md). */
 #include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
