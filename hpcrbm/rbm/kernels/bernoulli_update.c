@@ -49,7 +49,19 @@ static inline void block(int64_t n, int parts, int part, int64_t *lo, int64_t *h
     *hi = n * (part + 1) / parts;
 }
 
-/* the chains of rows [lo, hi): training_cpu.gradient_sums's Gibbs steps for these rows */
+/* out (count, nh) = p(h | x) of the rows x (count, units): a product and a layer without draws
+   (scratch slot 4) */
+static int hidden_probabilities(const update_t *u, const float *x, int64_t count, float *out) {
+    float *hidden = hpcrbm_scratch(4, 4 * count * u->nh);
+    if (!hidden) return -1;
+    if (hpcrbm_binary_times_weights_t(x, count, u->units, u->packed, u->nh, u->units, u->digits, hidden, u->nh))
+        return -1;
+    hpcrbm_bernoulli_layer(hidden, count, u->nh, u->inverse_scale, u->c, out, u->ids, u->step, 0, u->c3, u->k0, u->k1,
+                           0);
+    return 0;
+}
+
+/* the chains of rows [lo, hi): training_cpu.gradient_sums's Gibbs steps for these rows, then p(h | v_k) */
 static int chains(const update_t *u, int64_t lo, int64_t hi) {
     int64_t count = hi - lo, nh = u->nh, units = u->units;
     if (count <= 0) return 0;
@@ -70,24 +82,7 @@ static int chains(const update_t *u, int64_t lo, int64_t hi) {
                                (2 * (uint64_t)g + 1) * u->stride / 4, u->c3, u->k0, u->k1, vk);
         v = vk;
     }
-    if (hpcrbm_binary_times_weights_t(vk, count, units, u->packed, nh, units, u->digits, hidden, nh)) return -1;
-    hpcrbm_bernoulli_layer(hidden, count, nh, u->inverse_scale, u->c, u->phk + lo * nh, ids, u->step, 0, u->c3, u->k0,
-                           u->k1, 0);
-    return 0;
-}
-
-/* PCD: p(h | v0) of the data rows [lo, hi) */
-static int data_probabilities(const update_t *u, int64_t lo, int64_t hi) {
-    int64_t count = hi - lo;
-    if (count <= 0) return 0;
-    float *hidden = hpcrbm_scratch(4, 4 * count * u->nh);
-    if (!hidden) return -1;
-    if (hpcrbm_binary_times_weights_t(u->rows + lo * u->units, count, u->units, u->packed, u->nh, u->units, u->digits,
-                                      hidden, u->nh))
-        return -1;
-    hpcrbm_bernoulli_layer(hidden, count, u->nh, u->inverse_scale, u->c, u->ph0 + lo * u->nh, u->ids, u->step, 0,
-                           u->c3, u->k0, u->k1, 0);
-    return 0;
+    return hidden_probabilities(u, vk, count, u->phk + lo * nh);
 }
 
 /* The update's exact gradient sums grad = [W (nh, units), b, c] (float64, the probabilities on the grid
@@ -97,12 +92,12 @@ static int data_probabilities(const update_t *u, int64_t lo, int64_t hi) {
    receives v_k), ids (m,) the chains' ids (Philox streams (block, step, id, c3), key (k0, k1); the
    visible layer of Gibbs step g from word 4 ((2g + 1) stride / 4), the hidden one from 4 (2g stride
    / 4)); ph0 (n0, nh), phk (m, nh): the hidden probabilities of v0 and v_k. 0, or -1 without memory. */
-int hpcrbm_bernoulli_update(const float *W, float scale, float inverse_scale, int digits, int8_t *packed, float *rows,
+int hpcrbm_bernoulli_update(const float *W, float scale, int digits, int8_t *packed, float *rows,
                             int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units, const float *b,
                             const float *c, const int64_t *ids, int gibbs_steps, uint64_t step, uint64_t stride,
                             uint64_t c3, uint32_t k0, uint32_t k1, float *ph0, float *phk, float probability_step,
                             int probability_digits, double *grad) {
-    update_t u = {rows, n0, m, units, nh, persistent, gibbs_steps, digits, packed, inverse_scale, b, c, ids, step,
+    update_t u = {rows, n0, m, units, nh, persistent, gibbs_steps, digits, packed, 1.0f / scale, b, c, ids, step,
                   stride, c3, k0, k1, ph0, phk};
     int status = 0;
     int64_t work = (n0 + m) * nh * units * (2 * (int64_t)gibbs_steps + 2);
@@ -117,9 +112,9 @@ int hpcrbm_bernoulli_update(const float *W, float scale, float inverse_scale, in
         hpcrbm_pack_weights_team(W, nh, units, units, scale, digits, packed); /* ends with the team's barrier */
         block(m, threads, thread, &lo, &hi);
         status |= chains(&u, lo, hi);
-        if (persistent) {
+        if (persistent) { /* p(h | v0) of a block of the data rows */
             block(n0, threads, thread, &lo, &hi);
-            status |= data_probabilities(&u, lo, hi);
+            if (hi > lo) status |= hidden_probabilities(&u, rows + lo * units, hi - lo, ph0 + lo * nh);
         }
 #pragma omp barrier
         status |= hpcrbm_gradient_sums_team(ph0, n0, phk, m, nh, probability_step, probability_digits, rows, units,

@@ -1,13 +1,14 @@
 """The float32 training update's C kernels for CPUs with AMX, for training_cpu.gradient_sums: the
 exact products as AMX int8 products (kernels/int8_products_amx.c: the same sums as its BLAS
-products, so the same bits) and the Bernoulli layers in one vectorised pass
+products, so the same bits), the Bernoulli layers in one vectorised pass
 (kernels/bernoulli_layer.c: the portable sigmoid and the Philox draws, the bits of the numba
-kernels); docs/rbm.md, "The C update on CPUs with AMX".
+kernels) and, with Bernoulli visibles, the whole update in one call (kernels/bernoulli_update.c);
+docs/rbm.md, "The C update on CPUs with AMX".
 
 The C library is built once per source set, flags and CPU with the system's C compiler (``cc -O3
 -march=native -ffp-contract=off -fopenmp``) into the kernel cache (hpcrbm.kernel_cache_dir) and
-linked into numba's kernels by symbol name. A large product (from 2**24 multiply-adds), the packing
-of a large W and a layer of 2**15 values or more are split among OpenMP's threads
+linked into numba's kernels by symbol name. A large update (from 2**25 multiply-adds), product
+(2**24), the packing of a large W and a layer of 2**15 values or more are split among OpenMP's threads
 (OMP_NUM_THREADS: cores / ranks under an MPI launcher, cli.set_blas_threads), each block of
 outputs or row computed by one thread: the same bits on any number of threads.
 :data:`AVAILABLE`: it is built, the CPU has AMX-TILE and AMX-INT8, and Linux lets this process use
@@ -43,8 +44,8 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr)),
     "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
-    "hpcrbm_bernoulli_update": (_int, (_ptr, _float, _float, _int, _ptr, _ptr, _i64, _i64, _int, _i64, _i64, _ptr, _ptr,
-                                       _ptr, _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr)),
+    "hpcrbm_bernoulli_update": (_int, (_ptr, _float, _int, _ptr, _ptr, _i64, _i64, _int, _i64, _i64, _ptr, _ptr, _ptr,
+                                       _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
                 _u32: types.uint32, None: types.void}
@@ -189,7 +190,7 @@ def bernoulli_update(W, scale, digits, rows, n0, persistent, b, c, ids, gibbs_st
     nh, units = W.shape
     packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
     chains = ids.astype(np.int64)
-    status = _bernoulli_update(W.ctypes.data, np.float32(scale), np.float32(1.0 / scale), np.int32(digits),
+    status = _bernoulli_update(W.ctypes.data, np.float32(scale), np.int32(digits),
                                packed.ctypes.data, rows.ctypes.data, n0, len(chains), np.int32(persistent), nh, units,
                                b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
                                np.uint64(step), np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1),
