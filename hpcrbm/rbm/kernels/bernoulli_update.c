@@ -4,18 +4,19 @@
 
    The team packs W (its rows shared), then each thread runs the Gibbs chains of a block of the
    batch's rows to the end (and, with PCD, the data rows' hidden probabilities of a block), then the
-   team makes the gradient's sums (its blocks shared). Every row's chain is its own (its own Philox
-   streams, exact products), so the bits do not depend on the number of threads. The team is woken
-   from UPDATE_PARALLEL_WORK multiply-adds per update on (below it, and inside another parallel
-   region, one thread runs it all): on a 2-vCPU Sapphire Rapids VM, whose vCPUs share one AMX unit,
-   two threads speed L = 32 (2e8 multiply-adds) by 11% and slow the 100 x 100 shapes (5e6 to 8e6)
-   by up to 7% (docs/rbm.md). */
+   team makes the gradient's sums (each thread packs and multiplies a block of hidden units).
+   Every row's chain is its own (its own Philox streams, exact products), so the bits do not depend
+   on the number of threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per update on
+   (below it, and inside another parallel region, one thread runs it all): on a 2-vCPU Sapphire
+   Rapids VM two threads take the critique's 100 x 100 x 100 update from 94 to 88 us and the demo's
+   100 x 64 PCD from 86 to 79 (8e6 and 5e6 multiply-adds; docs/rbm.md). Each vCPU keeps its own
+   speed on independent products; what the team loses is the data its threads exchange. */
 #include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
-#define UPDATE_PARALLEL_WORK (1LL << 25)
+#define UPDATE_PARALLEL_WORK (1LL << 22)
 
 void *hpcrbm_scratch(int which, int64_t bytes);
 void hpcrbm_pack_weights_team(const float *W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,

@@ -7,7 +7,7 @@ docs/rbm.md, "The C update on CPUs with AMX".
 
 The C library is built once per source set, flags and CPU with the system's C compiler (``cc -O3
 -march=native -ffp-contract=off -fopenmp``) into the kernel cache (hpcrbm.kernel_cache_dir) and
-linked into numba's kernels by symbol name. A large update (from 2**25 multiply-adds), product
+linked into numba's kernels by symbol name. A large update (from 2**22 multiply-adds), product
 (2**24), the packing of a large W and a layer of 2**15 values or more are split among OpenMP's threads
 (OMP_NUM_THREADS: cores / ranks under an MPI launcher, cli.set_blas_threads), each block of
 outputs or row computed by one thread: the same bits on any number of threads.

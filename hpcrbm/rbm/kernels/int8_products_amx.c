@@ -15,6 +15,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define PAD 64
 #define PARALLEL_WORK (1LL << 24) /* multiply-adds of a product from which it is split among threads */
@@ -407,37 +410,56 @@ int hpcrbm_binary_times_weights(const float *restrict X, int64_t rows, int64_t x
     return 0;
 }
 
-/* The 16 x 16 block (rows r0.., hidden units j0..) of S = [rint(P0 step); -rint(Pk step)] (rows, nh),
-   transposed into A's digit planes (digit l of S[r][j] at A[(l ma + j) lda + r]). */
-#if defined(__AVX512F__)
+/* The 64 x 16 block (rows r0.. (a multiple of 64), hidden units j0..) of S = [rint(P0 step);
+   -rint(Pk step)] (rows, nh), transposed into A's digit planes: digit l of S[r][j] at A[(l ma + j) lda
+   + r], rows from ``rows`` to r0 + 64 as zeros, one aligned 64-byte store per (digit, unit). The bytes
+   of the balanced digits (digits3) are bytes of shifted sums: digit l of x is byte l of x + c_l (c =
+   0, 0x80, 0x8080), since d_0 = x mod 256 and the rest of x is (x + 128) >> 8. */
+#if defined(__AVX512F__) && defined(__AVX512VBMI__)
 static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
                                 int digits, int64_t r0, int64_t j0, int8_t *A, int64_t ma, int64_t lda) {
-    __m512i v[16];
+    __m512i v[4][16];
     __mmask16 columns = lanes_below(nh, j0);
-    for (int k = 0; k < 16; k++) {
-        int64_t r = r0 + k;
-        if (r >= rows) {
-            v[k] = _mm512_setzero_si512();
-            continue;
+    for (int q = 0; q < 4; q++) {
+        for (int k = 0; k < 16; k++) {
+            int64_t r = r0 + 16 * q + k;
+            if (r >= rows) {
+                v[q][k] = _mm512_setzero_si512();
+                continue;
+            }
+            const float *p = (r < n0 ? P0 + r * nh : Pk + (r - n0) * nh) + j0;
+            __m512i x = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(columns, p), _mm512_set1_ps(step)));
+            v[q][k] = r < n0 ? x : _mm512_sub_epi32(_mm512_setzero_si512(), x); /* rint: the default rounding mode */
         }
-        const float *p = (r < n0 ? P0 + r * nh : Pk + (r - n0) * nh) + j0;
-        __m512i x = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(columns, p), _mm512_set1_ps(step)));
-        v[k] = r < n0 ? x : _mm512_sub_epi32(_mm512_setzero_si512(), x); /* rint: the default rounding mode */
+        transpose16(v[q]);
     }
-    transpose16(v);
-    __mmask16 valid = lanes_below(rows, r0);
-    for (int64_t j = j0; j < nh && j < j0 + 16; j++)
-        for (int l = 0; l < digits; l++)
-            _mm512_mask_cvtepi32_storeu_epi8(A + (l * ma + j) * lda + r0, valid, next_digit(&v[j - j0]));
+    const int32_t offsets[3] = {0, 0x80, 0x8080};
+    for (int l = 0; l < digits; l++) {
+        /* byte l of dword p of (y[0], y[1]) for p < 32, of (y[2], y[3]) from p = 32 (a table of 128 bytes:
+           the low 7 bits of 4 p + l) */
+        uint8_t index[64];
+        for (int p = 0; p < 64; p++) index[p] = (uint8_t)((4 * p + l) & 127);
+        const __m512i pick = _mm512_loadu_si512(index), offset = _mm512_set1_epi32(offsets[l]);
+        for (int64_t j = j0; j < nh && j < j0 + 16; j++) {
+            __m512i y[4];
+            for (int q = 0; q < 4; q++) y[q] = _mm512_add_epi32(v[q][j - j0], offset);
+            __m512i bytes = _mm512_mask_blend_epi8(0xFFFFFFFF00000000ull, _mm512_permutex2var_epi8(y[0], pick, y[1]),
+                                                   _mm512_permutex2var_epi8(y[2], pick, y[3]));
+            _mm512_store_si512(A + (l * ma + j) * lda + r0, bytes);
+        }
+    }
 }
 #else
 static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, int64_t rows, int64_t nh, float step,
                                 int digits, int64_t r0, int64_t j0, int8_t *A, int64_t ma, int64_t lda) {
-    for (int64_t r = r0; r < rows && r < r0 + 16; r++) {
+    for (int64_t r = r0; r < r0 + 64; r++) {
         const float *p = r < n0 ? P0 + r * nh : Pk + (r - n0) * nh;
         for (int64_t j = j0; j < nh && j < j0 + 16; j++) {
-            int32_t d[3], x = (int32_t)nearbyintf(p[j] * step);
-            digits3(r < n0 ? x : -x, d);
+            int32_t d[3] = {0, 0, 0};
+            if (r < rows) {
+                int32_t x = (int32_t)nearbyintf(p[j] * step);
+                digits3(r < n0 ? x : -x, d);
+            }
             for (int l = 0; l < digits; l++) A[(l * ma + j) * lda + r] = (int8_t)d[l];
         }
     }
@@ -464,25 +486,28 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         B = hpcrbm_scratch(3, 4 * (kp / 4) * ld);
     }
     if (!A || !B) return -1;
-    /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere; each
-       thread writes whole rows of A (64-byte aligned, lda a multiple of 64: no cache line shared) */
-#pragma omp for schedule(static) nowait
-    for (int64_t j0 = 0; j0 < ma; j0 += 16) {
-        for (int64_t r0 = 0; r0 < rows && j0 < nh; r0 += 16)
+    /* this thread's rows [lo, hi) of A and of the product (blocks of 16 hidden units): it packs and
+       multiplies them itself, so A is never read across threads */
+    int threads = 1, thread = 0;
+#ifdef _OPENMP
+    threads = omp_get_num_threads();
+    thread = omp_get_thread_num();
+#endif
+    int64_t lo = ma / 16 * thread / threads * 16, hi = ma / 16 * (thread + 1) / threads * 16;
+    /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere (whole
+       rows of A, 64-byte aligned: no cache line shared between threads) */
+    for (int64_t j0 = lo; j0 < hi; j0 += 16) {
+        for (int64_t r0 = 0; r0 < kp && j0 < nh; r0 += 64)
             signed_digits_block(P0, n0, Pk, rows, nh, step, digits, r0, j0, A, ma, lda);
-        for (int64_t j = j0; j < j0 + 16; j++)
+        for (int64_t j = j0 > nh ? j0 : nh; j < j0 + 16; j++) /* the +-1 row and the zero rows past it */
             for (int l = 0; l < digits; l++) {
                 int8_t *a = A + (l * ma + j) * lda;
-                if (j > nh || (j == nh && l > 0)) {
-                    memset(a, 0, lda);
-                    continue;
-                }
-                if (j == nh)
+                memset(a, 0, kp);
+                if (j == nh && l == 0)
                     for (int64_t r = 0; r < rows; r++) a[r] = r < n0 ? 1 : -1;
-                memset(a + rows, 0, lda - rows);
             }
     }
-    /* B: X's quads and the column of ones, zeros elsewhere (the loop's barrier: A and B complete) */
+    /* B: X's quads and the column of ones, zeros elsewhere, shared (the loop's barrier: B complete) */
 #pragma omp for schedule(static)
     for (int64_t q = 0; q < kp / 4; q++) {
         uint32_t *dst = B + q * ld;
@@ -499,8 +524,10 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         dst[units] = quad(1, (int32_t)s1, (int32_t)s2, (int32_t)s3);
         memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
-    gemm_team(A, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, ma, np_, kp, nh + 1, units + 1, NULL, grad, units, 0,
-              grad + nh * units + units);
+    /* rows [lo, hi) of the product, in a team of its own (one thread: a nested region) */
+    if (hi > lo)
+        gemm_digits(A + lo * lda, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, hi - lo, np_, kp, nh + 1 - lo,
+                    units + 1, NULL, grad + lo * units, units, 0, grad + nh * units + units + lo);
     return 0;
 }
 
