@@ -27,6 +27,44 @@ ARRIVED_TAG = 30000  # + round % 1000: the messages of wait_all
 POLL_SECONDS = 0.05
 
 
+class NodeSum:
+    """The sum over ranks of one array, for ranks that share one node: a shared-memory window
+    holds two slots of ``n`` values per rank. Each rank writes its part into :attr:`part` (this
+    step's slot) and :meth:`total` adds every rank's slot, in rank order, after one barrier; the
+    next step uses the other slot, so a rank never overwrites a slot another still reads. For sums
+    exact in any order (integer-valued floats, as the training's gradient sums), which are then
+    the bits of an allreduce: on 2 ranks of this VM 10.7 us for 6564 float64 values, against 19 us
+    for MPI_Allreduce (docs/rbm.md)."""
+
+    def __init__(self, node, n, dtype):
+        from mpi4py import MPI
+        self._mpi, self._node, self._step = MPI, node, 0
+        itemsize = np.dtype(dtype).itemsize
+        self._window = MPI.Win.Allocate_shared(2 * n * itemsize, itemsize, comm=node)
+        self._slots = [np.ndarray((2, n), dtype, buffer=self._window.Shared_query(r)[0])
+                       for r in range(node.Get_size())]
+        self._out = np.empty(n, dtype)
+
+    @property
+    def part(self):
+        """This rank's slot of the present step, (n,): written in full before :meth:`total`."""
+        return self._slots[self._node.Get_rank()][self._step]
+
+    def total(self):
+        """Every rank's part summed (collective; a buffer that the next call overwrites)."""
+        window, step = self._window, self._step
+        window.Lock_all(self._mpi.MODE_NOCHECK)
+        window.Sync()  # this rank's stores, then the barrier, then the others'
+        self._node.Barrier()
+        window.Sync()
+        np.add(self._slots[0][step], self._slots[1][step], out=self._out)
+        for slots in self._slots[2:]:
+            np.add(self._out, slots[step], out=self._out)
+        window.Unlock_all()
+        self._step ^= 1
+        return self._out
+
+
 class Communicator:
     """Thin wrapper over an mpi4py communicator (or none, for one process)."""
 
@@ -36,6 +74,7 @@ class Communicator:
         self.size = comm.Get_size() if comm is not None else 1
         self._rounds = 0  # calls of wait_all (every rank makes the same calls)
         self._sent = []  # wait_all's send requests, kept until the process ends
+        self._node_sums = {}  # (n, dtype): the NodeSum of node_sum, or None
 
     def wait_all(self, give_way=lambda: False):
         """A barrier for ranks that worked alone and finish at different times: every rank tells
@@ -97,6 +136,23 @@ class Communicator:
         rank, size = node.Get_rank(), node.Get_size()
         node.Free()
         return rank, size
+
+    def node_sum(self, n, dtype=np.float64):
+        """A :class:`NodeSum` of ``n`` values over this communicator's ranks where they all share one
+        node (collective; one per size and dtype, kept for the process); None for one rank, without
+        MPI, or across nodes (where :meth:`allreduce_sum` is the way)."""
+        if self.comm is None or self.size == 1:
+            return None
+        key, sums = (n, np.dtype(dtype).str), self._node_sums
+        if key not in sums:
+            from mpi4py import MPI
+            node = self.comm.Split_type(MPI.COMM_TYPE_SHARED)
+            if node.Get_size() != self.size:  # every rank sees a node smaller than the communicator
+                node.Free()
+                sums[key] = None
+            else:
+                sums[key] = NodeSum(node, n, dtype)
+        return sums[key]
 
     def local_rank(self):
         """Rank among the processes of this node."""

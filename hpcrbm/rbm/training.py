@@ -170,6 +170,8 @@ class Trainer:
         # an update's gradient sums ([W, b, c], float64) and negative-phase states (at most a batch of
         # rows): made once, in the kernels' module, written in full by every update
         self._grad = self.xp.empty(settings.n_hidden * (self.units + 1) + self.units, dtype=np.float64)
+        # ranks on one node sum the gradient through shared memory (exact sums: the allreduce's bits)
+        self._node_sum = comm.node_sum(len(self._grad)) if kernels is training_cpu else None
         self._negative = self.xp.empty((settings.batch_size, self.units), self.dtype)
         self._no_rows = self.data[:0]  # a CD update's chain starts: none (they are the batch's rows)
         products = settings.batch_size // comm.size * self.units * settings.n_hidden
@@ -231,7 +233,7 @@ class Trainer:
             starts, ids = state.chains[self._chain_rows], self._chain_ids
         else:
             starts, ids = self._no_rows, mine
-        grad, negative = self._grad, self._negative[:len(ids)]
+        grad, negative = self._node_sum.part if self._node_sum else self._grad, self._negative[:len(ids)]
         weight_grid, _ = k.gradient_sums(
             self.data, mine - self.first if self.first else mine, starts, persistent, ids, s.k, W, b, flat[2], s.q,
             update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
@@ -243,7 +245,9 @@ class Trainer:
                 f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
         if weight_grid < state.weight_grid:
             state.weight_grid = int(weight_grid)
-        if self.comm.size > 1:
+        if self._node_sum:
+            grad = self._node_sum.total()
+        elif self.comm.size > 1:
             grad = self.comm.allreduce_sum(grad)
         if persistent:
             state.chains[self._chain_rows] = negative  # every rank's are gathered at the end of the epoch

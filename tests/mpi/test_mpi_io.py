@@ -6,6 +6,7 @@ cannot leave the others waiting in a collective call.
 import json
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import h5py
@@ -45,6 +46,42 @@ def test_slices_cover_grid_once(comm):
     total = comm.allreduce_sum(counts)
     assert comm.all_true(np.all(total == 1))
     assert comm.all_true(all(comm.owner(p, n) == comm.rank for p in range(*comm.slice(n))))
+
+
+def test_the_node_sum_is_the_allreduce_sum_step_after_step(comm):
+    """NodeSum (the training's gradient sums through shared memory, all ranks on one node) gives
+    the allreduce's sums of integer-valued arrays, exactly, over many steps with no other
+    collective between them, one rank in turn reading late after the barrier while the others
+    write their next parts (its two alternating slots keep those apart); made once per size."""
+    summed = comm.node_sum(1001)
+    ok = summed is not None and comm.node_sum(1001) is summed and comm.node_sum(1000) is not summed
+
+    class LateReader:  # the node's barrier, then a pause on the rank whose turn it is
+        def __init__(self, node):
+            self.node, self.step = node, 0
+
+        def Barrier(self):
+            self.node.Barrier()
+            if comm.rank == self.step % comm.size:
+                time.sleep(0.003)
+            self.step += 1
+
+        def Get_rank(self):
+            return self.node.Get_rank()
+
+    node, summed._node = summed._node, LateReader(summed._node)
+    rng = np.random.default_rng(comm.rank)
+    parts = [rng.integers(-2**23, 2**23, 1001).astype(np.float64) * (step + 1) for step in range(40)]
+    totals = []
+    try:
+        for part in parts:
+            summed.part[:] = part
+            totals.append(summed.total().copy())
+    finally:
+        summed._node = node
+    ok &= all(np.array_equal(total, comm.allreduce_sum(part)) for total, part in zip(totals, parts))
+    assert comm.all_true(ok)
+    assert Communicator(None).node_sum(10) is None and Communicator.alone().node_sum(10) is None
 
 
 def test_share_runs_each_task_once_and_gives_every_rank_every_result(comm):
