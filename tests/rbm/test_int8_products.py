@@ -96,13 +96,17 @@ def _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed):
 def test_the_update_with_int8_products_is_the_blas_update(nv, nh, batch, q, persistent, gibbs_steps, scale):
     """gradient_sums with int8 products gives the grids, gradient sums and negative states of the
     BLAS products bit for bit (Bernoulli and categorical visibles, CD-k and PCD-k, weights from
-    small to near the grid's limit)."""
+    small to near the grid's limit), into float64 or float32 sums (the trainer's: the same
+    integers)."""
     args = _update(nv, nh, batch, q, persistent, gibbs_steps, scale, seed=nv + nh)
     units = nv * max(q, 1)
-    out = [(np.empty(nh * units + units + nh), np.empty((batch, units), np.float32)) for _ in range(2)]
-    grids = [k.gradient_sums(*args, *out[0]), k.gradient_sums(*args, *out[1], True)]
-    assert grids[0] == grids[1]
-    assert np.array_equal(out[0][0], out[1][0]) and np.array_equal(out[0][1], out[1][1])
+    out = [(np.full(nh * units + units + nh, np.nan, dtype), np.empty((batch, units), np.float32))
+           for dtype in (np.float64, np.float64, np.float32, np.float32)]
+    grids = [k.gradient_sums(*args, *out[0]), k.gradient_sums(*args, *out[1], True),
+             k.gradient_sums(*args, *out[2]), k.gradient_sums(*args, *out[3], True)]
+    assert grids[0] == grids[1] == grids[2] == grids[3]
+    for grad, negative in out[1:]:
+        assert np.array_equal(grad, out[0][0]) and np.array_equal(negative, out[0][1])
 
 
 @needs_amx
@@ -113,7 +117,7 @@ def test_the_one_call_update_has_the_same_bits_on_any_number_of_threads(nv, nh, 
     """kernels/bernoulli_update.c shares the chains' rows and the gradient's hidden units among OpenMP's
     threads (the first three shapes are above its UPDATE_PARALLEL_WORK): on 1, 2 and 3 threads
     (uneven blocks, PCD with more or fewer data rows than chains) it gives the grids, gradient sums
-    and negative states of the BLAS update bit for bit."""
+    (float64, and float32 on 3 threads) and negative states of the BLAS update bit for bit."""
     from threadpoolctl import threadpool_limits
     args = list(_update(nv, nh, batch, 0, persistent, gibbs_steps, 1.0, seed=nv + n0))
     args[1] = args[1][:n0] if n0 <= batch else np.concatenate([args[1], np.arange(n0 - batch)])
@@ -121,7 +125,8 @@ def test_the_one_call_update_has_the_same_bits_on_any_number_of_threads(nv, nh, 
         args[4] = args[1].astype(np.int64)
     out = []
     for threads, int8 in ((2, False), (1, True), (2, True), (3, True)):
-        grad, negative = np.empty(nh * nv + nv + nh), np.empty((len(args[4]), nv), np.float32)
+        grad = np.full(nh * nv + nv + nh, np.nan, np.float32 if threads == 3 else np.float64)  # the trainer's: float32
+        negative = np.empty((len(args[4]), nv), np.float32)
         with threadpool_limits(threads, user_api="openmp"):
             grids = k.gradient_sums(*args, grad, negative, int8)
         out.append((grids, grad, negative))

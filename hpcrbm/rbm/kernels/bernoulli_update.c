@@ -26,7 +26,7 @@ int hpcrbm_binary_times_weights_t(const float *X, int64_t rows, int64_t x_stride
 int hpcrbm_binary_times_weights(const float *X, int64_t rows, int64_t x_stride, const int8_t *packed, int64_t nh,
                                 int64_t units, int digits, float *out, int64_t out_stride);
 int hpcrbm_gradient_sums_team(const float *P0, int64_t n0, const float *Pk, int64_t m, int64_t nh, float step,
-                              int digits, const float *X, int64_t units, int64_t x_stride, double *grad);
+                              int digits, const float *X, int64_t units, int64_t x_stride, void *grad, int single);
 int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float scale, const float *bias, float *probs,
                            const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3, uint32_t k0,
                            uint32_t k1, float *states);
@@ -86,18 +86,19 @@ static int chains(const update_t *u, int64_t lo, int64_t hi) {
     return hidden_probabilities(u, vk, count, u->phk + lo * nh);
 }
 
-/* The update's exact gradient sums grad = [W (nh, units), b, c] (float64, the probabilities on the grid
+/* The update's exact gradient sums grad = [W (nh, units), b, c] (the probabilities on the grid
    ``probability_step`` = 2**t; hpcrbm_gradient_sums), from W (nh, units) float32 and its product copy
    rint(W 2**s) (``scale`` = 2**s, ``digits`` digits, packed into ``packed``: hpcrbm_packed_weights_bytes),
    rows (n0 + m, units): [v0; the chains' starts] (CD: m = n0, the starts are v0 and rows[n0:] only
    receives v_k), ids (m,) the chains' ids (Philox streams (block, step, id, c3), key (k0, k1); the
    visible layer of Gibbs step g from word 4 ((2g + 1) stride / 4), the hidden one from 4 (2g stride
-   / 4)); ph0 (n0, nh), phk (m, nh): the hidden probabilities of v0 and v_k. 0, or -1 without memory. */
+   / 4)); ph0 (n0, nh), phk (m, nh): the hidden probabilities of v0 and v_k; grad float32 with
+   ``single``, else float64. 0, or -1 without memory. */
 int hpcrbm_bernoulli_update(const float *W, float scale, int digits, int8_t *packed, float *rows,
                             int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units, const float *b,
                             const float *c, const int64_t *ids, int gibbs_steps, uint64_t step, uint64_t stride,
                             uint64_t c3, uint32_t k0, uint32_t k1, float *ph0, float *phk, float probability_step,
-                            int probability_digits, double *grad) {
+                            int probability_digits, void *grad, int single) {
     update_t u = {rows, n0, m, units, nh, persistent, gibbs_steps, digits, packed, 1.0f / scale, b, c, ids, step,
                   stride, c3, k0, k1, ph0, phk};
     int status = 0;
@@ -119,7 +120,7 @@ int hpcrbm_bernoulli_update(const float *W, float scale, int digits, int8_t *pac
         }
 #pragma omp barrier
         status |= hpcrbm_gradient_sums_team(ph0, n0, phk, m, nh, probability_step, probability_digits, rows, units,
-                                            units, grad);
+                                            units, grad, single);
     }
     return status;
 }

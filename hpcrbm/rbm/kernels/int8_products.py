@@ -42,10 +42,10 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
     "hpcrbm_binary_times_weights_t": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
-    "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr)),
+    "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr, _int)),
     "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
     "hpcrbm_bernoulli_update": (_int, (_ptr, _float, _int, _ptr, _ptr, _i64, _i64, _int, _i64, _i64, _ptr, _ptr, _ptr,
-                                       _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr)),
+                                       _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr, _int)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
                 _u32: types.uint32, None: types.void}
@@ -153,14 +153,14 @@ def weight_products(x, packed, nh, units, digits, hidden):
 
 @numba.njit(cache=True, nogil=True)
 def gradient_sums(ph0, phk, step, rows, grad):
-    """grad = [W (Nh, units), b (units,), c (Nh,)] (float64) = the exact gradient sums of the
+    """grad = [W (Nh, units), b (units,), c (Nh,)] (float32 or float64) = the exact gradient sums of the
     signed probabilities S = [rint(ph0 step); -rint(phk step)] (ph0 (n0, Nh), phk (m, Nh) float32,
     C-contiguous; ``step`` = 2**t) and the visible rows (n0 + m, units) of 0/1 values: W = S.T rows,
     b = the first n0 rows' column sums minus the others', c = S's column sums (one AMX product)."""
     nh, units = ph0.shape[1], rows.shape[1]
     if _gradient_sums(ph0.ctypes.data, len(ph0), phk.ctypes.data, len(phk), nh, np.float32(step),
                       np.int32(digits_needed(step)), rows.ctypes.data, units, rows.strides[0] // 4,
-                      grad.ctypes.data) != 0:
+                      grad.ctypes.data, np.int32(grad.itemsize == 4)) != 0:
         raise MemoryError("no memory for the AMX products' packed operands")
 
 
@@ -186,7 +186,8 @@ def bernoulli_update(W, scale, digits, rows, n0, persistent, b, c, ids, gibbs_st
     C call (kernels/bernoulli_update.c), the same bits: W (Nh, units) float32 C-contiguous, packed
     with ``digits`` digits at ``scale`` = 2**s; rows (n0 + m, units) float32 = [v0; the chains'
     starts], whose last m rows become v_k; ids (m,) the chains' ids; writes ph0 (n0, Nh), phk (m,
-    Nh) and grad (float64 [W, b, c], the probabilities on the grid ``probability_step`` = 2**t)."""
+    Nh) and grad ([W, b, c], float32 or float64, the probabilities on the grid ``probability_step`` =
+    2**t)."""
     nh, units = W.shape
     packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
     chains = ids.astype(np.int64)
@@ -195,7 +196,8 @@ def bernoulli_update(W, scale, digits, rows, n0, persistent, b, c, ids, gibbs_st
                                b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
                                np.uint64(step), np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1),
                                ph0.ctypes.data, phk.ctypes.data, np.float32(probability_step),
-                               np.int32(digits_needed(probability_step)), grad.ctypes.data)
+                               np.int32(digits_needed(probability_step)), grad.ctypes.data,
+                               np.int32(grad.itemsize == 4))
     _keep_alive(packed)
     _keep_alive(chains)
     if status != 0:

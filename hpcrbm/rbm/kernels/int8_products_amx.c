@@ -131,11 +131,11 @@ static inline void transpose16(__m512i *v) {
 /* out (rows < m_out, columns < n_out, row stride out_stride; transposed: out[column][row]) = the block
    (i, j) of sum_l 256**l sums[l], in float32 (out32) or float64 (out64). The sums fit in int32 (every
    product's grids keep its sums below 2**24 in magnitude), so the digits are combined in int32
-   (wrapping: the true sum is what remains). last_col (float64 only, or NULL): column n_out - 1 of the
-   rows below m_out - 1 goes to last_col[row] instead (the gradient's hidden-bias sums; the corner is
+   (wrapping: the true sum is what remains). last_col (not transposed; of out's type, or NULL): column
+   n_out - 1 of the rows below m_out - 1 goes to last_col[row] instead (the gradient's hidden-bias sums; the corner is
    dropped). */
 static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j, int64_t m_out, int64_t n_out,
-                           float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
+                           float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {
     int64_t rows = m_out - i < 16 ? m_out - i : 16, cols = n_out - j < 16 ? n_out - j : 16;
     int64_t main_cols = last_col && j + cols == n_out ? cols - 1 : cols;
     __m512i v[16];
@@ -149,8 +149,15 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
         __mmask16 mask = (__mmask16)((1u << rows) - 1);
         for (int64_t c = 0; c < cols; c++) _mm512_mask_storeu_ps(out32 + (j + c) * out_stride + i, mask, _mm512_cvtepi32_ps(v[c]));
     } else if (out32) {
-        __mmask16 mask = (__mmask16)((1u << cols) - 1);
-        for (int64_t r = 0; r < rows; r++) _mm512_mask_storeu_ps(out32 + (i + r) * out_stride + j, mask, _mm512_cvtepi32_ps(v[r]));
+        __mmask16 mask = (__mmask16)((1u << main_cols) - 1);
+        for (int64_t r = 0; r < rows; r++) {
+            _mm512_mask_storeu_ps(out32 + (i + r) * out_stride + j, mask, _mm512_cvtepi32_ps(v[r]));
+            if (main_cols < cols && i + r < m_out - 1) {
+                int32_t lanes[16];
+                _mm512_storeu_si512(lanes, v[r]);
+                ((float *)last_col)[i + r] = (float)lanes[cols - 1];
+            }
+        }
     } else {
         __mmask8 low = (__mmask8)((1u << (main_cols < 8 ? main_cols : 8)) - 1),
                  high = (__mmask8)((1u << (main_cols > 8 ? main_cols - 8 : 0)) - 1);
@@ -161,16 +168,16 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
             if (main_cols < cols && i + r < m_out - 1) {
                 int32_t lanes[16];
                 _mm512_storeu_si512(lanes, v[r]);
-                last_col[i + r] = (double)lanes[cols - 1];
+                ((double *)last_col)[i + r] = (double)lanes[cols - 1];
             }
         }
     }
 }
 #else
-/* last_col (float64 sums only, or NULL): column n_out - 1 of rows below m_out - 1 goes to last_col[row]
-   instead of out64 (the gradient's hidden-bias sums; the corner is dropped) */
+/* last_col (not transposed; of out's type, or NULL): column n_out - 1 of rows below m_out - 1 goes to
+   last_col[row] instead (the gradient's hidden-bias sums; the corner is dropped) */
 static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j, int64_t m_out, int64_t n_out,
-                           float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
+                           float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {
     int64_t rows = m_out - i < 16 ? m_out - i : 16, cols = n_out - j < 16 ? n_out - j : 16;
     int64_t main_cols = last_col && j + cols == n_out ? cols - 1 : cols;
     for (int64_t r = 0; r < rows; r++) {
@@ -181,10 +188,13 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
         if (transposed)
             for (int64_t c = 0; c < cols; c++) out32[(j + c) * out_stride + i + r] = (float)total[c];
         else if (out32)
-            for (int64_t c = 0; c < cols; c++) out32[(i + r) * out_stride + j + c] = (float)total[c];
+            for (int64_t c = 0; c < main_cols; c++) out32[(i + r) * out_stride + j + c] = (float)total[c];
         else
             for (int64_t c = 0; c < main_cols; c++) out64[(i + r) * out_stride + j + c] = (double)total[c];
-        if (main_cols < cols && i + r < m_out - 1) last_col[i + r] = (double)total[cols - 1];
+        if (main_cols < cols && i + r < m_out - 1) {
+            if (out32) ((float *)last_col)[i + r] = (float)total[cols - 1];
+            else ((double *)last_col)[i + r] = (double)total[cols - 1];
+        }
     }
 }
 
@@ -195,7 +205,7 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
 __attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
     const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
-    int transposed, double *last_col) {
+    int transposed, void *last_col) {
     {
         tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -220,14 +230,14 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
 int hpcrbm_amx_ready(void) { return 0; }
 static void gemm_team(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
                       int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
-                      float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {}
+                      float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {}
 #endif
 
 /* gemm_team in a team of its own: OpenMP's threads where the product is large enough to pay for
    waking them (one thread inside another parallel region) */
 static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
                         int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
-                        float *out32, double *out64, int64_t out_stride, int transposed, double *last_col) {
+                        float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {
 #pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
     gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride, transposed,
               last_col);
@@ -466,7 +476,8 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
 }
 #endif
 
-/* The gradient's exact sums of one update, into grad = [W (nh, units), b (units), c (nh)] (float64):
+/* The gradient's exact sums of one update, into grad = [W (nh, units), b (units), c (nh)] (float32 with
+   ``single``, else float64: integers below 2**24, exact in either):
    with S (nh, n0 + m) = [rint(P0 step), -rint(Pk step)]^T (P0 (n0, nh), Pk (m, nh) the hidden
    probabilities, row stride nh; step = 2**t, so |S| < 2**23 in ``digits`` digits) and X (n0 + m,
    units) the visible rows of both phases (0/1 values, row stride x_stride): W = S X, b = the column
@@ -475,7 +486,7 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
    the calling team calls it (the packing and the product shared). */
 int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                               float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
-                              double *grad) {
+                              void *grad, int single) {
     int64_t rows = n0 + m, ma = up(nh + 1, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units + 1, 16),
             ld = np_ + PAD / 4;
     int8_t *A;
@@ -525,18 +536,21 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
     /* rows [lo, hi) of the product, in a team of its own (one thread: a nested region) */
+    char *out = grad;
+    int64_t item = single ? 4 : 8;
     if (hi > lo)
         gemm_digits(A + lo * lda, lda, ma, (const int8_t *)B, 4 * ld, 0, 0, digits, hi - lo, np_, kp, nh + 1 - lo,
-                    units + 1, NULL, grad + lo * units, units, 0, grad + nh * units + units + lo);
+                    units + 1, single ? (float *)(out + lo * units * item) : NULL,
+                    single ? NULL : (double *)(out + lo * units * item), units, 0, out + (nh * units + units + lo) * item);
     return 0;
 }
 
 /* hpcrbm_gradient_sums_team in a team of its own (OpenMP's threads for a large product) */
 int hpcrbm_gradient_sums(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                          float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
-                         double *grad) {
+                         void *grad, int single) {
     int status = 0;
 #pragma omp parallel if ((n0 + m) * (nh + 1) * (units + 1) * digits >= PARALLEL_WORK) reduction(| : status)
-    status |= hpcrbm_gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, units, x_stride, grad);
+    status |= hpcrbm_gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, units, x_stride, grad, single);
     return status;
 }

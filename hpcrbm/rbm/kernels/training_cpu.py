@@ -385,7 +385,8 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     chains (m, units): the negative phase's starting states with ``persistent``, else the data
     rows (m = len(local_rows)); ids (m,): their chain ids (the RBM_GIBBS streams, training.py);
     rows_total: rows of the whole batch over all ranks (positive + negative). Writes grad
-    (float64, [W (scale 2**t), b, c (scale 2**t)]: sum over this rank's rows of p(h|v0) v0 -
+    (float64, or float32 for float32 parameters: integers below 2**24 either way; [W (scale 2**t),
+    b, c (scale 2**t)]: sum over this rank's rows of p(h|v0) v0 -
     p(h|vk) vk, v0 - vk, p(h|v0) - p(h|vk)) and negative (m, units) = vk. Returns (s, t), the
     grids of the weights and of the probabilities; s < WEIGHT_GRID_FLOOR: nothing computed."""
     nh, units = W.shape
