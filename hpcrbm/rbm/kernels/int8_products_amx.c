@@ -483,7 +483,8 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
    units) the visible rows of both phases (0/1 values, row stride x_stride): W = S X, b = the column
    sums of X's first n0 rows minus those of the others, c = the row sums of S. All three come from
    one product: S gains a row of +1 (n0 times) and -1 (m times), X a column of ones. Every thread of
-   the calling team calls it (the packing and the product shared). */
+   the calling team calls it (X's packing shared; each thread packs and multiplies S's rows of a block
+   of hidden units). */
 int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                               float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
                               void *grad, int single) {
