@@ -170,10 +170,11 @@ class Trainer:
         # an update's gradient sums ([W, b, c]: integers below 2**24 in float32 training, so float32 on the
         # CPU, half the bytes to sum over ranks; else float64) and negative-phase states (at most a batch
         # of rows): made once, in the kernels' module, written in full by every update
-        grad_dtype = self.dtype if kernels is training_cpu else np.float64
+        on_cpu = kernels is training_cpu
+        grad_dtype = self.dtype if on_cpu else np.float64
         self._grad = self.xp.empty(settings.n_hidden * (self.units + 1) + self.units, dtype=grad_dtype)
         # ranks on one node sum the gradient through shared memory (exact sums: the allreduce's bits)
-        self._node_sum = comm.node_sum(len(self._grad), grad_dtype) if kernels is training_cpu else None
+        self._node_sum = comm.node_sum(len(self._grad), grad_dtype) if on_cpu else None
         self._negative = self.xp.empty((settings.batch_size, self.units), self.dtype)
         self._no_rows = self.data[:0]  # a CD update's chain starts: none (they are the batch's rows)
         products = settings.batch_size // comm.size * self.units * settings.n_hidden

@@ -148,27 +148,22 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
         transpose16(v);
         __mmask16 mask = (__mmask16)((1u << rows) - 1);
         for (int64_t c = 0; c < cols; c++) _mm512_mask_storeu_ps(out32 + (j + c) * out_stride + i, mask, _mm512_cvtepi32_ps(v[c]));
-    } else if (out32) {
-        __mmask16 mask = (__mmask16)((1u << main_cols) - 1);
-        for (int64_t r = 0; r < rows; r++) {
-            _mm512_mask_storeu_ps(out32 + (i + r) * out_stride + j, mask, _mm512_cvtepi32_ps(v[r]));
-            if (main_cols < cols && i + r < m_out - 1) {
-                int32_t lanes[16];
-                _mm512_storeu_si512(lanes, v[r]);
-                ((float *)last_col)[i + r] = (float)lanes[cols - 1];
-            }
-        }
     } else {
-        __mmask8 low = (__mmask8)((1u << (main_cols < 8 ? main_cols : 8)) - 1),
-                 high = (__mmask8)((1u << (main_cols > 8 ? main_cols - 8 : 0)) - 1);
+        __mmask16 mask = (__mmask16)((1u << main_cols) - 1);
+        __mmask8 low = (__mmask8)mask, high = (__mmask8)(mask >> 8);
         for (int64_t r = 0; r < rows; r++) {
-            double *o = out64 + (i + r) * out_stride + j;
-            _mm512_mask_storeu_pd(o, low, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v[r])));
-            _mm512_mask_storeu_pd(o + 8, high, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v[r], 1)));
+            if (out32) {
+                _mm512_mask_storeu_ps(out32 + (i + r) * out_stride + j, mask, _mm512_cvtepi32_ps(v[r]));
+            } else {
+                double *o = out64 + (i + r) * out_stride + j;
+                _mm512_mask_storeu_pd(o, low, _mm512_cvtepi32_pd(_mm512_castsi512_si256(v[r])));
+                _mm512_mask_storeu_pd(o + 8, high, _mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(v[r], 1)));
+            }
             if (main_cols < cols && i + r < m_out - 1) {
                 int32_t lanes[16];
                 _mm512_storeu_si512(lanes, v[r]);
-                ((double *)last_col)[i + r] = (double)lanes[cols - 1];
+                if (out32) ((float *)last_col)[i + r] = (float)lanes[cols - 1];
+                else ((double *)last_col)[i + r] = (double)lanes[cols - 1];
             }
         }
     }
