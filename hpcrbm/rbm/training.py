@@ -182,6 +182,10 @@ class Trainer:
                               and products >= INT8_PRODUCTS_FROM)
         self._key = seed_key(settings.seed)
         self._c3 = settings.point * 256 + int(Purpose.RBM_GIBBS)
+        # an epoch's updates in one compiled call (training_cpu.epoch_updates: the bits of update() batch by
+        # batch) on the CPU with Bernoulli visibles, on one rank or on ranks that sum through shared memory;
+        # else update by update (the allreduce, a device's kernels, the categorical gauge in NumPy)
+        self._compiled_epoch = on_cpu and not settings.q and (comm.size == 1 or self._node_sum is not None)
 
     # -- random streams ---------------------------------------------------------------
     def permutation(self, epoch):
@@ -241,13 +245,8 @@ class Trainer:
             self.data, mine - self.first if self.first else mine, starts, persistent, ids, s.k, W, b, flat[2], s.q,
             update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)
         if weight_grid < training_cpu.WEIGHT_GRID_FLOOR:
-            p = state.params
-            raise ExactGridError(
-                f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "
-                f"(max |W| = {float(abs(p.W).max()):.4g} over {max(p.W.shape[0], self.units)} units needs a grid "
-                f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
-        if weight_grid < state.weight_grid:
-            state.weight_grid = int(weight_grid)
+            raise self._outgrown(state, update)
+        state.weight_grid = min(state.weight_grid, int(weight_grid))
         if self._node_sum:
             grad = self._node_sum.total()
         elif self.comm.size > 1:
@@ -258,6 +257,34 @@ class Trainer:
                    self._probability_scale)
         if s.q:
             apply_gauge(self.xp, state.params)
+
+    def _outgrown(self, state, update):
+        """The error of an update whose weights outgrew exact products (its SGD step not made)."""
+        p = state.params
+        return ExactGridError(
+            f"config key rbm.dtype: the RBM's weights outgrew exact {self.dtype.name} products at update {update} "
+            f"(max |W| = {float(abs(p.W).max()):.4g} over {max(p.W.shape[0], self.units)} units needs a grid "
+            f"coarser than 2**-{training_cpu.WEIGHT_GRID_FLOOR}); train with rbm.dtype = 'float64'")
+
+    def _epoch_updates(self, state, order, views):
+        """The epoch's updates in one call of training_cpu.epoch_updates (the bits of :meth:`update`)."""
+        s, summed = self.s, self._node_sum
+        W, b, flat = views
+        if summed:
+            bases, rank, slots, calls, total = summed.bases, summed.rank, summed.slots, summed.calls, summed.out
+        else:
+            bases, rank, slots, calls, total = np.empty(0, np.int64), 0, self._grad[None], 0, self._grad
+        first_update = state.epoch * self.batches
+        made, grid, _ = training_cpu.epoch_updates(
+            self.data, self.first, order, self.batches, s.batch_size, s.method == "pcd", state.chains[self._chain_rows],
+            self._chain_ids, s.k, W, b, *flat, first_update, self.stride, self._c3, *self._key, slots, self._negative,
+            self.int8_products, bases, rank, calls, total, s.learning_rate, s.momentum, s.weight_decay, s.biases,
+            self._probability_scale)
+        if summed:
+            summed.advance(made)
+        state.weight_grid = min(state.weight_grid, int(grid))
+        if made < self.batches:
+            raise self._outgrown(state, first_update + made)
 
     def blas_threads(self):
         """A context of one BLAS thread where the update's products are small (batch x units x Nh
@@ -275,8 +302,11 @@ class Trainer:
         order = self.permutation(state.epoch)
         bs = self.s.batch_size
         views = self.parameter_views(state)
-        for bi in range(self.batches):
-            self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi, views)
+        if self._compiled_epoch:
+            self._epoch_updates(state, order, views)
+        else:
+            for bi in range(self.batches):
+                self.update(state, order[bi * bs:(bi + 1) * bs], state.epoch * self.batches + bi, views)
         if self.s.method == "pcd" and self.comm.size > 1:
             state.chains = self.comm.allgather_slices(state.chains[self._chain_rows], bs)
         state.epoch += 1

@@ -130,15 +130,44 @@ def test_exact_products_do_not_depend_on_how_rows_are_split(dtype):
     assert np.array_equal(np.concatenate([exact.free_energy(v[:37]), exact.free_energy(v[37:])]), F)
 
 
-def test_weights_too_large_for_exact_float32_products_stop_with_one_line():
+@pytest.mark.parametrize("method,biases,k,dtype", [("pcd", True, 1, "float32"), ("cd", False, 1, "float32"),
+                                                   ("cd", True, 2, "float32"), ("pcd", True, 1, "float64")])
+def test_an_epoch_in_one_compiled_call_has_the_bits_of_update_after_update(method, biases, k, dtype):
+    """Trainer.epoch's compiled loop (training_cpu.epoch_updates: one call per epoch on one rank)
+    gives the weights, velocities, chains and weight grid of Trainer.update called batch by batch,
+    with momentum and weight decay, on the AMX update's shapes (100 x 100 x 16: from
+    INT8_PRODUCTS_FROM products) and in float64."""
+    data = encode(mc_configs(IsingModel(2, 10), (2.0, 3.0), per_t=250), "bernoulli", 2, np.dtype(dtype))
+    settings = TrainingSettings(n_hidden=16, method=method, biases=biases, k=k, dtype=dtype, batch_size=100,
+                                learning_rate=0.05, momentum=0.5, weight_decay=1e-3, seed=3)
+    trainers = [Trainer(settings, data, 0, len(data), Communicator(None), 100) for _ in range(2)]
+    assert trainers[0]._compiled_epoch
+    trainers[1]._compiled_epoch = False
+    states = [trainer.initial_state() for trainer in trainers]
+    for trainer, state in zip(trainers, states):
+        for _ in range(2):
+            trainer.epoch(state)
+    (a, b) = states
+    for x, y in zip((a.params.W, a.params.b, a.params.c, *a.velocity, a.chains),
+                    (b.params.W, b.params.b, b.params.c, *b.velocity, b.chains)):
+        assert np.array_equal(x, y)
+    assert a.weight_grid == b.weight_grid and a.epoch == b.epoch == 2
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_weights_too_large_for_exact_float32_products_stop_with_one_line(compiled):
     """An update whose weights need a float32 grid coarser than 2**-8 raises the one-line input
-    error naming rbm.dtype (exit 2 from the command line) instead of losing exactness."""
+    error naming rbm.dtype and the update (exit 2 from the command line) instead of losing
+    exactness, before its step: from an epoch's compiled loop as from update by update."""
     from hpcrbm.errors import InputError
     from hpcrbm.rbm.training import ExactGridError
     data = encode(mc_configs(IsingModel(2, 4), (2.0,), per_t=40), "bernoulli", 2, np.float32)
     trainer = Trainer(TrainingSettings(n_hidden=4, batch_size=20), data, 0, len(data), Communicator(None), 16)
+    trainer._compiled_epoch = compiled
     state = trainer.initial_state()
     state.params.W[0, 0] = 2.0**17
-    with pytest.raises(ExactGridError, match="config key rbm.dtype: .* rbm.dtype = 'float64'") as raised:
-        trainer.update(state, np.arange(20), 0)
+    before = state.params.W.copy()
+    with pytest.raises(ExactGridError, match="config key rbm.dtype: .* at update 0 .* rbm.dtype = 'float64'") as raised:
+        trainer.epoch(state)
     assert isinstance(raised.value, InputError) and "\n" not in str(raised.value)
+    assert np.array_equal(state.params.W, before)

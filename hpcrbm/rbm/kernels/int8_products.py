@@ -16,9 +16,6 @@ the tiles. Where it cannot be built, the symbols point to stubs that are never c
 update takes the numba and BLAS path).
 """
 import ctypes
-import hashlib
-import os
-import subprocess
 from pathlib import Path
 
 import llvmlite.binding as llvm
@@ -26,14 +23,15 @@ import numba
 import numpy as np
 from numba import types
 
-from ... import kernel_cache_dir, use_kernel_cache
+from ... import use_kernel_cache
+from ...backend import native
 
 use_kernel_cache()
 
 SOURCES = [Path(__file__).with_name(name)
            for name in ("int8_products_amx.c", "bernoulli_layer.c", "bernoulli_update.c")]
 # no fused multiply-adds: the sigmoid's float32 operations are those of its numba, NumPy and CuPy twins
-FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-shared", "-fPIC"]
+FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
 
 _i64, _ptr, _int, _float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
 _u64, _u32 = ctypes.c_uint64, ctypes.c_uint32
@@ -52,38 +50,14 @@ _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float:
 
 
 def _library():
-    """Path of the built library, or None where it cannot be built (no C compiler, a failed build).
-    Named by the source and the host CPU (``-march=native``: a cache shared by nodes of several
-    kinds keeps one library per kind)."""
-    digest = hashlib.sha256(" ".join(FLAGS).encode())
-    for source in SOURCES:
-        digest.update(source.read_bytes())
-    digest.update(f"{llvm.get_host_cpu_name()} {llvm.get_host_cpu_features().flatten()}".encode())
-    digest = digest.hexdigest()[:16]
-    target = kernel_cache_dir() / f"int8_products_amx-{digest}.so"
-    if target.exists():
-        return target
-    partial = target.with_name(f"{target.name}.{os.getpid()}.part")
-    command = ["cc", *FLAGS, "-o", str(partial), *map(str, SOURCES)]
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # with OpenMP where the compiler has it (large products split among threads), else without
-        built = any(subprocess.run(command + flags, capture_output=True).returncode == 0
-                    for flags in (["-fopenmp"], []))
-    except OSError:
-        return None
-    if not built:
-        return None
-    os.replace(partial, target)  # atomic: ranks building at once each install a whole library
-    return target
+    """Path of the built library (with OpenMP where the compiler has it), or None."""
+    return native.built_library("int8_products_amx", SOURCES, FLAGS, (["-fopenmp"], []))
 
 
 def _load():
     path = _library()
     if path is not None:
-        ready = bool(ctypes.CDLL(str(path)).hpcrbm_amx_ready())
-        llvm.load_library_permanently(str(path))
-        return ready, []
+        return bool(native.load(path).hpcrbm_amx_ready()), []
     stubs = []  # kept alive: numba's code holds their addresses
     for name, (result, arguments) in _SIGNATURES.items():
         stub = ctypes.CFUNCTYPE(result, *arguments)(lambda *args: 0)

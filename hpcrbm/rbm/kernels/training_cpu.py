@@ -1,7 +1,9 @@
 """Numba kernels of one RBM training update: :func:`gradient_sums` (the whole update but the
 allreduce, in one call: exact products in the parameters' dtype on grids chosen from max |W| and
 the batch, the portable sigmoid and softmax, Philox sampling, the gradient's sums) and
-:func:`sgd_step`; the fixed-point weights of the exact free energy (training.ExactProducts).
+:func:`sgd_step`; :func:`epoch_updates`, an epoch's updates in one call (one rank, or ranks on one
+node summing through parallel/node_sum.py); the fixed-point weights of the exact free energy
+(training.ExactProducts).
 
 Their array twins (kernels/training_array.py: NumPy or CuPy) agree with them bit for bit
 (tests/rbm/test_kernels.py, tests/rbm/test_device_training.py).
@@ -16,6 +18,7 @@ import numba
 import numpy as np
 
 from ... import use_kernel_cache
+from ...parallel import node_sum
 from ...rng.philox import fill_words
 from ...rng.uniform import SCALE
 from . import int8_products
@@ -472,3 +475,47 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
         phase_difference(rows, n0, grad[nW:nW + nb])
     negative[:] = vk
     return s, t
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def epoch_updates(data, first, order, batches, batch_size, persistent, chains, chain_ids, gibbs_steps, W, b, flat_W,
+                  flat_b, flat_c, velocity_W, velocity_b, velocity_c, first_update, stride, c3, k0, k1, grad_slots,
+                  negative, int8, bases, rank, first_call, total, learning_rate, momentum, decay, biases,
+                  probability_scale):
+    """The updates of one epoch with Bernoulli visibles, in one call: per batch (rows
+    ``order[i batch_size:(i + 1) batch_size]``, update ``first_update + i``) :func:`gradient_sums`
+    of this rank's rows, the sum over ranks and :func:`sgd_step`: the bits of training.Trainer.update
+    called batch by batch, without Python between the updates.
+
+    data (n_local, units): this rank's rows, global rows ``first`` on; chains, chain_ids: this
+    rank's PCD chains (updated in place) and their ids; negative (batch_size, units): scratch for the
+    negative phase's states; grad_slots (1, n): the gradient on one
+    rank (``bases`` empty), else this rank's two slots of the node sum of ``bases`` (the
+    addresses of node_sum.NodeSum's regions), which sums call ``first_call + i`` into ``total``.
+    Returns (updates made, the coarsest weight grid s of theirs, the s of the update after them):
+    an s below WEIGHT_GRID_FLOOR stops the epoch before that update's sum and step (on every rank:
+    the same W gives the same s)."""
+    ranks, n_local = len(bases), len(data)
+    rows_total = 2 * batch_size
+    grid, s = GRID_CAP, GRID_CAP
+    for i in range(batches):
+        batch = order[i * batch_size:(i + 1) * batch_size]
+        mine = batch[(batch >= first) & (batch < first + n_local)]  # global indices: the CD chains' ids
+        ids = chain_ids if persistent else mine
+        vk = negative[:len(ids)]
+        grad = grad_slots[(first_call + i) & 1] if ranks > 1 else grad_slots[0]
+        s, t = gradient_sums(data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
+                             first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8)
+        if s < WEIGHT_GRID_FLOOR:
+            return i, grid, s
+        grid = min(grid, s)
+        if ranks > 1:
+            node_sum.arrive(bases.ctypes.data, np.int32(ranks), np.int32(rank), first_call + i)
+            node_sum.add(bases.ctypes.data, np.int32(ranks), len(total), np.int32(total.itemsize == 4),
+                         first_call + i, total.ctypes.data)
+            grad = total
+        if persistent:
+            chains[:] = vk
+        sgd_step(grad, flat_W, flat_b, flat_c, velocity_W, velocity_b, velocity_c, batch_size, learning_rate,
+                 momentum, decay, biases, probability_scale)
+    return batches, grid, s
