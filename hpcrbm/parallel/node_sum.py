@@ -18,7 +18,8 @@ from ..backend import native
 LINE = 64  # bytes before a rank's slots: its arrival count, alone in its cache line
 
 _SIGNATURES = {  # symbol: ctypes arguments (no result)
-    "hpcrbm_node_arrive": (ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64),
+    "hpcrbm_node_arrive": (ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int32,
+                           ctypes.c_int64),
     "hpcrbm_node_add": (ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_int32, ctypes.c_int64,
                         ctypes.c_void_p),
 }
@@ -27,7 +28,7 @@ _SIGNATURES = {  # symbol: ctypes arguments (no result)
 def _load():
     """(the library as a ctypes.CDLL or None, the stubs kept alive where it cannot be built: numba's
     kernels that name the symbols still compile, and never call them)."""
-    path = native.built_library("node_sum", [Path(__file__).with_name("node_sum.c")], ["-O2"])
+    path = native.built_library("node_sum", [Path(__file__).with_name("node_sum.c")], ["-O2", "-march=native"])
     if path is not None:
         library = native.load(path)
         for name, arguments in _SIGNATURES.items():
@@ -41,8 +42,10 @@ def _load():
 
 _library, _stubs = _load()
 AVAILABLE = _library is not None
-# numba's view of the two functions: arrive(bases, ranks, rank, call), add(bases, ranks, n, single, call, out)
-arrive = types.ExternalFunction("hpcrbm_node_arrive", types.void(types.uintp, types.int32, types.int32, types.int64))
+# numba's view of the two functions: arrive(bases, ranks, rank, n, single, call), add(bases, ranks, n, single,
+# call, out)
+arrive = types.ExternalFunction("hpcrbm_node_arrive", types.void(types.uintp, types.int32, types.int32, types.int64,
+                                                                 types.int32, types.int64))
 add = types.ExternalFunction("hpcrbm_node_add", types.void(types.uintp, types.int32, types.int64, types.int32,
                                                            types.int64, types.uintp))
 
@@ -78,7 +81,8 @@ class NodeSum:
         return self.slots[self.calls & 1]
 
     def _arrive(self):
-        _library.hpcrbm_node_arrive(self.bases.ctypes.data, self.ranks, self.rank, self.calls)
+        _library.hpcrbm_node_arrive(self.bases.ctypes.data, self.ranks, self.rank, self.n,
+                                    int(self.dtype.itemsize == 4), self.calls)
 
     def total(self):
         """Every rank's part summed (collective; a buffer that the next call overwrites)."""

@@ -510,9 +510,9 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
             return i, grid, s
         grid = min(grid, s)
         if ranks > 1:
-            node_sum.arrive(bases.ctypes.data, np.int32(ranks), np.int32(rank), first_call + i)
-            node_sum.add(bases.ctypes.data, np.int32(ranks), len(total), np.int32(total.itemsize == 4),
-                         first_call + i, total.ctypes.data)
+            single = np.int32(total.itemsize == 4)
+            node_sum.arrive(bases.ctypes.data, np.int32(ranks), np.int32(rank), len(total), single, first_call + i)
+            node_sum.add(bases.ctypes.data, np.int32(ranks), len(total), single, first_call + i, total.ctypes.data)
             grad = total
         if persistent:
             chains[:] = vk
