@@ -471,6 +471,31 @@ static void signed_digits_block(const float *P0, int64_t n0, const float *Pk, in
 }
 #endif
 
+/* dst[i] = the quad of rows x0 .. x3 (0/1 values) at column i < units, rows with s = 0 as zeros */
+#if defined(__AVX512F__)
+static inline __m512i byte_lanes(const float *x, int64_t i, __mmask16 m, int64_t present) {
+    if (!present) return _mm512_setzero_si512();
+    return _mm512_and_si512(_mm512_cvttps_epi32(_mm512_maskz_loadu_ps(m, x + i)), _mm512_set1_epi32(255));
+}
+
+static void four_rows_quads(const float *x0, const float *x1, const float *x2, const float *x3, int64_t s1,
+                            int64_t s2, int64_t s3, int64_t units, uint32_t *dst) {
+    for (int64_t i = 0; i < units; i += 16) {
+        __mmask16 m = lanes_below(units, i);
+        __m512i q = _mm512_or_si512(
+            _mm512_or_si512(byte_lanes(x0, i, m, 1), _mm512_slli_epi32(byte_lanes(x1, i, m, s1), 8)),
+            _mm512_or_si512(_mm512_slli_epi32(byte_lanes(x2, i, m, s2), 16), _mm512_slli_epi32(byte_lanes(x3, i, m, s3), 24)));
+        _mm512_mask_storeu_epi32(dst + i, m, q);
+    }
+}
+#else
+static void four_rows_quads(const float *x0, const float *x1, const float *x2, const float *x3, int64_t s1,
+                            int64_t s2, int64_t s3, int64_t units, uint32_t *dst) {
+    for (int64_t i = 0; i < units; i++)
+        dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
+}
+#endif
+
 /* The gradient's exact sums of one update, into grad = [W (nh, units), b (units), c (nh)] (float32 with
    ``single``, else float64: integers below 2**24, exact in either):
    with S (nh, n0 + m) = [rint(P0 step), -rint(Pk step)]^T (P0 (n0, nh), Pk (m, nh) the hidden
@@ -526,8 +551,7 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         int64_t s1 = r4 + 1 < rows, s2 = r4 + 2 < rows, s3 = r4 + 3 < rows;
         const float *x0 = X + r4 * x_stride, *x1 = x0 + s1 * x_stride, *x2 = x0 + 2 * s2 * x_stride,
                     *x3 = x0 + 3 * s3 * x_stride;
-        for (int64_t i = 0; i < units; i++)
-            dst[i] = quad((int32_t)x0[i], (int32_t)x1[i] * s1, (int32_t)x2[i] * s2, (int32_t)x3[i] * s3);
+        four_rows_quads(x0, x1, x2, x3, s1, s2, s3, units, dst);
         dst[units] = quad(1, (int32_t)s1, (int32_t)s2, (int32_t)s3);
         memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
