@@ -240,7 +240,8 @@ class Trainer:
             starts, ids = state.chains[self._chain_rows], self._chain_ids
         else:
             starts, ids = self._no_rows, mine
-        grad, negative = self._node_sum.part if self._node_sum else self._grad, self._negative[:len(ids)]
+        grad = self._node_sum.part if self._node_sum else self._grad
+        negative = self._negative[:len(ids) if persistent else 0]  # a CD update's v_k is not kept
         weight_grid, _ = k.gradient_sums(
             self.data, mine - self.first if self.first else mine, starts, persistent, ids, s.k, W, b, flat[2], s.q,
             update, self.stride, self._c3, *self._key, 2 * s.batch_size, grad, negative, self.int8_products)

@@ -191,5 +191,6 @@ class ArrayKernels:
         grad[nW + nb:] = signed.sum(axis=0)
         grad[:nW] = (signed.astype(dtype).T @ rows).reshape(-1)
         self.phase_difference(rows, n0, grad[nW:nW + nb])
-        negative[...] = v
+        if len(negative):  # none given: v_k not kept (CD)
+            negative[...] = v
         return s, t

@@ -390,7 +390,8 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     rows_total: rows of the whole batch over all ranks (positive + negative). Writes grad
     (float64, or float32 for float32 parameters: integers below 2**24 either way; [W (scale 2**t),
     b, c (scale 2**t)]: sum over this rank's rows of p(h|v0) v0 -
-    p(h|vk) vk, v0 - vk, p(h|v0) - p(h|vk)) and negative (m, units) = vk. Returns (s, t), the
+    p(h|vk) vk, v0 - vk, p(h|v0) - p(h|vk)) and negative (m, units) = vk (not written when given with no
+    rows: a CD training has no use for vk). Returns (s, t), the
     grids of the weights and of the probabilities; s < WEIGHT_GRID_FLOOR: nothing computed."""
     nh, units = W.shape
     n0, m = len(local_rows), len(ids)
@@ -414,7 +415,8 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
         int8_products.bernoulli_update(W, scale[0], digits, rows, n0, persistent, b, c, ids, gibbs_steps, update,
                                        stride, c3, k0, k1, math.ldexp(1.0, t), np.empty((n0, nh), W.dtype),
                                        np.empty((m, nh), W.dtype), grad)
-        negative[:] = rows[n0:]
+        if len(negative):
+            negative[:] = rows[n0:]
         return s, t
     if int8:  # the product copy rint(W 2**s) made and packed in one pass
         Wq, packed = np.empty((0, units), W.dtype), int8_products.pack_weights(W, scale[0], digits)
@@ -473,7 +475,8 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
             for i in range(units):
                 grad[j * units + i] = products[j, i]
         phase_difference(rows, n0, grad[nW:nW + nb])
-    negative[:] = vk
+    if len(negative):
+        negative[:] = vk
     return s, t
 
 
@@ -502,7 +505,7 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
         batch = order[i * batch_size:(i + 1) * batch_size]
         mine = batch[(batch >= first) & (batch < first + n_local)]  # global indices: the CD chains' ids
         ids = chain_ids if persistent else mine
-        vk = negative[:len(ids)]
+        vk = negative[:len(ids) if persistent else 0]  # a CD update's v_k is not kept
         grad = grad_slots[(first_call + i) & 1] if ranks > 1 else grad_slots[0]
         s, t = gradient_sums(data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
                              first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8)
