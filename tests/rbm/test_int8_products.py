@@ -50,11 +50,14 @@ def test_products_are_the_exact_integer_products(nh, units, rows):
 
 
 @needs_amx
-@pytest.mark.parametrize("rows, n", [(1, 1), (3, 15), (5, 17), (7, 33), (100, 100), (64, 1024)])
+@pytest.mark.parametrize("rows, n", [(1, 1), (3, 15), (5, 17), (7, 33), (100, 100), (64, 1024), (5, 32), (3, 36),
+                                     (9, 44), (333, 100)])
 def test_the_vectorised_layer_is_the_numba_layer(rows, n):
     """bernoulli_layer (C, AVX-512, rows split among threads from 2**15 values) gives the
     probabilities of training_cpu._probabilities and the states of sample_bernoulli_rows bit for
-    bit: logits from 1e-3 to beyond the clamp at 80, ragged columns, large chain ids and steps."""
+    bit: logits from 1e-3 to beyond the clamp at 80, ragged columns, large chain ids and steps;
+    widths that are multiples of 4 from 32 on as one flat array (Philox blocks of two rows in one
+    vector, 8 or more blocks a row, a thread's rows from the middle of the layer)."""
     rng = np.random.default_rng(rows * n)
     sums = (rng.normal(size=(rows, n)) * rng.choice([1e-3, 1.0, 30.0, 3000.0], size=(rows, n))).astype(np.float32)
     bias = rng.normal(size=n).astype(np.float32)

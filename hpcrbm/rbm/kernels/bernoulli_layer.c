@@ -13,6 +13,9 @@
    32-bit words in 64-bit lanes, vpmuludq). Rows are split among OpenMP's threads from
    PARALLEL_ELEMENTS values on (each row one thread's: the same bits on any number of threads). */
 #include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define PARALLEL_ELEMENTS (1LL << 15)
 
@@ -70,15 +73,99 @@ static inline __m512 uniforms16(__m512i words) {
     return _mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-25f));
 }
 
+/* the 32 words of flat Philox blocks: lane L of (*row, *block) is block *block of row *row's stream
+   (counter (first_block + block, step, ids[row], c3)); rows from ``end`` on give zeros */
+static inline void flat_philox_words(__m512i row, __m512i block, int64_t end, const int64_t *ids, uint64_t step,
+                                     uint64_t first_block, uint64_t c3, uint32_t k0, uint32_t k1, __m512i *low,
+                                     __m512i *high) {
+    const __m512i m0 = _mm512_set1_epi64(0xD2511F53), m1 = _mm512_set1_epi64(0xCD9E8D57);
+    __mmask8 inside = _mm512_cmplt_epi64_mask(row, _mm512_set1_epi64(end));
+    __m512i x0 = _mm512_add_epi64(_mm512_set1_epi64((int64_t)first_block), block);
+    __m512i x2 = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), inside, row, (const long long *)ids, 8);
+    __m512i x1 = _mm512_set1_epi64((int64_t)step), x3 = _mm512_set1_epi64((int64_t)c3);
+    uint32_t key0 = k0, key1 = k1;
+    for (int round = 0; round < 10; round++) {
+        __m512i p0 = _mm512_mul_epu32(m0, x0), p1 = _mm512_mul_epu32(m1, x2);
+        x0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(key0));
+        x2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(key1));
+        x1 = p1;
+        x3 = p0;
+        key0 += 0x9E3779B9u;
+        key1 += 0xBB67AE85u;
+    }
+    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF);
+    __m512i w01 = _mm512_or_si512(_mm512_and_si512(x0, lo32), _mm512_slli_epi64(x1, 32));
+    __m512i w23 = _mm512_or_si512(_mm512_and_si512(x2, lo32), _mm512_slli_epi64(x3, 32));
+    *low = _mm512_permutex2var_epi64(w01, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), w23);
+    *high = _mm512_permutex2var_epi64(w01, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), w23);
+}
+
+/* probs (and states) of 16 values from ``x`` = sums scale + bias; ``m`` the lanes to store */
+static inline void layer16(__m512 x, __mmask16 m, float *p, float *h, __m512i words) {
+    __m512 q = portable_sigmoid(x);
+    _mm512_mask_storeu_ps(p, m, q);
+    if (h) {
+        __mmask16 below = _mm512_cmp_ps_mask(uniforms16(words), q, _CMP_LT_OQ);
+        _mm512_mask_storeu_ps(h, m, _mm512_maskz_mov_ps(below, _mm512_set1_ps(1.0f)));
+    }
+}
+
+/* rows [r0, r1) of a layer whose width n is a multiple of 4 and at least 32, as one flat array of
+   (r1 - r0) n values: every Philox block and every vector lane is used (a row of 100 by itself takes
+   4 calls of 8 blocks for its 25 and 7 vectors of 16 for its 100 values); the same words and values */
+static void flat_rows(const float *sums, int64_t r0, int64_t r1, int64_t n, float scale, const float *bias,
+                      float *probs, const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3,
+                      uint32_t k0, uint32_t k1, float *states) {
+    int64_t blocks = n / 4, end = r1 * n;
+    __m512i row = _mm512_set1_epi64(r0), block = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    int64_t column = 0; /* of the flat position f */
+    for (int64_t f = r0 * n; f < end; f += 32) {
+        __m512i words[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+        if (states) {
+            flat_philox_words(row, block, r1, ids, step, first_block, c3, k0, k1, &words[0], &words[1]);
+            block = _mm512_add_epi64(block, _mm512_set1_epi64(8));
+            __mmask8 wrap = _mm512_cmpge_epi64_mask(block, _mm512_set1_epi64(blocks)); /* blocks >= 8: once */
+            block = _mm512_mask_sub_epi64(block, wrap, block, _mm512_set1_epi64(blocks));
+            row = _mm512_mask_add_epi64(row, wrap, row, _mm512_set1_epi64(1));
+        }
+        for (int half = 0; half < 2; half++) {
+            int64_t g = f + 16 * half;
+            if (g >= end) break;
+            __mmask16 m = end - g >= 16 ? 0xFFFF : (__mmask16)((1u << (end - g)) - 1);
+            /* bias[(column + lane) mod n]: the lanes past the row's end take the next row's first */
+            __mmask16 same = n - column >= 16 ? 0xFFFF : (__mmask16)((1u << (n - column)) - 1);
+            __m512 b = _mm512_maskz_loadu_ps(same, bias + column);
+            b = _mm512_mask_loadu_ps(b, (__mmask16)~same, bias + column - n);
+            __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, sums + g), _mm512_set1_ps(scale)), b);
+            layer16(x, m, probs + g, states ? states + g : 0, words[half]);
+            column += 16;
+            if (column >= n) column -= n;
+        }
+    }
+}
+
 int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float scale, const float *bias, float *probs,
                            const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3, uint32_t k0,
                            uint32_t k1, float *states) {
+    if (n % 4 == 0 && n >= 32) {
+#pragma omp parallel if (rows * n >= PARALLEL_ELEMENTS)
+        {
+            int threads = 1, thread = 0;
+#ifdef _OPENMP
+            threads = omp_get_num_threads();
+            thread = omp_get_thread_num();
+#endif
+            flat_rows(sums, rows * thread / threads, rows * (thread + 1) / threads, n, scale, bias, probs, ids, step,
+                      first_block, c3, k0, k1, states);
+        }
+        return 0;
+    }
 #pragma omp parallel for if (rows * n >= PARALLEL_ELEMENTS) schedule(static)
     for (int64_t r = 0; r < rows; r++) {
         const float *s = sums + r * n;
         float *p = probs + r * n, *h = states ? states + r * n : 0;
         for (int64_t j = 0; j < n; j += 32) {
-            __m512i words[2];
+            __m512i words[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
             if (h) philox_words(first_block + (uint64_t)j / 4, step, (uint64_t)ids[r], c3, k0, k1, &words[0], &words[1]);
             for (int half = 0; half < 2; half++) {
                 int64_t j0 = j + 16 * half;
@@ -86,12 +173,7 @@ int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float sca
                 __mmask16 m = n - j0 >= 16 ? 0xFFFF : (__mmask16)((1u << (n - j0)) - 1);
                 __m512 x = _mm512_add_ps(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j0), _mm512_set1_ps(scale)),
                                          _mm512_maskz_loadu_ps(m, bias + j0));
-                __m512 q = portable_sigmoid(x);
-                _mm512_mask_storeu_ps(p + j0, m, q);
-                if (h) {
-                    __mmask16 below = _mm512_cmp_ps_mask(uniforms16(words[half]), q, _CMP_LT_OQ);
-                    _mm512_mask_storeu_ps(h + j0, m, _mm512_maskz_mov_ps(below, _mm512_set1_ps(1.0f)));
-                }
+                layer16(x, m, p + j0, h ? h + j0 : 0, words[half]);
             }
         }
     }
