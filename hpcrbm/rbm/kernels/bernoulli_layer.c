@@ -43,12 +43,11 @@ static inline __m512 portable_sigmoid(__m512 x) {
     return _mm512_div_ps(one, _mm512_add_ps(one, _mm512_mul_ps(p, power)));
 }
 
-/* the 32 words of Philox blocks first .. first + 7 (counter (block, c1, c2, c3)) in stream order */
-static inline void philox_words(uint64_t first, uint64_t c1, uint64_t c2, uint64_t c3, uint32_t k0, uint32_t k1,
-                                __m512i *low, __m512i *high) {
+/* the 32 words of the eight Philox blocks of counters (x0, x1, x2, x3) (lane L: block L; words in
+   64-bit lanes, vpmuludq), in stream order: block 0's four words first */
+static inline void philox_rounds(__m512i x0, __m512i x1, __m512i x2, __m512i x3, uint32_t k0, uint32_t k1,
+                                 __m512i *low, __m512i *high) {
     const __m512i m0 = _mm512_set1_epi64(0xD2511F53), m1 = _mm512_set1_epi64(0xCD9E8D57);
-    __m512i x0 = _mm512_add_epi64(_mm512_set1_epi64((int64_t)first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0));
-    __m512i x1 = _mm512_set1_epi64((int64_t)c1), x2 = _mm512_set1_epi64((int64_t)c2), x3 = _mm512_set1_epi64((int64_t)c3);
     uint32_t key0 = k0, key1 = k1;
     for (int round = 0; round < 10; round++) {
         /* the products read the low 32 bits of each lane; the upper bits of the words carried along
@@ -68,36 +67,28 @@ static inline void philox_words(uint64_t first, uint64_t c1, uint64_t c2, uint64
     *high = _mm512_permutex2var_epi64(w01, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), w23);
 }
 
+/* the 32 words of Philox blocks first .. first + 7 (counter (block, c1, c2, c3)) in stream order */
+static inline void philox_words(uint64_t first, uint64_t c1, uint64_t c2, uint64_t c3, uint32_t k0, uint32_t k1,
+                                __m512i *low, __m512i *high) {
+    philox_rounds(_mm512_add_epi64(_mm512_set1_epi64((int64_t)first), _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0)),
+                  _mm512_set1_epi64((int64_t)c1), _mm512_set1_epi64((int64_t)c2), _mm512_set1_epi64((int64_t)c3), k0,
+                  k1, low, high);
+}
+
 static inline __m512 uniforms16(__m512i words) {
     __m512i odd = _mm512_or_si512(_mm512_slli_epi32(_mm512_srli_epi32(words, 8), 1), _mm512_set1_epi32(1));
     return _mm512_mul_ps(_mm512_cvtepi32_ps(odd), _mm512_set1_ps(0x1p-25f));
 }
 
-/* the 32 words of flat Philox blocks: lane L of (*row, *block) is block *block of row *row's stream
-   (counter (first_block + block, step, ids[row], c3)); rows from ``end`` on give zeros */
+/* the 32 words of flat Philox blocks: lane L of (row, block) is block ``block`` of row ``row``'s
+   stream (counter (first_block + block, step, ids[row], c3)); rows from ``end`` on give garbage */
 static inline void flat_philox_words(__m512i row, __m512i block, int64_t end, const int64_t *ids, uint64_t step,
                                      uint64_t first_block, uint64_t c3, uint32_t k0, uint32_t k1, __m512i *low,
                                      __m512i *high) {
-    const __m512i m0 = _mm512_set1_epi64(0xD2511F53), m1 = _mm512_set1_epi64(0xCD9E8D57);
     __mmask8 inside = _mm512_cmplt_epi64_mask(row, _mm512_set1_epi64(end));
-    __m512i x0 = _mm512_add_epi64(_mm512_set1_epi64((int64_t)first_block), block);
-    __m512i x2 = _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), inside, row, (const long long *)ids, 8);
-    __m512i x1 = _mm512_set1_epi64((int64_t)step), x3 = _mm512_set1_epi64((int64_t)c3);
-    uint32_t key0 = k0, key1 = k1;
-    for (int round = 0; round < 10; round++) {
-        __m512i p0 = _mm512_mul_epu32(m0, x0), p1 = _mm512_mul_epu32(m1, x2);
-        x0 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p1, 32), x1), _mm512_set1_epi64(key0));
-        x2 = _mm512_xor_si512(_mm512_xor_si512(_mm512_srli_epi64(p0, 32), x3), _mm512_set1_epi64(key1));
-        x1 = p1;
-        x3 = p0;
-        key0 += 0x9E3779B9u;
-        key1 += 0xBB67AE85u;
-    }
-    const __m512i lo32 = _mm512_set1_epi64(0xFFFFFFFF);
-    __m512i w01 = _mm512_or_si512(_mm512_and_si512(x0, lo32), _mm512_slli_epi64(x1, 32));
-    __m512i w23 = _mm512_or_si512(_mm512_and_si512(x2, lo32), _mm512_slli_epi64(x3, 32));
-    *low = _mm512_permutex2var_epi64(w01, _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), w23);
-    *high = _mm512_permutex2var_epi64(w01, _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4), w23);
+    philox_rounds(_mm512_add_epi64(_mm512_set1_epi64((int64_t)first_block), block), _mm512_set1_epi64((int64_t)step),
+                  _mm512_mask_i64gather_epi64(_mm512_setzero_si512(), inside, row, (const long long *)ids, 8),
+                  _mm512_set1_epi64((int64_t)c3), k0, k1, low, high);
 }
 
 /* probs (and states) of 16 values from ``x`` = sums scale + bias; ``m`` the lanes to store */
