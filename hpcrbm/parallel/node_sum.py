@@ -64,14 +64,14 @@ class NodeSum:
     def __init__(self, node, n, dtype):
         from mpi4py import MPI
         self.dtype, self.n, self.ranks, self.rank = np.dtype(dtype), n, node.Get_size(), node.Get_rank()
-        region = LINE + 2 * n * self.dtype.itemsize
+        region = LINE + -(-2 * n * self.dtype.itemsize // LINE) * LINE  # whole lines: no line shared by two ranks
         self._node, self._window = node, MPI.Win.Allocate_shared(region, 1, comm=node)
         regions = [np.frombuffer(self._window.Shared_query(r)[0], np.uint8, region) for r in range(self.ranks)]
         self.bases = np.array([r.ctypes.data for r in regions], np.int64)
         mine = regions[self.rank]
         mine[:LINE] = 0  # this rank's arrival count, then the barrier: every count 0 before any sum
         node.Barrier()
-        self.slots = mine[LINE:].view(self.dtype).reshape(2, n)
+        self.slots = mine[LINE:LINE + 2 * n * self.dtype.itemsize].view(self.dtype).reshape(2, n)
         self.calls = 0
         self.out = np.empty(n, self.dtype)  # the sum of the last call
 
