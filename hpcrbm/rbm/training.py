@@ -276,7 +276,7 @@ class Trainer:
         else:
             bases, rank, slots, calls, total = np.empty(0, np.int64), 0, self._grad[None], 0, self._grad
         first_update = state.epoch * self.batches
-        made, grid, _ = training_cpu.epoch_updates(
+        made, grid = training_cpu.epoch_updates(
             self.data, self.first, order, self.batches, s.batch_size, s.method == "pcd", state.chains[self._chain_rows],
             self._chain_ids, s.k, W, b, *flat, first_update, self.stride, self._c3, *self._key, slots, self._negative,
             self.int8_products, bases, rank, calls, total, s.learning_rate, s.momentum, s.weight_decay, s.biases,

@@ -495,12 +495,11 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
     negative phase's states; grad_slots (1, n): the gradient on one
     rank (``bases`` empty), else this rank's two slots of the node sum of ``bases`` (the
     addresses of node_sum.NodeSum's regions), which sums call ``first_call + i`` into ``total``.
-    Returns (updates made, the coarsest weight grid s of theirs, the s of the update after them):
-    an s below WEIGHT_GRID_FLOOR stops the epoch before that update's sum and step (on every rank:
-    the same W gives the same s)."""
+    Returns (updates made, the coarsest weight grid s of theirs): an s below WEIGHT_GRID_FLOOR stops
+    the epoch before that update's sum and step (on every rank: the same W gives the same s)."""
     ranks, n_local = len(bases), len(data)
-    rows_total = 2 * batch_size
-    grid, s = GRID_CAP, GRID_CAP
+    rows_total, single = 2 * batch_size, np.int32(total.itemsize == 4)
+    grid = GRID_CAP
     for i in range(batches):
         batch = order[i * batch_size:(i + 1) * batch_size]
         mine = batch[(batch >= first) & (batch < first + n_local)]  # global indices: the CD chains' ids
@@ -510,10 +509,9 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
         s, t = gradient_sums(data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
                              first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8)
         if s < WEIGHT_GRID_FLOOR:
-            return i, grid, s
+            return i, grid
         grid = min(grid, s)
         if ranks > 1:
-            single = np.int32(total.itemsize == 4)
             node_sum.arrive(bases.ctypes.data, np.int32(ranks), np.int32(rank), len(total), single, first_call + i)
             node_sum.add(bases.ctypes.data, np.int32(ranks), len(total), single, first_call + i, total.ctypes.data)
             grad = total
@@ -521,4 +519,4 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
             chains[:] = vk
         sgd_step(grad, flat_W, flat_b, flat_c, velocity_W, velocity_b, velocity_c, batch_size, learning_rate,
                  momentum, decay, biases, probability_scale)
-    return batches, grid, s
+    return batches, grid
