@@ -130,23 +130,27 @@ def test_exact_products_do_not_depend_on_how_rows_are_split(dtype):
     assert np.array_equal(np.concatenate([exact.free_energy(v[:37]), exact.free_energy(v[37:])]), F)
 
 
-@pytest.mark.parametrize("method,biases,k,dtype", [("pcd", True, 1, "float32"), ("cd", False, 1, "float32"),
-                                                   ("cd", True, 2, "float32"), ("pcd", True, 1, "float64")])
-def test_an_epoch_in_one_compiled_call_has_the_bits_of_update_after_update(method, biases, k, dtype):
-    """Trainer.epoch's compiled loop (training_cpu.epoch_updates: one call per epoch on one rank)
-    gives the weights, velocities, chains and weight grid of Trainer.update called batch by batch,
-    with momentum and weight decay, on the AMX update's shapes (100 x 100 x 16: from
-    INT8_PRODUCTS_FROM products) and in float64."""
+@pytest.mark.parametrize("method,biases,k,dtype,nh,threads", [
+    ("pcd", True, 1, "float32", 16, 1), ("cd", False, 1, "float32", 16, 1), ("cd", True, 2, "float32", 16, 1),
+    ("pcd", True, 1, "float64", 16, 1), ("pcd", True, 1, "float32", 64, 3), ("cd", True, 1, "float32", 100, 2)])
+def test_an_epoch_in_one_compiled_call_has_the_bits_of_update_after_update(method, biases, k, dtype, nh, threads):
+    """Trainer.epoch's compiled loop (training_cpu.epoch_updates: one call per epoch on one rank, the
+    SGD step in the C update's team) gives the weights, velocities, chains and weight grid of
+    Trainer.update called batch by batch on one thread, with momentum and weight decay, on the AMX
+    update's shapes (100 x 100 x 16: from INT8_PRODUCTS_FROM products; Nh = 64 and 100 above the C
+    update's UPDATE_PARALLEL_WORK, on 3 and 2 OpenMP threads) and in float64."""
+    from threadpoolctl import threadpool_limits
     data = encode(mc_configs(IsingModel(2, 10), (2.0, 3.0), per_t=250), "bernoulli", 2, np.dtype(dtype))
-    settings = TrainingSettings(n_hidden=16, method=method, biases=biases, k=k, dtype=dtype, batch_size=100,
-                                learning_rate=0.05, momentum=0.5, weight_decay=1e-3, seed=3)
+    settings = TrainingSettings(n_hidden=nh, method=method, biases=biases, k=k, dtype=dtype, batch_size=100,
+                                learning_rate=0.05, momentum=0.9, weight_decay=1e-3, seed=3)
     trainers = [Trainer(settings, data, 0, len(data), Communicator(None), 100) for _ in range(2)]
     assert trainers[0]._compiled_epoch
     trainers[1]._compiled_epoch = False
     states = [trainer.initial_state() for trainer in trainers]
-    for trainer, state in zip(trainers, states):
-        for _ in range(2):
-            trainer.epoch(state)
+    for trainer, state, team in zip(trainers, states, (threads, 1)):
+        with threadpool_limits(team, user_api="openmp"):
+            for _ in range(2):
+                trainer.epoch(state)
     (a, b) = states
     for x, y in zip((a.params.W, a.params.b, a.params.c, *a.velocity, a.chains),
                     (b.params.W, b.params.b, b.params.c, *b.velocity, b.chains)):

@@ -2,37 +2,51 @@
    in one call and one OpenMP team: the twin of training_cpu.gradient_sums (its int8 path), the
    same bits. From the AMX products and layers of int8_products_amx.c and bernoulli_layer.c.
 
-   The team packs W (its rows shared), then each thread runs the Gibbs chains of a block of the
-   batch's rows to the end (and, with PCD, the data rows' hidden probabilities of a block), then the
-   team makes the gradient's sums (each thread packs and multiplies a block of hidden units).
-   Every row's chain is its own (its own Philox streams, exact products), so the bits do not depend
-   on the number of threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per update on
-   (below it, and inside another parallel region, one thread runs it all): on a 2-vCPU Sapphire
-   Rapids VM two threads take the critique's 100 x 100 x 100 update from 94 to 88 us and the demo's
-   100 x 64 PCD from 86 to 79 (8e6 and 5e6 multiply-adds; docs/rbm.md). Each vCPU keeps its own
-   speed on independent products; what the team loses is the data its threads exchange. */
+   Each thread of the team packs W into a copy of its own, gathers a block of the batch's data rows,
+   runs their Gibbs chains to the end (and, with PCD, the data rows' hidden probabilities of a block)
+   and sums the gradient of its rows; after the team's one barrier each thread adds the threads'
+   partial sums of a block of the gradient's elements and, in hpcrbm_bernoulli_step, makes the SGD
+   step of those elements. A thread reads no other thread's data but those partial sums and, at the
+   next update, W: on a 2-vCPU Sapphire Rapids VM a cache line written by one vCPU costs the other
+   about 20 ns, and the threads of a team that shared the packed W, the rows and every row's
+   probabilities (each packing and multiplying a block of hidden units) spent as long on the 100 x
+   100 x 100 update's products as one thread alone. Every row's chain is its own (its own Philox streams, exact products) and every partial
+   sum an integer below 2**24 (any sum of the rows' terms is, as the whole one is), so the bits do not
+   depend on the number of threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per
+   update on (below it, and inside another parallel region, one thread runs it all). */
 #include <stdint.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define UPDATE_PARALLEL_WORK (1LL << 22)
+#define MOST_THREADS 64     /* of the update's team */
+#define SCRATCH_PACKED 7    /* a thread's copy of the packed weights (threads from 1 on) */
+#define SCRATCH_PARTIAL 8   /* a thread's partial gradient sums */
 
 void *hpcrbm_scratch(int which, int64_t bytes);
-void hpcrbm_pack_weights_team(const float *W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
-                              int8_t *out);
+int64_t hpcrbm_packed_weights_bytes(int64_t nh, int64_t units, int digits);
+void hpcrbm_pack_weights(const float *W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
+                         int8_t *out);
 int hpcrbm_binary_times_weights_t(const float *X, int64_t rows, int64_t x_stride, const int8_t *packed, int64_t nh,
                                   int64_t units, int digits, float *out, int64_t out_stride);
 int hpcrbm_binary_times_weights(const float *X, int64_t rows, int64_t x_stride, const int8_t *packed, int64_t nh,
                                 int64_t units, int digits, float *out, int64_t out_stride);
-int hpcrbm_gradient_sums_team(const float *P0, int64_t n0, const float *Pk, int64_t m, int64_t nh, float step,
-                              int digits, const float *X, int64_t units, int64_t x_stride, void *grad, int single);
+int hpcrbm_gradient_rows(const float *P0, int64_t n0, const float *Pk, int64_t m, int64_t nh, float step, int digits,
+                         const float *X, const float *Xk, int64_t units, int64_t x_stride, void *grad, int single);
 int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float scale, const float *bias, float *probs,
                            const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3, uint32_t k0,
                            uint32_t k1, float *states);
 
 typedef struct {
-    float *rows;  /* (n0 + m, units): [v0; the chains' starts], the starts overwritten by v_k */
+    const float *data;          /* the rank's rows (row stride data_stride) */
+    const int64_t *local_rows;  /* (n0,) the batch's rows of data: gathered into rows, or NULL: rows given */
+    int64_t data_stride;
+    const float *W;             /* (nh, units) */
+    float *rows;                /* (n0, units): v0 */
+    const float *starts;        /* (m, units): PCD's chain starts (CD: the data rows) */
+    float *negative;            /* (m, units): v_k (may be starts: the chains updated in place) */
     int64_t n0, m, units, nh;
     int persistent, gibbs_steps, digits;
     const int8_t *packed;
@@ -43,6 +57,14 @@ typedef struct {
     uint32_t k0, k1;
     float *ph0, *phk; /* (n0, nh), (m, nh) */
 } update_t;
+
+/* training_cpu.sgd_step of float32 parameters from float32 gradient sums, element by element */
+typedef struct {
+    float *W, *b, *c, *vW, *vb, *vc; /* flat; updated in place */
+    double factor_W, factor_b, factor_c; /* learning_rate / batch_size (/ 2**t for W and c) */
+    float momentum, decay;               /* decay: learning_rate times the weight decay (W only) */
+    int biases;
+} sgd_t;
 
 /* [lo, hi) of n split into `parts` blocks */
 static inline void block(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
@@ -69,7 +91,8 @@ static int chains(const update_t *u, int64_t lo, int64_t hi) {
     float *hidden = hpcrbm_scratch(4, 4 * count * nh), *h = hpcrbm_scratch(5, 4 * count * nh),
           *visible = hpcrbm_scratch(6, 4 * count * units);
     if (!hidden || !h || !visible) return -1;
-    float *vk = u->rows + (u->n0 + lo) * units;
+    float *vk = u->negative + lo * units;
+    if (u->persistent && u->starts != u->negative) memcpy(vk, u->starts + lo * units, 4 * count * units);
     const float *v = u->persistent ? vk : u->rows + lo * units;
     const int64_t *ids = u->ids + lo;
     for (int g = 0; g < u->gibbs_steps; g++) {
@@ -86,41 +109,155 @@ static int chains(const update_t *u, int64_t lo, int64_t hi) {
     return hidden_probabilities(u, vk, count, u->phk + lo * nh);
 }
 
-/* The update's exact gradient sums grad = [W (nh, units), b, c] (the probabilities on the grid
-   ``probability_step`` = 2**t; hpcrbm_gradient_sums), from W (nh, units) float32 and its product copy
-   rint(W 2**s) (``scale`` = 2**s, ``digits`` digits, packed into ``packed``: hpcrbm_packed_weights_bytes),
-   rows (n0 + m, units): [v0; the chains' starts] (CD: m = n0, the starts are v0 and rows[n0:] only
-   receives v_k), ids (m,) the chains' ids (Philox streams (block, step, id, c3), key (k0, k1); the
-   visible layer of Gibbs step g from word 4 ((2g + 1) stride / 4), the hidden one from 4 (2g stride
-   / 4)); ph0 (n0, nh), phk (m, nh): the hidden probabilities of v0 and v_k; grad float32 with
-   ``single``, else float64. 0, or -1 without memory. */
-int hpcrbm_bernoulli_update(const float *W, float scale, int digits, int8_t *packed, float *rows,
-                            int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units, const float *b,
-                            const float *c, const int64_t *ids, int gibbs_steps, uint64_t step, uint64_t stride,
-                            uint64_t c3, uint32_t k0, uint32_t k1, float *ph0, float *phk, float probability_step,
-                            int probability_digits, void *grad, int single) {
-    update_t u = {rows, n0, m, units, nh, persistent, gibbs_steps, digits, packed, 1.0f / scale, b, c, ids, step,
-                  stride, c3, k0, k1, ph0, phk};
-    int status = 0;
-    int64_t work = (n0 + m) * nh * units * (2 * (int64_t)gibbs_steps + 2);
-#pragma omp parallel if (work >= UPDATE_PARALLEL_WORK) reduction(| : status)
+/* one parameter's step, with training_cpu._sgd's operations and roundings (float32 parameters):
+   step = g factor (float64); v = (v momentum) + step rounded once (or v = step); v -= decay param;
+   param += v */
+static inline void sgd_one(float *param, float *velocity, float g, double factor, float momentum, float decay) {
+    double step = (double)g * factor;
+    float v = momentum != 0.0f ? (float)((double)(*velocity * momentum) + step) : (float)step;
+    if (decay != 0.0f) v = v - decay * *param;
+    *velocity = v;
+    *param = *param + v;
+}
+
+/* grad[first, last) = the sum of the threads' partial sums (integers below 2**24: exact in any
+   order) and, with ``sgd``, the SGD step of those elements of [W, b, c]; returns the largest |W| of
+   the block's new weights (0 without sgd) */
+static float sum_and_step(void *const *partial, int threads, int64_t first, int64_t last, void *grad, int single,
+                          const sgd_t *sgd, int64_t nW, int64_t nb) {
+    uint32_t top = 0; /* the largest magnitude's bits: they order like the magnitudes */
+    if (!single) {
+        double *out = grad;
+        for (int64_t e = first; e < last; e++) {
+            double total = ((const double *)partial[0])[e];
+            for (int t = 1; t < threads; t++) total += ((const double *)partial[t])[e];
+            out[e] = total;
+        }
+        return 0.0f;
+    }
+    float *out = grad;
+    for (int64_t e = first; e < last; e++) {
+        float total = ((const float *)partial[0])[e];
+        for (int t = 1; t < threads; t++) total += ((const float *)partial[t])[e];
+        out[e] = total;
+    }
+    if (!sgd) return 0.0f;
+    int64_t e = first;
+    for (; e < last && e < nW; e++) {
+        sgd_one(sgd->W + e, sgd->vW + e, out[e], sgd->factor_W, sgd->momentum, sgd->decay);
+        uint32_t bits;
+        memcpy(&bits, sgd->W + e, 4);
+        bits &= 0x7FFFFFFFu;
+        top = bits > top ? bits : top;
+    }
+    if (sgd->biases) {
+        for (; e < last && e < nW + nb; e++)
+            sgd_one(sgd->b + e - nW, sgd->vb + e - nW, out[e], sgd->factor_b, sgd->momentum, 0.0f);
+        for (; e < last; e++)
+            sgd_one(sgd->c + e - nW - nb, sgd->vc + e - nW - nb, out[e], sgd->factor_c, sgd->momentum, 0.0f);
+    }
+    float largest;
+    memcpy(&largest, &top, 4);
+    return largest;
+}
+
+/* The update in one team (above): grad = its exact gradient sums (float32 with ``single``, else
+   float64) and, with ``sgd`` (float32 only), the SGD step; *largest = max |W| after it. */
+static int team_update(const update_t *u, void *grad, int single, float probability_step, int probability_digits,
+                       const sgd_t *sgd, float *largest) {
+    int64_t n0 = u->n0, m = u->m, nh = u->nh, units = u->units;
+    int64_t work = (n0 + m) * nh * units * (2 * (int64_t)u->gibbs_steps + 2), nW = nh * units,
+            elements = nW + units + nh, item = single ? 4 : 8;
+    int status = 0, team = 1;
+#ifdef _OPENMP
+    team = omp_get_max_threads() < MOST_THREADS ? omp_get_max_threads() : MOST_THREADS;
+#endif
+    void *partial[MOST_THREADS];
+    float tops[MOST_THREADS];
+    int threads_used = 1;
+#pragma omp parallel if (work >= UPDATE_PARALLEL_WORK) num_threads(team) reduction(| : status)
     {
         int threads = 1, thread = 0;
 #ifdef _OPENMP
         threads = omp_get_num_threads();
         thread = omp_get_thread_num();
 #endif
-        int64_t lo, hi;
-        hpcrbm_pack_weights_team(W, nh, units, units, scale, digits, packed); /* ends with the team's barrier */
+        if (thread == 0) threads_used = threads;
+        update_t mine = *u;
+        int64_t lo, hi, lo0, hi0;
         block(m, threads, thread, &lo, &hi);
-        status |= chains(&u, lo, hi);
-        if (persistent) { /* p(h | v0) of a block of the data rows */
-            block(n0, threads, thread, &lo, &hi);
-            if (hi > lo) status |= hidden_probabilities(&u, rows + lo * units, hi - lo, ph0 + lo * nh);
+        if (u->persistent)
+            block(n0, threads, thread, &lo0, &hi0);
+        else
+            lo0 = lo, hi0 = hi; /* CD: the chains start from the data rows */
+        if (threads > 1) {
+            mine.packed = thread ? hpcrbm_scratch(SCRATCH_PACKED, hpcrbm_packed_weights_bytes(nh, units, u->digits))
+                                 : u->packed;
+            partial[thread] = hpcrbm_scratch(SCRATCH_PARTIAL, item * elements);
+        } else {
+            partial[thread] = grad;
         }
+        if (mine.packed && partial[thread]) {
+            hpcrbm_pack_weights(u->W, nh, units, units, 1.0f / u->inverse_scale, u->digits,
+                                (int8_t *)mine.packed);
+            if (u->local_rows)
+                for (int64_t r = lo0; r < hi0; r++)
+                    memcpy(u->rows + r * units, u->data + u->local_rows[r] * u->data_stride, 4 * units);
+            status |= chains(&mine, lo, hi);
+            if (u->persistent && hi0 > lo0) /* p(h | v0) of a block of the data rows */
+                status |= hidden_probabilities(&mine, u->rows + lo0 * units, hi0 - lo0, u->ph0 + lo0 * nh);
+            status |= hpcrbm_gradient_rows(u->ph0 + lo0 * nh, hi0 - lo0, u->phk + lo * nh, hi - lo, nh,
+                                           probability_step, probability_digits, u->rows + lo0 * units,
+                                           u->negative + lo * units, units, units, partial[thread], single);
+        } else {
+            status = -1;
+        }
+        tops[thread] = 0.0f;
+        if (threads > 1) {
 #pragma omp barrier
-        status |= hpcrbm_gradient_sums_team(ph0, n0, phk, m, nh, probability_step, probability_digits, rows, units,
-                                            units, grad, single);
+            /* each thread a block of whole cache lines of the gradient's elements */
+            int64_t lanes = 64 / item, first, last;
+            block((elements + lanes - 1) / lanes, threads, thread, &first, &last);
+            first *= lanes;
+            last = last * lanes < elements ? last * lanes : elements;
+            for (int t = 0; t < threads; t++)
+                if (!partial[t]) first = last; /* a thread without memory: status -1 */
+            tops[thread] = sum_and_step(partial, threads, first, last, grad, single, sgd, nW, units);
+        } else if (sgd && status == 0) {
+            tops[thread] = sum_and_step(partial, 1, 0, elements, grad, single, sgd, nW, units);
+        }
+    }
+    if (largest) {
+        *largest = 0.0f;
+        for (int t = 0; t < threads_used; t++) *largest = tops[t] > *largest ? tops[t] : *largest;
     }
     return status;
+}
+/* The update's exact gradient sums grad = [W (nh, units), b, c] (the probabilities on the grid
+   ``probability_step`` = 2**t; hpcrbm_gradient_sums) and, with ``velocities`` [vW, vb, vc] given, the
+   SGD step of W, b, c (float32 only, flat, in place; ``settings`` = [learning_rate / batch_size / 2**t,
+   learning_rate / batch_size, momentum, learning_rate weight_decay, biases]: training_cpu.sgd_step), from
+   W (nh, units) float32 and its product copy rint(W 2**s) (``scale`` = 2**s, ``digits`` digits, packed
+   into ``packed``: hpcrbm_packed_weights_bytes). rows (n0, units): v0, gathered from data (row stride
+   data_stride) at local_rows, or given (local_rows NULL); negative (m, units): v_k, the Gibbs chains
+   started from the data rows (CD) or from ``starts`` (PCD; negative may be starts); ids (m,) the
+   chains' ids (Philox streams (block, step, id, c3), key (k0, k1); the visible layer of Gibbs step g
+   from word 4 ((2g + 1) stride / 4), the hidden one from 4 (2g stride / 4)); ph0 (n0, nh), phk (m,
+   nh): the hidden probabilities of v0 and v_k; grad float32 with ``single``, else float64. *largest
+   (given with the step): max |W| after it. 0, or -1 without memory. */
+int hpcrbm_bernoulli_update(const float *data, int64_t data_stride, const int64_t *local_rows, float *rows,
+                            const float *starts, float *negative, float *W, float scale, int digits, int8_t *packed,
+                            int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units, float *b, float *c,
+                            const int64_t *ids, int gibbs_steps, uint64_t step, uint64_t stride, uint64_t c3,
+                            uint32_t k0, uint32_t k1, float *ph0, float *phk, float probability_step,
+                            int probability_digits, void *grad, int single, float *const *velocities,
+                            const double *settings, float *largest) {
+    update_t u = {data, local_rows, data_stride, W, rows, starts, negative, n0, m, units, nh, persistent,
+                  gibbs_steps, digits, packed, 1.0f / scale, b, c, ids, step, stride, c3, k0, k1, ph0, phk};
+    sgd_t sgd;
+    if (velocities) {
+        sgd = (sgd_t){W, b, c, velocities[0], velocities[1], velocities[2], settings[0], settings[1], settings[0],
+                      (float)settings[2], (float)settings[3], settings[4] != 0.0};
+    }
+    return team_update(&u, grad, single, probability_step, probability_digits, velocities ? &sgd : NULL, largest);
 }

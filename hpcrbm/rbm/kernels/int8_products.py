@@ -42,8 +42,9 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_binary_times_weights": (_int, (_ptr, _i64, _i64, _ptr, _i64, _i64, _int, _ptr, _i64)),
     "hpcrbm_gradient_sums": (_int, (_ptr, _i64, _ptr, _i64, _i64, _float, _int, _ptr, _i64, _i64, _ptr, _int)),
     "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
-    "hpcrbm_bernoulli_update": (_int, (_ptr, _float, _int, _ptr, _ptr, _i64, _i64, _int, _i64, _i64, _ptr, _ptr, _ptr,
-                                       _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr, _float, _int, _ptr, _int)),
+    "hpcrbm_bernoulli_update": (_int, (_ptr, _i64, _ptr, _ptr, _ptr, _ptr, _ptr, _float, _int, _ptr, _i64, _i64, _int,
+                                       _i64, _i64, _ptr, _ptr, _ptr, _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr,
+                                       _float, _int, _ptr, _int, _ptr, _ptr, _ptr)),
 }
 _NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
                 _u32: types.uint32, None: types.void}
@@ -90,6 +91,19 @@ def _keep_alive(array):
     return array.size
 
 
+CACHE_LINE = 64  # bytes
+
+
+@numba.njit(cache=True, nogil=True)
+def aligned_empty(n, dtype):
+    """An uninitialised (n,) array of ``dtype`` that starts a cache line: the C kernels' operands
+    (AMX tile rows, AVX-512 loads and stores) then never straddle two lines (NumPy and numba align to
+    16 bytes; at the critique's shape the straddling costs 15% of an update)."""
+    raw = np.empty(n + CACHE_LINE, dtype)
+    skip = (CACHE_LINE - raw.ctypes.data % CACHE_LINE) % CACHE_LINE // raw.itemsize
+    return raw[skip:skip + n]
+
+
 @numba.njit(cache=True, nogil=True)
 def digits_needed(largest):
     """The fewest balanced base-256 digits that hold every integer of magnitude <= ``largest``."""
@@ -100,12 +114,21 @@ def digits_needed(largest):
     return n
 
 
+MOST_DIGITS = 4  # of a float32 weight's product copy: |rint(W 2**s)| <= 2**24 (digits_needed)
+
+
+@numba.njit(cache=True, nogil=True)
+def packed_bytes(nh, units, digits=MOST_DIGITS):
+    """Bytes of W (Nh, units)'s packed product copy with ``digits`` digits."""
+    return _packed_weights_bytes(nh, units, np.int32(digits))
+
+
 @numba.njit(cache=True, nogil=True)
 def pack_weights(W, scale, digits):
     """The product copy rint(W scale) of W (Nh, units) float32 (``scale`` = 2**s) as the operand of
     :func:`weight_products` (int8, the C library's layout)."""
     nh, units = W.shape
-    packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
+    packed = aligned_empty(packed_bytes(nh, units, digits), np.int8)
     _pack_weights(W.ctypes.data, nh, units, W.strides[0] // 4, np.float32(scale), np.int32(digits), packed.ctypes.data)
     return packed
 
@@ -154,25 +177,54 @@ def bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3
 
 
 @numba.njit(cache=True, nogil=True)
-def bernoulli_update(W, scale, digits, rows, n0, persistent, b, c, ids, gibbs_steps, step, stride, c3, k0, k1,
-                     probability_step, ph0, phk, grad):
+def bernoulli_update(data, local_rows, rows, starts, negative, W, scale, digits, packed, persistent, b, c, ids,
+                     gibbs_steps, step, stride, c3, k0, k1, probability_step, ph0, phk, grad, velocities=None,
+                     settings=None):
     """The whole CD-k / PCD-k update of training_cpu.gradient_sums for Bernoulli visible units, in one
-    C call (kernels/bernoulli_update.c), the same bits: W (Nh, units) float32 C-contiguous, packed
-    with ``digits`` digits at ``scale`` = 2**s; rows (n0 + m, units) float32 = [v0; the chains'
-    starts], whose last m rows become v_k; ids (m,) the chains' ids; writes ph0 (n0, Nh), phk (m,
-    Nh) and grad ([W, b, c], float32 or float64, the probabilities on the grid ``probability_step`` =
-    2**t)."""
+    C call (kernels/bernoulli_update.c), the same bits, and with ``velocities`` (vW, vb, vc) the SGD
+    step of training_cpu.sgd_step (``settings``: [learning_rate / batch_size / 2**t, learning_rate /
+    batch_size, momentum, learning_rate weight_decay, biases]) on W, b, c in place; returns the
+    largest |W| after it (0.0 without the step).
+
+    data (n_local, units) float32 with unit-stride rows, local_rows (n0,) int64: the batch's rows of
+    it, gathered into rows (n0, units); starts (m, units): PCD's chain starts (CD: unused); negative
+    (m, units): receives v_k (may be starts); W (Nh, units) float32 C-contiguous, packed with
+    ``digits`` digits at ``scale`` = 2**s into ``packed`` (int8 scratch of at least
+    :func:`packed_bytes`); ids (m,) the chains' ids; writes ph0 (n0, Nh), phk (m, Nh) and grad ([W,
+    b, c], float32 or float64, the probabilities on the grid ``probability_step`` = 2**t). Every
+    float array float32 and C-contiguous."""
     nh, units = W.shape
-    packed = np.empty(_packed_weights_bytes(nh, units, np.int32(digits)), np.int8)
+    n0, m = len(local_rows), len(ids)
+    rows_at = local_rows.astype(np.int64)
     chains = ids.astype(np.int64)
-    status = _bernoulli_update(W.ctypes.data, np.float32(scale), np.int32(digits),
-                               packed.ctypes.data, rows.ctypes.data, n0, len(chains), np.int32(persistent), nh, units,
+    largest = np.zeros(1, np.float32)
+    pointers = np.zeros(3, np.uintp)
+    with_step = velocities is not None
+    if with_step:
+        pointers[0] = velocities[0].ctypes.data
+        pointers[1] = velocities[1].ctypes.data
+        pointers[2] = velocities[2].ctypes.data
+    values = np.zeros(5) if settings is None else settings
+    steps = pointers.ctypes.data if with_step else pointers.ctypes.data * 0  # NULL: no step
+    single = np.int32(grad.itemsize == 4)
+    layer_digits = np.int32(digits_needed(probability_step))
+    status = _bernoulli_update(data.ctypes.data, data.strides[0] // 4, rows_at.ctypes.data, rows.ctypes.data,
+                               starts.ctypes.data, negative.ctypes.data, W.ctypes.data, np.float32(scale),
+                               np.int32(digits), packed.ctypes.data, n0, m, np.int32(persistent), nh, units,
                                b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
                                np.uint64(step), np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1),
                                ph0.ctypes.data, phk.ctypes.data, np.float32(probability_step),
-                               np.int32(digits_needed(probability_step)), grad.ctypes.data,
-                               np.int32(grad.itemsize == 4))
-    _keep_alive(packed)
+                               layer_digits, grad.ctypes.data, single, steps, values.ctypes.data,
+                               largest.ctypes.data)
+    _keep_alive(rows_at)
     _keep_alive(chains)
+    _keep_alive(pointers)
+    _keep_alive(values)
+    _keep_alive(largest)
+    if with_step:
+        _keep_alive(velocities[0])
+        _keep_alive(velocities[1])
+        _keep_alive(velocities[2])
     if status != 0:
         raise MemoryError("no memory for the AMX products' packed operands")
+    return np.float64(largest[0])

@@ -240,7 +240,7 @@ static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *
 
 /* thread-local scratch, 64-byte aligned, by slot (NULL: out of memory): 0 and 1 the products' packed
    operands, 2 and 3 the gradient's, from 4 on those of bernoulli_update.c */
-#define SCRATCH_SLOTS 8
+#define SCRATCH_SLOTS 9
 static __thread void *scratch[SCRATCH_SLOTS];
 static __thread int64_t scratch_bytes[SCRATCH_SLOTS];
 
@@ -500,14 +500,14 @@ static void four_rows_quads(const float *x0, const float *x1, const float *x2, c
    ``single``, else float64: integers below 2**24, exact in either):
    with S (nh, n0 + m) = [rint(P0 step), -rint(Pk step)]^T (P0 (n0, nh), Pk (m, nh) the hidden
    probabilities, row stride nh; step = 2**t, so |S| < 2**23 in ``digits`` digits) and X (n0 + m,
-   units) the visible rows of both phases (0/1 values, row stride x_stride): W = S X, b = the column
-   sums of X's first n0 rows minus those of the others, c = the row sums of S. All three come from
-   one product: S gains a row of +1 (n0 times) and -1 (m times), X a column of ones. Every thread of
-   the calling team calls it (X's packing shared; each thread packs and multiplies S's rows of a block
-   of hidden units). */
-int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
-                              float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
-                              void *grad, int single) {
+   units) the visible rows of both phases (0/1 values, row stride x_stride; the first n0 from X, the
+   others from Xk): W = S X, b = the column sums of X's first n0 rows minus those of the others, c = the
+   row sums of S. All three come from one product: S gains a row of +1 (n0 times) and -1 (m times), X a
+   column of ones. Every thread of the calling team calls it (X's packing shared; each thread packs and
+   multiplies S's rows of a block of hidden units). */
+static int gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
+                              float step, int digits, const float *restrict X, const float *restrict Xk,
+                              int64_t units, int64_t x_stride, void *grad, int single) {
     int64_t rows = n0 + m, ma = up(nh + 1, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units + 1, 16),
             ld = np_ + PAD / 4;
     int8_t *A;
@@ -548,11 +548,15 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
             memset(dst, 0, 4 * ld);
             continue;
         }
-        int64_t s1 = r4 + 1 < rows, s2 = r4 + 2 < rows, s3 = r4 + 3 < rows;
-        const float *x0 = X + r4 * x_stride, *x1 = x0 + s1 * x_stride, *x2 = x0 + 2 * s2 * x_stride,
-                    *x3 = x0 + 3 * s3 * x_stride;
-        four_rows_quads(x0, x1, x2, x3, s1, s2, s3, units, dst);
-        dst[units] = quad(1, (int32_t)s1, (int32_t)s2, (int32_t)s3);
+        const float *x[4];
+        int64_t present[4];
+        for (int k = 0; k < 4; k++) { /* rows past the end: row r4 again, as zeros */
+            int64_t r = r4 + k < rows ? r4 + k : r4;
+            present[k] = r4 + k < rows;
+            x[k] = r < n0 ? X + r * x_stride : Xk + (r - n0) * x_stride;
+        }
+        four_rows_quads(x[0], x[1], x[2], x[3], present[1], present[2], present[3], units, dst);
+        dst[units] = quad(1, (int32_t)present[1], (int32_t)present[2], (int32_t)present[3]);
         memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
     /* rows [lo, hi) of the product, in a team of its own (one thread: a nested region) */
@@ -565,12 +569,20 @@ int hpcrbm_gradient_sums_team(const float *restrict P0, int64_t n0, const float 
     return 0;
 }
 
-/* hpcrbm_gradient_sums_team in a team of its own (OpenMP's threads for a large product) */
+/* gradient_sums_team in a team of its own (OpenMP's threads for a large product; one thread inside
+   another team) */
+int hpcrbm_gradient_rows(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
+                         float step, int digits, const float *restrict X, const float *restrict Xk, int64_t units,
+                         int64_t x_stride, void *grad, int single) {
+    int status = 0;
+#pragma omp parallel if ((n0 + m) * (nh + 1) * (units + 1) * digits >= PARALLEL_WORK) reduction(| : status)
+    status |= gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, Xk, units, x_stride, grad, single);
+    return status;
+}
+
+/* hpcrbm_gradient_rows of X's rows: the n0 of the positive phase, then the m of the negative one */
 int hpcrbm_gradient_sums(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                          float step, int digits, const float *restrict X, int64_t units, int64_t x_stride,
                          void *grad, int single) {
-    int status = 0;
-#pragma omp parallel if ((n0 + m) * (nh + 1) * (units + 1) * digits >= PARALLEL_WORK) reduction(| : status)
-    status |= hpcrbm_gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, units, x_stride, grad, single);
-    return status;
+    return hpcrbm_gradient_rows(P0, n0, Pk, m, nh, step, digits, X, X + n0 * x_stride, units, x_stride, grad, single);
 }

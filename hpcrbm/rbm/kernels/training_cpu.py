@@ -378,6 +378,19 @@ def _hidden_sums(x, Wq, packed, nh, digits, int8):
     return np.dot(x, Wq.T)
 
 
+@numba.njit(cache=True, nogil=True)
+def update_buffers(rows, chains, W, int8):
+    """Aligned scratch of updates with at most ``rows`` data rows and ``chains`` negative-phase
+    chains (made once, not per update: a fresh 100-kB allocation costs its page faults): the rows
+    [v0; negative phase] (rows + chains, units) and the hidden probabilities (rows + chains, Nh) in
+    W's dtype, and the packed product copy of W (int8; empty without ``int8``)."""
+    nh, units = W.shape
+    n = rows + chains
+    return (int8_products.aligned_empty(n * units, W.dtype).reshape((n, units)),
+            int8_products.aligned_empty(n * nh, W.dtype).reshape((n, nh)),
+            int8_products.aligned_empty(int8_products.packed_bytes(nh, units) if int8 else 0, np.int8))
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride, c3, k0,
                   k1, rows_total, grad, negative, int8=False):
@@ -393,31 +406,62 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     p(h|vk) vk, v0 - vk, p(h|v0) - p(h|vk)) and negative (m, units) = vk (not written when given with no
     rows: a CD training has no use for vk). Returns (s, t), the
     grids of the weights and of the probabilities; s < WEIGHT_GRID_FLOOR: nothing computed."""
+    buffers = update_buffers(len(local_rows), len(ids), W, int8 and W.itemsize == 4)
+    s, t, _ = gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update,
+                               stride, c3, k0, k1, rows_total, grad, negative, int8, -1.0, None)
+    return s, t
+
+
+@numba.njit(cache=True, nogil=True)
+def c_update(data, W, q, int8):
+    """Whether the update runs as one C call (int8_products.bernoulli_update): the int8 products of
+    float32 parameters, Bernoulli visibles and float32 data rows of unit stride."""
+    return int8 and not q and W.itemsize == 4 and data.itemsize == 4 and data.strides[1] == 4
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride,
+                     c3, k0, k1, rows_total, grad, negative, int8, largest, sgd):
+    """:func:`gradient_sums` in ``buffers`` (:func:`update_buffers` of at least these rows and chains),
+    from ``largest`` = max |W| (computed here where negative) and, with ``sgd`` = (vW, vb, vc,
+    int8_products.bernoulli_update's settings) where :func:`c_update` holds, the SGD step in the same
+    C call (grad then holds the sums of the step). Returns (s, t, max |W| after the step, or -1.0)."""
     nh, units = W.shape
     n0, m = len(local_rows), len(ids)
     mantissa = 24 if W.itemsize == 4 else 53
-    largest = _largest_single(W) if W.itemsize == 4 else _largest_double(W)
+    if largest < 0.0:
+        largest = _largest_single(W) if W.itemsize == 4 else _largest_double(W)
     s = grid_exponent(largest, max(nh, units), mantissa)
     t = grid_exponent(1.0, rows_total, mantissa)
     if s < WEIGHT_GRID_FLOOR:
-        return s, t
+        return s, t, -1.0
     scale = np.empty(2, W.dtype)  # 2**s, 2**-s in the parameters' dtype (exact)
     scale[0] = math.ldexp(1.0, s)
     scale[1] = math.ldexp(1.0, -s)
-    int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
     digits = int8_products.digits_needed(np.rint(math.ldexp(largest, s)))
-    rows = np.empty((n0 + m, units), W.dtype)  # [v0; negative-phase states]
+    rows, probabilities, packed = buffers[0][:n0 + m], buffers[1], buffers[2]  # rows: [v0; negative phase]
+    if c_update(data, W, q, int8):  # the whole update in one C call (its team gathers the rows), the same bits
+        direct = len(negative) > 0 and negative.flags.c_contiguous  # v_k straight into ``negative``
+        vk = negative if direct else rows[n0:]
+        starts = chains if chains.flags.c_contiguous else np.ascontiguousarray(chains)
+        if sgd is None:
+            int8_products.bernoulli_update(data, local_rows, rows[:n0], starts, vk, W, scale[0], digits, packed,
+                                           persistent, b, c, ids, gibbs_steps, update, stride, c3, k0, k1,
+                                           math.ldexp(1.0, t), probabilities[:n0], probabilities[n0:n0 + m], grad)
+            after = -1.0
+        else:
+            after = int8_products.bernoulli_update(data, local_rows, rows[:n0], starts, vk, W, scale[0], digits,
+                                                   packed, persistent, b, c, ids, gibbs_steps, update, stride, c3,
+                                                   k0, k1, math.ldexp(1.0, t), probabilities[:n0],
+                                                   probabilities[n0:n0 + m], grad, sgd[:3], sgd[3])
+        if len(negative) and not direct:
+            negative[:] = vk
+        return s, t, after
+    int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
     for r in range(n0):
         rows[r] = data[local_rows[r]]
     if persistent:
         rows[n0:] = chains
-    if int8 and not q:  # the whole update in one C call, the same bits
-        int8_products.bernoulli_update(W, scale[0], digits, rows, n0, persistent, b, c, ids, gibbs_steps, update,
-                                       stride, c3, k0, k1, math.ldexp(1.0, t), np.empty((n0, nh), W.dtype),
-                                       np.empty((m, nh), W.dtype), grad)
-        if len(negative):
-            negative[:] = rows[n0:]
-        return s, t
     if int8:  # the product copy rint(W 2**s) made and packed in one pass
         Wq, packed = np.empty((0, units), W.dtype), int8_products.pack_weights(W, scale[0], digits)
     else:
@@ -477,7 +521,7 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
         phase_difference(rows, n0, grad[nW:nW + nb])
     if len(negative):
         negative[:] = vk
-    return s, t
+    return s, t, -1.0
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -500,14 +544,30 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
     ranks, n_local = len(bases), len(data)
     rows_total, single = 2 * batch_size, np.int32(total.itemsize == 4)
     grid = GRID_CAP
+    buffers = update_buffers(batch_size, len(chain_ids) if persistent else batch_size, W, int8)
+    # one rank with the C update: the SGD step in its call, the chains updated in place and max |W|
+    # taken from the step (the sums of the same rows, the same roundings: the same bits)
+    fused = ranks <= 1 and c_update(data, W, 0, int8)
+    factor = learning_rate / batch_size
+    settings = np.array([factor / probability_scale, factor, momentum, learning_rate * decay, 1.0 if biases else 0.0])
+    largest = -1.0
     for i in range(batches):
         batch = order[i * batch_size:(i + 1) * batch_size]
         mine = batch[(batch >= first) & (batch < first + n_local)]  # global indices: the CD chains' ids
         ids = chain_ids if persistent else mine
-        vk = negative[:len(ids) if persistent else 0]  # a CD update's v_k is not kept
         grad = grad_slots[(first_call + i) & 1] if ranks > 1 else grad_slots[0]
-        s, t = gradient_sums(data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
-                             first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8)
+        if fused:
+            s, t, largest = gradient_sums_in(buffers, data, mine - first, chains, persistent, ids, gibbs_steps, W, b,
+                                             flat_c, 0, first_update + i, stride, c3, k0, k1, rows_total, grad,
+                                             chains[:len(ids) if persistent else 0], int8, largest,
+                                             (velocity_W, velocity_b, velocity_c, settings))
+            if s < WEIGHT_GRID_FLOOR:
+                return i, grid
+            grid = min(grid, s)
+            continue
+        vk = negative[:len(ids) if persistent else 0]  # a CD update's v_k is not kept
+        s, t, _ = gradient_sums_in(buffers, data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
+                                   first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8, -1.0, None)
         if s < WEIGHT_GRID_FLOOR:
             return i, grid
         grid = min(grid, s)
