@@ -109,55 +109,75 @@ static int chains(const update_t *u, int64_t lo, int64_t hi) {
     return hidden_probabilities(u, vk, count, u->phk + lo * nh);
 }
 
-/* one parameter's step, with training_cpu._sgd's operations and roundings (float32 parameters):
-   step = g factor (float64); v = (v momentum) + step rounded once (or v = step); v -= decay param;
-   param += v */
-static inline void sgd_one(float *param, float *velocity, float g, double factor, float momentum, float decay) {
-    double step = (double)g * factor;
-    float v = momentum != 0.0f ? (float)((double)(*velocity * momentum) + step) : (float)step;
-    if (decay != 0.0f) v = v - decay * *param;
-    *velocity = v;
-    *param = *param + v;
+/* params[e] and velocity[e] for e in [0, n) after one step of training_cpu._sgd (float32 parameters,
+   its operations and roundings): step = g factor (float64); v = (v momentum) + step rounded once (or v
+   = step); v -= decay param; param += v. Branch-free loops: they vectorise. */
+static void sgd_block(float *restrict param, float *restrict velocity, const float *restrict g, int64_t n,
+                      double factor, float momentum, float decay) {
+    if (momentum != 0.0f)
+        for (int64_t e = 0; e < n; e++)
+            velocity[e] = (float)((double)(velocity[e] * momentum) + (double)g[e] * factor);
+    else
+        for (int64_t e = 0; e < n; e++) velocity[e] = (float)((double)g[e] * factor);
+    if (decay != 0.0f)
+        for (int64_t e = 0; e < n; e++) velocity[e] = velocity[e] - decay * param[e];
+    for (int64_t e = 0; e < n; e++) param[e] = param[e] + velocity[e];
 }
 
-/* grad[first, last) = the sum of the threads' partial sums (integers below 2**24: exact in any
-   order) and, with ``sgd``, the SGD step of those elements of [W, b, c]; returns the largest |W| of
-   the block's new weights (0 without sgd) */
-static float sum_and_step(void *const *partial, int threads, int64_t first, int64_t last, void *grad, int single,
-                          const sgd_t *sgd, int64_t nW, int64_t nb) {
-    uint32_t top = 0; /* the largest magnitude's bits: they order like the magnitudes */
-    if (!single) {
-        double *out = grad;
-        for (int64_t e = first; e < last; e++) {
-            double total = ((const double *)partial[0])[e];
-            for (int t = 1; t < threads; t++) total += ((const double *)partial[t])[e];
-            out[e] = total;
-        }
-        return 0.0f;
-    }
-    float *out = grad;
-    for (int64_t e = first; e < last; e++) {
-        float total = ((const float *)partial[0])[e];
-        for (int t = 1; t < threads; t++) total += ((const float *)partial[t])[e];
-        out[e] = total;
-    }
-    if (!sgd) return 0.0f;
-    int64_t e = first;
-    for (; e < last && e < nW; e++) {
-        sgd_one(sgd->W + e, sgd->vW + e, out[e], sgd->factor_W, sgd->momentum, sgd->decay);
+/* the largest |w[e]|, e < n: the largest of the magnitudes' bit patterns, which order like the
+   magnitudes (training_cpu._largest_single) */
+static float largest_magnitude(const float *restrict w, int64_t n) {
+    uint32_t top = 0;
+    for (int64_t e = 0; e < n; e++) {
         uint32_t bits;
-        memcpy(&bits, sgd->W + e, 4);
+        memcpy(&bits, w + e, 4);
         bits &= 0x7FFFFFFFu;
         top = bits > top ? bits : top;
     }
-    if (sgd->biases) {
-        for (; e < last && e < nW + nb; e++)
-            sgd_one(sgd->b + e - nW, sgd->vb + e - nW, out[e], sgd->factor_b, sgd->momentum, 0.0f);
-        for (; e < last; e++)
-            sgd_one(sgd->c + e - nW - nb, sgd->vc + e - nW - nb, out[e], sgd->factor_c, sgd->momentum, 0.0f);
-    }
     float largest;
     memcpy(&largest, &top, 4);
+    return largest;
+}
+
+/* grad[first, last) = the sum of the threads' partial sums (integers below 2**24: exact in any
+   order) and, with ``sgd``, the SGD step of those elements of [W (nW), b (nb), c]; returns the
+   largest |W| of the block's new weights (0 without sgd) */
+static float sum_and_step(void *const *partial, int threads, int64_t first, int64_t last, void *grad, int single,
+                          const sgd_t *sgd, int64_t nW, int64_t nb) {
+    int64_t n = last - first;
+    if (n <= 0) return 0.0f;
+    if (!single) {
+        double *restrict out = (double *)grad + first;
+        if (partial[0] != grad) memcpy(out, (const double *)partial[0] + first, 8 * n);
+        for (int t = 1; t < threads; t++) {
+            const double *restrict part = (const double *)partial[t] + first;
+            for (int64_t e = 0; e < n; e++) out[e] += part[e];
+        }
+        return 0.0f;
+    }
+    float *restrict out = (float *)grad + first;
+    if (partial[0] != grad) memcpy(out, (const float *)partial[0] + first, 4 * n);
+    for (int t = 1; t < threads; t++) {
+        const float *restrict part = (const float *)partial[t] + first;
+        for (int64_t e = 0; e < n; e++) out[e] += part[e];
+    }
+    if (!sgd) return 0.0f;
+    const float *g = grad;
+    int64_t endW = last < nW ? last : nW, endb = last < nW + nb ? last : nW + nb;
+    float largest = 0.0f;
+    if (endW > first) {
+        sgd_block(sgd->W + first, sgd->vW + first, g + first, endW - first, sgd->factor_W, sgd->momentum, sgd->decay);
+        largest = largest_magnitude(sgd->W + first, endW - first);
+    }
+    if (sgd->biases) {
+        int64_t lo = first > nW ? first : nW;
+        if (endb > lo)
+            sgd_block(sgd->b + lo - nW, sgd->vb + lo - nW, g + lo, endb - lo, sgd->factor_b, sgd->momentum, 0.0f);
+        lo = first > nW + nb ? first : nW + nb;
+        if (last > lo)
+            sgd_block(sgd->c + lo - nW - nb, sgd->vc + lo - nW - nb, g + lo, last - lo, sgd->factor_c, sgd->momentum,
+                      0.0f);
+    }
     return largest;
 }
 
