@@ -6,6 +6,7 @@ from hpcrbm.montecarlo.ising import IsingModel
 from hpcrbm.montecarlo.qstate import QStateModel
 from hpcrbm.parallel import Communicator
 from hpcrbm.rbm.api import RBM
+from hpcrbm.rbm.kernels import int8_products
 from hpcrbm.rbm.likelihood import exact_log_partition, mean_log_likelihood
 from hpcrbm.rbm.model import RBMParams, encode, free_energy
 from hpcrbm.rbm.training import ExactProducts, Trainer, TrainingSettings
@@ -158,16 +159,18 @@ def test_an_epoch_in_one_compiled_call_has_the_bits_of_update_after_update(metho
     assert a.weight_grid == b.weight_grid and a.epoch == b.epoch == 2
 
 
-@pytest.mark.parametrize("compiled", [True, False])
-def test_weights_too_large_for_exact_float32_products_stop_with_one_line(compiled):
+@pytest.mark.parametrize("compiled,L,nh,batch", [(True, 4, 4, 20), (False, 4, 4, 20), (True, 10, 16, 100)])
+def test_weights_too_large_for_exact_float32_products_stop_with_one_line(compiled, L, nh, batch):
     """An update whose weights need a float32 grid coarser than 2**-8 raises the one-line input
     error naming rbm.dtype and the update (exit 2 from the command line) instead of losing
-    exactness, before its step: from an epoch's compiled loop as from update by update."""
+    exactness, before its step: from an epoch's compiled loop (numba, and at 100 x 16 x 100 the C
+    epoch) as from update by update."""
     from hpcrbm.errors import InputError
     from hpcrbm.rbm.training import ExactGridError
-    data = encode(mc_configs(IsingModel(2, 4), (2.0,), per_t=40), "bernoulli", 2, np.float32)
-    trainer = Trainer(TrainingSettings(n_hidden=4, batch_size=20), data, 0, len(data), Communicator(None), 16)
+    data = encode(mc_configs(IsingModel(2, L), (2.0,), per_t=2 * batch), "bernoulli", 2, np.float32)
+    trainer = Trainer(TrainingSettings(n_hidden=nh, batch_size=batch), data, 0, len(data), Communicator(None), L * L)
     trainer._compiled_epoch = compiled
+    assert trainer.int8_products == (L == 10 and int8_products.AVAILABLE)
     state = trainer.initial_state()
     state.params.W[0, 0] = 2.0**17
     before = state.params.W.copy()

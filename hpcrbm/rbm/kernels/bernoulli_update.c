@@ -15,6 +15,7 @@
    depend on the number of threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per
    update on (below it, and inside another parallel region, one thread runs it all). */
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -181,103 +182,195 @@ static float sum_and_step(void *const *partial, int threads, int64_t first, int6
     return largest;
 }
 
-/* The update in one team (above): grad = its exact gradient sums (float32 with ``single``, else
-   float64) and, with ``sgd`` (float32 only), the SGD step; *largest = max |W| after it. */
-static int team_update(const update_t *u, void *grad, int single, float probability_step, int probability_digits,
-                       const sgd_t *sgd, float *largest) {
-    int64_t n0 = u->n0, m = u->m, nh = u->nh, units = u->units;
-    int64_t work = (n0 + m) * nh * units * (2 * (int64_t)u->gibbs_steps + 2), nW = nh * units,
-            elements = nW + units + nh, item = single ? 4 : 8;
-    int status = 0, team = 1;
-#ifdef _OPENMP
-    team = omp_get_max_threads() < MOST_THREADS ? omp_get_max_threads() : MOST_THREADS;
-#endif
+/* The team's shared state of an update: the threads' partial sums, their largest |W|, the status */
+typedef struct {
     void *partial[MOST_THREADS];
-    float tops[MOST_THREADS];
-    int threads_used = 1;
-#pragma omp parallel if (work >= UPDATE_PARALLEL_WORK) num_threads(team) reduction(| : status)
-    {
-        int threads = 1, thread = 0;
-#ifdef _OPENMP
-        threads = omp_get_num_threads();
-        thread = omp_get_thread_num();
-#endif
-        if (thread == 0) threads_used = threads;
-        update_t mine = *u;
-        int64_t lo, hi, lo0, hi0;
-        block(m, threads, thread, &lo, &hi);
-        if (u->persistent)
-            block(n0, threads, thread, &lo0, &hi0);
-        else
-            lo0 = lo, hi0 = hi; /* CD: the chains start from the data rows */
-        if (threads > 1) {
-            mine.packed = thread ? hpcrbm_scratch(SCRATCH_PACKED, hpcrbm_packed_weights_bytes(nh, units, u->digits))
-                                 : u->packed;
-            partial[thread] = hpcrbm_scratch(SCRATCH_PARTIAL, item * elements);
-        } else {
-            partial[thread] = grad;
-        }
-        if (mine.packed && partial[thread]) {
-            hpcrbm_pack_weights(u->W, nh, units, units, 1.0f / u->inverse_scale, u->digits,
-                                (int8_t *)mine.packed);
-            if (u->local_rows)
-                for (int64_t r = lo0; r < hi0; r++)
-                    memcpy(u->rows + r * units, u->data + u->local_rows[r] * u->data_stride, 4 * units);
-            status |= chains(&mine, lo, hi);
-            if (u->persistent && hi0 > lo0) /* p(h | v0) of a block of the data rows */
-                status |= hidden_probabilities(&mine, u->rows + lo0 * units, hi0 - lo0, u->ph0 + lo0 * nh);
-            status |= hpcrbm_gradient_rows(u->ph0 + lo0 * nh, hi0 - lo0, u->phk + lo * nh, hi - lo, nh,
-                                           probability_step, probability_digits, u->rows + lo0 * units,
-                                           u->negative + lo * units, units, units, partial[thread], single);
-        } else {
-            status = -1;
-        }
-        tops[thread] = 0.0f;
-        if (threads > 1) {
-#pragma omp barrier
-            /* each thread a block of whole cache lines of the gradient's elements */
-            int64_t lanes = 64 / item, first, last;
-            block((elements + lanes - 1) / lanes, threads, thread, &first, &last);
-            first *= lanes;
-            last = last * lanes < elements ? last * lanes : elements;
-            for (int t = 0; t < threads; t++)
-                if (!partial[t]) first = last; /* a thread without memory: status -1 */
-            tops[thread] = sum_and_step(partial, threads, first, last, grad, single, sgd, nW, units);
-        } else if (sgd && status == 0) {
-            tops[thread] = sum_and_step(partial, 1, 0, elements, grad, single, sgd, nW, units);
-        }
+    float tops[2][MOST_THREADS]; /* the threads' largest |W|, alternating between updates */
+} shared_t;
+
+/* one thread's part of the update ``u`` in a team of ``threads`` (every thread of the team calls it;
+   it holds the team's one barrier): grad = the exact gradient sums (float32 with ``single``, else
+   float64) and, with ``sgd`` (float32 only), the SGD step; tops[thread] = max |W| of the elements
+   this thread stepped. 0, or -1 without memory. */
+static int thread_part(const update_t *u, int thread, int threads, shared_t *shared, float *tops, void *grad,
+                       int single, float probability_step, int probability_digits, const sgd_t *sgd) {
+    int64_t n0 = u->n0, m = u->m, nh = u->nh, units = u->units;
+    int64_t nW = nh * units, elements = nW + units + nh, item = single ? 4 : 8;
+    int status = 0;
+    void **partial = shared->partial;
+    update_t mine = *u;
+    int64_t lo, hi, lo0, hi0;
+    block(m, threads, thread, &lo, &hi);
+    if (u->persistent)
+        block(n0, threads, thread, &lo0, &hi0);
+    else
+        lo0 = lo, hi0 = hi; /* CD: the chains start from the data rows */
+    if (threads > 1) {
+        mine.packed = thread ? hpcrbm_scratch(SCRATCH_PACKED, hpcrbm_packed_weights_bytes(nh, units, u->digits))
+                             : u->packed;
+        partial[thread] = hpcrbm_scratch(SCRATCH_PARTIAL, item * elements);
+    } else {
+        partial[thread] = grad;
     }
-    if (largest) {
-        *largest = 0.0f;
-        for (int t = 0; t < threads_used; t++) *largest = tops[t] > *largest ? tops[t] : *largest;
+    if (mine.packed && partial[thread]) {
+        hpcrbm_pack_weights(u->W, nh, units, units, 1.0f / u->inverse_scale, u->digits, (int8_t *)mine.packed);
+        if (u->local_rows)
+            for (int64_t r = lo0; r < hi0; r++)
+                memcpy(u->rows + r * units, u->data + u->local_rows[r] * u->data_stride, 4 * units);
+        status |= chains(&mine, lo, hi);
+        if (u->persistent && hi0 > lo0) /* p(h | v0) of a block of the data rows */
+            status |= hidden_probabilities(&mine, u->rows + lo0 * units, hi0 - lo0, u->ph0 + lo0 * nh);
+        status |= hpcrbm_gradient_rows(u->ph0 + lo0 * nh, hi0 - lo0, u->phk + lo * nh, hi - lo, nh,
+                                       probability_step, probability_digits, u->rows + lo0 * units,
+                                       u->negative + lo * units, units, units, partial[thread], single);
+    } else {
+        status = -1;
+    }
+    tops[thread] = 0.0f;
+    if (threads > 1) {
+#pragma omp barrier
+        /* each thread a block of whole cache lines of the gradient's elements */
+        int64_t lanes = 64 / item, first, last;
+        block((elements + lanes - 1) / lanes, threads, thread, &first, &last);
+        first *= lanes;
+        last = last * lanes < elements ? last * lanes : elements;
+        for (int t = 0; t < threads; t++)
+            if (!partial[t]) first = last; /* a thread without memory: status -1 */
+        tops[thread] = sum_and_step(partial, threads, first, last, grad, single, sgd, nW, units);
+    } else if (sgd && status == 0) {
+        tops[thread] = sum_and_step(partial, 1, 0, elements, grad, single, sgd, nW, units);
     }
     return status;
 }
+
+/* the team of an update of ``work`` multiply-adds: OpenMP's threads (at most MOST_THREADS) from
+   UPDATE_PARALLEL_WORK on, else one */
+static int team_size(int64_t work) {
+    int team = 1;
+#ifdef _OPENMP
+    team = omp_get_max_threads() < MOST_THREADS ? omp_get_max_threads() : MOST_THREADS;
+#endif
+    return work >= UPDATE_PARALLEL_WORK ? team : 1;
+}
+
+static inline void thread_of_team(int *thread, int *threads) {
+    *thread = 0;
+    *threads = 1;
+#ifdef _OPENMP
+    *thread = omp_get_thread_num();
+    *threads = omp_get_num_threads();
+#endif
+}
+
+/* the largest of tops[0, threads) */
+static float largest_of(const float *tops, int threads) {
+    float largest = 0.0f;
+    for (int t = 0; t < threads; t++) largest = tops[t] > largest ? tops[t] : largest;
+    return largest;
+}
+
+/* The update in one team (above), without the SGD step */
+static int team_update(const update_t *u, void *grad, int single, float probability_step, int probability_digits) {
+    int64_t work = (u->n0 + u->m) * u->nh * u->units * (2 * (int64_t)u->gibbs_steps + 2);
+    int status = 0, team = team_size(work);
+    shared_t shared;
+#pragma omp parallel num_threads(team) if (team > 1) reduction(| : status)
+    {
+        int thread, threads;
+        thread_of_team(&thread, &threads);
+        status |= thread_part(u, thread, threads, &shared, shared.tops[0], grad, single, probability_step,
+                              probability_digits, NULL);
+    }
+    return status;
+}
+
+/* training_cpu.grid_exponent: the largest s <= 32 with n rint(largest 2**s) <= 2**mantissa (-1: none) */
+static int grid_exponent(double largest, int64_t n, int mantissa) {
+    double limit = (double)((INT64_C(1) << mantissa) / n);
+    int s = 32;
+    while (s >= 0 && nearbyint(ldexp(largest, s)) > limit) s--;
+    return s;
+}
+
+/* int8_products.digits_needed: the fewest balanced base-256 digits that hold every integer of
+   magnitude <= largest */
+static int digits_needed(double largest) {
+    int n = 1;
+    double bound = 127.0;
+    while (largest > bound) {
+        n++;
+        bound = bound * 256.0 + 127.0;
+    }
+    return n;
+}
+
+/* An epoch of one rank's float32 updates with their SGD steps in one call and one team: the bits of
+   training_cpu.epoch_updates on one rank. Update i (step first_update + i) takes the batch rows
+   order[i batch_size, (i + 1) batch_size) of data (row stride data_stride); CD: the
+   chains' ids are those rows, v_k goes to negative (batch_size, units); PCD: chain_ids (m,), the
+   chains (m, units) stepped in place. Before each update its weight grid s from the largest |W|
+   (``largest`` before the first, then each step's): an s below ``floor`` ends the epoch before that
+   update. rows (batch_size, units), ph0 (batch_size, nh), phk (m, nh), packed: scratch
+   (packed: hpcrbm_packed_weights_bytes of 4 digits); grad (nh units + units + nh) float32;
+   velocities, settings: hpcrbm_bernoulli_update's. Returns the updates made (-1 without memory);
+   *grid = the coarsest s of theirs (32 if none). */
+int64_t hpcrbm_bernoulli_epoch(const float *data, int64_t data_stride, const int64_t *order,
+                               int64_t batches, int64_t batch_size, int persistent, const int64_t *chain_ids,
+                               float *chains, int64_t m, float *rows, float *negative, float *W, float *b, float *c,
+                               float *const *velocities, const double *settings, int64_t nh, int64_t units,
+                               int gibbs_steps, uint64_t first_update, uint64_t stride, uint64_t c3, uint32_t k0,
+                               uint32_t k1, float *ph0, float *phk, int8_t *packed, float probability_step,
+                               int probability_digits, float *grad, double largest, int floor, int32_t *grid) {
+    if (!persistent) m = batch_size;
+    int64_t work = (batch_size + m) * nh * units * (2 * (int64_t)gibbs_steps + 2), made = batches;
+    int status = 0, team = team_size(work), coarsest = 32;
+    shared_t shared;
+    sgd_t sgd = {W, b, c, velocities[0], velocities[1], velocities[2], settings[0], settings[1], settings[0],
+                 (float)settings[2], (float)settings[3], settings[4] != 0.0};
+#pragma omp parallel num_threads(team) if (team > 1) reduction(| : status)
+    {
+        int thread, threads;
+        thread_of_team(&thread, &threads);
+        double top = largest; /* the same on every thread */
+        for (int64_t i = 0; i < batches; i++) {
+            int s = grid_exponent(top, nh > units ? nh : units, 24);
+            if (s < floor) { /* every thread stops here: the same top */
+                if (thread == 0) made = i;
+                break;
+            }
+            if (s < coarsest && thread == 0) coarsest = s;
+            const int64_t *batch = order + i * batch_size;
+            update_t u = {data, batch, data_stride, W, rows, chains, persistent ? chains : negative, batch_size,
+                          m, units, nh, persistent, gibbs_steps, digits_needed(nearbyint(ldexp(top, s))), packed,
+                          ldexpf(1.0f, -s), b, c, persistent ? chain_ids : batch, first_update + i, stride, c3, k0,
+                          k1, ph0, phk};
+            float *tops = shared.tops[i & 1];
+            status |= thread_part(&u, thread, threads, &shared, tops, grad, 1, probability_step,
+                                  probability_digits, &sgd);
+#pragma omp barrier
+            top = largest_of(tops, threads); /* every step made */
+        }
+    }
+    *grid = coarsest;
+    return status ? -1 : made;
+}
+
 /* The update's exact gradient sums grad = [W (nh, units), b, c] (the probabilities on the grid
-   ``probability_step`` = 2**t; hpcrbm_gradient_sums) and, with ``velocities`` [vW, vb, vc] given, the
-   SGD step of W, b, c (float32 only, flat, in place; ``settings`` = [learning_rate / batch_size / 2**t,
-   learning_rate / batch_size, momentum, learning_rate weight_decay, biases]: training_cpu.sgd_step), from
-   W (nh, units) float32 and its product copy rint(W 2**s) (``scale`` = 2**s, ``digits`` digits, packed
-   into ``packed``: hpcrbm_packed_weights_bytes). rows (n0, units): v0, gathered from data (row stride
-   data_stride) at local_rows, or given (local_rows NULL); negative (m, units): v_k, the Gibbs chains
-   started from the data rows (CD) or from ``starts`` (PCD; negative may be starts); ids (m,) the
-   chains' ids (Philox streams (block, step, id, c3), key (k0, k1); the visible layer of Gibbs step g
-   from word 4 ((2g + 1) stride / 4), the hidden one from 4 (2g stride / 4)); ph0 (n0, nh), phk (m,
-   nh): the hidden probabilities of v0 and v_k; grad float32 with ``single``, else float64. *largest
-   (given with the step): max |W| after it. 0, or -1 without memory. */
+   ``probability_step`` = 2**t; hpcrbm_gradient_sums) from W (nh, units) float32 and its product copy
+   rint(W 2**s) (``scale`` = 2**s, ``digits`` digits, packed into ``packed``: hpcrbm_packed_weights_bytes).
+   rows (n0, units): v0, gathered from data (row stride data_stride) at local_rows, or given
+   (local_rows NULL); negative (m, units): v_k, the Gibbs chains started from the data rows (CD) or
+   from ``starts`` (PCD; negative may be starts); ids (m,) the chains' ids (Philox streams (block,
+   step, id, c3), key (k0, k1); the visible layer of Gibbs step g from word 4 ((2g + 1) stride / 4),
+   the hidden one from 4 (2g stride / 4)); ph0 (n0, nh), phk (m, nh): the hidden probabilities of v0
+   and v_k; grad float32 with ``single``, else float64. 0, or -1 without memory. */
 int hpcrbm_bernoulli_update(const float *data, int64_t data_stride, const int64_t *local_rows, float *rows,
-                            const float *starts, float *negative, float *W, float scale, int digits, int8_t *packed,
-                            int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units, float *b, float *c,
-                            const int64_t *ids, int gibbs_steps, uint64_t step, uint64_t stride, uint64_t c3,
-                            uint32_t k0, uint32_t k1, float *ph0, float *phk, float probability_step,
-                            int probability_digits, void *grad, int single, float *const *velocities,
-                            const double *settings, float *largest) {
+                            const float *starts, float *negative, const float *W, float scale, int digits,
+                            int8_t *packed, int64_t n0, int64_t m, int persistent, int64_t nh, int64_t units,
+                            const float *b, const float *c, const int64_t *ids, int gibbs_steps, uint64_t step,
+                            uint64_t stride, uint64_t c3, uint32_t k0, uint32_t k1, float *ph0, float *phk,
+                            float probability_step, int probability_digits, void *grad, int single) {
     update_t u = {data, local_rows, data_stride, W, rows, starts, negative, n0, m, units, nh, persistent,
                   gibbs_steps, digits, packed, 1.0f / scale, b, c, ids, step, stride, c3, k0, k1, ph0, phk};
-    sgd_t sgd;
-    if (velocities) {
-        sgd = (sgd_t){W, b, c, velocities[0], velocities[1], velocities[2], settings[0], settings[1], settings[0],
-                      (float)settings[2], (float)settings[3], settings[4] != 0.0};
-    }
-    return team_update(&u, grad, single, probability_step, probability_digits, velocities ? &sgd : NULL, largest);
+    return team_update(&u, grad, single, probability_step, probability_digits);
 }

@@ -34,7 +34,7 @@ SOURCES = [Path(__file__).with_name(name)
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off"]
 
 _i64, _ptr, _int, _float = ctypes.c_int64, ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-_u64, _u32 = ctypes.c_uint64, ctypes.c_uint32
+_u64, _u32, _f64 = ctypes.c_uint64, ctypes.c_uint32, ctypes.c_double
 _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_packed_weights_bytes": (_i64, (_i64, _i64, _int)),
     "hpcrbm_pack_weights": (None, (_ptr, _i64, _i64, _i64, _float, _int, _ptr)),
@@ -44,10 +44,13 @@ _SIGNATURES = {  # symbol: (ctypes result, ctypes arguments)
     "hpcrbm_bernoulli_layer": (_int, (_ptr, _i64, _i64, _float, _ptr, _ptr, _ptr, _u64, _u64, _u64, _u32, _u32, _ptr)),
     "hpcrbm_bernoulli_update": (_int, (_ptr, _i64, _ptr, _ptr, _ptr, _ptr, _ptr, _float, _int, _ptr, _i64, _i64, _int,
                                        _i64, _i64, _ptr, _ptr, _ptr, _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr,
-                                       _float, _int, _ptr, _int, _ptr, _ptr, _ptr)),
+                                       _float, _int, _ptr, _int)),
+    "hpcrbm_bernoulli_epoch": (_i64, (_ptr, _i64, _ptr, _i64, _i64, _int, _ptr, _ptr, _i64, _ptr, _ptr, _ptr, _ptr,
+                                      _ptr, _ptr, _ptr, _i64, _i64, _int, _u64, _u64, _u64, _u32, _u32, _ptr, _ptr,
+                                      _ptr, _float, _int, _ptr, _f64, _int, _ptr)),
 }
-_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _u64: types.uint64,
-                _u32: types.uint32, None: types.void}
+_NUMBA_TYPES = {_i64: types.int64, _ptr: types.uintp, _int: types.int32, _float: types.float32, _f64: types.float64,
+                _u64: types.uint64, _u32: types.uint32, None: types.void}
 
 
 def _library():
@@ -82,6 +85,7 @@ _binary_times_weights = _external("hpcrbm_binary_times_weights")
 _gradient_sums = _external("hpcrbm_gradient_sums")
 _bernoulli_layer = _external("hpcrbm_bernoulli_layer")
 _bernoulli_update = _external("hpcrbm_bernoulli_update")
+_bernoulli_epoch = _external("hpcrbm_bernoulli_epoch")
 
 
 @numba.njit(cache=True, nogil=True)
@@ -178,53 +182,69 @@ def bernoulli_layer(sums, scale, bias, probs, sample, ids, step, first_block, c3
 
 @numba.njit(cache=True, nogil=True)
 def bernoulli_update(data, local_rows, rows, starts, negative, W, scale, digits, packed, persistent, b, c, ids,
-                     gibbs_steps, step, stride, c3, k0, k1, probability_step, ph0, phk, grad, velocities=None,
-                     settings=None):
+                     gibbs_steps, step, stride, c3, k0, k1, probability_step, ph0, phk, grad):
     """The whole CD-k / PCD-k update of training_cpu.gradient_sums for Bernoulli visible units, in one
-    C call (kernels/bernoulli_update.c), the same bits, and with ``velocities`` (vW, vb, vc) the SGD
-    step of training_cpu.sgd_step (``settings``: [learning_rate / batch_size / 2**t, learning_rate /
-    batch_size, momentum, learning_rate weight_decay, biases]) on W, b, c in place; returns the
-    largest |W| after it (0.0 without the step).
-
-    data (n_local, units) float32 with unit-stride rows, local_rows (n0,) int64: the batch's rows of
-    it, gathered into rows (n0, units); starts (m, units): PCD's chain starts (CD: unused); negative
-    (m, units): receives v_k (may be starts); W (Nh, units) float32 C-contiguous, packed with
-    ``digits`` digits at ``scale`` = 2**s into ``packed`` (int8 scratch of at least
-    :func:`packed_bytes`); ids (m,) the chains' ids; writes ph0 (n0, Nh), phk (m, Nh) and grad ([W,
-    b, c], float32 or float64, the probabilities on the grid ``probability_step`` = 2**t). Every
-    float array float32 and C-contiguous."""
+    C call (kernels/bernoulli_update.c), the same bits. data (n_local, units) with unit-stride rows,
+    local_rows (n0,): the batch's rows of it, gathered into rows (n0, units); starts (m, units):
+    PCD's chain starts (CD: unused); negative (m, units): receives v_k (may be starts); W (Nh,
+    units) C-contiguous, packed with ``digits`` digits at ``scale`` = 2**s into ``packed`` (int8
+    scratch of at least :func:`packed_bytes`, its first cache line aligned); ids (m,) the chains'
+    ids; writes ph0 (n0, Nh), phk (m, Nh) and grad ([W, b, c], float32 or float64, the
+    probabilities on the grid ``probability_step`` = 2**t). Every other array float32, C-contiguous."""
     nh, units = W.shape
-    n0, m = len(local_rows), len(ids)
     rows_at = local_rows.astype(np.int64)
     chains = ids.astype(np.int64)
-    largest = np.zeros(1, np.float32)
-    pointers = np.zeros(3, np.uintp)
-    with_step = velocities is not None
-    if with_step:
-        pointers[0] = velocities[0].ctypes.data
-        pointers[1] = velocities[1].ctypes.data
-        pointers[2] = velocities[2].ctypes.data
-    values = np.zeros(5) if settings is None else settings
-    steps = pointers.ctypes.data if with_step else pointers.ctypes.data * 0  # NULL: no step
     single = np.int32(grad.itemsize == 4)
-    layer_digits = np.int32(digits_needed(probability_step))
+    step_digits = np.int32(digits_needed(probability_step))
     status = _bernoulli_update(data.ctypes.data, data.strides[0] // 4, rows_at.ctypes.data, rows.ctypes.data,
                                starts.ctypes.data, negative.ctypes.data, W.ctypes.data, np.float32(scale),
-                               np.int32(digits), packed.ctypes.data, n0, m, np.int32(persistent), nh, units,
-                               b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
+                               np.int32(digits), packed.ctypes.data, len(rows_at), len(chains), np.int32(persistent),
+                               nh, units, b.ctypes.data, c.ctypes.data, chains.ctypes.data, np.int32(gibbs_steps),
                                np.uint64(step), np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1),
-                               ph0.ctypes.data, phk.ctypes.data, np.float32(probability_step),
-                               layer_digits, grad.ctypes.data, single, steps, values.ctypes.data,
-                               largest.ctypes.data)
+                               ph0.ctypes.data, phk.ctypes.data, np.float32(probability_step), step_digits,
+                               grad.ctypes.data, single)
     _keep_alive(rows_at)
     _keep_alive(chains)
-    _keep_alive(pointers)
-    _keep_alive(values)
-    _keep_alive(largest)
-    if with_step:
-        _keep_alive(velocities[0])
-        _keep_alive(velocities[1])
-        _keep_alive(velocities[2])
     if status != 0:
         raise MemoryError("no memory for the AMX products' packed operands")
-    return np.float64(largest[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def bernoulli_epoch(data, order, batches, batch_size, persistent, chain_ids, chains, rows, negative, W, b, c,
+                    velocities, settings, gibbs_steps, first_update, stride, c3, k0, k1, ph0, phk, packed,
+                    probability_step, grad, largest, floor):
+    """One rank's epoch of :func:`bernoulli_update` calls with their SGD steps, in one C call and one
+    team (kernels/bernoulli_update.c: hpcrbm_bernoulli_epoch), the bits of training_cpu.epoch_updates:
+    update i (step first_update + i) of the rows order[i batch_size:(i + 1) batch_size] of data;
+    PCD: ``chains`` (m, units) stepped in place, their ids ``chain_ids``; CD: v_k into ``negative``;
+    each update's weight grid from the largest |W| (``largest`` before the first, then each step's),
+    the epoch stopped before an update whose grid is below ``floor``. rows, ph0 (batch_size, Nh),
+    phk (m, Nh), packed (:func:`packed_bytes`): scratch; grad float32. Returns (updates made, the
+    coarsest weight grid of theirs: 32 if none)."""
+    nh, units = W.shape
+    batch_order = order.astype(np.int64)
+    ids = chain_ids.astype(np.int64)
+    pointers = np.zeros(3, np.uintp)
+    pointers[0] = velocities[0].ctypes.data
+    pointers[1] = velocities[1].ctypes.data
+    pointers[2] = velocities[2].ctypes.data
+    grid = np.zeros(1, np.int32)
+    step_digits = np.int32(digits_needed(probability_step))
+    made = _bernoulli_epoch(data.ctypes.data, data.strides[0] // 4, batch_order.ctypes.data, batches, batch_size,
+                            np.int32(persistent), ids.ctypes.data, chains.ctypes.data, len(ids), rows.ctypes.data,
+                            negative.ctypes.data, W.ctypes.data, b.ctypes.data, c.ctypes.data, pointers.ctypes.data,
+                            settings.ctypes.data, nh, units, np.int32(gibbs_steps), np.uint64(first_update),
+                            np.uint64(stride), np.uint64(c3), np.uint32(k0), np.uint32(k1), ph0.ctypes.data,
+                            phk.ctypes.data, packed.ctypes.data, np.float32(probability_step), step_digits,
+                            grad.ctypes.data, np.float64(largest), np.int32(floor), grid.ctypes.data)
+    _keep_alive(batch_order)
+    _keep_alive(ids)
+    _keep_alive(pointers)
+    _keep_alive(grid)
+    _keep_alive(velocities[0])
+    _keep_alive(velocities[1])
+    _keep_alive(velocities[2])
+    _keep_alive(settings)
+    if made < 0:
+        raise MemoryError("no memory for the AMX products' packed operands")
+    return made, grid[0]

@@ -407,9 +407,8 @@ def gradient_sums(data, local_rows, chains, persistent, ids, gibbs_steps, W, b, 
     rows: a CD training has no use for vk). Returns (s, t), the
     grids of the weights and of the probabilities; s < WEIGHT_GRID_FLOOR: nothing computed."""
     buffers = update_buffers(len(local_rows), len(ids), W, int8 and W.itemsize == 4)
-    s, t, _ = gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update,
-                               stride, c3, k0, k1, rows_total, grad, negative, int8, -1.0, None)
-    return s, t
+    return gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update,
+                            stride, c3, k0, k1, rows_total, grad, negative, int8)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -421,20 +420,16 @@ def c_update(data, W, q, int8):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_steps, W, b, c, q, update, stride,
-                     c3, k0, k1, rows_total, grad, negative, int8, largest, sgd):
-    """:func:`gradient_sums` in ``buffers`` (:func:`update_buffers` of at least these rows and chains),
-    from ``largest`` = max |W| (computed here where negative) and, with ``sgd`` = (vW, vb, vc,
-    int8_products.bernoulli_update's settings) where :func:`c_update` holds, the SGD step in the same
-    C call (grad then holds the sums of the step). Returns (s, t, max |W| after the step, or -1.0)."""
+                     c3, k0, k1, rows_total, grad, negative, int8):
+    """:func:`gradient_sums` in ``buffers`` (:func:`update_buffers` of at least these rows and chains)."""
     nh, units = W.shape
     n0, m = len(local_rows), len(ids)
     mantissa = 24 if W.itemsize == 4 else 53
-    if largest < 0.0:
-        largest = _largest_single(W) if W.itemsize == 4 else _largest_double(W)
+    largest = _largest_single(W) if W.itemsize == 4 else _largest_double(W)
     s = grid_exponent(largest, max(nh, units), mantissa)
     t = grid_exponent(1.0, rows_total, mantissa)
     if s < WEIGHT_GRID_FLOOR:
-        return s, t, -1.0
+        return s, t
     scale = np.empty(2, W.dtype)  # 2**s, 2**-s in the parameters' dtype (exact)
     scale[0] = math.ldexp(1.0, s)
     scale[1] = math.ldexp(1.0, -s)
@@ -444,19 +439,12 @@ def gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_s
         direct = len(negative) > 0 and negative.flags.c_contiguous  # v_k straight into ``negative``
         vk = negative if direct else rows[n0:]
         starts = chains if chains.flags.c_contiguous else np.ascontiguousarray(chains)
-        if sgd is None:
-            int8_products.bernoulli_update(data, local_rows, rows[:n0], starts, vk, W, scale[0], digits, packed,
-                                           persistent, b, c, ids, gibbs_steps, update, stride, c3, k0, k1,
-                                           math.ldexp(1.0, t), probabilities[:n0], probabilities[n0:n0 + m], grad)
-            after = -1.0
-        else:
-            after = int8_products.bernoulli_update(data, local_rows, rows[:n0], starts, vk, W, scale[0], digits,
-                                                   packed, persistent, b, c, ids, gibbs_steps, update, stride, c3,
-                                                   k0, k1, math.ldexp(1.0, t), probabilities[:n0],
-                                                   probabilities[n0:n0 + m], grad, sgd[:3], sgd[3])
+        int8_products.bernoulli_update(data, local_rows, rows[:n0], starts, vk, W, scale[0], digits, packed,
+                                       persistent, b, c, ids, gibbs_steps, update, stride, c3, k0, k1,
+                                       math.ldexp(1.0, t), probabilities[:n0], probabilities[n0:n0 + m], grad)
         if len(negative) and not direct:
             negative[:] = vk
-        return s, t, after
+        return s, t
     int8 = int8 and W.itemsize == 4  # float64 operands need up to 7 digits: BLAS
     for r in range(n0):
         rows[r] = data[local_rows[r]]
@@ -521,7 +509,7 @@ def gradient_sums_in(buffers, data, local_rows, chains, persistent, ids, gibbs_s
         phase_difference(rows, n0, grad[nW:nW + nb])
     if len(negative):
         negative[:] = vk
-    return s, t, -1.0
+    return s, t
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -532,7 +520,9 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
     """The updates of one epoch with Bernoulli visibles, in one call: per batch (rows
     ``order[i batch_size:(i + 1) batch_size]``, update ``first_update + i``) :func:`gradient_sums`
     of this rank's rows, the sum over ranks and :func:`sgd_step`: the bits of training.Trainer.update
-    called batch by batch, without Python between the updates.
+    called batch by batch, without Python between the updates. On one rank with the C update
+    (:func:`c_update`, PCD chains C-contiguous) the whole epoch is one C call and one OpenMP team
+    (int8_products.bernoulli_epoch: each update's SGD step in it, the same bits).
 
     data (n_local, units): this rank's rows, global rows ``first`` on; chains, chain_ids: this
     rank's PCD chains (updated in place) and their ids; negative (batch_size, units): scratch for the
@@ -545,29 +535,29 @@ def epoch_updates(data, first, order, batches, batch_size, persistent, chains, c
     rows_total, single = 2 * batch_size, np.int32(total.itemsize == 4)
     grid = GRID_CAP
     buffers = update_buffers(batch_size, len(chain_ids) if persistent else batch_size, W, int8)
-    # one rank with the C update: the SGD step in its call, the chains updated in place and max |W|
-    # taken from the step (the sums of the same rows, the same roundings: the same bits)
-    fused = ranks <= 1 and c_update(data, W, 0, int8)
-    factor = learning_rate / batch_size
-    settings = np.array([factor / probability_scale, factor, momentum, learning_rate * decay, 1.0 if biases else 0.0])
-    largest = -1.0
+    if ranks <= 1 and first == 0 and c_update(data, W, 0, int8) and chains.flags.c_contiguous:
+        # one rank's epoch in one C call and one team: each update's SGD step in it, the chains
+        # stepped in place, the next grid from the step's largest |W| (the same bits)
+        factor = learning_rate / batch_size
+        settings = np.array([factor / probability_scale, factor, momentum, learning_rate * decay,
+                             1.0 if biases else 0.0])
+        m = len(chain_ids) if persistent else batch_size
+        rows, probabilities, packed = buffers
+        made, grid = int8_products.bernoulli_epoch(
+            data, order, batches, batch_size, persistent, chain_ids, chains, rows[:batch_size], rows[batch_size:],
+            W, b, flat_c, (velocity_W, velocity_b, velocity_c), settings, gibbs_steps, first_update, stride, c3, k0,
+            k1, probabilities[:batch_size], probabilities[batch_size:batch_size + m], packed,
+            math.ldexp(1.0, grid_exponent(1.0, rows_total, 24)), grad_slots[0], _largest_single(W),
+            WEIGHT_GRID_FLOOR)
+        return made, min(grid, GRID_CAP)
     for i in range(batches):
         batch = order[i * batch_size:(i + 1) * batch_size]
         mine = batch[(batch >= first) & (batch < first + n_local)]  # global indices: the CD chains' ids
         ids = chain_ids if persistent else mine
         grad = grad_slots[(first_call + i) & 1] if ranks > 1 else grad_slots[0]
-        if fused:
-            s, t, largest = gradient_sums_in(buffers, data, mine - first, chains, persistent, ids, gibbs_steps, W, b,
-                                             flat_c, 0, first_update + i, stride, c3, k0, k1, rows_total, grad,
-                                             chains[:len(ids) if persistent else 0], int8, largest,
-                                             (velocity_W, velocity_b, velocity_c, settings))
-            if s < WEIGHT_GRID_FLOOR:
-                return i, grid
-            grid = min(grid, s)
-            continue
         vk = negative[:len(ids) if persistent else 0]  # a CD update's v_k is not kept
-        s, t, _ = gradient_sums_in(buffers, data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
-                                   first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8, -1.0, None)
+        s, t = gradient_sums_in(buffers, data, mine - first, chains, persistent, ids, gibbs_steps, W, b, flat_c, 0,
+                                first_update + i, stride, c3, k0, k1, rows_total, grad, vk, int8)
         if s < WEIGHT_GRID_FLOOR:
             return i, grid
         grid = min(grid, s)
