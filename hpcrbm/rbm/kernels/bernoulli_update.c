@@ -182,7 +182,7 @@ static float sum_and_step(void *const *partial, int threads, int64_t first, int6
     return largest;
 }
 
-/* The team's shared state of an update: the threads' partial sums, their largest |W|, the status */
+/* The team's shared state: the threads' partial sums and their largest |W| */
 typedef struct {
     void *partial[MOST_THREADS];
     float tops[2][MOST_THREADS]; /* the threads' largest |W|, alternating between updates */
