@@ -117,8 +117,9 @@ def test_the_update_with_int8_products_is_the_blas_update(nv, nh, batch, q, pers
     (100, 100, 100, 100, False, 1), (1024, 128, 40, 43, True, 1), (576, 144, 37, 37, False, 2),
     (65, 33, 29, 31, True, 3)])
 def test_the_one_call_update_has_the_same_bits_on_any_number_of_threads(nv, nh, batch, n0, persistent, gibbs_steps):
-    """kernels/bernoulli_update.c shares the chains' rows and the gradient's hidden units among OpenMP's
-    threads (the first three shapes are above its UPDATE_PARALLEL_WORK): on 1, 2 and 3 threads
+    """kernels/bernoulli_update.c splits the batch's rows among OpenMP's threads (each thread its rows'
+    chains and partial gradient sums, added after a barrier; the first three shapes are above its
+    UPDATE_PARALLEL_WORK): on 1, 2 and 3 threads
     (uneven blocks, PCD with more or fewer data rows than chains) it gives the grids, gradient sums
     (float64, and float32 on 3 threads) and negative states of the BLAS update bit for bit."""
     from threadpoolctl import threadpool_limits
