@@ -5,15 +5,16 @@
    Each thread of the team packs W into a copy of its own, gathers a block of the batch's data rows,
    runs their Gibbs chains to the end (and, with PCD, the data rows' hidden probabilities of a block)
    and sums the gradient of its rows; after the team's one barrier each thread adds the threads'
-   partial sums of a block of the gradient's elements and, in hpcrbm_bernoulli_step, makes the SGD
-   step of those elements. A thread reads no other thread's data but those partial sums and, at the
-   next update, W: on a 2-vCPU Sapphire Rapids VM a cache line written by one vCPU costs the other
-   about 20 ns, and the threads of a team that shared the packed W, the rows and every row's
-   probabilities (each packing and multiplying a block of hidden units) spent as long on the 100 x
-   100 x 100 update's products as one thread alone. Every row's chain is its own (its own Philox streams, exact products) and every partial
-   sum an integer below 2**24 (any sum of the rows' terms is, as the whole one is), so the bits do not
-   depend on the number of threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per
-   update on (below it, and inside another parallel region, one thread runs it all). */
+   partial sums of a block of the gradient's elements and, in one rank's epoch
+   (hpcrbm_bernoulli_epoch), makes the SGD step of those elements. A thread reads no other thread's
+   data but those partial sums and, at the next update, W: on a 2-vCPU Sapphire Rapids VM a cache
+   line written by one vCPU costs the other about 20 ns, and a team whose threads shared the packed
+   W, the rows and every row's probabilities (each packing and multiplying a block of hidden units)
+   spent as long on the 100 x 100 x 100 update's products as one thread alone. Every row's chain is
+   its own (its own Philox streams, exact products) and every partial sum an integer below 2**24
+   (any sum of the rows' terms is, as the whole one is), so the bits do not depend on the number of
+   threads. The team is woken from UPDATE_PARALLEL_WORK multiply-adds per update on (below it, and
+   inside another parallel region, one thread runs it all). */
 #include <stdint.h>
 #include <math.h>
 #include <string.h>
@@ -62,7 +63,7 @@ typedef struct {
 /* training_cpu.sgd_step of float32 parameters from float32 gradient sums, element by element */
 typedef struct {
     float *W, *b, *c, *vW, *vb, *vc; /* flat; updated in place */
-    double factor_W, factor_b, factor_c; /* learning_rate / batch_size (/ 2**t for W and c) */
+    double factor_W, factor_b; /* learning_rate / batch_size / 2**t (W and c), learning_rate / batch_size (b) */
     float momentum, decay;               /* decay: learning_rate times the weight decay (W only) */
     int biases;
 } sgd_t;
@@ -176,7 +177,7 @@ static float sum_and_step(void *const *partial, int threads, int64_t first, int6
             sgd_block(sgd->b + lo - nW, sgd->vb + lo - nW, g + lo, endb - lo, sgd->factor_b, sgd->momentum, 0.0f);
         lo = first > nW + nb ? first : nW + nb;
         if (last > lo)
-            sgd_block(sgd->c + lo - nW - nb, sgd->vc + lo - nW - nb, g + lo, last - lo, sgd->factor_c, sgd->momentum,
+            sgd_block(sgd->c + lo - nW - nb, sgd->vc + lo - nW - nb, g + lo, last - lo, sgd->factor_W, sgd->momentum,
                       0.0f);
     }
     return largest;
@@ -312,7 +313,9 @@ static int digits_needed(double largest) {
    (``largest`` before the first, then each step's): an s below ``floor`` ends the epoch before that
    update. rows (batch_size, units), ph0 (batch_size, nh), phk (m, nh), packed: scratch
    (packed: hpcrbm_packed_weights_bytes of 4 digits); grad (nh units + units + nh) float32;
-   velocities, settings: hpcrbm_bernoulli_update's. Returns the updates made (-1 without memory);
+   velocities [vW, vb, vc] (flat, stepped in place with W, b, c); settings [learning_rate /
+   batch_size / 2**t, learning_rate / batch_size, momentum, learning_rate weight_decay, biases]
+   (training_cpu.sgd_step's). Returns the updates made (-1 without memory);
    *grid = the coarsest s of theirs (32 if none). */
 int64_t hpcrbm_bernoulli_epoch(const float *data, int64_t data_stride, const int64_t *order,
                                int64_t batches, int64_t batch_size, int persistent, const int64_t *chain_ids,
@@ -325,7 +328,7 @@ int64_t hpcrbm_bernoulli_epoch(const float *data, int64_t data_stride, const int
     int64_t work = (batch_size + m) * nh * units * (2 * (int64_t)gibbs_steps + 2), made = batches;
     int status = 0, team = team_size(work), coarsest = 32;
     shared_t shared;
-    sgd_t sgd = {W, b, c, velocities[0], velocities[1], velocities[2], settings[0], settings[1], settings[0],
+    sgd_t sgd = {W, b, c, velocities[0], velocities[1], velocities[2], settings[0], settings[1],
                  (float)settings[2], (float)settings[3], settings[4] != 0.0};
 #pragma omp parallel num_threads(team) if (team > 1) reduction(| : status)
     {

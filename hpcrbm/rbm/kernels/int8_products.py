@@ -218,7 +218,9 @@ def bernoulli_epoch(data, order, batches, batch_size, persistent, chain_ids, cha
     update i (step first_update + i) of the rows order[i batch_size:(i + 1) batch_size] of data;
     PCD: ``chains`` (m, units) stepped in place, their ids ``chain_ids``; CD: v_k into ``negative``;
     each update's weight grid from the largest |W| (``largest`` before the first, then each step's),
-    the epoch stopped before an update whose grid is below ``floor``. rows, ph0 (batch_size, Nh),
+    the epoch stopped before an update whose grid is below ``floor``; velocities (vW, vb, vc) and
+    ``settings`` [learning_rate / batch_size / 2**t, learning_rate / batch_size, momentum,
+    learning_rate weight_decay, biases]: training_cpu.sgd_step's. rows, ph0 (batch_size, Nh),
     phk (m, Nh), packed (:func:`packed_bytes`): scratch; grad float32. Returns (updates made, the
     coarsest weight grid of theirs: 32 if none)."""
     nh, units = W.shape

@@ -273,7 +273,7 @@ static inline __m512i rounded16(const float *w, __mmask16 m, float scale) {
 
 /* Both layouts in one pass over W, four rows at a time, every byte the products read written (the
    padding as zeros): no memset. Every thread of the calling team calls it (the rows shared). */
-void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
+static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
                               int digits, int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD, kp2 = up(nh, 64), nb2 = up(units, 16),
             ld2 = digits * nb2 + PAD / 4;
@@ -299,7 +299,7 @@ void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units
     }
 }
 #else
-void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
+static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
                               int digits, int8_t *restrict out) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
 #pragma omp single
@@ -340,11 +340,11 @@ void hpcrbm_pack_weights_team(const float *restrict W, int64_t nh, int64_t units
 
 #endif
 
-/* hpcrbm_pack_weights_team in a team of its own (OpenMP's threads for a large W) */
+/* pack_weights_team in a team of its own (OpenMP's threads for a large W) */
 void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
                          int8_t *restrict out) {
 #pragma omp parallel if (nh * units >= PARALLEL_WORK / 256)
-    hpcrbm_pack_weights_team(W, nh, units, w_stride, scale, digits, out);
+    pack_weights_team(W, nh, units, w_stride, scale, digits, out);
 }
 
 /* B[q][r] (row stride ld, uint32) = the quad of bytes X[r][4q .. 4q + 3] (0/1 floats), for q < up(units,
