@@ -11,13 +11,16 @@
    ((word >> 8) + 0.5) 2**-24 rounded to float32 (rng/uniform.py): the odd integer
    2 (word >> 8) + 1 < 2**25 rounded to float32, times 2**-25. Eight Philox blocks per vector (their
    32-bit words in 64-bit lanes, vpmuludq). Rows are split among OpenMP's threads from
-   PARALLEL_ELEMENTS values on (each row one thread's: the same bits on any number of threads). */
+   PARALLEL_ELEMENTS values on, outside other teams (hpcrbm_own_team; each row one thread's: the
+   same bits on any number of threads). */
 #include <stdint.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
 #define PARALLEL_ELEMENTS (1LL << 15)
+
+int hpcrbm_own_team(int64_t work, int64_t threshold);
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -135,24 +138,11 @@ static void flat_rows(const float *sums, int64_t r0, int64_t r1, int64_t n, floa
     }
 }
 
-int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float scale, const float *bias, float *probs,
-                           const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3, uint32_t k0,
-                           uint32_t k1, float *states) {
-    if (n % 4 == 0 && n >= 32) {
-#pragma omp parallel if (rows * n >= PARALLEL_ELEMENTS)
-        {
-            int threads = 1, thread = 0;
-#ifdef _OPENMP
-            threads = omp_get_num_threads();
-            thread = omp_get_thread_num();
-#endif
-            flat_rows(sums, rows * thread / threads, rows * (thread + 1) / threads, n, scale, bias, probs, ids, step,
-                      first_block, c3, k0, k1, states);
-        }
-        return 0;
-    }
-#pragma omp parallel for if (rows * n >= PARALLEL_ELEMENTS) schedule(static)
-    for (int64_t r = 0; r < rows; r++) {
+/* rows [r0, r1) of a layer of any width, row by row */
+static void rows_one_by_one(const float *sums, int64_t r0, int64_t r1, int64_t n, float scale, const float *bias,
+                            float *probs, const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3,
+                            uint32_t k0, uint32_t k1, float *states) {
+    for (int64_t r = r0; r < r1; r++) {
         const float *s = sums + r * n;
         float *p = probs + r * n, *h = states ? states + r * n : 0;
         for (int64_t j = 0; j < n; j += 32) {
@@ -167,6 +157,35 @@ int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float sca
                 layer16(x, m, p + j0, h ? h + j0 : 0, words[half]);
             }
         }
+    }
+}
+
+/* rows [r0, r1): flat where the width allows */
+static void layer_rows(const float *sums, int64_t r0, int64_t r1, int64_t n, float scale, const float *bias,
+                       float *probs, const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3,
+                       uint32_t k0, uint32_t k1, float *states) {
+    if (n % 4 == 0 && n >= 32)
+        flat_rows(sums, r0, r1, n, scale, bias, probs, ids, step, first_block, c3, k0, k1, states);
+    else
+        rows_one_by_one(sums, r0, r1, n, scale, bias, probs, ids, step, first_block, c3, k0, k1, states);
+}
+
+int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float scale, const float *bias, float *probs,
+                           const int64_t *ids, uint64_t step, uint64_t first_block, uint64_t c3, uint32_t k0,
+                           uint32_t k1, float *states) {
+    if (!hpcrbm_own_team(rows * n, PARALLEL_ELEMENTS)) {
+        layer_rows(sums, 0, rows, n, scale, bias, probs, ids, step, first_block, c3, k0, k1, states);
+        return 0;
+    }
+#pragma omp parallel
+    {
+        int threads = 1, thread = 0;
+#ifdef _OPENMP
+        threads = omp_get_num_threads();
+        thread = omp_get_thread_num();
+#endif
+        layer_rows(sums, rows * thread / threads, rows * (thread + 1) / threads, n, scale, bias, probs, ids, step,
+                   first_block, c3, k0, k1, states);
     }
     return 0;
 }

@@ -24,6 +24,36 @@
 
 static inline int64_t up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+/* Whether a kernel of ``work`` (from ``threshold`` on worth waking OpenMP's threads) runs in a team
+   of its own; else the calling thread runs it alone, in no parallel region at all: inside another
+   team (the update's threads, each with its own rows) a region would be a team of one thread, which
+   libgomp makes and frees for about 0.45 us on this VM, and each thread of an update calls about ten
+   kernels. The kernels share their work by (part, parts) of the team, never by worksharing
+   constructs, which inside another team would bind to it. */
+int hpcrbm_own_team(int64_t work, int64_t threshold) {
+#ifdef _OPENMP
+    return work >= threshold && !omp_in_parallel();
+#else
+    return 0;
+#endif
+}
+
+/* [lo, hi) of n split into ``parts`` blocks */
+static inline void share(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
+    *lo = n * part / parts;
+    *hi = n * (part + 1) / parts;
+}
+
+/* the calling thread's (part, parts) in the present region */
+static inline void team_part(int *part, int *parts) {
+    *part = 0;
+    *parts = 1;
+#ifdef _OPENMP
+    *part = omp_get_thread_num();
+    *parts = omp_get_num_threads();
+#endif
+}
+
 /* the three balanced base-256 digits of x (|x| < 2**23) */
 static inline void digits3(int32_t x, int32_t *d) {
     d[0] = ((x + 128) & 255) - 128;
@@ -62,9 +92,9 @@ typedef struct {
    right away (int64) into out (float32 or float64; rows < m_out, columns < n_out). */
 #define DP(c, x, y) _tile_dpbssd(c, x, y)
 #define BLOCK(D)                                                                                      \
-    _Pragma("omp for collapse(2) schedule(static)")                                                  \
-    for (int64_t i = 0; i < m; i += 16) {                                                            \
-        for (int64_t j = 0; j < n; j += 16) {                                                        \
+    for (int64_t b = first; b < last; b++) {                                                         \
+        {                                                                                            \
+            int64_t i = b / (n / 16) * 16, j = b % (n / 16) * 16;                                   \
             _tile_zero(0);                                                                           \
             if (D > 1) _tile_zero(1);                                                                \
             if (D > 2) _tile_zero(2);                                                                \
@@ -195,13 +225,15 @@ static inline void combine(int32_t sums[3][16][16], int D, int64_t i, int64_t j,
 
 #endif
 
-/* The product's 16 x 16 blocks shared among the threads of the calling team (each block one
-   thread's: the same sums on any number of threads); every thread of the team calls it. */
+/* Part ``part`` of ``parts`` of the product's 16 x 16 blocks (each block one thread's: the same sums
+   on any number of threads). */
 __attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
     const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb, int digits_in_b, int digits,
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
-    int transposed, void *last_col) {
-    {
+    int transposed, void *last_col, int part, int parts) {
+    int64_t first, last;
+    share(m / 16 * (n / 16), parts, part, &first, &last);
+    if (first < last) {
         tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;
@@ -225,17 +257,27 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
 int hpcrbm_amx_ready(void) { return 0; }
 static void gemm_team(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
                       int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
-                      float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {}
+                      float *out32, double *out64, int64_t out_stride, int transposed, void *last_col, int part,
+                      int parts) {}
 #endif
 
-/* gemm_team in a team of its own: OpenMP's threads where the product is large enough to pay for
-   waking them (one thread inside another parallel region) */
+/* gemm_team in a team of its own where the product is large enough to pay for waking OpenMP's
+   threads (hpcrbm_own_team), else by the calling thread alone */
 static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *Bv, int64_t ldb, int64_t nb,
                         int digits_in_b, int digits, int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out,
                         float *out32, double *out64, int64_t out_stride, int transposed, void *last_col) {
-#pragma omp parallel if (m * n * k * digits >= PARALLEL_WORK)
-    gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride, transposed,
-              last_col);
+    if (!hpcrbm_own_team(m * n * k * digits, PARALLEL_WORK)) {
+        gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride,
+                  transposed, last_col, 0, 1);
+        return;
+    }
+#pragma omp parallel
+    {
+        int part, parts;
+        team_part(&part, &parts);
+        gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride,
+                  transposed, last_col, part, parts);
+    }
 }
 
 /* thread-local scratch, 64-byte aligned, by slot (NULL: out of memory): 0 and 1 the products' packed
@@ -272,15 +314,15 @@ static inline __m512i rounded16(const float *w, __mmask16 m, float scale) {
 }
 
 /* Both layouts in one pass over W, four rows at a time, every byte the products read written (the
-   padding as zeros): no memset. Every thread of the calling team calls it (the rows shared). */
+   padding as zeros): no memset. Part ``part`` of ``parts`` of the groups of four rows. */
 static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
-                              int digits, int8_t *restrict out) {
+                              int digits, int8_t *restrict out, int part, int parts) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD, kp2 = up(nh, 64), nb2 = up(units, 16),
-            ld2 = digits * nb2 + PAD / 4;
+            ld2 = digits * nb2 + PAD / 4, first, last;
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     const __m512i byte = _mm512_set1_epi32(255);
-#pragma omp for schedule(static)
-    for (int64_t j4 = 0; j4 < kp2; j4 += 4) {
+    share(kp2 / 4, parts, part, &first, &last);
+    for (int64_t j4 = 4 * first; j4 < 4 * last; j4 += 4) {
         for (int64_t i = 0; i < lda - PAD; i += 16) {
             __mmask16 m = lanes_below(units, i);
             __m512i x[4], quads[3];
@@ -299,12 +341,12 @@ static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units
     }
 }
 #else
+/* (without AVX-512 there is no AMX either: never used for products; part 0 does it all) */
 static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale,
-                              int digits, int8_t *restrict out) {
+                              int digits, int8_t *restrict out, int part, int parts) {
     int64_t ma = up(nh, 16), lda = up(units, 64) + PAD;
-#pragma omp single
+    if (part) return;
     memset(out, 0, first_bytes(nh, units, digits));
-#pragma omp for schedule(static)
     for (int64_t j = 0; j < nh; j++) {
         const float *restrict w = W + j * w_stride;
         int8_t *restrict a0 = out + j * lda, *restrict a1 = out + (ma + j) * lda, *restrict a2 = out + (2 * ma + j) * lda;
@@ -318,9 +360,7 @@ static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units
     }
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     int64_t kp2 = up(nh, 64), nb2 = up(units, 16), ld2 = digits * nb2 + PAD / 4;
-#pragma omp single
     memset(Bw, 0, 4 * (kp2 / 4) * ld2);
-#pragma omp for schedule(static)
     for (int64_t j4 = 0; j4 < nh; j4 += 4) {
         uint32_t *restrict dst = Bw + (j4 / 4) * ld2;
         uint32_t *restrict b0 = dst, *restrict b1 = dst + nb2, *restrict b2 = dst + 2 * nb2;
@@ -340,11 +380,19 @@ static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units
 
 #endif
 
-/* pack_weights_team in a team of its own (OpenMP's threads for a large W) */
+/* pack_weights_team in a team of its own for a large W (hpcrbm_own_team), else by the calling thread */
 void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
                          int8_t *restrict out) {
-#pragma omp parallel if (nh * units >= PARALLEL_WORK / 256)
-    pack_weights_team(W, nh, units, w_stride, scale, digits, out);
+    if (!hpcrbm_own_team(nh * units, PARALLEL_WORK / 256)) {
+        pack_weights_team(W, nh, units, w_stride, scale, digits, out, 0, 1);
+        return;
+    }
+#pragma omp parallel
+    {
+        int part, parts;
+        team_part(&part, &parts);
+        pack_weights_team(W, nh, units, w_stride, scale, digits, out, part, parts);
+    }
 }
 
 /* B[q][r] (row stride ld, uint32) = the quad of bytes X[r][4q .. 4q + 3] (0/1 floats), for q < up(units,
@@ -503,28 +551,29 @@ static void four_rows_quads(const float *x0, const float *x1, const float *x2, c
    units) the visible rows of both phases (0/1 values, row stride x_stride; the first n0 from X, the
    others from Xk): W = S X, b = the column sums of X's first n0 rows minus those of the others, c = the
    row sums of S. All three come from one product: S gains a row of +1 (n0 times) and -1 (m times), X a
-   column of ones. Every thread of the calling team calls it (X's packing shared; each thread packs and
-   multiplies S's rows of a block of hidden units). */
+   column of ones. Part ``thread`` of ``threads``, every thread of the calling team (or the calling thread
+   alone) calling it: X's packing shared; each thread packs and multiplies S's rows of a block of
+   hidden units. */
 static int gradient_sums_team(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                               float step, int digits, const float *restrict X, const float *restrict Xk,
-                              int64_t units, int64_t x_stride, void *grad, int single) {
+                              int64_t units, int64_t x_stride, void *grad, int single, int thread, int threads) {
     int64_t rows = n0 + m, ma = up(nh + 1, 16), kp = up(rows, 64), lda = kp + PAD, np_ = up(units + 1, 16),
             ld = np_ + PAD / 4;
     int8_t *A;
     uint32_t *B;
+    if (threads > 1) {
 #pragma omp single copyprivate(A, B)
-    { /* one thread's scratch, shared by the team for this call */
+        { /* one thread's scratch, shared by the team for this call */
+            A = hpcrbm_scratch(2, digits * ma * lda);
+            B = hpcrbm_scratch(3, 4 * (kp / 4) * ld);
+        }
+    } else {
         A = hpcrbm_scratch(2, digits * ma * lda);
         B = hpcrbm_scratch(3, 4 * (kp / 4) * ld);
     }
     if (!A || !B) return -1;
     /* this thread's rows [lo, hi) of A and of the product (blocks of 16 hidden units): it packs and
        multiplies them itself, so A is never read across threads */
-    int threads = 1, thread = 0;
-#ifdef _OPENMP
-    threads = omp_get_num_threads();
-    thread = omp_get_thread_num();
-#endif
     int64_t lo = ma / 16 * thread / threads * 16, hi = ma / 16 * (thread + 1) / threads * 16;
     /* A: S's digits (columns below rows), the +-1 row (row nh of digit 0), zeros elsewhere (whole
        rows of A, 64-byte aligned: no cache line shared between threads) */
@@ -539,9 +588,10 @@ static int gradient_sums_team(const float *restrict P0, int64_t n0, const float 
                     for (int64_t r = 0; r < rows; r++) a[r] = r < n0 ? 1 : -1;
             }
     }
-    /* B: X's quads and the column of ones, zeros elsewhere, shared (the loop's barrier: B complete) */
-#pragma omp for schedule(static)
-    for (int64_t q = 0; q < kp / 4; q++) {
+    /* B: X's quads and the column of ones, zeros elsewhere, shared (then the barrier: B complete) */
+    int64_t q0, q1;
+    share(kp / 4, threads, thread, &q0, &q1);
+    for (int64_t q = q0; q < q1; q++) {
         uint32_t *dst = B + q * ld;
         int64_t r4 = 4 * q;
         if (r4 >= rows) {
@@ -559,7 +609,10 @@ static int gradient_sums_team(const float *restrict P0, int64_t n0, const float 
         dst[units] = quad(1, (int32_t)present[1], (int32_t)present[2], (int32_t)present[3]);
         memset(dst + units + 1, 0, 4 * (ld - units - 1));
     }
-    /* rows [lo, hi) of the product, in a team of its own (one thread: a nested region) */
+    if (threads > 1) {
+#pragma omp barrier
+    }
+    /* rows [lo, hi) of the product, by this thread alone (inside the team) */
     char *out = grad;
     int64_t item = single ? 4 : 8;
     if (hi > lo)
@@ -569,14 +622,21 @@ static int gradient_sums_team(const float *restrict P0, int64_t n0, const float 
     return 0;
 }
 
-/* gradient_sums_team in a team of its own (OpenMP's threads for a large product; one thread inside
-   another team) */
+/* gradient_sums_team in a team of its own for a large product (hpcrbm_own_team), else by the calling
+   thread alone */
 int hpcrbm_gradient_rows(const float *restrict P0, int64_t n0, const float *restrict Pk, int64_t m, int64_t nh,
                          float step, int digits, const float *restrict X, const float *restrict Xk, int64_t units,
                          int64_t x_stride, void *grad, int single) {
+    if (!hpcrbm_own_team((n0 + m) * (nh + 1) * (units + 1) * digits, PARALLEL_WORK))
+        return gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, Xk, units, x_stride, grad, single, 0, 1);
     int status = 0;
-#pragma omp parallel if ((n0 + m) * (nh + 1) * (units + 1) * digits >= PARALLEL_WORK) reduction(| : status)
-    status |= gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, Xk, units, x_stride, grad, single);
+#pragma omp parallel reduction(| : status)
+    {
+        int part, parts;
+        team_part(&part, &parts);
+        status |= gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, Xk, units, x_stride, grad, single, part,
+                                     parts);
+    }
     return status;
 }
 
