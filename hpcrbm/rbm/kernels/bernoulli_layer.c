@@ -14,13 +14,12 @@
    PARALLEL_ELEMENTS values on, outside other teams (hpcrbm_own_team; each row one thread's: the
    same bits on any number of threads). */
 #include <stdint.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #define PARALLEL_ELEMENTS (1LL << 15)
 
 int hpcrbm_own_team(int64_t work, int64_t threshold);
+void hpcrbm_share(int64_t n, int parts, int part, int64_t *lo, int64_t *hi);
+void hpcrbm_team_part(int *part, int *parts);
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -179,13 +178,11 @@ int hpcrbm_bernoulli_layer(const float *sums, int64_t rows, int64_t n, float sca
     }
 #pragma omp parallel
     {
-        int threads = 1, thread = 0;
-#ifdef _OPENMP
-        threads = omp_get_num_threads();
-        thread = omp_get_thread_num();
-#endif
-        layer_rows(sums, rows * thread / threads, rows * (thread + 1) / threads, n, scale, bias, probs, ids, step,
-                   first_block, c3, k0, k1, states);
+        int part, parts;
+        int64_t r0, r1;
+        hpcrbm_team_part(&part, &parts);
+        hpcrbm_share(rows, parts, part, &r0, &r1);
+        layer_rows(sums, r0, r1, n, scale, bias, probs, ids, step, first_block, c3, k0, k1, states);
     }
     return 0;
 }

@@ -29,6 +29,8 @@
 #define SCRATCH_PARTIAL 8   /* a thread's partial gradient sums */
 
 void *hpcrbm_scratch(int which, int64_t bytes);
+void hpcrbm_share(int64_t n, int parts, int part, int64_t *lo, int64_t *hi);
+void hpcrbm_team_part(int *part, int *parts);
 int64_t hpcrbm_packed_weights_bytes(int64_t nh, int64_t units, int digits);
 void hpcrbm_pack_weights(const float *W, int64_t nh, int64_t units, int64_t w_stride, float scale, int digits,
                          int8_t *out);
@@ -69,11 +71,6 @@ typedef struct {
     int biases;
 } sgd_t;
 
-/* [lo, hi) of n split into `parts` blocks */
-static inline void block(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
-    *lo = n * part / parts;
-    *hi = n * (part + 1) / parts;
-}
 
 /* out (count, nh) = p(h | x) of the rows x (count, units): a product and a layer without draws
    (scratch slot 4) */
@@ -202,9 +199,9 @@ static int thread_part(const update_t *u, int thread, int threads, shared_t *sha
     void **partial = shared->partial;
     update_t mine = *u;
     int64_t lo, hi, lo0, hi0;
-    block(m, threads, thread, &lo, &hi);
+    hpcrbm_share(m, threads, thread, &lo, &hi);
     if (u->persistent)
-        block(n0, threads, thread, &lo0, &hi0);
+        hpcrbm_share(n0, threads, thread, &lo0, &hi0);
     else
         lo0 = lo, hi0 = hi; /* CD: the chains start from the data rows */
     if (threads > 1) {
@@ -233,7 +230,7 @@ static int thread_part(const update_t *u, int thread, int threads, shared_t *sha
 #pragma omp barrier
         /* each thread a block of whole cache lines of the gradient's elements */
         int64_t lanes = 64 / item, first, last;
-        block((elements + lanes - 1) / lanes, threads, thread, &first, &last);
+        hpcrbm_share((elements + lanes - 1) / lanes, threads, thread, &first, &last);
         first *= lanes;
         last = last * lanes < elements ? last * lanes : elements;
         for (int t = 0; t < threads; t++)
@@ -255,15 +252,6 @@ static int team_size(int64_t work) {
     return work >= UPDATE_PARALLEL_WORK ? team : 1;
 }
 
-static inline void thread_of_team(int *thread, int *threads) {
-    *thread = 0;
-    *threads = 1;
-#ifdef _OPENMP
-    *thread = omp_get_thread_num();
-    *threads = omp_get_num_threads();
-#endif
-}
-
 /* the largest of tops[0, threads) */
 static float largest_of(const float *tops, int threads) {
     float largest = 0.0f;
@@ -282,7 +270,7 @@ static int team_update(const update_t *u, void *grad, int single, float probabil
 #pragma omp parallel num_threads(team) reduction(| : status)
     {
         int thread, threads;
-        thread_of_team(&thread, &threads);
+        hpcrbm_team_part(&thread, &threads);
         status |= thread_part(u, thread, threads, &shared, shared.tops[0], grad, single, probability_step,
                               probability_digits, NULL);
     }
@@ -337,7 +325,7 @@ int64_t hpcrbm_bernoulli_epoch(const float *data, int64_t data_stride, const int
 #pragma omp parallel num_threads(team) if (team > 1) reduction(| : status)
     {
         int thread, threads;
-        thread_of_team(&thread, &threads);
+        hpcrbm_team_part(&thread, &threads);
         double top = largest; /* the same on every thread */
         for (int64_t i = 0; i < batches; i++) {
             int s = grid_exponent(top, nh > units ? nh : units, 24);

@@ -38,14 +38,14 @@ int hpcrbm_own_team(int64_t work, int64_t threshold) {
 #endif
 }
 
-/* [lo, hi) of n split into ``parts`` blocks */
-static inline void share(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
+/* [lo, hi) of n split into ``parts`` blocks (every kernel of the library shares its work so) */
+void hpcrbm_share(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
     *lo = n * part / parts;
     *hi = n * (part + 1) / parts;
 }
 
 /* the calling thread's (part, parts) in the present region */
-static inline void team_part(int *part, int *parts) {
+void hpcrbm_team_part(int *part, int *parts) {
     *part = 0;
     *parts = 1;
 #ifdef _OPENMP
@@ -232,7 +232,7 @@ __attribute__((target("amx-tile,amx-int8"))) static void gemm_team(
     int64_t m, int64_t n, int64_t k, int64_t m_out, int64_t n_out, float *out32, double *out64, int64_t out_stride,
     int transposed, void *last_col, int part, int parts) {
     int64_t first, last;
-    share(m / 16 * (n / 16), parts, part, &first, &last);
+    hpcrbm_share(m / 16 * (n / 16), parts, part, &first, &last);
     if (first < last) {
         tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -274,7 +274,7 @@ static void gemm_digits(const int8_t *A, int64_t lda, int64_t ma, const int8_t *
 #pragma omp parallel
     {
         int part, parts;
-        team_part(&part, &parts);
+        hpcrbm_team_part(&part, &parts);
         gemm_team(A, lda, ma, Bv, ldb, nb, digits_in_b, digits, m, n, k, m_out, n_out, out32, out64, out_stride,
                   transposed, last_col, part, parts);
     }
@@ -321,7 +321,7 @@ static void pack_weights_team(const float *restrict W, int64_t nh, int64_t units
             ld2 = digits * nb2 + PAD / 4, first, last;
     uint32_t *restrict Bw = (uint32_t *)(out + first_bytes(nh, units, digits));
     const __m512i byte = _mm512_set1_epi32(255);
-    share(kp2 / 4, parts, part, &first, &last);
+    hpcrbm_share(kp2 / 4, parts, part, &first, &last);
     for (int64_t j4 = 4 * first; j4 < 4 * last; j4 += 4) {
         for (int64_t i = 0; i < lda - PAD; i += 16) {
             __mmask16 m = lanes_below(units, i);
@@ -390,7 +390,7 @@ void hpcrbm_pack_weights(const float *restrict W, int64_t nh, int64_t units, int
 #pragma omp parallel
     {
         int part, parts;
-        team_part(&part, &parts);
+        hpcrbm_team_part(&part, &parts);
         pack_weights_team(W, nh, units, w_stride, scale, digits, out, part, parts);
     }
 }
@@ -590,7 +590,7 @@ static int gradient_sums_team(const float *restrict P0, int64_t n0, const float 
     }
     /* B: X's quads and the column of ones, zeros elsewhere, shared (then the barrier: B complete) */
     int64_t q0, q1;
-    share(kp / 4, threads, thread, &q0, &q1);
+    hpcrbm_share(kp / 4, threads, thread, &q0, &q1);
     for (int64_t q = q0; q < q1; q++) {
         uint32_t *dst = B + q * ld;
         int64_t r4 = 4 * q;
@@ -633,7 +633,7 @@ int hpcrbm_gradient_rows(const float *restrict P0, int64_t n0, const float *rest
 #pragma omp parallel reduction(| : status)
     {
         int part, parts;
-        team_part(&part, &parts);
+        hpcrbm_team_part(&part, &parts);
         status |= gradient_sums_team(P0, n0, Pk, m, nh, step, digits, X, Xk, units, x_stride, grad, single, part,
                                      parts);
     }
